@@ -1,0 +1,3 @@
+"""chataudit: find, compare, prove and judge what was said in chat records."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,262 @@
+"""The command line: each command opens the archive, calls one API function and renders the result."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from . import formats, importer, search as search_api
+from .errors import ChatAuditError
+from .model import parse_user_time, utc_ms, zone
+from .render import emit, emit_json, write_csv, write_jsonl
+from .store import Archive, default_db_path
+
+
+def json_option(command: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys, see README).")(command)
+
+
+def friendly_errors(command: Callable) -> Callable:
+    """Every user-facing failure is one line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ChatAuditError as error:
+            raise click.ClickException(str(error)) from None
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+
+    return wrapper
+
+
+def open_archive(ctx: click.Context) -> Archive:
+    return Archive(ctx.obj["db"])
+
+
+def time_window(archive: Archive, since: str | None, until: str | None, tz: str | None) -> tuple[int | None, int | None]:
+    """--since/--until as UTC ms; naive values are read in --tz, else the archive's zone."""
+    zone_ = zone(tz or importer.archive_zone_name(archive))
+    since_ms = utc_ms(parse_user_time(since, zone_)) if since else None
+    until_ms = utc_ms(parse_user_time(until, zone_, end_of_day=True)) if until else None
+    return since_ms, until_ms
+
+
+@click.group()
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="Archive file (default: $CHATAUDIT_DB, else ./chataudit.db).")
+@click.version_option(package_name="chataudit")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """chataudit — find, compare, prove and judge what was said in chat records."""
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = Path(db) if db else default_db_path()
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "format_name", default="auto", show_default=True,
+              help="Format name (see `chataudit formats`); auto detects per file.")
+@click.option("--label", help="Source label, e.g. 'alice-phone' (used by compare and evidence).")
+@click.option("--tz", help="Zone of wall-clock times in the export (IANA name or +08:00). "
+                           "Default: $CHATAUDIT_TZ, $TZ, else the system zone.")
+@click.option("--me", help="Your own display name in the export (marks your messages).")
+@json_option
+@click.pass_context
+@friendly_errors
+def import_command(ctx: click.Context, paths: tuple[str, ...], format_name: str, label: str | None,
+                   tz: str | None, me: str | None, as_json: bool) -> None:
+    """Import export files, folders or .zip files into the archive."""
+    with open_archive(ctx) as archive:
+        show_progress = sys.stderr.isatty() and not as_json
+        if show_progress:
+            summary = _import_with_progress(archive, list(paths), format_name, label, tz, me)
+        else:
+            summary = importer.import_paths(archive, list(paths), format_name=format_name,
+                                            label=label, tz=tz, me=me)
+    result = summary.as_dict()
+    if as_json:
+        emit_json(result)
+    else:
+        for outcome in summary.files:
+            if outcome.error:
+                continue
+            if outcome.skipped:
+                click.echo(f"skipped {outcome.path}: {outcome.skipped}", err=True)
+            elif outcome.already_imported:
+                click.echo(f"{outcome.path}: already imported ({outcome.format}), nothing added")
+            else:
+                click.echo(f"{outcome.path}: {outcome.format}, {outcome.messages} messages, "
+                           f"{outcome.new} new, {outcome.duplicates} duplicate")
+        click.echo(f"{result['files']} files, {result['messages']} messages: {result['new']} new, "
+                   f"{result['duplicates']} duplicate, in {result['seconds']:.2f} s")
+    for error in result["errors"]:
+        click.echo(f"Error: {error}", err=True)
+    if result["errors"]:
+        sys.exit(1)
+
+
+def _import_with_progress(archive: Archive, paths: list[str], format_name: str, label: str | None,
+                          tz: str | None, me: str | None) -> importer.ImportSummary:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} messages"),
+                  TimeElapsedColumn(), transient=True) as progress:
+        task = progress.add_task("importing", total=None)
+
+        def on_progress(path: str, count: int) -> None:
+            progress.update(task, description=Path(path).name, completed=count)
+
+        return importer.import_paths(archive, paths, format_name=format_name, label=label, tz=tz,
+                                     me=me, on_progress=on_progress)
+
+
+CONVERSATION_COLUMNS = ["id", "platform", "native_id", "title", "type", "message_count",
+                        "senders", "first_at", "last_at"]
+
+
+@cli.command()
+@json_option
+@click.pass_context
+@friendly_errors
+def conversations(ctx: click.Context, as_json: bool) -> None:
+    """List conversations with message counts and first/last instants."""
+    with open_archive(ctx) as archive:
+        rows = [vars(c) for c in archive.conversations()]
+    emit(rows, CONVERSATION_COLUMNS, as_json=as_json, title="Conversations")
+
+
+TIMELINE_COLUMNS = ["id", "sent_at", "sender_name", "kind", "text", "amount"]
+
+
+@cli.command()
+@click.option("--conversation", "conversation_ref", required=True, help="Conversation id (see `conversations`).")
+@click.option("--since", help="From this date/time (ISO; naive times in --tz).")
+@click.option("--until", help="Up to this date/time (a bare date includes that whole day).")
+@click.option("--tz", help="Zone for naive --since/--until.")
+@json_option
+@click.pass_context
+@friendly_errors
+def messages(ctx: click.Context, conversation_ref: str, since: str | None, until: str | None,
+             tz: str | None, as_json: bool) -> None:
+    """The timeline of one conversation, oldest first."""
+    with open_archive(ctx) as archive:
+        since_ms, until_ms = time_window(archive, since, until, tz)
+        conversation = archive.resolve_conversation(conversation_ref)
+        rows = archive.timeline(conversation["id"], since_ms, until_ms)
+        emit(rows, TIMELINE_COLUMNS, as_json=as_json, title=conversation["title"] or conversation["native_id"])
+
+
+SEARCH_COLUMNS = ["id", "sent_at", "platform", "conversation_title", "sender_name", "snippet"]
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--platform", help="Only this platform (telegram, whatsapp, wechat, …).")
+@click.option("--sender", help="Only messages from this sender id or display name.")
+@click.option("--conversation", "conversation_ref", help="Only this conversation.")
+@click.option("--since", help="From this date/time.")
+@click.option("--until", help="Up to this date/time.")
+@click.option("--tz", help="Zone for naive --since/--until.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
+@json_option
+@click.pass_context
+@friendly_errors
+def search(ctx: click.Context, query: str, platform: str | None, sender: str | None,
+           conversation_ref: str | None, since: str | None, until: str | None, tz: str | None,
+           limit: int, as_json: bool) -> None:
+    """Full-text search, newest first. Chinese of any length, "phrases", -exclusions, OR."""
+    with open_archive(ctx) as archive:
+        since_ms, until_ms = time_window(archive, since, until, tz)
+        conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref else None
+        results = search_api.search_messages(archive, query, platform=platform, sender=sender,
+                                  conversation=conversation, since_ms=since_ms, until_ms=until_ms, limit=limit)
+    if not as_json:
+        for row in results:
+            row["snippet"] = search_api.snippet(row["text"], [tuple(s) for s in row["highlights"]], plain=True)
+    emit(results, SEARCH_COLUMNS, as_json=as_json, title=f"{len(results)} results for {query}")
+
+
+EXPORT_COLUMNS = ["id", "sent_at", "platform", "conversation_native_id", "conversation_title",
+                  "sender_id", "sender_name", "kind", "text", "amount", "currency", "reply_to",
+                  "edited_at", "message_id", "attachments", "source_path", "position", "content_hash"]
+
+
+@cli.command()
+@click.option("--conversation", "conversation_ref", required=True)
+@click.option("--format", "out_format", type=click.Choice(["jsonl", "csv", "html"]), default="jsonl", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Output file (default: standard output).")
+@click.option("--since")
+@click.option("--until")
+@click.option("--tz")
+@click.pass_context
+@friendly_errors
+def export(ctx: click.Context, conversation_ref: str, out_format: str, out: str | None,
+           since: str | None, until: str | None, tz: str | None) -> None:
+    """Export one conversation as JSON Lines, CSV (UTF-8 with BOM, opens in Excel) or printable HTML."""
+    from .render.html import write_timeline
+
+    with open_archive(ctx) as archive:
+        since_ms, until_ms = time_window(archive, since, until, tz)
+        conversation = dict(archive.resolve_conversation(conversation_ref))
+        rows = archive.timeline(conversation["id"], since_ms, until_ms)
+        encoding = "utf-8-sig" if out_format == "csv" and out else "utf-8"
+        handle = open(out, "w", encoding=encoding, newline="") if out else sys.stdout
+        try:
+            if out_format == "jsonl":
+                count = write_jsonl(rows, handle)
+            elif out_format == "csv":
+                count = write_csv(rows, EXPORT_COLUMNS, handle)
+            else:
+                counted = _counting(rows)
+                write_timeline(conversation, counted, handle)
+                count = counted.count
+        finally:
+            if out:
+                handle.close()
+    if out:
+        click.echo(f"wrote {count} messages to {out}", err=True)
+
+
+class _counting:
+    def __init__(self, rows: Any):
+        self.rows, self.count = rows, 0
+
+    def __iter__(self):
+        for row in self.rows:
+            self.count += 1
+            yield row
+
+
+@cli.command("formats")
+@json_option
+def formats_command(as_json: bool) -> None:
+    """List every import format and what it reads."""
+    rows = [{"name": m.NAME, "platform": m.PLATFORM, "description": m.DESCRIPTION}
+            for m in formats.registry().values()]
+    emit(rows, ["name", "platform", "description"], as_json=as_json, title="Formats")
+
+
+@cli.command()
+@json_option
+@click.pass_context
+@friendly_errors
+def sources(ctx: click.Context, as_json: bool) -> None:
+    """List imported source files with their SHA-256, format, label and counts."""
+    with open_archive(ctx) as archive:
+        rows = archive.sources()
+    emit(rows, ["id", "path", "format", "label", "message_count", "new_count", "sha256", "imported_at"],
+         as_json=as_json, title="Sources")
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""The formats registry: one module per export format, each a plugin of the same shape.
+
+A format module defines
+
+* ``NAME`` (``"telegram-json"``), ``PLATFORM`` (``"telegram"``), ``DESCRIPTION`` (what it reads),
+* ``detect(path: Path, head: bytes) -> float`` — confidence 0..1 that ``path`` is this format
+  (``head`` is the first 64 KiB of a file, ``b""`` for a folder), and
+* ``parse(path: Path, options: ParseOptions) -> Iterator[Record]`` — a *streaming* parser that
+  yields :mod:`chataudit.model` records and raises :class:`~chataudit.errors.ParseError`
+  with the file and line of anything malformed.
+
+Third parties add formats without forking through the ``chataudit.formats`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import codecs
+import importlib
+import io
+from dataclasses import dataclass, field
+from datetime import timezone
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Iterator, Protocol
+from zoneinfo import ZoneInfo
+
+from ..errors import ParseError, UnknownFormatError
+from ..model import Record
+
+BUILTIN = [
+    "telegram_json",
+    "whatsapp_txt",
+    "generic",
+]
+
+HEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What the user told us that the file cannot: its zone, and who "me" is."""
+
+    tz: ZoneInfo | timezone = timezone.utc
+    tz_given: bool = False  # True when --tz was passed (formats may prefer it over a guess)
+    me: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Format(Protocol):
+    NAME: str
+    PLATFORM: str
+    DESCRIPTION: str
+
+    def detect(self, path: Path, head: bytes) -> float: ...
+
+    def parse(self, path: Path, options: ParseOptions) -> Iterator[Record]: ...
+
+
+_registry: dict[str, ModuleType] | None = None
+
+
+def registry() -> dict[str, ModuleType]:
+    """Every known format by name: the built-ins, then entry-point plugins."""
+    global _registry
+    if _registry is None:
+        found: dict[str, ModuleType] = {}
+        for module_name in BUILTIN:
+            full_name = f"{__name__}.{module_name}"
+            try:
+                module = importlib.import_module(full_name)
+            except ModuleNotFoundError as error:
+                if error.name != full_name:  # a missing dependency is a real error
+                    raise
+                continue
+            found[module.NAME] = module
+        for entry in entry_points(group="chataudit.formats"):
+            module = entry.load()
+            found.setdefault(module.NAME, module)
+        _registry = found
+    return _registry
+
+
+def get(name: str) -> ModuleType:
+    try:
+        return registry()[name]
+    except KeyError:
+        known = ", ".join(sorted(registry()))
+        raise UnknownFormatError(f"unknown format {name!r} (known: {known})") from None
+
+
+def read_head(path: Path) -> bytes:
+    if path.is_dir():
+        return b""
+    with open(path, "rb") as handle:
+        return handle.read(HEAD_BYTES)
+
+
+def detect(path: Path) -> tuple[ModuleType | None, float]:
+    """The most confident format for ``path`` (a file or a folder that is one export)."""
+    head = read_head(path)
+    best: tuple[ModuleType | None, float] = (None, 0.0)
+    for module in registry().values():
+        try:
+            confidence = float(module.detect(path, head))
+        except Exception:  # a detector must never break detection of other formats
+            confidence = 0.0
+        if confidence > best[1]:
+            best = (module, confidence)
+    return best
+
+
+# ---- helpers formats share -----------------------------------------------------------------
+
+def sniff_encoding(head: bytes) -> str:
+    """The encoding of a text export: BOMs first, then UTF-8, then GB18030 (a superset of GBK/GB2312).
+
+    Chinese exports made on Windows are often GBK; UTF-16 comes from Excel "Unicode text".
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    if len(head) >= 4 and head[1::2].count(0) > len(head) // 4 and head[0::2].count(0) == 0:
+        return "utf-16-le"
+    if len(head) >= 4 and head[0::2].count(0) > len(head) // 4 and head[1::2].count(0) == 0:
+        return "utf-16-be"
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as error:
+        # a multi-byte character cut by the head boundary is still UTF-8
+        if error.start >= len(head) - 3:
+            return "utf-8"
+    try:
+        head.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError:
+        return "utf-8"  # let the reader report the exact bad line
+
+
+def head_text(head: bytes) -> str:
+    """The head decoded leniently, for detectors."""
+    return head.decode(sniff_encoding(head), errors="ignore")
+
+
+def open_text(path: Path, encoding: str | None = None) -> IO[str]:
+    """Open a text export with its sniffed encoding; universal newlines off so CRLF is seen as such."""
+    if encoding is None:
+        with open(path, "rb") as handle:
+            encoding = sniff_encoding(handle.read(HEAD_BYTES))
+    return io.TextIOWrapper(open(path, "rb"), encoding=encoding, errors="strict", newline="")
+
+
+def numbered_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[int, str]]:
+    """(line number, line without its end) for a text file; a decoding error names its exact line.
+
+    Byte-oriented encodings are decoded line by line (a bad byte is reported where it is, not
+    where a read-ahead buffer happened to start); UTF-16 goes through a text wrapper.
+    """
+    if encoding is None:
+        with open(path, "rb") as handle:
+            encoding = sniff_encoding(handle.read(HEAD_BYTES))
+    if encoding.startswith("utf-16"):
+        with open_text(path, encoding) as text:
+            for number, line in enumerate(text, 1):
+                yield number, line.rstrip("\r\n")
+        return
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise ParseError(str(path), number, f"cannot decode text as {encoding}: {error.reason} at byte {error.start}") from None
+            if number == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            yield number, line.rstrip("\r\n")

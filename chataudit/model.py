@@ -1,0 +1,224 @@
+"""The canonical records every format yields and every capability reads.
+
+A format turns an export into a stream of :class:`Conversation` and :class:`Message`
+records; nothing downstream knows which exporter wrote the file.  Instants are aware
+datetimes that keep the offset the export showed (so a report can say "15:23 in the
+sender's zone") while the store compares them as UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any, Iterator, Mapping, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+
+
+class Kind(StrEnum):
+    """What a message is. Formats map every native type to one of these, never drop it."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    VOICE = "voice"
+    VIDEO = "video"
+    FILE = "file"
+    STICKER = "sticker"
+    LINK = "link"
+    LOCATION = "location"
+    CONTACT = "contact"  # a shared contact / business card
+    TRANSFER = "transfer"  # money transfer with an amount
+    RED_PACKET = "red_packet"
+    CALL = "call"
+    POLL = "poll"
+    CHAT_HISTORY = "chat_history"  # a forwarded bundle of messages
+    RECALL = "recall"  # "X recalled a message": an event, kept as one
+    SYSTEM = "system"  # joins, renames, group notices, encryption banners …
+    OTHER = "other"
+
+
+class ConversationType(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+    CHANNEL = "channel"
+    THREAD = "thread"  # an e-mail thread
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that travelled with a message. The bytes stay where they are; we keep their hash."""
+
+    name: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    mime: str | None = None
+    path: str | None = None  # as written in the export (relative paths stay relative)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """Optional header record: title, type and members of a conversation (yielded before its messages)."""
+
+    platform: str
+    conversation_id: str
+    title: str | None = None
+    type: ConversationType = ConversationType.UNKNOWN
+    members: tuple[tuple[str | None, str | None], ...] = ()  # (member id, display name)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message as the export showed it, plus where it came from in the file."""
+
+    platform: str
+    conversation_id: str
+    sent_at: datetime  # aware; tzinfo is the offset the export used
+    kind: Kind = Kind.TEXT
+    text: str = ""
+    sender_id: str | None = None
+    sender_name: str | None = None
+    conversation_title: str | None = None
+    message_id: str | None = None  # the platform's own id, when the export has one
+    reply_to: str | None = None  # message_id of the message replied to
+    edited_at: datetime | None = None
+    amount: str | None = None  # decimal string, e.g. "5000.00" (never a float)
+    currency: str | None = None  # ISO 4217, e.g. "CNY"
+    attachments: tuple[Attachment, ...] = ()
+    is_me: bool | None = None  # sent by the person who made the export
+    position: int | None = None  # line number (1-based) or record index in the source file
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.sent_at.tzinfo is None:
+            raise ValueError("Message.sent_at must be timezone-aware")
+
+    def content_hash(self) -> str:
+        """SHA-256 of the normalized message: what it says, who, where and when — not where it was read from.
+
+        Two exports of the same message hash alike, so re-imports and overlapping exports add
+        nothing new. Provenance (file, position, label) is deliberately left out.
+        """
+        return hashlib.sha256(canonical_bytes(self)).hexdigest()
+
+
+Record = Union[Conversation, Message]
+
+
+def normalize_text(text: str) -> str:
+    """NFC, LF line ends, no trailing blanks: the differences exporters introduce, not the writer."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+def utc_ms(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch, the store's instant."""
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def canonical_bytes(message: Message) -> bytes:
+    """The documented serialization the content hash (and later the ledger) is computed over."""
+    doc = {
+        "platform": message.platform,
+        "conversation_id": message.conversation_id,
+        "sender": message.sender_id or message.sender_name or "",
+        "sent_at_ms": utc_ms(message.sent_at),
+        "kind": str(message.kind),
+        "text": normalize_text(message.text),
+        "amount": message.amount,
+        "currency": message.currency,
+        "attachments": [a.as_dict() for a in message.attachments],
+        "reply_to": message.reply_to,
+    }
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+
+
+# ---- time helpers shared by the formats -------------------------------------------------
+
+UTC = timezone.utc
+
+
+def zone(name: str | None) -> ZoneInfo | timezone:
+    """A tz from an IANA name or ±HH:MM offset; None means UTC."""
+    if not name or name.upper() in ("UTC", "Z"):
+        return UTC
+    if name[0] in "+-" and ":" in name:
+        sign = -1 if name[0] == "-" else 1
+        hours, minutes = name[1:].split(":")
+        return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        from .errors import ChatAuditError
+
+        raise ChatAuditError(
+            f"unknown time zone {name!r} (use an IANA name such as Asia/Shanghai, or an offset such as +08:00)"
+        ) from None
+
+
+def from_unix(seconds: float, tz: ZoneInfo | timezone = UTC) -> datetime:
+    """An instant given as Unix seconds, shown in the exporter's zone."""
+    return datetime.fromtimestamp(seconds, tz)
+
+
+def localize(naive: datetime, tz: ZoneInfo | timezone) -> datetime:
+    """A wall-clock time an export printed, read in the zone the exporter's device was in."""
+    return naive.replace(tzinfo=tz)
+
+
+def iter_records_of(records: Iterator[Record]) -> Iterator[Message]:
+    """Only the messages of a record stream (tests and simple callers)."""
+    return (r for r in records if isinstance(r, Message))
+
+
+def default_zone_name() -> str:
+    """The zone wall-clock exports are read in when --tz is not given.
+
+    $CHATAUDIT_TZ, else $TZ when it is an IANA name, else the system zone (/etc/localtime), else UTC.
+    """
+    import os
+
+    for candidate in (os.environ.get("CHATAUDIT_TZ"), os.environ.get("TZ")):
+        if candidate:
+            try:
+                zone(candidate.lstrip(":"))
+                return candidate.lstrip(":")
+            except Exception:
+                pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            name = target.split("zoneinfo/", 1)[1]
+            zone(name)
+            return name
+    except Exception:
+        pass
+    return "UTC"
+
+
+def parse_user_time(text: str, tz: ZoneInfo | timezone, end_of_day: bool = False) -> datetime:
+    """A --since/--until value: ISO date or date-time, with or without offset (naive → ``tz``).
+
+    A bare date given as an upper bound means the end of that day, as people mean it.
+    """
+    value = text.strip().replace("/", "-")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not a date or date-time: {text!r} (use e.g. 2026-03-12 or 2026-03-12T15:23)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    if end_of_day and len(value) <= 10:
+        moment = moment + timedelta(days=1)
+    return moment

@@ -1,0 +1,35 @@
+"""HTML renderings (jinja2): printable, self-contained, no external assets."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import IO, Any, Iterable
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+_env = Environment(
+    loader=PackageLoader("chataudit.render", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _day(iso: str) -> str:
+    return iso[:10]
+
+
+def _clock(iso: str) -> str:
+    return iso[11:19]
+
+
+_env.filters["day"] = _day
+_env.filters["clock"] = _clock
+
+
+def write_timeline(conversation: dict[str, Any], messages: Iterable[dict[str, Any]], out: IO[str]) -> None:
+    """A conversation as a chat timeline, streamed message by message."""
+    template = _env.get_template("timeline.html.j2")
+    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for chunk in template.generate(conversation=conversation, messages=messages, generated=generated):
+        out.write(chunk)

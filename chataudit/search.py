@@ -1,0 +1,120 @@
+"""Search queries: the user's words → an FTS5 expression, and highlighted snippets.
+
+Query language (documented in the README):
+``退货 物流`` both terms · ``"refund policy"`` a phrase · ``-快递`` excludes · ``退货 OR 换货`` either.
+Every term matches as a substring of Chinese text and as whole words of latin text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shlex
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ChatAuditError
+from .textindex import term_expression
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    expression: str
+    terms: tuple[str, ...] = field(default_factory=tuple)  # positive terms, for highlighting
+
+
+def parse_query(text: str) -> Query:
+    """Turn a user query into an FTS5 expression; raise a one-line error when nothing is searchable."""
+    try:
+        words = shlex.split(text, posix=True)
+    except ValueError:
+        words = text.replace('"', " ").split()
+    groups: list[list[str]] = [[]]  # OR-separated groups of AND-ed expressions
+    excluded: list[str] = []
+    positives: list[str] = []
+    for word in words:
+        if word == "OR":
+            if groups[-1]:
+                groups.append([])
+            continue
+        negative = word.startswith("-") and len(word) > 1
+        term = word[1:] if negative else word
+        expression = term_expression(term)
+        if expression is None:
+            continue
+        if negative:
+            excluded.append(expression)
+        else:
+            groups[-1].append(expression)
+            positives.append(term)
+    groups = [g for g in groups if g]
+    if not groups:
+        raise ChatAuditError(f"search: {text!r} has no searchable term (a query needs at least one word to find)")
+    anded = [g[0] if len(g) == 1 else "(" + " AND ".join(g) + ")" for g in groups]
+    expression = anded[0] if len(anded) == 1 else "(" + " OR ".join(anded) + ")"
+    if excluded:
+        expression = f"{expression} NOT ({' OR '.join(excluded)})"
+    return Query(text, expression, tuple(positives))
+
+
+def highlights(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Where the terms occur in ``text`` (case-insensitive), as merged [start, end) offsets."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if len(folded) != len(text):  # normalization changed lengths: fall back to plain casefold
+        folded = text.casefold()
+    spans: list[tuple[int, int]] = []
+    for term in terms:
+        for piece in re.split(r"\s+", unicodedata.normalize("NFKC", term).casefold()):
+            if not piece:
+                continue
+            start = folded.find(piece)
+            while start != -1:
+                spans.append((start, start + len(piece)))
+                start = folded.find(piece, start + len(piece))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def snippet(text: str, spans: list[tuple[int, int]], width: int = 40, *, plain: bool = False) -> str:
+    """The text around the first match: an HTML fragment (escaped, matches in ``<mark>``), or with
+    ``plain`` the raw text with matches in ``[`` ``]`` for terminals."""
+    escape = (lambda s: s) if plain else html.escape
+    opening, closing = ("[", "]") if plain else ("<mark>", "</mark>")
+    if not spans:
+        body = text[: width * 2]
+        return escape(body) + ("…" if len(text) > len(body) else "")
+    start = max(0, spans[0][0] - width)
+    end = min(len(text), spans[0][1] + width)
+    pieces = ["…" if start > 0 else ""]
+    cursor = start
+    for span_start, span_end in spans:
+        if span_start >= end:
+            break
+        if span_start < cursor:
+            continue
+        pieces.append(escape(text[cursor:span_start]))
+        pieces.append(opening + escape(text[span_start:span_end]) + closing)
+        cursor = span_end
+    pieces.append(escape(text[cursor:end]))
+    if end < len(text):
+        pieces.append("…")
+    return "".join(pieces).replace("\n", " ")
+
+
+def search_messages(archive: Any, query: str, **filters: Any) -> list[dict[str, Any]]:
+    """Search the archive: stored message dicts plus ``snippet`` (HTML) and ``highlights`` (offsets)."""
+    parsed = parse_query(query)
+    rows = archive.search(parsed.expression, **filters)
+    for row in rows:
+        spans = highlights(row["text"], parsed.terms)
+        row["highlights"] = [list(span) for span in spans]
+        row["snippet"] = snippet(row["text"], spans)
+    return rows

@@ -1,0 +1,456 @@
+"""SQLite archive: schema by numbered migrations, one transaction per imported source.
+
+The store knows the canonical model, never a file format.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+from ..errors import ChatAuditError
+from ..model import Conversation, Message, Record, utc_ms
+from ..textindex import index_body
+
+BATCH = 5000
+ROWID_SHIFT = 1 << 31  # fts rowid = sent_at seconds * 2^31 + message id
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("CHATAUDIT_DB") or "chataudit.db")
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What is known of a source before its records are read."""
+
+    path: str
+    sha256: str
+    size: int
+    format: str
+    label: str | None = None
+
+
+@dataclass
+class ImportResult:
+    source: SourceInfo
+    source_id: int | None
+    messages: int = 0
+    new: int = 0
+    already_imported: bool = False
+
+    @property
+    def duplicates(self) -> int:
+        return self.messages - self.new
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    id: int
+    platform: str
+    native_id: str
+    title: str | None
+    type: str
+    message_count: int
+    first_at: str | None
+    last_at: str | None
+    senders: int
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files(__package__) / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def iso_from_ms(ms: int | None, offset_min: int = 0) -> str | None:
+    """An instant as ISO 8601 in the offset the export showed."""
+    if ms is None:
+        return None
+    from datetime import timedelta
+
+    tz = timezone(timedelta(minutes=offset_min))
+    return datetime.fromtimestamp(ms / 1000, tz).isoformat()
+
+
+class Archive:
+    """One archive file. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.create_function("index_body", 1, index_body, deterministic=True)
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            "cache_size=-131072",
+            "temp_store=MEMORY",
+        ):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.migrate()
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def migrate(self) -> int:
+        """Apply the numbered migrations the file has not seen yet; returns the schema version."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in _migrations():
+            if number <= version:
+                continue
+            self.db.execute("BEGIN")
+            try:
+                for statement in _split_sql(script):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+                self.db.execute("COMMIT")
+            except Exception:
+                self.db.execute("ROLLBACK")
+                raise
+            version = number
+        return version
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    # ---- import -------------------------------------------------------------------------------
+
+    def source_by_sha256(self, sha256: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM sources WHERE sha256 = ?", (sha256,)).fetchone()
+
+    def import_records(
+        self, source: SourceInfo, records: Iterable[Record], progress: Any = None
+    ) -> ImportResult:
+        """Store one source's records in one transaction: all of it, or (on any error) nothing.
+
+        A source seen before (same SHA-256) adds nothing. Messages already in the archive
+        (same content hash and occurrence) are counted as duplicates and not stored again.
+        """
+        existing = self.source_by_sha256(source.sha256)
+        if existing is not None:
+            return ImportResult(source, existing["id"], existing["message_count"], 0, True)
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = db.execute(
+                "INSERT INTO sources (sha256, path, size, format, label, imported_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (source.sha256, source.path, source.size, source.format, source.label,
+                 datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            )
+            source_id = cursor.lastrowid
+            first_new_id = (db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
+            total = self._insert_records(source_id, records, progress)
+            new = db.execute(
+                "SELECT count(*) FROM messages WHERE source = ?", (source_id,)
+            ).fetchone()[0]
+            self._index_new_messages(first_new_id)
+            db.execute(
+                "UPDATE sources SET message_count = ?, new_count = ? WHERE id = ?",
+                (total, new, source_id),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return ImportResult(source, source_id, total, new)
+
+    def _insert_records(self, source_id: int, records: Iterable[Record], progress: Any) -> int:
+        conversation_ids: dict[tuple[str, str], int] = {}
+        # identical messages at the same instant in one conversation are numbered, so that two
+        # real "好的" in the same minute are both kept while a re-import of either adds nothing
+        last_instant: dict[int, tuple[int, dict[bytes, int]]] = {}
+        insert = (
+            "INSERT OR IGNORE INTO messages (conversation, platform, message_id, sender_id,"
+            " sender_name, sent_at_ms, utc_offset_min, kind, text, reply_to, edited_at_ms, amount,"
+            " currency, attachments, is_me, extras, source, position, content_hash, occurrence)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        )
+        batch: list[tuple] = []
+        total = 0
+        for record in records:
+            if isinstance(record, Conversation):
+                conversation_ids[(record.platform, record.conversation_id)] = self._upsert_conversation(record)
+                continue
+            key = (record.platform, record.conversation_id)
+            conversation = conversation_ids.get(key)
+            if conversation is None:
+                conversation = self._upsert_conversation(
+                    Conversation(record.platform, record.conversation_id, record.conversation_title)
+                )
+                conversation_ids[key] = conversation
+            row = message_row(record, conversation, source_id)
+            digest, sent_ms = row[18], row[5]
+            instant, seen = last_instant.get(conversation, (None, {}))
+            if instant != sent_ms:
+                seen = {}
+                last_instant[conversation] = (sent_ms, seen)
+            occurrence = seen.get(digest, 0)
+            seen[digest] = occurrence + 1
+            batch.append(row + (occurrence,))
+            total += 1
+            if len(batch) >= BATCH:
+                self.db.executemany(insert, batch)
+                batch.clear()
+                if progress is not None:
+                    progress(total)
+        if batch:
+            self.db.executemany(insert, batch)
+        if progress is not None:
+            progress(total)
+        return total
+
+    def _upsert_conversation(self, conversation: Conversation) -> int:
+        members = (
+            orjson.dumps([list(m) for m in conversation.members]).decode()
+            if conversation.members
+            else None
+        )
+        row = self.db.execute(
+            "INSERT INTO conversations (platform, native_id, title, type, members)"
+            " VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (platform, native_id) DO UPDATE SET"
+            "  title = coalesce(excluded.title, title),"
+            "  type = CASE WHEN excluded.type = 'unknown' THEN type ELSE excluded.type END,"
+            "  members = coalesce(excluded.members, members)"
+            " RETURNING id",
+            (conversation.platform, conversation.conversation_id, conversation.title,
+             str(conversation.type), members),
+        ).fetchone()
+        return row[0]
+
+    def _index_new_messages(self, first_new_id: int) -> None:
+        """Index every message from ``first_new_id`` on, in one set-based statement."""
+        self.db.execute(
+            "INSERT INTO message_fts (rowid, body)"
+            " SELECT (sent_at_ms / 1000) * ? + id, index_body(text) FROM messages WHERE id >= ?",
+            (ROWID_SHIFT, first_new_id),
+        )
+
+    # ---- queries ------------------------------------------------------------------------------
+
+    def conversations(self) -> list[ConversationRow]:
+        rows = self.db.execute(
+            "SELECT c.id, c.platform, c.native_id, c.title, c.type,"
+            " count(m.id) AS message_count, min(m.sent_at_ms) AS first_ms, max(m.sent_at_ms) AS last_ms,"
+            " count(DISTINCT coalesce(m.sender_id, m.sender_name)) AS senders"
+            " FROM conversations c LEFT JOIN messages m ON m.conversation = c.id"
+            " GROUP BY c.id ORDER BY last_ms DESC, c.id"
+        ).fetchall()
+        return [
+            ConversationRow(r["id"], r["platform"], r["native_id"], r["title"], r["type"],
+                            r["message_count"], iso_from_ms(r["first_ms"]), iso_from_ms(r["last_ms"]),
+                            r["senders"])
+            for r in rows
+        ]
+
+    def resolve_conversation(self, ref: str) -> sqlite3.Row:
+        """A conversation by archive id, ``platform:native_id``, native id or exact title."""
+        ref = str(ref)
+        row = None
+        if ref.isdigit():
+            row = self.db.execute("SELECT * FROM conversations WHERE id = ?", (int(ref),)).fetchone()
+        if row is None and ":" in ref:
+            platform, native = ref.split(":", 1)
+            row = self.db.execute(
+                "SELECT * FROM conversations WHERE platform = ? AND native_id = ?", (platform, native)
+            ).fetchone()
+        if row is None:
+            rows = self.db.execute(
+                "SELECT * FROM conversations WHERE native_id = ? OR title = ?", (ref, ref)
+            ).fetchall()
+            if len(rows) > 1:
+                ids = ", ".join(str(r["id"]) for r in rows)
+                raise ChatAuditError(f"conversation {ref!r} is ambiguous (ids {ids}); give the id")
+            row = rows[0] if rows else None
+        if row is None:
+            raise ChatAuditError(f"no conversation {ref!r} (see `chataudit conversations`)")
+        return row
+
+    def timeline(
+        self, conversation: int, since_ms: int | None = None, until_ms: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Messages of one conversation in time order, streamed."""
+        sql = MESSAGE_SELECT + " WHERE m.conversation = ?"
+        params: list[Any] = [conversation]
+        if since_ms is not None:
+            sql += " AND m.sent_at_ms >= ?"
+            params.append(since_ms)
+        if until_ms is not None:
+            sql += " AND m.sent_at_ms < ?"
+            params.append(until_ms)
+        sql += " ORDER BY m.sent_at_ms, m.id"
+        for row in self.db.execute(sql, params):
+            yield message_dict(row)
+
+    def search(
+        self,
+        expression: str,
+        *,
+        platform: str | None = None,
+        sender: str | None = None,
+        conversation: int | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Messages matching an FTS5 expression (see :mod:`chataudit.search`), newest first."""
+        sql = (
+            MESSAGE_SELECT
+            + " JOIN (SELECT rowid AS key FROM message_fts WHERE message_fts MATCH ?"
+        )
+        params: list[Any] = [expression]
+        if since_ms is not None:
+            sql += " AND rowid >= ?"
+            params.append((since_ms // 1000) * ROWID_SHIFT)
+        if until_ms is not None:
+            sql += " AND rowid < ?"
+            params.append(-(-until_ms // 1000) * ROWID_SHIFT)
+        sql += " ORDER BY rowid DESC) hits ON m.id = (hits.key & ?)"
+        params.append(ROWID_SHIFT - 1)
+        conditions = []
+        if platform:
+            conditions.append("m.platform = ?")
+            params.append(platform)
+        if sender:
+            conditions.append("(m.sender_id = ? OR m.sender_name = ?)")
+            params.extend([sender, sender])
+        if conversation is not None:
+            conditions.append("m.conversation = ?")
+            params.append(conversation)
+        if since_ms is not None:
+            conditions.append("m.sent_at_ms >= ?")
+            params.append(since_ms)
+        if until_ms is not None:
+            conditions.append("m.sent_at_ms < ?")
+            params.append(until_ms)
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY hits.key DESC LIMIT ?"
+        params.append(limit)
+        try:
+            return [message_dict(row) for row in self.db.execute(sql, params)]
+        except sqlite3.OperationalError as error:
+            raise ChatAuditError(f"search: {error}") from None
+
+    def setting(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def stats(self) -> dict[str, int]:
+        one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "sources": one("SELECT count(*) FROM sources"),
+            "conversations": one("SELECT count(*) FROM conversations"),
+            "messages": one("SELECT count(*) FROM messages"),
+        }
+
+    def sources(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM sources ORDER BY id")]
+
+
+MESSAGE_SELECT = (
+    "SELECT m.*, c.platform AS c_platform, c.native_id AS conversation_native_id,"
+    " c.title AS conversation_title, s.path AS source_path, s.label AS source_label,"
+    " s.sha256 AS source_sha256"
+    " FROM messages m JOIN conversations c ON c.id = m.conversation"
+    " JOIN sources s ON s.id = m.source"
+)
+
+MESSAGE_KEYS = (
+    "id", "platform", "conversation", "conversation_native_id", "conversation_title",
+    "message_id", "sender_id", "sender_name", "sent_at", "kind", "text", "reply_to", "edited_at",
+    "amount", "currency", "attachments", "is_me", "extras", "source_label", "source_path",
+    "source_sha256", "position", "content_hash",
+)
+
+
+def message_row(message: Message, conversation: int, source_id: int) -> tuple:
+    """The messages-table row of one record (without its occurrence number)."""
+    sent = message.sent_at
+    offset = sent.utcoffset()
+    return (
+        conversation,
+        message.platform,
+        message.message_id,
+        message.sender_id,
+        message.sender_name,
+        utc_ms(sent),
+        int(offset.total_seconds() // 60) if offset else 0,
+        str(message.kind),
+        message.text,
+        message.reply_to,
+        utc_ms(message.edited_at) if message.edited_at else None,
+        message.amount,
+        message.currency,
+        orjson.dumps([a.as_dict() for a in message.attachments]).decode() if message.attachments else None,
+        None if message.is_me is None else int(message.is_me),
+        orjson.dumps(message.extras).decode() if message.extras else None,
+        source_id,
+        message.position,
+        bytes.fromhex(message.content_hash()),
+    )
+
+
+def message_dict(row: sqlite3.Row) -> dict[str, Any]:
+    """A stored message as the stable JSON shape documented in the README."""
+    offset = row["utc_offset_min"]
+    return {
+        "id": row["id"],
+        "platform": row["platform"],
+        "conversation": row["conversation"],
+        "conversation_native_id": row["conversation_native_id"],
+        "conversation_title": row["conversation_title"],
+        "message_id": row["message_id"],
+        "sender_id": row["sender_id"],
+        "sender_name": row["sender_name"],
+        "sent_at": iso_from_ms(row["sent_at_ms"], offset),
+        "kind": row["kind"],
+        "text": row["text"],
+        "reply_to": row["reply_to"],
+        "edited_at": iso_from_ms(row["edited_at_ms"], offset),
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "attachments": orjson.loads(row["attachments"]) if row["attachments"] else [],
+        "is_me": None if row["is_me"] is None else bool(row["is_me"]),
+        "extras": orjson.loads(row["extras"]) if row["extras"] else {},
+        "source_label": row["source_label"],
+        "source_path": row["source_path"],
+        "source_sha256": row["source_sha256"],
+        "position": row["position"],
+        "content_hash": row["content_hash"].hex(),
+    }
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration file (they contain no semicolons inside literals)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
