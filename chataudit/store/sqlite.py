@@ -5,6 +5,7 @@ The store knows the canonical model, never a file format.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from ..errors import ChatAuditError
-from ..model import Conversation, Message, Record, utc_ms
+from ..model import Conversation, Message, Record, canonical_bytes, utc_ms
 from ..textindex import index_body
 
 BATCH = 5000
@@ -184,8 +185,8 @@ class Archive:
         insert = (
             "INSERT OR IGNORE INTO messages (conversation, platform, message_id, sender_id,"
             " sender_name, sent_at_ms, utc_offset_min, kind, text, reply_to, edited_at_ms, amount,"
-            " currency, attachments, is_me, extras, source, position, content_hash, occurrence)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " currency, attachments, is_me, extras, source, position, content_hash, content_key,"
+            " occurrence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
         )
         batch: list[tuple] = []
         total = 0
@@ -201,7 +202,7 @@ class Archive:
                 )
                 conversation_ids[key] = conversation
             row = message_row(record, conversation, source_id)
-            digest, sent_ms = row[18], row[5]
+            digest, sent_ms = row[19], row[5]
             instant, seen = last_instant.get(conversation, (None, {}))
             if instant != sent_ms:
                 seen = {}
@@ -397,6 +398,7 @@ def message_row(message: Message, conversation: int, source_id: int) -> tuple:
     """The messages-table row of one record (without its occurrence number)."""
     sent = message.sent_at
     offset = sent.utcoffset()
+    digest = hashlib.sha256(canonical_bytes(message)).digest()
     return (
         conversation,
         message.platform,
@@ -416,7 +418,8 @@ def message_row(message: Message, conversation: int, source_id: int) -> tuple:
         orjson.dumps(message.extras).decode() if message.extras else None,
         source_id,
         message.position,
-        bytes.fromhex(message.content_hash()),
+        digest,
+        int.from_bytes(digest[:8], "big", signed=True),
     )
 
 

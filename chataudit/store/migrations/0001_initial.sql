@@ -44,10 +44,12 @@ CREATE TABLE messages (
     source         INTEGER NOT NULL REFERENCES sources(id),
     position       INTEGER,
     content_hash   BLOB NOT NULL,            -- SHA-256 of model.canonical_bytes
+    content_key    INTEGER NOT NULL,         -- its first 8 bytes as a signed integer
     occurrence     INTEGER NOT NULL DEFAULT 0 -- n-th identical message at the same instant
 );
-CREATE UNIQUE INDEX messages_identity ON messages(content_hash, occurrence);
-CREATE INDEX messages_timeline ON messages(conversation, sent_at_ms);
+-- Identity of a message and the timeline index in one: the content hash covers conversation and
+-- instant, so equal messages are equal here; the key is time-clustered, which keeps bulk inserts fast.
+CREATE UNIQUE INDEX messages_identity ON messages(conversation, sent_at_ms, content_key, occurrence);
 CREATE INDEX messages_source ON messages(source);
 
 -- Contentless: the text lives in messages. rowid = sent_at seconds * 2^31 + messages.id, so

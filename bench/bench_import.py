@@ -1,0 +1,111 @@
+"""Import benchmark: messages/s and peak RSS of `chataudit import` vs a bare-sqlite3 floor.
+
+The floor inserts the very same rows (already built in memory, so no parsing or hashing) with
+executemany into the same tables with the same indexes, and fills the same FTS index, in one
+transaction — the least any importer into this schema can cost.
+
+    python bench/bench_import.py [MESSAGES]    (default 1,000,000)
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+
+CHILD = r"""
+import json, sys, time
+from chataudit.importer import import_paths
+from chataudit.store import Archive
+db, src = sys.argv[1], sys.argv[2]
+started = time.perf_counter()
+with Archive(db) as archive:
+    summary = import_paths(archive, [src], tz="Asia/Shanghai")
+elapsed = time.perf_counter() - started
+assert not summary.errors, summary.errors
+# VmHWM, not ru_maxrss: the latter survives exec and would report the parent's peak
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+print(json.dumps({"seconds": elapsed, "new": summary.as_dict()["new"], "peak_rss_mb": hwm / 1024}))
+"""
+
+
+def run_import(db: Path, source: Path) -> dict:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    output = subprocess.run([sys.executable, "-c", CHILD, str(db), str(source)], check=True,
+                            capture_output=True, text=True).stdout
+    return json.loads(output)
+
+
+def floor(db: Path, source: Path) -> float:
+    """Bare sqlite3: same schema, same rows, executemany, same FTS rows; nothing else."""
+    from chataudit.formats import ParseOptions, generic
+    from chataudit.model import zone
+    from chataudit.store import Archive
+    from chataudit.store.sqlite import ROWID_SHIFT, message_row
+    from chataudit.textindex import index_body
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    with Archive(db) as archive:  # creates the schema; the floor then uses the raw connection
+        archive.db.execute("INSERT INTO sources (id, sha256, path, size, format, imported_at) VALUES (1, 'x', 'x', 0, 'x', 'x')")
+        conversations = {}
+        for n in range(500):
+            conversations[f"conv-{n}"] = archive.db.execute(
+                "INSERT INTO conversations (platform, native_id) VALUES ('x', ?) RETURNING id", (f"conv-{n}",)).fetchone()[0]
+        options = ParseOptions(tz=zone("Asia/Shanghai"))
+        rows, bodies = [], []
+        for i, message in enumerate(generic.parse(source, options), 1):
+            rows.append(message_row(message, conversations[message.conversation_id], 1) + (0,))
+            bodies.append(((message.sent_at.timestamp() // 1) * ROWID_SHIFT + i, index_body(message.text)))
+        bodies = [(int(k), b) for k, b in bodies]
+        gc.collect()
+        db_ = archive.db
+        started = time.perf_counter()
+        db_.execute("BEGIN")
+        db_.executemany(
+            "INSERT INTO messages (conversation, platform, message_id, sender_id, sender_name, sent_at_ms,"
+            " utc_offset_min, kind, text, reply_to, edited_at_ms, amount, currency, attachments, is_me, extras,"
+            " source, position, content_hash, content_key, occurrence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db_.executemany("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", bodies)
+        db_.execute("COMMIT")
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    OUT.mkdir(exist_ok=True)
+    source = OUT / f"generated-{count}.jsonl"
+    if not source.exists():
+        generate(source, count)
+    size_mb = source.stat().st_size / 1e6
+    result = run_import(OUT / "import.db", source)
+    floor_seconds = floor(OUT / "floor.db", source)
+    rate = result["new"] / result["seconds"]
+    floor_rate = count / floor_seconds
+    print(f"import of {count:,} messages ({size_mb:.0f} MB generic JSONL, Chinese/English, FTS-indexed)")
+    print(f"  chataudit import : {result['seconds']:7.2f} s  {rate:10,.0f} msg/s  peak RSS {result['peak_rss_mb']:.0f} MB")
+    print(f"  floor (sqlite3)  : {floor_seconds:7.2f} s  {floor_rate:10,.0f} msg/s  (executemany of prebuilt rows + FTS rows)")
+    print(f"  ratio            : {result['seconds'] / floor_seconds:.2f}x the floor's time")
+    # peak RSS at a tenth of the size shows whether memory grows with the file
+    if count >= 100_000:
+        small = OUT / f"generated-{count // 10}.jsonl"
+        if not small.exists():
+            generate(small, count // 10)
+        small_result = run_import(OUT / "import-small.db", small)
+        print(f"  peak RSS at {count // 10:,} messages: {small_result['peak_rss_mb']:.0f} MB (streaming: independent of file size)")
+
+
+if __name__ == "__main__":
+    main()
