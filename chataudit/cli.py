@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import click
 
-from . import formats, importer, search as search_api
+from . import formats, importer, people as people_api, search as search_api
 from .errors import ChatAuditError
 from .model import parse_user_time, utc_ms, zone
 from .render import emit, emit_json, write_csv, write_jsonl
@@ -135,21 +135,81 @@ TIMELINE_COLUMNS = ["id", "sent_at", "sender_name", "kind", "text", "amount"]
 
 
 @cli.command()
-@click.option("--conversation", "conversation_ref", required=True, help="Conversation id (see `conversations`).")
+@click.option("--conversation", "conversation_ref", help="Conversation id (see `conversations`).")
+@click.option("--person", "person_ref", help="A person (id or name from `people`) or identity platform:sender: "
+                                             "one merged timeline across platforms.")
 @click.option("--since", help="From this date/time (ISO; naive times in --tz).")
 @click.option("--until", help="Up to this date/time (a bare date includes that whole day).")
 @click.option("--tz", help="Zone for naive --since/--until.")
 @json_option
 @click.pass_context
 @friendly_errors
-def messages(ctx: click.Context, conversation_ref: str, since: str | None, until: str | None,
-             tz: str | None, as_json: bool) -> None:
-    """The timeline of one conversation, oldest first."""
+def messages(ctx: click.Context, conversation_ref: str | None, person_ref: str | None, since: str | None,
+             until: str | None, tz: str | None, as_json: bool) -> None:
+    """The timeline of one conversation (or one person across platforms), oldest first."""
+    if bool(conversation_ref) == bool(person_ref):
+        raise click.UsageError("give exactly one of --conversation or --person")
     with open_archive(ctx) as archive:
         since_ms, until_ms = time_window(archive, since, until, tz)
+        if person_ref:
+            rows = people_api.person_timeline(archive, person_ref, since_ms, until_ms)
+            emit(rows, ["id", "sent_at", "platform", "conversation_title", "sender_name", "kind", "text"],
+                 as_json=as_json, title=person_ref)
+            return
         conversation = archive.resolve_conversation(conversation_ref)
         rows = archive.timeline(conversation["id"], since_ms, until_ms)
         emit(rows, TIMELINE_COLUMNS, as_json=as_json, title=conversation["title"] or conversation["native_id"])
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+@friendly_errors
+def people(ctx: click.Context, as_json: bool) -> None:
+    """Sender identities on every platform, the persons they are linked to, and suggested links."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_archive(ctx) as archive:
+        rows = people_api.identities(archive)
+        suggested = people_api.suggestions(archive)
+    if as_json:
+        emit_json({"identities": rows, "people": _people_of(ctx), "suggestions": suggested})
+        return
+    emit(rows, ["identity", "names", "message_count", "conversations", "person", "person_name"],
+         title="Identities")
+    if suggested:
+        click.echo("Suggested links (apply with `chataudit people link A B`):")
+        for s in suggested:
+            click.echo(f"  {s['identities'][0]}  ~  {s['identities'][1]}   same {s['reason']}: {s['value']}")
+
+
+def _people_of(ctx: click.Context) -> list[dict[str, Any]]:
+    with open_archive(ctx) as archive:
+        return people_api.people(archive)
+
+
+@people.command("link")
+@click.argument("identities", nargs=-1, required=True)
+@click.option("--name", help="Name of the person (default: the most used display name).")
+@click.pass_context
+@friendly_errors
+def people_link(ctx: click.Context, identities: tuple[str, ...], name: str | None) -> None:
+    """Link identities (platform:sender, as `people` lists them) into one person."""
+    with open_archive(ctx) as archive:
+        person = people_api.link(archive, list(identities), name)
+        linked = next(p for p in people_api.people(archive) if p["id"] == person)
+    click.echo(f"person {person} ({linked['name']}): {', '.join(linked['identities'])}")
+
+
+@people.command("unlink")
+@click.argument("identities", nargs=-1, required=True)
+@click.pass_context
+@friendly_errors
+def people_unlink(ctx: click.Context, identities: tuple[str, ...]) -> None:
+    """Remove identities from the person they are linked to."""
+    with open_archive(ctx) as archive:
+        people_api.unlink(archive, list(identities))
+    click.echo(f"unlinked {len(identities)} identities")
 
 
 SEARCH_COLUMNS = ["id", "sent_at", "platform", "conversation_title", "sender_name", "snippet"]
