@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,17 @@ demo: $(STAMP)
 	$(BIN)/chataudit --db demo/chataudit.db export --conversation 1 --format html --out demo/report.html
 	@echo "demo archive: demo/chataudit.db, timeline report: demo/report.html"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# Report tests render pages in a real browser: Debian's chromium (Playwright cannot download one here).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will be skipped"; \
+	  else echo "note: /usr/bin/chromium missing (run as root or install chromium); browser tests will be skipped"; fi; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_import.py
