@@ -31,6 +31,14 @@ from ..model import Record
 BUILTIN = [
     "telegram_json",
     "whatsapp_txt",
+    "wechat_csv",
+    "wechat_db",
+    "wechat_txt",
+    "wecom_archive",
+    "feishu_json",
+    "dingtalk_json",
+    "email_mbox",
+    "slack_export",
     "generic",
 ]
 
@@ -163,9 +171,16 @@ def numbered_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[in
             encoding = sniff_encoding(handle.read(HEAD_BYTES))
     if encoding.startswith("utf-16"):
         with open_text(path, encoding) as text:
-            for number, line in enumerate(text, 1):
-                yield number, line.rstrip("\r\n")
-        return
+            number = 0
+            while True:
+                try:
+                    line = text.readline()
+                except UnicodeDecodeError as error:
+                    raise ParseError(str(path), number + 1, f"cannot decode text as {encoding}: {error.reason}") from None
+                if not line:
+                    return
+                number += 1
+                yield number, line.lstrip("\ufeff").rstrip("\r\n") if number == 1 else line.rstrip("\r\n")
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
             try:
