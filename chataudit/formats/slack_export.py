@@ -179,7 +179,9 @@ def _confidence(has_users: bool, has_channels: bool, has_other: bool, has_days: 
 def detect(path: Path, head: bytes) -> float:
     try:
         if path.is_dir():
-            root = _folder_root(path)
+            # only the export's own folder: a folder that merely contains one (a mixed folder of
+            # several platforms) is walked by the importer, which then finds the export inside
+            root = path
             return _confidence(
                 any((root / n).is_file() for n in USERS_FILES),
                 (root / "channels.json").is_file(),

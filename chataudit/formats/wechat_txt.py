@@ -75,7 +75,7 @@ def detect(path: Path, head: bytes) -> float:
                 header_like += 1
                 starts += previous_blank
             previous_blank = not line.strip()
-        if starts * 2 < header_like:
+        if starts < 2 or starts * 2 < header_like:
             return 0.0
         return 0.85 if starts >= 3 else 0.6
     except Exception:
