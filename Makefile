@@ -40,6 +40,7 @@ browser:
 bench: $(STAMP)
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_formats.py
 
 clean:
 	rm -rf $(VENV) demo/*.db* build *.egg-info
