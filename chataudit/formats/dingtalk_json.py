@@ -30,8 +30,8 @@ from typing import Any, Iterator
 
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record
-from . import ParseOptions, head_text
-from .json_stream import as_dict, as_int, as_str, from_ms, iter_json_records, short
+from . import ParseOptions
+from .json_stream import as_dict, as_int, as_str, fail, from_ms, head_keys, parse_messages, short
 
 NAME = "dingtalk-json"
 PLATFORM = "dingtalk"
@@ -52,14 +52,8 @@ _PLACEHOLDER = {
 
 
 def detect(path: Path, head: bytes) -> float:
-    if not head:
-        return 0.0
-    try:
-        text = head_text(head).lstrip("\ufeff \t\r\n")
-        if not text or text[0] not in "[{":
-            return 0.0
-        keys = {m.group(1) for m in _KEY.finditer(text)}
-    except Exception:
+    keys = head_keys(head, _KEY)
+    if keys is None:
         return 0.0
     if {"msgId", "conversationId"} <= keys and ("senderNick" in keys or "createAt" in keys):
         return 0.97 if ("msgtype" in keys and "conversationType" in keys) else 0.9
@@ -67,42 +61,27 @@ def detect(path: Path, head: bytes) -> float:
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
-    seen: set[str] = set()
-    for record in iter_json_records(path, page_paths=()):
-        try:
-            message = _message(record.value, record.line, options)
-        except ParseError as error:
-            raise ParseError(str(path), record.line, error.message) from None
-        except (TypeError, ValueError, AttributeError, KeyError, OverflowError, OSError, RecursionError) as error:
-            raise ParseError(str(path), record.line, f"malformed message: {type(error).__name__}: {error}") from None
-        if message.conversation_id not in seen:
-            seen.add(message.conversation_id)
-            yield _conversation(message, record.value)
-        yield message
-
-
-def _fail(message: str) -> ParseError:
-    return ParseError("", None, message)
+    return parse_messages(path, (), lambda value, line: _message(value, line, options), _conversation)
 
 
 def _message(rec: Any, line: int, options: ParseOptions) -> Message:
     if not isinstance(rec, dict):
-        raise _fail(f"expected a JSON object, found {type(rec).__name__}")
+        raise fail(f"expected a JSON object, found {type(rec).__name__}")
     msg_id = as_str(rec.get("msgId"))
     if not msg_id:
         if "errcode" in rec:
-            raise _fail(f"API error response: errcode {short(rec.get('errcode'))} ({short(rec.get('errmsg'))})")
-        raise _fail("not a DingTalk robot message: no msgId")
+            raise fail(f"API error response: errcode {short(rec.get('errcode'))} ({short(rec.get('errmsg'))})")
+        raise fail("not a DingTalk robot message: no msgId")
     conversation_id = as_str(rec.get("conversationId"))
     if not conversation_id:
-        raise _fail("message has no conversationId")
+        raise fail("message has no conversationId")
     ms = as_int(rec.get("createAt"))
     if ms is None:
-        raise _fail(f"missing or invalid createAt: {short(rec.get('createAt'))}")
+        raise fail(f"missing or invalid createAt: {short(rec.get('createAt'))}")
     try:
         sent_at = from_ms(ms, options.tz)
     except (OverflowError, OSError, ValueError):
-        raise _fail(f"createAt out of range: {short(rec.get('createAt'))}") from None
+        raise fail(f"createAt out of range: {short(rec.get('createAt'))}") from None
 
     staff_id = as_str(rec.get("senderStaffId"))
     sender_uid = as_str(rec.get("senderId"))

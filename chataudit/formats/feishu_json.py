@@ -33,8 +33,8 @@ import orjson
 
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record
-from . import ParseOptions, head_text
-from .json_stream import as_dict, as_int, as_str, from_ms, iter_json_records, short
+from . import ParseOptions
+from .json_stream import as_dict, as_int, as_str, fail, from_ms, head_keys, parse_messages, short
 
 NAME = "feishu-json"
 PLATFORM = "feishu"
@@ -69,14 +69,8 @@ _MAX_DEPTH = 20
 
 
 def detect(path: Path, head: bytes) -> float:
-    if not head:
-        return 0.0
-    try:
-        text = head_text(head).lstrip("\ufeff \t\r\n")
-        if not text or text[0] not in "[{":
-            return 0.0
-        keys = {m.group(1) for m in _KEY.finditer(text)}
-    except Exception:
+    keys = head_keys(head, _KEY)
+    if keys is None:
         return 0.0
     if {"message_id", "msg_type"} <= keys and ("body" in keys or "content" in keys):
         return 0.97 if ("create_time" in keys or "chat_id" in keys) else 0.9
@@ -86,33 +80,19 @@ def detect(path: Path, head: bytes) -> float:
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
-    names: dict[str, str] = {}
-    seen: set[str] = set()
-    for record in iter_json_records(path, page_paths=("data.items", "items")):
-        try:
-            message = _message(record.value, record.line, options, names)
-        except ParseError as error:
-            raise ParseError(str(path), record.line, error.message) from None
-        except (TypeError, ValueError, AttributeError, KeyError, OverflowError, OSError, RecursionError) as error:
-            raise ParseError(str(path), record.line, f"malformed message: {type(error).__name__}: {error}") from None
-        if message.conversation_id not in seen:
-            seen.add(message.conversation_id)
-            yield _conversation(message, record.value)
-        yield message
-
-
-def _fail(message: str) -> ParseError:
-    return ParseError("", None, message)
+    names: dict[str, str] = {}  # sender id -> name, learnt from mentions as the file is read
+    return parse_messages(path, ("data.items", "items"),
+                          lambda value, line: _message(value, line, options, names), _conversation)
 
 
 def _instant(value: Any, options: ParseOptions, field: str):
     ms = as_int(value)
     if ms is None:
-        raise _fail(f"missing or invalid {field}: {short(value)}")
+        raise fail(f"missing or invalid {field}: {short(value)}")
     try:
         return from_ms(ms, options.tz)
     except (OverflowError, OSError, ValueError):
-        raise _fail(f"{field} out of range: {short(value)}") from None
+        raise fail(f"{field} out of range: {short(value)}") from None
 
 
 def _mention_id(mention: dict) -> str | None:
@@ -124,15 +104,15 @@ def _mention_id(mention: dict) -> str | None:
 
 def _message(item: Any, line: int, options: ParseOptions, names: dict[str, str]) -> Message:
     if not isinstance(item, dict):
-        raise _fail(f"expected a JSON object, found {type(item).__name__}")
+        raise fail(f"expected a JSON object, found {type(item).__name__}")
     message_id = as_str(item.get("message_id"))
     if not message_id:
         if "code" in item and item.get("code") != 0:
-            raise _fail(f"API error response: code {short(item.get('code'))} ({short(item.get('msg'))})")
-        raise _fail("not a Feishu message: no message_id")
+            raise fail(f"API error response: code {short(item.get('code'))} ({short(item.get('msg'))})")
+        raise fail("not a Feishu message: no message_id")
     chat_id = as_str(item.get("chat_id"))
     if not chat_id:
-        raise _fail("message has no chat_id")
+        raise fail("message has no chat_id")
     msg_type = as_str(item.get("msg_type")) or ""
     sent_at = _instant(item.get("create_time"), options, "create_time")
 

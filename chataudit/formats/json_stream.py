@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import chain
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+import re
+from typing import Any, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 import ijson
@@ -28,8 +29,8 @@ import orjson
 from ijson.common import JSONError, ObjectBuilder
 
 from ..errors import ParseError
-from ..model import from_unix
-from . import numbered_lines
+from ..model import Conversation, Message, Record, from_unix
+from . import head_text, numbered_lines
 
 _VALUE_START = {"start_map", "start_array"}
 _SCALARS = {"null", "boolean", "integer", "double", "number", "string"}
@@ -246,3 +247,45 @@ def short(value: Any, limit: int = 60) -> str:
     except RecursionError:
         text = f"<deeply nested {type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---- what the JSON formats share around the reader ----------------------------------------------
+
+def head_keys(head: bytes, key_pattern: re.Pattern[str]) -> set[str] | None:
+    """The keys ``key_pattern`` finds in a JSON head, or None when the head is not JSON at all."""
+    if not head:
+        return None
+    try:
+        text = head_text(head).lstrip("\ufeff \t\r\n")
+        if not text or text[0] not in "[{":
+            return None
+        return {m.group(1) for m in key_pattern.finditer(text)}
+    except Exception:
+        return None
+
+
+def fail(message: str) -> ParseError:
+    """A ParseError without place: :func:`parse_messages` adds the file and line."""
+    return ParseError("", None, message)
+
+
+def parse_messages(
+    path: Path,
+    page_paths: Iterable[str],
+    to_message: Callable[[Any, int], Message],
+    to_conversation: Callable[[Message, Any], Conversation],
+) -> Iterator[Record]:
+    """Records of a JSON export: a Conversation before each conversation's first message, then the
+    messages; anything malformed becomes a ParseError at the record's line."""
+    seen: set[str] = set()
+    for record in iter_json_records(path, page_paths=page_paths):
+        try:
+            message = to_message(record.value, record.line)
+        except ParseError as error:
+            raise ParseError(str(path), record.line, error.message) from None
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError, OSError, RecursionError) as error:
+            raise ParseError(str(path), record.line, f"malformed message: {type(error).__name__}: {error}") from None
+        if message.conversation_id not in seen:
+            seen.add(message.conversation_id)
+            yield to_conversation(message, record.value)
+        yield message

@@ -36,8 +36,8 @@ import orjson
 
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record
-from . import ParseOptions, head_text
-from .json_stream import as_dict, as_int, as_str, from_ms, iter_json_records, short
+from . import ParseOptions
+from .json_stream import as_dict, as_int, as_str, fail, from_ms, head_keys, parse_messages, short
 
 NAME = "wecom-archive"
 PLATFORM = "wecom"
@@ -89,14 +89,8 @@ _PLACEHOLDER = {
 
 
 def detect(path: Path, head: bytes) -> float:
-    if not head:
-        return 0.0
-    try:
-        text = head_text(head).lstrip("\ufeff \t\r\n")
-        if not text or text[0] not in "[{":
-            return 0.0
-        keys = {m.group(1) for m in _KEY.finditer(text)}
-    except Exception:
+    keys = head_keys(head, _KEY)
+    if keys is None:
         return 0.0
     if {"msgid", "encrypt_chat_msg"} <= keys:
         return 0.6  # still encrypted: ours, but parse will say to decrypt it first
@@ -108,25 +102,10 @@ def detect(path: Path, head: bytes) -> float:
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
-    seen: set[str] = set()
-    for record in iter_json_records(path, page_paths=("chatdata",)):
-        try:
-            message = _message(record.value, record.line, options)
-        except ParseError as error:
-            raise ParseError(str(path), record.line, error.message) from None
-        except (TypeError, ValueError, AttributeError, KeyError, OverflowError, OSError, RecursionError) as error:
-            raise ParseError(str(path), record.line, f"malformed message: {type(error).__name__}: {error}") from None
-        if message.conversation_id not in seen:
-            seen.add(message.conversation_id)
-            yield _conversation(message, record.value)
-        yield message
+    return parse_messages(path, ("chatdata",), lambda value, line: _message(value, line, options), _conversation)
 
 
 # ---- one message -------------------------------------------------------------------------
-
-def _fail(message: str) -> ParseError:
-    return ParseError("", None, message)
-
 
 _GENERATED_ID = re.compile(r"w[bmo][A-Za-z0-9_-]{22,}")
 
@@ -153,14 +132,14 @@ def _is_me(options: ParseOptions, *candidates: str | None) -> bool | None:
 def _instant(value: Any, options: ParseOptions, extras: dict, field: str):
     ms = as_int(value)
     if ms is None:
-        raise _fail(f"missing or invalid {field}: {short(value)}")
+        raise fail(f"missing or invalid {field}: {short(value)}")
     if 0 <= ms < 10**11:  # documented samples of some types carry seconds
         extras[f"{field}_unit"] = "s"
         ms *= 1000
     try:
         return from_ms(ms, options.tz)
     except (OverflowError, OSError, ValueError):
-        raise _fail(f"{field} out of range: {short(value)}") from None
+        raise fail(f"{field} out of range: {short(value)}") from None
 
 
 def _tolist(value: Any) -> list[str]:
@@ -172,14 +151,14 @@ def _tolist(value: Any) -> list[str]:
 
 def _message(rec: Any, line: int, options: ParseOptions) -> Message:
     if not isinstance(rec, dict):
-        raise _fail(f"expected a JSON object, found {type(rec).__name__}")
+        raise fail(f"expected a JSON object, found {type(rec).__name__}")
     msgid = as_str(rec.get("msgid"))
     if not msgid:
         if "errcode" in rec:
-            raise _fail(f"API error response: errcode {short(rec.get('errcode'))} ({short(rec.get('errmsg'))})")
-        raise _fail("not a WeCom archive message: no msgid")
+            raise fail(f"API error response: errcode {short(rec.get('errcode'))} ({short(rec.get('errmsg'))})")
+        raise fail("not a WeCom archive message: no msgid")
     if "encrypt_chat_msg" in rec and "msgtype" not in rec and rec.get("action") != "switch":
-        raise _fail("encrypted chatdata (encrypt_chat_msg): decrypt it with the Finance SDK's DecryptData first")
+        raise fail("encrypted chatdata (encrypt_chat_msg): decrypt it with the Finance SDK's DecryptData first")
     action = as_str(rec.get("action")) or "send"
     extras: dict[str, Any] = {}
     seq = as_int(rec.get("seq"))
@@ -208,7 +187,7 @@ def _message(rec: Any, line: int, options: ParseOptions) -> Message:
     elif sender and tolist:
         conversation_id = "|".join(sorted({sender, *tolist}))
     else:
-        raise _fail("message has neither roomid nor from + tolist")
+        raise fail("message has neither roomid nor from + tolist")
 
     extras["msgtype"] = msgtype
     if action != "send":
