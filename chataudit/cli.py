@@ -127,7 +127,7 @@ CONVERSATION_COLUMNS = ["id", "platform", "native_id", "title", "type", "message
 def conversations(ctx: click.Context, as_json: bool) -> None:
     """List conversations with message counts and first/last instants."""
     with open_archive(ctx) as archive:
-        rows = [vars(c) for c in archive.conversations()]
+        rows = [vars(c) for c in archive.conversations(zone(importer.archive_zone_name(archive)))]
     emit(rows, CONVERSATION_COLUMNS, as_json=as_json, title="Conversations")
 
 

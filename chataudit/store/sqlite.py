@@ -9,7 +9,7 @@ import hashlib
 import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -74,14 +74,16 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def iso_from_ms(ms: int | None, offset_min: int = 0) -> str | None:
-    """An instant as ISO 8601 in the offset the export showed."""
+def iso_from_ms(ms: int | None, offset_min: int = 0, tz: Any = None) -> str | None:
+    """An instant as ISO 8601 in the offset the export showed (or in ``tz``); milliseconds only when there are any."""
     if ms is None:
         return None
-    from datetime import timedelta
+    zone_ = tz or timezone(timedelta(minutes=offset_min))
+    moment = EPOCH_UTC + timedelta(milliseconds=ms)
+    return moment.astimezone(zone_).isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
 
-    tz = timezone(timedelta(minutes=offset_min))
-    return datetime.fromtimestamp(ms / 1000, tz).isoformat()
+
+EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class Archive:
@@ -251,7 +253,8 @@ class Archive:
 
     # ---- queries ------------------------------------------------------------------------------
 
-    def conversations(self) -> list[ConversationRow]:
+    def conversations(self, tz: Any = None) -> list[ConversationRow]:
+        """Every conversation with counts; first/last instants shown in ``tz`` (default UTC)."""
         rows = self.db.execute(
             "SELECT c.id, c.platform, c.native_id, c.title, c.type,"
             " count(m.id) AS message_count, min(m.sent_at_ms) AS first_ms, max(m.sent_at_ms) AS last_ms,"
@@ -261,7 +264,7 @@ class Archive:
         ).fetchall()
         return [
             ConversationRow(r["id"], r["platform"], r["native_id"], r["title"], r["type"],
-                            r["message_count"], iso_from_ms(r["first_ms"]), iso_from_ms(r["last_ms"]),
+                            r["message_count"], iso_from_ms(r["first_ms"], tz=tz), iso_from_ms(r["last_ms"], tz=tz),
                             r["senders"])
             for r in rows
         ]
