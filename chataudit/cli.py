@@ -314,6 +314,16 @@ def sources(ctx: click.Context, as_json: bool) -> None:
          as_json=as_json, title="Sources")
 
 
+def _register_capabilities() -> None:
+    """Commands that live beside their capability's package (each a thin click layer over its API)."""
+    from .match_command import match
+
+    cli.add_command(match)
+
+
+_register_capabilities()
+
+
 def main() -> None:
     cli(obj={})
 
