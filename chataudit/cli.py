@@ -20,6 +20,22 @@ def json_option(command: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys, see README).")(command)
 
 
+def redact_option(command: Callable) -> Callable:
+    return click.option(
+        "--redact", "redact_policy", is_flag=False, flag_value="default", default=None, metavar="[POLICY]",
+        help="De-identify personal data in the output (optional TOML policy; default: built-in policy).",
+    )(command)
+
+
+def redactor_for(policy: str | None) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    """The row transform of --redact, or None."""
+    if policy is None:
+        return None
+    from .privacy import Redactor, load_policy
+
+    return Redactor(load_policy(policy)).message
+
+
 def friendly_errors(command: Callable) -> Callable:
     """Every user-facing failure is one line and a non-zero exit, never a traceback."""
 
@@ -47,7 +63,31 @@ def time_window(archive: Archive, since: str | None, until: str | None, tz: str 
     return since_ms, until_ms
 
 
-@click.group()
+class CapabilityGroup(click.Group):
+    """Commands that live beside their capability's package are loaded when first asked for, so
+    that `chataudit --help` stays fast and those modules may import this one's helpers."""
+
+    lazy = {
+        "check": "chataudit.check_command:check_command",
+        "facts": "chataudit.facts_command:facts_command",
+        "match": "chataudit.match_command:match",
+        "pii": "chataudit.privacy.commands:pii",
+        "redact": "chataudit.privacy.commands:redact",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            import importlib
+
+            module_name, attribute = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module_name), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=CapabilityGroup)
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="Archive file (default: $CHATAUDIT_DB, else ./chataudit.db).")
 @click.version_option(package_name="chataudit")
@@ -141,24 +181,31 @@ TIMELINE_COLUMNS = ["id", "sent_at", "sender_name", "kind", "text", "amount"]
 @click.option("--since", help="From this date/time (ISO; naive times in --tz).")
 @click.option("--until", help="Up to this date/time (a bare date includes that whole day).")
 @click.option("--tz", help="Zone for naive --since/--until.")
+@redact_option
 @json_option
 @click.pass_context
 @friendly_errors
 def messages(ctx: click.Context, conversation_ref: str | None, person_ref: str | None, since: str | None,
-             until: str | None, tz: str | None, as_json: bool) -> None:
+             until: str | None, tz: str | None, redact_policy: str | None, as_json: bool) -> None:
     """The timeline of one conversation (or one person across platforms), oldest first."""
     if bool(conversation_ref) == bool(person_ref):
         raise click.UsageError("give exactly one of --conversation or --person")
     with open_archive(ctx) as archive:
         since_ms, until_ms = time_window(archive, since, until, tz)
+        redact = redactor_for(redact_policy)
         if person_ref:
             rows = people_api.person_timeline(archive, person_ref, since_ms, until_ms)
+            if redact:
+                rows = map(redact, rows)
             emit(rows, ["id", "sent_at", "platform", "conversation_title", "sender_name", "kind", "text"],
                  as_json=as_json, title=person_ref)
             return
         conversation = archive.resolve_conversation(conversation_ref)
         rows = archive.timeline(conversation["id"], since_ms, until_ms)
-        emit(rows, TIMELINE_COLUMNS, as_json=as_json, title=conversation["title"] or conversation["native_id"])
+        if redact:
+            rows = map(redact, rows)
+        title = conversation["title"] or conversation["native_id"]
+        emit(rows, TIMELINE_COLUMNS, as_json=as_json, title="(redacted)" if redact else title)
 
 
 @cli.group(invoke_without_command=True)
@@ -224,17 +271,18 @@ SEARCH_COLUMNS = ["id", "sent_at", "platform", "conversation_title", "sender_nam
 @click.option("--until", help="Up to this date/time.")
 @click.option("--tz", help="Zone for naive --since/--until.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
+@redact_option
 @json_option
 @click.pass_context
 @friendly_errors
 def search(ctx: click.Context, query: str, platform: str | None, sender: str | None,
            conversation_ref: str | None, since: str | None, until: str | None, tz: str | None,
-           limit: int, as_json: bool) -> None:
+           limit: int, redact_policy: str | None, as_json: bool) -> None:
     """Full-text search, newest first. Chinese of any length, "phrases", -exclusions, OR."""
     with open_archive(ctx) as archive:
         since_ms, until_ms = time_window(archive, since, until, tz)
         conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref else None
-        results = search_api.search_messages(archive, query, platform=platform, sender=sender,
+        results = search_api.search_messages(archive, query, transform=redactor_for(redact_policy), platform=platform, sender=sender,
                                   conversation=conversation, since_ms=since_ms, until_ms=until_ms, limit=limit)
     if not as_json:
         for row in results:
@@ -254,10 +302,11 @@ EXPORT_COLUMNS = ["id", "sent_at", "platform", "conversation_native_id", "conver
 @click.option("--since")
 @click.option("--until")
 @click.option("--tz")
+@redact_option
 @click.pass_context
 @friendly_errors
 def export(ctx: click.Context, conversation_ref: str, out_format: str, out: str | None,
-           since: str | None, until: str | None, tz: str | None) -> None:
+           since: str | None, until: str | None, tz: str | None, redact_policy: str | None) -> None:
     """Export one conversation as JSON Lines, CSV (UTF-8 with BOM, opens in Excel) or printable HTML."""
     from .render.html import write_timeline
 
@@ -265,6 +314,10 @@ def export(ctx: click.Context, conversation_ref: str, out_format: str, out: str 
         since_ms, until_ms = time_window(archive, since, until, tz)
         conversation = dict(archive.resolve_conversation(conversation_ref))
         rows = archive.timeline(conversation["id"], since_ms, until_ms)
+        redact = redactor_for(redact_policy)
+        if redact:
+            rows = map(redact, rows)
+            conversation.update(title="(redacted)", native_id="(redacted)")
         encoding = "utf-8-sig" if out_format == "csv" and out else "utf-8"
         handle = open(out, "w", encoding=encoding, newline="") if out else sys.stdout
         try:
@@ -312,16 +365,6 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         rows = archive.sources()
     emit(rows, ["id", "path", "format", "label", "message_count", "new_count", "sha256", "imported_at"],
          as_json=as_json, title="Sources")
-
-
-def _register_capabilities() -> None:
-    """Commands that live beside their capability's package (each a thin click layer over its API)."""
-    from .match_command import match
-
-    cli.add_command(match)
-
-
-_register_capabilities()
 
 
 def main() -> None:

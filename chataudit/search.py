@@ -109,10 +109,16 @@ def snippet(text: str, spans: list[tuple[int, int]], width: int = 40, *, plain: 
     return "".join(pieces).replace("\n", " ")
 
 
-def search_messages(archive: Any, query: str, **filters: Any) -> list[dict[str, Any]]:
-    """Search the archive: stored message dicts plus ``snippet`` (HTML) and ``highlights`` (offsets)."""
+def search_messages(archive: Any, query: str, transform: Any = None, **filters: Any) -> list[dict[str, Any]]:
+    """Search the archive: stored message dicts plus ``snippet`` (HTML) and ``highlights`` (offsets).
+
+    ``transform`` (e.g. a redactor) is applied to each row before highlighting, so snippets and
+    offsets describe the text that is shown, and never cut through a hidden value.
+    """
     parsed = parse_query(query)
     rows = archive.search(parsed.expression, **filters)
+    if transform is not None:
+        rows = [transform(row) for row in rows]
     for row in rows:
         spans = highlights(row["text"], parsed.terms)
         row["highlights"] = [list(span) for span in spans]

@@ -149,3 +149,20 @@ def test_zip_of_an_export(tmp_path: Path) -> None:
     assert summary["sources"][0]["path"] == f"{bundle}!export/photo.jpg" or summary["sources"][1]["path"] == f"{bundle}!export/service_chat.csv"
     sources = json.loads(run(db, "sources", "--json").output)
     assert sources[0]["path"] == f"{bundle}!export/service_chat.csv"
+
+
+def test_redact_flag_hides_personal_data_in_every_output(tmp_path: Path) -> None:
+    chat = tmp_path / "pii.csv"
+    chat.write_text("sent_at,sender_name,text\n"
+                    "2026-03-12 10:00:00,王女士,我的手机是13812345678，退货地址写这个\n"
+                    "2026-03-12 10:01:00,客服,好的，已登记退货\n", encoding="utf-8")
+    db = tmp_path / "r.db"
+    run(db, "import", str(chat), "--tz", "+08:00")
+    outputs = [
+        run(db, "search", "退货", "--redact", "--json").output,
+        run(db, "messages", "--conversation", "pii", "--redact", "--json").output,
+        run(db, "export", "--conversation", "pii", "--format", "jsonl", "--redact").output,
+    ]
+    for output in outputs:
+        assert "13812345678" not in output and "退货" in output
+    assert "13812345678" in run(db, "search", "退货", "--json").output  # without --redact nothing is hidden

@@ -118,3 +118,19 @@ def test_store_file_is_plain_sqlite(tmp_path: Path) -> None:
     with Archive(path) as archive:
         archive.import_records(source("p"), [msg("hello", 1)])
     assert sqlite3.connect(path).execute("SELECT text FROM messages").fetchone()[0] == "hello"
+
+
+def test_a_migration_numbered_below_the_applied_ones_is_still_applied(tmp_path: Path, monkeypatch) -> None:
+    from chataudit.store import sqlite as store_sqlite
+
+    real = store_sqlite._migrations()
+    gap = [m for m in real if m[0] != 2]
+    monkeypatch.setattr(store_sqlite, "_migrations", lambda: gap)
+    path = tmp_path / "gap.db"
+    with Archive(path) as archive:
+        assert "people" not in {r[0] for r in archive.db.execute("SELECT name FROM sqlite_master")}
+    monkeypatch.setattr(store_sqlite, "_migrations", lambda: real)
+    with Archive(path) as archive:
+        assert "people" in {r[0] for r in archive.db.execute("SELECT name FROM sqlite_master")}
+        applied = [r[0] for r in archive.db.execute("SELECT number FROM schema_migrations ORDER BY number")]
+        assert applied == [n for n, _ in real]

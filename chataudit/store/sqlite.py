@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
@@ -91,6 +91,9 @@ class Archive:
 
     def __init__(self, path: str | os.PathLike[str] | None = None):
         self.path = Path(path) if path is not None else default_db_path()
+        # called as hook(archive, source_id) inside each source's import transaction, after its
+        # messages are stored; an exception rolls the whole source back (the ledger signs here)
+        self.after_import: list[Callable[["Archive", int], None]] = []
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.create_function("index_body", 1, index_body, deterministic=True)
@@ -116,21 +119,35 @@ class Archive:
         self.close()
 
     def migrate(self) -> int:
-        """Apply the numbered migrations the file has not seen yet; returns the schema version."""
+        """Apply every numbered migration the file has not seen yet, in order; returns the schema version.
+
+        Applied numbers are recorded one by one (not only the highest), so a migration that lands
+        with a lower number than one already applied is still applied.
+        """
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        applied = {row[0] for row in self.db.execute("SELECT number FROM schema_migrations")}
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if not applied and version:  # an archive from before the bookkeeping: 1..version were applied
+            applied = set(range(1, version + 1))
+            self.db.executemany("INSERT INTO schema_migrations VALUES (?, 'before bookkeeping')",
+                                [(n,) for n in sorted(applied)])
         for number, script in _migrations():
-            if number <= version:
+            if number in applied:
                 continue
             self.db.execute("BEGIN")
             try:
                 for statement in _split_sql(script):
                     self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {number}")
+                self.db.execute("INSERT INTO schema_migrations VALUES (?, ?)",
+                                (number, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+                self.db.execute(f"PRAGMA user_version = {max(number, version)}")
                 self.db.execute("COMMIT")
             except Exception:
                 self.db.execute("ROLLBACK")
                 raise
-            version = number
+            version = max(number, version)
         return version
 
     @property
@@ -173,6 +190,8 @@ class Archive:
                 "UPDATE sources SET message_count = ?, new_count = ? WHERE id = ?",
                 (total, new, source_id),
             )
+            for hook in self.after_import:
+                hook(self, source_id)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -457,6 +476,16 @@ def message_dict(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Statements of a migration file (they contain no semicolons inside literals)."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Statements of a migration file, split where SQLite says a statement is complete (so that
+    triggers with BEGIN … END and semicolons in literals stay whole)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.strip().startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
