@@ -134,3 +134,33 @@ def test_a_migration_numbered_below_the_applied_ones_is_still_applied(tmp_path: 
         assert "people" in {r[0] for r in archive.db.execute("SELECT name FROM sqlite_master")}
         applied = [r[0] for r in archive.db.execute("SELECT number FROM schema_migrations ORDER BY number")]
         assert applied == [n for n, _ in real]
+
+
+def test_each_source_keeps_its_own_view_of_shared_messages(archive: Archive) -> None:
+    """Both parties' exports hold the same messages: stored once, but each copy sees all of them,
+    under the names and ids it showed."""
+    mine = [Message(platform="test", conversation_id="c1", sender_id="a", sender_name="小李",
+                    sent_at=datetime(2026, 3, 12, 15, m, tzinfo=CST), text=t, message_id=f"m{m}", position=m)
+            for m, t in [(1, "交付时间是3月20日"), (2, "好的")]]
+    theirs = [Message(platform="test", conversation_id="c1", sender_id="a", sender_name="李工",
+                      sent_at=datetime(2026, 3, 12, 15, m, tzinfo=timezone.utc) + timedelta(hours=-8),
+                      text=t, message_id=f"x{m}", position=10 + m)
+              for m, t in [(1, "交付时间是3月20日"), (2, "好的"), (3, "再确认一下")]]
+    first = archive.import_records(source("mine"), mine)
+    second = archive.import_records(source("theirs"), theirs)
+    assert (first.new, second.new) == (2, 1)
+    view = list(archive.source_view(second.source_id))
+    assert [r["text"] for r in view] == ["交付时间是3月20日", "好的", "再确认一下"]
+    assert [r["sender_name"] for r in view] == ["李工"] * 3
+    assert [r["message_id"] for r in view] == ["x1", "x2", "x3"]
+    assert [r["position"] for r in view] == [11, 12, 13]
+    assert view[0]["sent_at"].endswith("+00:00")
+    assert [r["sender_name"] for r in archive.source_view(first.source_id)] == ["小李", "小李"]
+
+
+def test_reimporting_an_overlapping_file_records_sightings_once(archive: Archive) -> None:
+    records = [msg("你好", 1), msg("在吗", 2)]
+    archive.import_records(source("a"), records)
+    archive.import_records(source("b"), records + [msg("退货", 3)])
+    counts = dict(archive.db.execute("SELECT source, count(*) FROM sightings GROUP BY source").fetchall())
+    assert sorted(counts.values()) == [2, 3]

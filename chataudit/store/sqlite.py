@@ -203,12 +203,8 @@ class Archive:
         # identical messages at the same instant in one conversation are numbered, so that two
         # real "好的" in the same minute are both kept while a re-import of either adds nothing
         last_instant: dict[int, tuple[int, dict[bytes, int]]] = {}
-        insert = (
-            "INSERT OR IGNORE INTO messages (conversation, platform, message_id, sender_id,"
-            " sender_name, sent_at_ms, utc_offset_min, kind, text, reply_to, edited_at_ms, amount,"
-            " currency, attachments, is_me, extras, source, position, content_hash, content_key,"
-            " occurrence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        )
+        self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging ({MESSAGE_COLUMNS})")
+        stage = f"INSERT INTO temp.staging ({MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 21)})"
         batch: list[tuple] = []
         total = 0
         for record in records:
@@ -233,15 +229,33 @@ class Archive:
             batch.append(row + (occurrence,))
             total += 1
             if len(batch) >= BATCH:
-                self.db.executemany(insert, batch)
+                self._store_batch(stage, batch, source_id)
                 batch.clear()
                 if progress is not None:
                     progress(total)
         if batch:
-            self.db.executemany(insert, batch)
+            self._store_batch(stage, batch, source_id)
         if progress is not None:
             progress(total)
         return total
+
+    def _store_batch(self, stage: str, batch: list[tuple], source_id: int) -> None:
+        """Stage a batch, keep the messages not yet archived, and record this source's sighting of
+        every message in the batch (new or already there) — two set-based statements."""
+        db = self.db
+        db.executemany(stage, batch)
+        db.execute(f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS})"
+                   f" SELECT {MESSAGE_COLUMNS} FROM temp.staging ORDER BY rowid")
+        db.execute(
+            "INSERT OR IGNORE INTO sightings (source, message, position, sender_name, utc_offset_min,"
+            " edited_at_ms, message_id, extras)"
+            " SELECT ?, m.id, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id, s.extras"
+            " FROM temp.staging s JOIN messages m ON m.conversation = s.conversation"
+            " AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key AND m.occurrence = s.occurrence"
+            " ORDER BY s.rowid",
+            (source_id,),
+        )
+        db.execute("DELETE FROM temp.staging")
 
     def _upsert_conversation(self, conversation: Conversation) -> int:
         members = (
@@ -327,6 +341,36 @@ class Archive:
         for row in self.db.execute(sql, params):
             yield message_dict(row)
 
+    def source_view(self, source: int, conversation: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every message one source holds — also those an earlier source brought first — as that
+        copy showed it (its sender name, offset, position and ids), in time order, streamed."""
+        sql = (
+            "SELECT m.*, c.platform AS c_platform, c.native_id AS conversation_native_id,"
+            " c.title AS conversation_title, s.path AS source_path, s.label AS source_label,"
+            " s.sha256 AS source_sha256, si.position AS seen_position, si.sender_name AS seen_sender_name,"
+            " si.utc_offset_min AS seen_offset, si.edited_at_ms AS seen_edited_at_ms,"
+            " si.message_id AS seen_message_id, si.extras AS seen_extras"
+            " FROM sightings si JOIN messages m ON m.id = si.message"
+            " JOIN conversations c ON c.id = m.conversation JOIN sources s ON s.id = si.source"
+            " WHERE si.source = ?"
+        )
+        params: list[Any] = [source]
+        if conversation is not None:
+            sql += " AND m.conversation = ?"
+            params.append(conversation)
+        sql += " ORDER BY m.sent_at_ms, si.position, m.id"
+        for row in self.db.execute(sql, params):
+            shown = message_dict(row)
+            shown.update(
+                sender_name=row["seen_sender_name"],
+                sent_at=iso_from_ms(row["sent_at_ms"], row["seen_offset"]),
+                edited_at=iso_from_ms(row["seen_edited_at_ms"], row["seen_offset"]),
+                message_id=row["seen_message_id"],
+                position=row["seen_position"],
+                extras=orjson.loads(row["seen_extras"]) if row["seen_extras"] else {},
+            )
+            yield shown
+
     def search(
         self,
         expression: str,
@@ -399,6 +443,12 @@ class Archive:
     def sources(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.execute("SELECT * FROM sources ORDER BY id")]
 
+
+MESSAGE_COLUMNS = (
+    "conversation, platform, message_id, sender_id, sender_name, sent_at_ms, utc_offset_min, kind, text,"
+    " reply_to, edited_at_ms, amount, currency, attachments, is_me, extras, source, position,"
+    " content_hash, content_key, occurrence"
+)
 
 MESSAGE_SELECT = (
     "SELECT m.*, c.platform AS c_platform, c.native_id AS conversation_native_id,"
