@@ -98,6 +98,19 @@ class Scope:
     where: str
     params: tuple
     source_ids: list[int]
+    relation: str = "messages m"  # what ``m`` is: the messages, or a copy's view of them
+
+
+def copy_view(marks: str) -> str:
+    """``m`` as the given sources showed their messages (sightings): also the messages an earlier
+    source brought first, with the names, offsets, ids and positions of this copy."""
+    return (
+        "(SELECT msg.id, msg.conversation, msg.platform, si.message_id, msg.sender_id, si.sender_name,"
+        " msg.sent_at_ms, si.utc_offset_min, msg.kind, msg.text, msg.reply_to, si.edited_at_ms, msg.amount,"
+        " msg.currency, msg.attachments, msg.is_me, si.extras, si.source, si.position, msg.content_hash,"
+        " msg.content_key, msg.occurrence"
+        f" FROM sightings si JOIN messages msg ON msg.id = si.message WHERE si.source IN ({marks})) m"
+    )
 
 
 # ---- what the user named ----------------------------------------------------------------------
@@ -147,7 +160,7 @@ def _source_scope(rows: list[sqlite3.Row], ref: str) -> Scope:
     else:
         description = f"{len(rows)} sources labelled {ref!r} (ids {', '.join(map(str, ids))})"
     marks = ",".join("?" * len(ids))
-    return Scope("source", description, f"m.source IN ({marks})", tuple(ids), ids)
+    return Scope("source", description, "1", tuple(ids), ids, copy_view(marks))
 
 
 def _conversation_scope(archive: Archive, ref: str) -> Scope:
@@ -192,7 +205,7 @@ class Checker:
         sequence the message carries), ``seq_text`` and ``seq`` (that sequence as an integer, if it is one)."""
         head = (
             "WITH scope AS (SELECT m.*, coalesce(m.sender_name, m.sender_id) AS sender,"
-            f" {SEQ_FIELD} AS seq_field, {SEQ_RAW} AS seq_text FROM messages m WHERE {self.scope.where}),"
+            f" {SEQ_FIELD} AS seq_field, {SEQ_RAW} AS seq_text FROM {self.scope.relation} WHERE {self.scope.where}),"
             " keyed AS (SELECT *, CASE WHEN seq_text GLOB '[0-9]*' AND NOT seq_text GLOB '*[^0-9]*'"
             "  AND length(seq_text) <= 18 THEN CAST(seq_text AS INTEGER) END AS seq FROM scope) "
         )

@@ -40,9 +40,8 @@ def print_report(report: dict[str, Any]) -> None:
                f" ({scope['messages_with_sequence']} with a platform sequence number)")
     held = scope.get("messages_in_sources")
     if held is not None and held > scope["messages"]:
-        click.echo(f"  note: the file holds {held} messages; {held - scope['messages']} were already in the archive "
-                   "from earlier sources, so the archive keeps them under those. To check this copy whole, "
-                   "import it alone: chataudit --db copy.db import FILE && chataudit --db copy.db check 1")
+        click.echo(f"  note: the file holds {held} messages but the archive recorded {scope['messages']} sightings "
+                   "of them: identical messages at the same instant out of time order in the file were taken as one")
     for source in report["sources"]:
         click.echo(f"  source {source['id']} {source['path']}")
         click.echo(f"    SHA-256 {source['sha256']}  {_match_text(source)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 import json
 import shutil
@@ -188,11 +190,21 @@ def test_refs_label_path_sha_prefix_and_conversation(archive: Archive) -> None:
         check(archive, "nobody")
 
 
-def test_overlapping_copy_reports_how_much_was_checked(archive: Archive) -> None:
+def test_a_copy_imported_after_its_clean_twin_is_checked_whole(archive: Archive, tmp_path: Path) -> None:
+    """The archive stores shared messages once, but a copy is checked as it showed them (sightings):
+    its renamed sender, changed offsets and edits are found even though its twin came first."""
     imported(archive, FIXTURES / "clean_wechat.jsonl")
     imported(archive, FIXTURES / "tampered_wechat.jsonl")
-    scope = check(archive, "2")["scope"]
-    assert scope["messages_in_sources"] == 16 and scope["messages"] == 5
+    report = check(archive, "2")
+    assert report["scope"]["messages_in_sources"] == 16 and report["scope"]["messages"] == 16
+    with Archive(tmp_path / "alone.db") as alone:
+        imported(alone, FIXTURES / "tampered_wechat.jsonl")
+        by_itself = check(alone, "1")
+    summary = lambda r: sorted((s["check"], s["severity"], re.sub(r"#\d+", "#", s["detail"]))  # noqa: E731
+                               for s in r["signals"] if s["check"] != "source_file_hash")  # archive ids differ
+    assert summary(report) == summary(by_itself)
+    assert by_check(report, "sender_name_changes") and by_check(report, "utc_offset_changes")
+    assert check(archive, "1")["verdict"] == "no anomaly found"
 
 
 # ---- the command ------------------------------------------------------------------------------
