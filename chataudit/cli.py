@@ -72,6 +72,7 @@ class CapabilityGroup(click.Group):
         "facts": "chataudit.facts_command:facts_command",
         "match": "chataudit.match_command:match",
         "pii": "chataudit.privacy.commands:pii",
+        "quality": "chataudit.quality.commands:quality",
         "redact": "chataudit.privacy.commands:redact",
     }
 

@@ -1,0 +1,132 @@
+"""``chataudit quality``: a thin click command over :func:`chataudit.quality.report.analyze`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..cli import friendly_errors, json_option, open_archive, time_window
+from ..errors import ChatAuditError
+from ..model import parse_user_time, utc_ms, zone
+from ..render import emit_json
+from . import config, report as report_api
+
+
+def _period(text: str, tz_name: str) -> tuple[int, int]:
+    since, sep, until = text.partition("..")
+    if not sep or not since or not until:
+        raise ChatAuditError(f"--compare-to {text!r}: use SINCE..UNTIL, e.g. 2026-02-01..2026-02-28")
+    tz = zone(tz_name)
+    return utc_ms(parse_user_time(since, tz)), utc_ms(parse_user_time(until, tz, end_of_day=True))
+
+
+@click.command("quality")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False),
+              help="CSV id,name,role,hired_on[,team]; role service, sales or bot.")
+@click.option("--scripts", type=click.Path(exists=True, dir_okay=False),
+              help="Standard scripts: YAML, or TSV category<TAB>text (default: the built-in greeting/closing).")
+@click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False), help="Question topics: YAML topic: [key words].")
+@click.option("--lexicon", type=click.Path(exists=True, dir_okay=False), help="Sensitive-word lexicons (YAML).")
+@click.option("--scorecard", type=click.Path(exists=True, dir_okay=False), help="Scorecard weights and critical items (YAML).")
+@click.option("--ratings", type=click.Path(exists=True, dir_okay=False),
+              help="Import satisfaction ratings: CSV conversation (or customer), time, rating.")
+@click.option("--since", help="From this date/time.")
+@click.option("--until", help="Up to this date/time (a bare date includes that day).")
+@click.option("--compare-to", "compare_to", help="Before-period SINCE..UNTIL to compare every figure with.")
+@click.option("--platform", help="Only this platform.")
+@click.option("--conversation", "conversation_refs", multiple=True, help="Only this conversation (repeatable).")
+@click.option("--agent", "agent_refs", multiple=True, help="Only sessions this agent (roster id or name) wrote in.")
+@click.option("--team", help="Only sessions a member of this roster team wrote in.")
+@click.option("--tz", help="Zone for hours of the day and naive times (default: the archive's, else Asia/Shanghai).")
+@click.option("--session-gap", default="2h", show_default=True, help="Idle time that starts a new session: 30m, 2h, 90s.")
+@click.option("--sla", "sla", multiple=True, help="Target per role in seconds, e.g. --sla service=30 --sla sales=60.")
+@click.option("--new-days", default=config.DEFAULT_NEW_DAYS, show_default=True, type=click.IntRange(1, 3650),
+              help="Agents hired less than this many days before the period are the new cohort.")
+@click.option("--hours", help="Business hours, e.g. 08:00-23:00: waits count only time inside them.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100), help="How many topics to list.")
+@click.option("--no-nlp", is_flag=True, help="Timing figures only (no texts read).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per session to this CSV.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the HTML report to this file.")
+@json_option
+@click.pass_context
+@friendly_errors
+def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonomy: str | None, lexicon: str | None,
+            scorecard: str | None, ratings: str | None, since: str | None, until: str | None,
+            compare_to: str | None, platform: str | None, conversation_refs: tuple[str, ...],
+            agent_refs: tuple[str, ...], team: str | None, tz: str | None, session_gap: str, sla: tuple[str, ...],
+            new_days: int, hours: str | None, top: int, no_nlp: bool, csv_path: str | None,
+            html_path: str | None, as_json: bool) -> None:
+    """Service quality: response times, SLA, scripts, top questions, sentiment, typos, sensitive words, scores."""
+    with open_archive(ctx) as archive:
+        tz_name = tz or archive.setting("tz") or "Asia/Shanghai"
+        zone(tz_name)
+        since_ms, until_ms = time_window(archive, since, until, tz_name)
+        options = config.QualityOptions(
+            since_ms=since_ms, until_ms=until_ms, platform=platform,
+            conversations=tuple(archive.resolve_conversation(r)["id"] for r in conversation_refs),
+            agents=agent_refs, team=team, tz=tz_name, session_gap_s=config.parse_duration(session_gap),
+            sla_s=config.parse_sla(sla), new_days=new_days, hours=config.parse_hours(hours),
+            roster=config.load_roster(roster) if roster else [],
+            scripts=config.load_scripts(scripts), taxonomy=config.load_taxonomy(taxonomy),
+            lexicons=config.load_lexicons(lexicon), scorecard=config.load_scorecard(scorecard),
+            top=top, nlp=not no_nlp,
+        )
+        if ratings:
+            imported = report_api.import_ratings(archive, ratings, tz_name)
+            click.echo(f"{ratings}: {imported['ratings']} ratings, {imported['new']} new", err=True)
+        result = report_api.analyze(archive, options)
+        if compare_to:
+            before_since, before_until = _period(compare_to, tz_name)
+            before = report_api.analyze(archive, config.replace_period(options, before_since, before_until))
+            result["compare"] = report_api.compare(result, before)
+        else:
+            result["compare"] = None
+        if csv_path:
+            with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
+                count = report_api.write_csv(result, handle)
+            click.echo(f"wrote {count} sessions to {csv_path}", err=True)
+        if html_path:
+            from .html import write_report
+
+            with open(html_path, "w", encoding="utf-8") as handle:
+                write_report(result, handle, archive)
+            click.echo(f"wrote the report to {html_path}", err=True)
+    if as_json:
+        emit_json(result)
+    elif not csv_path and not html_path:
+        _summary(result)
+
+
+def _summary(r: dict) -> None:
+    from .score import fmt_s
+
+    echo = click.echo
+    echo(f"{r['sessions']} sessions, {r['responses']} responses, {r['unanswered']} unanswered waits")
+    if r["responses"]:
+        echo(f"response: mean {fmt_s(r['mean_response_s'])}, median {fmt_s(r['median_response_s'])}, "
+             f"p90 {fmt_s(r['p90_response_s'])}; within SLA {r['sla_within_rate']:.0%}, "
+             f"within 3 min {r['within_3min_rate']:.0%}")
+        first = r["first_response"]
+        if first["responses"]:
+            echo(f"first response: mean {fmt_s(first['mean_response_s'])}, median {fmt_s(first['median_response_s'])}")
+    for group, row in r["by_cohort"]["groups"].items():
+        echo(f"  {group}: mean {fmt_s(row['mean_response_s'])} over {row['responses']} responses")
+    if r["resolution_rate"] is not None:
+        echo(f"resolution rate {r['resolution_rate']:.0%}; mean score {r['scores']['mean']}")
+    for s in r["scripts"]:
+        if s["sessions"]:
+            echo(f"script {s['category']}: used in {s['used']} of {s['sessions']} sessions")
+    for t in r["topics"][:5]:
+        echo(f"topic {t['topic']}: {t['count']} ({t['share']:.0%})")
+    if r["suggestions"]:
+        echo("Suggestions:")
+        for s in r["suggestions"]:
+            echo(f"  - {s['text']}")
+    if r.get("compare"):
+        echo("Compared with the earlier period:")
+        for row in r["compare"]["figures"]:
+            if row["change"] is not None:
+                echo(f"  {row['label']}: {row['before']} → {row['after']} ({row['change']:+.0%})")
+    sys.stdout.flush()

@@ -1,0 +1,255 @@
+"""Session scorecard (five dimensions, critical items) and improvement suggestions from the figures."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+DIMENSIONS = ("speed", "professionalism", "resolution", "experience", "emotion")
+DIMENSION_LABELS = {"speed": "响应速度", "professionalism": "专业度", "resolution": "问题解决率",
+                    "experience": "用户体验", "emotion": "情绪管理"}
+
+
+@dataclass
+class SessionFacts:
+    """What one session's messages showed, gathered while streaming them once."""
+
+    id: str
+    conv: int
+    session_no: int
+    start_ms: int
+    end_ms: int
+    messages: int
+    customer_messages: int
+    agent_messages: int
+    agents: list[int]
+    customer: int | None
+    waits: int
+    responses: int
+    unanswered: int
+    first_response_s: float | None
+    mean_response_s: float | None
+    wait_list: list[tuple[float | None, int | None, int | None]]
+    first_agent_text: str | None = None
+    last_agent_texts: deque = field(default_factory=lambda: deque(maxlen=2))
+    agent_text_messages: int = 0
+    polite: int = 0
+    curt: int = 0
+    customer_sentiments: list[float] = field(default_factory=list)
+    agent_sentiments: list[float] = field(default_factory=list)
+    typos: list[dict[str, Any]] = field(default_factory=list)
+    sensitive: list[dict[str, Any]] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    seen_questions: dict[str, int] = field(default_factory=dict)
+    repeating: bool = False
+    last_customer: deque = field(default_factory=lambda: deque(maxlen=2))  # (flags, sentiment, categories)
+    last_agent_ms: int | None = None
+    complaint_ms: list[int] = field(default_factory=list)
+    scripts_used: dict[str, bool] = field(default_factory=dict)
+    topic: str | None = None
+    resolution: str | None = None
+    scores: dict[str, float | None] = field(default_factory=dict)
+    score: float | None = None
+    critical: list[str] = field(default_factory=list)
+
+    @property
+    def sentiment_start(self) -> float | None:
+        values = self.customer_sentiments[:2]
+        return round(sum(values) / len(values), 4) if values else None
+
+    @property
+    def sentiment_end(self) -> float | None:
+        values = self.customer_sentiments[-2:]
+        return round(sum(values) / len(values), 4) if values else None
+
+
+def resolve(facts: SessionFacts, confirm_flag: int, complaint_categories: set[str]) -> str | None:
+    """resolved | unanswered | complaining | repeating | no_confirmation (None: no customer spoke).
+
+    A closing "好的，谢谢" opens a wait that nobody answers — by the wait definition it is counted as
+    unanswered, but for resolution it is exactly the confirmation that matters, so it is read first.
+    """
+    if facts.customer_messages == 0:
+        return None
+    last = list(facts.last_customer)
+    # the customer's final word decides: a threat answered and followed by "谢谢" is resolved
+    complaining = bool(last) and (bool(last[-1][2] & complaint_categories) or last[-1][1] <= -0.5)
+    if not complaining and last and last[-1][0] & confirm_flag:
+        return "resolved"
+    if facts.wait_list and facts.wait_list[-1][0] is None:
+        return "unanswered"
+    if complaining:
+        return "complaining"
+    if any(flags & confirm_flag for flags, _, _ in last):
+        return "resolved"
+    if facts.repeating:
+        return "repeating"
+    return "no_confirmation"
+
+
+def score_session(facts: SessionFacts, card: dict[str, Any], required_scripts: list[str]) -> None:
+    """Fill facts.scores (0-100 per dimension, None when it does not apply), score and critical."""
+    multiple = float(card["speed"]["zero_at_multiple"])
+    points = []
+    for wait_ms, sla_ms, _ in facts.wait_list:
+        if wait_ms is None:
+            points.append(0.0)
+        elif not sla_ms or wait_ms <= sla_ms:
+            points.append(100.0)
+        else:
+            points.append(max(0.0, 100.0 * (1 - (wait_ms - sla_ms) / (sla_ms * (multiple - 1)))))
+    speed = sum(points) / len(points) if points else None
+    professionalism = None
+    if facts.agent_messages:
+        missed = sum(1 for name in required_scripts if not facts.scripts_used.get(name, False))
+        professionalism = max(0.0, 100.0 - card["professionalism"]["per_typo"] * len(facts.typos)
+                              - card["professionalism"]["per_missed_script"] * missed)
+    resolution = None if facts.resolution is None else float(card["resolution"][facts.resolution])
+    parts = []
+    if facts.agent_text_messages:
+        parts.append((card["experience"]["politeness_weight"], 100.0 * facts.polite / facts.agent_text_messages))
+    if facts.sentiment_end is not None:
+        parts.append((card["experience"]["sentiment_weight"], 50.0 * (facts.sentiment_end + 1)))
+    experience = sum(w * v for w, v in parts) / sum(w for w, _ in parts) if parts and sum(w for w, _ in parts) else None
+    emotion = None
+    if facts.agent_messages:
+        agent_legal = sum(1 for s in facts.sensitive if s["role"] == "agent" and s["category"] == "legal")
+        emotion = max(0.0, 100.0 - card["emotion"]["per_negative_agent_message"] * facts.curt
+                      - card["emotion"]["per_sensitive_agent_word"] * agent_legal)
+    facts.scores = {k: (None if v is None else round(v, 2)) for k, v in zip(
+        DIMENSIONS, (speed, professionalism, resolution, experience, emotion))}
+    weights = card["weights"]
+    used = [(weights[k], v) for k, v in facts.scores.items() if v is not None and weights.get(k)]
+    total = sum(w * v for w, v in used) / sum(w for w, _ in used) if used else None
+    critical = []
+    items = set(card.get("critical") or [])
+    if "agent_abuse" in items and any(s["role"] == "agent" and s["category"] == "abuse" for s in facts.sensitive):
+        critical.append("agent_abuse")
+    if "agent_promise" in items and any(s["role"] == "agent" and s["category"] == "promise" for s in facts.sensitive):
+        critical.append("agent_promise")
+    if ("ignored_complaint" in items and facts.unanswered and facts.complaint_ms
+            and any(facts.last_agent_ms is None or ms > facts.last_agent_ms for ms in facts.complaint_ms)):
+        critical.append("ignored_complaint")
+    facts.critical = critical
+    facts.score = 0.0 if critical and total is not None else (None if total is None else round(total, 2))
+
+
+def mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(sum(present) / len(present), 2) if present else None
+
+
+def fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 100:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def suggestions(report: dict[str, Any], sla_s: dict[str, float], limit: int = 8) -> list[dict[str, Any]]:
+    """Concrete, figure-backed advice; each names the figure and the sessions behind it."""
+    out: list[dict[str, Any]] = []
+    target = sla_s.get("service", 30.0)
+    hours = [h for h in report["by_hour"] if h["first_responses"] >= 3 and h["first_response_mean_s"] is not None]
+    if hours:
+        worst = max(hours, key=lambda h: h["first_response_mean_s"])
+        if worst["first_response_mean_s"] > target:
+            out.append({
+                "figure": "by_hour", "hour": worst["hour"],
+                "text": f"{worst['hour']:02d}:00–{(worst['hour'] + 1) % 24:02d}:00 mean first response "
+                        f"{fmt_s(worst['first_response_mean_s'])} against a {fmt_s(target)} target: "
+                        "add staff in that hour or route it to a backup group.",
+                "sessions": report.get("_hour_sessions", {}).get(worst["hour"], [])[:20],
+            })
+    cohorts = report["by_cohort"]["groups"]
+    ratio = report["by_cohort"]["new_to_veteran_ratio"]
+    if ratio and ratio > 1.15:
+        new, old = cohorts["new"], cohorts["veteran"]
+        out.append({
+            "figure": "by_cohort",
+            "text": f"New agents (hired less than {report['period']['new_days']} days before the period) answer "
+                    f"{(ratio - 1) * 100:.0f}% slower than veterans (mean {fmt_s(new['mean_response_s'])} vs "
+                    f"{fmt_s(old['mean_response_s'])}): pair them with a veteran and drill the quick replies.",
+            "sessions": [],
+        })
+    for script in report["scripts"]:
+        if script["required"] and script["sessions"] and script["missed"] / script["sessions"] > 0.05:
+            out.append({
+                "figure": "scripts", "category": script["category"],
+                "text": f"{script['missed'] / script['sessions']:.0%} of sessions ({script['missed']} of "
+                        f"{script['sessions']}) miss the standard {script['category']} "
+                        f"(“{script['example']}”): add it as the first quick reply and check it in QA.",
+                "sessions": script["missed_sessions"][:20],
+            })
+    team_mean = report["mean_response_s"]
+    for agent in report["by_agent"]:
+        if (team_mean and agent["responses"] >= 5 and agent["mean_response_s"]
+                and agent["mean_response_s"] > 1.5 * team_mean):
+            out.append({
+                "figure": "by_agent", "agent": agent["agent"],
+                "text": f"{agent['name']}: mean response {fmt_s(agent['mean_response_s'])} against the team's "
+                        f"{fmt_s(team_mean)}, SLA met in {agent['sla_within_rate'] or 0:.0%}: review their load "
+                        "and concurrent chats.",
+                "sessions": agent.get("slow_sessions", [])[:20],
+            })
+    typo_agents = sorted((a for a in report["by_agent"] if a["typos"] >= 3), key=lambda a: -a["typos"])
+    for agent in typo_agents[:2]:
+        examples = ", ".join(dict.fromkeys(f"{t['wrong']}→{t['right']}" for t in agent.get("typo_examples", [])))
+        out.append({
+            "figure": "typos", "agent": agent["agent"],
+            "text": f"{agent['name']} wrote {agent['typos']} typos ({examples}): review the 的/地/得 rule and "
+                    "the team's quick-reply texts.",
+            "sessions": agent.get("typo_sessions", [])[:20],
+        })
+    sensitive = report["sensitive"]
+    forbidden = [h for h in sensitive["hits"] if h["role"] == "agent" and h["category"] in ("promise", "abuse")]
+    if forbidden:
+        words = ", ".join(sorted({h["word"] for h in forbidden})[:4])
+        out.append({
+            "figure": "sensitive",
+            "text": f"Agents used forbidden words {len(forbidden)} times ({words}): these sessions score 0; "
+                    "go through them with the agents concerned.",
+            "sessions": list(dict.fromkeys(h["session"] for h in forbidden))[:20],
+        })
+    threats = [h for h in sensitive["hits"] if h["role"] == "customer" and h["category"] == "legal"]
+    if threats:
+        sessions_ = list(dict.fromkeys(h["session"] for h in threats))
+        counted: dict[str, int] = {}
+        for h in threats:
+            counted[h["word"]] = counted.get(h["word"], 0) + 1
+        words = ", ".join(w for w, _ in sorted(counted.items(), key=lambda x: -x[1])[:4])
+        out.append({
+            "figure": "sensitive",
+            "text": f"{len(sessions_)} sessions carry legal-risk words from customers ({words}): hand them to a "
+                    "senior agent the same day.",
+            "sessions": sessions_[:20],
+        })
+    left = report["resolution"]["unanswered"]
+    if report["resolution"]["sessions"] and left / report["resolution"]["sessions"] > 0.03:
+        out.append({
+            "figure": "resolution",
+            "text": f"{left} sessions ({left / report['resolution']['sessions']:.0%}) ended with the customer's question "
+                    "unanswered: add an auto-reply with opening hours and a call-back queue.",
+            "sessions": report.get("_unanswered_sessions", [])[:20],
+        })
+    if report["topics"]:
+        top = report["topics"][0]
+        out.append({
+            "figure": "topics", "topic": top["topic"],
+            "text": f"“{top['topic']}” is the top question ({top['share']:.0%} of questions, {top['count']}): "
+                    "publish a quick reply and an FAQ entry for it.",
+            "sessions": top["sessions"][:20],
+        })
+    sentiment = report["sentiment"]
+    if sentiment["sessions"] and sentiment["worsened"] / sentiment["sessions"] > 0.15:
+        out.append({
+            "figure": "sentiment",
+            "text": f"In {sentiment['worsened']} sessions ({sentiment['worsened'] / sentiment['sessions']:.0%}) the "
+                    "customer ended in a worse mood than they started: review them for tone and hand-offs.",
+            "sessions": sentiment.get("worsened_sessions", [])[:20],
+        })
+    return out[:limit]
