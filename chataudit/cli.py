@@ -73,6 +73,12 @@ class CapabilityGroup(click.Group):
         "match": "chataudit.match_command:match",
         "pii": "chataudit.privacy.commands:pii",
         "quality": "chataudit.quality.commands:quality",
+        "init": "chataudit.ledger.commands:init",
+        "verify": "chataudit.ledger.commands:verify",
+        "proof": "chataudit.ledger.commands:proof",
+        "checkpoint": "chataudit.ledger.commands:checkpoint",
+        "key": "chataudit.ledger.commands:key",
+        "timestamp": "chataudit.ledger.commands:timestamp",
         "redact": "chataudit.privacy.commands:redact",
     }
 

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from . import formats
 from .errors import ChatAuditError, ParseError, UnknownFormatError
 from .formats import ParseOptions
+from .ledger import attach as attach_ledger
 from .model import default_zone_name, zone
 from .store import Archive, ImportResult, SourceInfo
 
@@ -108,6 +109,7 @@ def import_paths(
     """Import every path; each source is its own transaction, so one bad file loses nothing else."""
     started = time.perf_counter()
     summary = ImportSummary()
+    attach_ledger(archive)  # each source's leaves and a signed checkpoint, in its own transaction
     if tz:
         zone(tz)  # an unknown zone is an error before anything is read
         archive.set_setting("tz", tz)

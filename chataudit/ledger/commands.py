@@ -1,0 +1,163 @@
+"""Ledger commands (the CLI registers each of :data:`COMMANDS` with ``cli.add_command``).
+
+Each opens the archive given by the group's ``--db``, calls one ledger API function and renders it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from ..errors import ChatAuditError
+from ..render import emit_json
+from ..cli import friendly_errors, json_option, open_archive
+from .keys import KEY_PATH_SETTING, load_key, parse_verifier_key
+from .log import Ledger
+
+
+def _key_option(command: Callable) -> Callable:
+    return click.option("--key", "key_path", type=click.Path(dir_okay=False),
+                        help="Signing key file (default: $CHATAUDIT_KEY, else the one `init --key` recorded, "
+                             "else <archive>.key).")(command)
+
+
+@click.command("init")
+@_key_option
+@json_option
+@click.pass_context
+@friendly_errors
+def init(ctx: click.Context, key_path: str | None, as_json: bool) -> None:
+    """Create the signing key (0600) if needed, sign everything already imported, write a checkpoint."""
+    with open_archive(ctx) as archive:
+        ledger = Ledger(archive, key_path)
+        existed = ledger.key_path.exists()
+        signer = ledger.signer()  # refuses a key other than the one the archive is signed with
+        if key_path:  # later imports and verifies find it without --key
+            archive.set_setting(KEY_PATH_SETTING, str(Path(key_path).expanduser().resolve()))
+        checkpoint = ledger.append_pending(checkpoint_if_empty=True) or ledger.latest_checkpoint()
+        result = {"key": str(ledger.key_path), "key_created": not existed, "verifier_key": str(signer.verifier),
+                  "origin": ledger.origin, "tree_size": checkpoint.tree_size, "root": checkpoint.root.hex(),
+                  "checkpoint": checkpoint.note}
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{'created' if not existed else 'using'} signing key {result['key']}")
+    click.echo(f"verifier key: {result['verifier_key']}")
+    click.echo(f"log {result['origin']}: {result['tree_size']} leaves signed")
+    click.echo(result["checkpoint"], nl=False)
+
+
+@click.command("verify")
+@_key_option
+@click.option("--pubkey", help="Verifier key to trust (the string from `chataudit key export`, or a file holding it).")
+@json_option
+@click.pass_context
+@friendly_errors
+def verify(ctx: click.Context, key_path: str | None, pubkey: str | None, as_json: bool) -> None:
+    """Recompute every leaf and check the archive against its signed checkpoints; exit 1 on any damage."""
+    from .verify import summary_lines, verify_archive
+
+    verifier = parse_verifier_key(pubkey) if pubkey else None
+    with open_archive(ctx) as archive:
+        report = verify_archive(archive, verifier=verifier, key_path=key_path)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for line in summary_lines(report):
+            click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command("proof")
+@click.argument("message_id", type=int)
+@json_option
+@click.pass_context
+@friendly_errors
+def proof(ctx: click.Context, message_id: int, as_json: bool) -> None:
+    """Inclusion proof of one message in the latest signed checkpoint (RFC 9162 audit path)."""
+    with open_archive(ctx) as archive:
+        (result,) = Ledger(archive).proofs([message_id])
+    doc = result.as_dict()
+    if as_json:
+        emit_json(doc)
+        return
+    click.echo(f"message {message_id} is leaf {doc['leaf_index']} of {doc['tree_size']}")
+    click.echo(f"leaf: {doc['leaf']}")
+    click.echo(f"leaf hash: {doc['leaf_hash']}")
+    for i, node in enumerate(doc["proof"]):
+        click.echo(f"proof[{i}]: {node}")
+    click.echo(f"root: {doc['root']}")
+    click.echo(doc["checkpoint"], nl=False)
+
+
+@click.command("checkpoint")
+@json_option
+@click.pass_context
+@friendly_errors
+def checkpoint(ctx: click.Context, as_json: bool) -> None:
+    """Print the latest signed checkpoint (a C2SP signed note, byte for byte)."""
+    with open_archive(ctx) as archive:
+        ledger = Ledger(archive)
+        latest = ledger.latest_checkpoint()
+        if latest is None:
+            raise ChatAuditError("the archive has no checkpoint yet (run `chataudit init`)")
+        stamps = [{"id": tid, "tsa": url, "gen_time": gen} for tid, url, gen in archive.db.execute(
+            "SELECT id, tsa_url, gen_time FROM ledger_timestamps WHERE checkpoint = ? ORDER BY id", (latest.id,))]
+        doc = latest.as_dict() | {"origin": ledger.origin, "timestamps": stamps}
+    if as_json:
+        emit_json(doc)
+    else:
+        sys.stdout.write(latest.note)
+
+
+@click.group("key")
+def key() -> None:
+    """The archive's signing key."""
+
+
+@key.command("export")
+@_key_option
+@click.pass_context
+@friendly_errors
+def key_export(ctx: click.Context, key_path: str | None) -> None:
+    """Print the public key as a note verifier key (name+id+key), to give to whoever checks the archive."""
+    with open_archive(ctx) as archive:
+        ledger = Ledger(archive, key_path)
+        if ledger.key_path.exists():
+            verifier = load_key(ledger.key_path).verifier
+        else:
+            verifier = ledger.recorded_verifier()
+            if verifier is None:
+                raise ChatAuditError(f"{ledger.key_path}: no signing key (run `chataudit init`)")
+            click.echo(f"note: {ledger.key_path} not found; printing the key recorded in the archive", err=True)
+    click.echo(str(verifier))
+
+
+@click.command("timestamp")
+@click.option("--tsa", "tsa_url", required=True, help="RFC 3161 time-stamp authority URL.")
+@click.option("--cert", "ca_file", type=click.Path(exists=True, dir_okay=False),
+              help="PEM file with the TSA's CA certificate(s), to verify the chain.")
+@json_option
+@click.pass_context
+@friendly_errors
+def timestamp(ctx: click.Context, tsa_url: str, ca_file: str | None, as_json: bool) -> None:
+    """Have a TSA time-stamp the latest checkpoint (RFC 3161); the token is verified and stored."""
+    from .tsa import stamp_latest
+
+    ca_pem = Path(ca_file).read_text(encoding="utf-8") if ca_file else None
+    with open_archive(ctx) as archive:
+        result = stamp_latest(Ledger(archive), tsa_url, ca_pem)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"checkpoint {result['checkpoint']} (size {result['tree_size']}) stamped by {result['tsa']} "
+               f"at {result['gen_time']}; chain {'verified' if result['chain_verified'] else 'not checked (no --cert)'}")
+
+
+COMMANDS = [init, verify, proof, checkpoint, key, timestamp]
+
+__all__ = ["COMMANDS", "init", "verify", "proof", "checkpoint", "key", "timestamp"]

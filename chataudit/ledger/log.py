@@ -1,0 +1,474 @@
+"""The archive's append-only log: leaves, signed checkpoints, proofs, purges and redactions.
+
+Every imported source and each of its new messages is appended (inside the source's own
+transaction) and a checkpoint is signed over the new tree head; a purge or redaction by policy is
+itself appended as an event leaf and signed. Nothing already in the tree is ever rewritten.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+from ..errors import ChatAuditError
+from . import leaves as L
+from .keys import KEY_PATH_SETTING, load_or_create_key, resolve_key_path
+from .merkle import MemoryTree, TreeBuilder, consistency_proof, leaf_hash
+from .note import Checkpoint, Signer, Verifier, sign
+
+ORIGIN_SETTING = "ledger.origin"
+VKEY_SETTING = "ledger.vkey"
+BATCH = 5000
+REDACTABLE = ("text", "sender_id", "sender_name", "extras", "attachments")
+GONE_SALT = bytes(L.SALT_BYTES)  # a redacted field's salt is discarded, so its value can't be guessed
+
+# The migration runner splits on ';', which a trigger body needs, so the guards are created here.
+GUARDS = [
+    ("ledger_leaves_no_delete", "BEFORE DELETE ON ledger_leaves"),
+    # salts and the sender locator may go (purge, redaction); what the tree committed to may not
+    ("ledger_leaves_no_update", "BEFORE UPDATE OF idx, kind, ref, leaf_hash ON ledger_leaves"),
+    ("ledger_checkpoints_no_delete", "BEFORE DELETE ON ledger_checkpoints"),
+    ("ledger_checkpoints_no_update", "BEFORE UPDATE ON ledger_checkpoints"),
+    ("ledger_events_no_delete", "BEFORE DELETE ON ledger_events"),
+    ("ledger_events_no_update", "BEFORE UPDATE ON ledger_events"),
+    ("ledger_timestamps_no_delete", "BEFORE DELETE ON ledger_timestamps"),
+    ("ledger_timestamps_no_update", "BEFORE UPDATE ON ledger_timestamps"),
+]
+
+
+def now_utc() -> tuple[str, int]:
+    moment = datetime.now(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"), int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    id: int
+    tree_size: int
+    root: bytes
+    note: str
+    signed_at: str
+    signed_at_ms: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "tree_size": self.tree_size, "root": self.root.hex(), "note": self.note,
+                "signed_at": self.signed_at}
+
+
+@dataclass(frozen=True)
+class Proof:
+    """An inclusion proof of one leaf against a signed checkpoint (hashes as hex in ``as_dict``)."""
+
+    message_id: int | None
+    leaf_index: int
+    leaf: bytes
+    leaf_hash: bytes
+    tree_size: int
+    hashes: list[bytes]
+    checkpoint: CheckpointRecord
+    disclosures: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "message": self.message_id,
+            "leaf_index": self.leaf_index,
+            "leaf": self.leaf.decode(),
+            "leaf_hash": self.leaf_hash.hex(),
+            "disclosures": self.disclosures,
+            "tree_size": self.tree_size,
+            "proof": [h.hex() for h in self.hashes],
+            "root": self.checkpoint.root.hex(),
+            "checkpoint": self.checkpoint.note,
+        }
+
+
+def _rows(db, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple]:
+    cursor = db.cursor()
+    cursor.row_factory = None
+    cursor.execute(sql, tuple(params))
+    while batch := cursor.fetchmany(BATCH):
+        yield from batch
+
+
+class Ledger:
+    """The ledger of one open :class:`~chataudit.store.Archive`."""
+
+    def __init__(self, archive, key_path: str | Path | None = None):
+        self.archive = archive
+        self.db = archive.db
+        self.key_path = resolve_key_path(archive.path, key_path, archive.setting(KEY_PATH_SETTING))
+        self._signer: Signer | None = None
+        self._conversations: dict[int, str] | None = None
+
+    # ---- identity and keys ----------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str | None:
+        return self.archive.setting(ORIGIN_SETTING)
+
+    def recorded_verifier(self) -> Verifier | None:
+        text = self.archive.setting(VKEY_SETTING)
+        return Verifier.from_key(text) if text else None
+
+    def ensure_guards(self) -> None:
+        for name, when in GUARDS:
+            self.db.execute(
+                f"CREATE TRIGGER IF NOT EXISTS {name} {when}"
+                " BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END"
+            )
+
+    def signer(self) -> Signer:
+        """The signing key, created on first use; it must be the key this archive was signed with."""
+        if self._signer is not None:
+            return self._signer
+        origin = self.origin
+        if origin is None:
+            origin = "chataudit/" + secrets.token_hex(8)
+            self.archive.set_setting(ORIGIN_SETTING, origin)
+        signer, _created = load_or_create_key(self.key_path, origin)
+        recorded = self.recorded_verifier()
+        if recorded is None:
+            self.archive.set_setting(VKEY_SETTING, str(signer.verifier))
+        elif recorded != signer.verifier:
+            raise ChatAuditError(
+                f"{self.key_path} is key {signer.name}+{signer.key_id:08x}, but this archive is signed by "
+                f"{recorded.name}+{recorded.key_id:08x}; pass that key with --key or $CHATAUDIT_KEY"
+            )
+        self._signer = signer
+        return signer
+
+    # ---- reading --------------------------------------------------------------------------------
+
+    def leaf_count(self) -> int:
+        """Leaves in the tree (indexes are dense from 0; `verify` reports any gap)."""
+        return self.db.execute("SELECT coalesce(max(idx) + 1, 0) FROM ledger_leaves").fetchone()[0]
+
+    def checkpoints(self) -> list[CheckpointRecord]:
+        return [CheckpointRecord(*row) for row in _rows(
+            self.db, "SELECT id, tree_size, root, note, signed_at, signed_at_ms FROM ledger_checkpoints ORDER BY id")]
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        row = self.db.execute(
+            "SELECT id, tree_size, root, note, signed_at, signed_at_ms FROM ledger_checkpoints ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return CheckpointRecord(*row) if row else None
+
+    def timestamps(self, checkpoint_id: int | None = None) -> list[dict[str, Any]]:
+        """Stored RFC 3161 responses (DER), of one checkpoint or all, oldest first."""
+        sql = "SELECT id, checkpoint, tsa_url, response, gen_time, hash_algorithm, ca_pem FROM ledger_timestamps"
+        params: tuple = ()
+        if checkpoint_id is not None:
+            sql += " WHERE checkpoint = ?"
+            params = (checkpoint_id,)
+        keys = ("id", "checkpoint", "tsa_url", "response", "gen_time", "hash_algorithm", "ca_pem")
+        return [dict(zip(keys, row)) for row in _rows(self.db, sql + " ORDER BY id", params)]
+
+    def conversation_ids(self) -> dict[int, str]:
+        if self._conversations is None:
+            self._conversations = dict(_rows(self.db, "SELECT id, native_id FROM conversations"))
+        return self._conversations
+
+    def source_hashes(self) -> dict[int, str]:
+        return dict(_rows(self.db, "SELECT id, sha256 FROM sources"))
+
+    def stored_leaf_hashes(self, size: int | None = None) -> Iterator[bytes]:
+        sql = "SELECT leaf_hash FROM ledger_leaves ORDER BY idx"
+        if size is not None:
+            sql += f" LIMIT {int(size)}"
+        for (value,) in _rows(self.db, sql):
+            yield value
+
+    def purged_leaves(self) -> set[int]:
+        return {t for (t,) in _rows(self.db, "SELECT target FROM ledger_events WHERE action = 'purge'")}
+
+    def redactions(self) -> dict[int, dict[str, Any]]:
+        """leaf index → {field: digest recorded before the value was removed}."""
+        result: dict[int, dict[str, Any]] = {}
+        for target, digests in _rows(self.db, "SELECT target, digests FROM ledger_events"
+                                              " WHERE action = 'redaction' ORDER BY leaf"):
+            result.setdefault(target, {}).update(orjson.loads(digests))
+        return result
+
+    def message_leaf_index(self, message_id: int) -> int:
+        """The live leaf of a message (a purged message's id may have been reused by a later one)."""
+        purged = self.purged_leaves()
+        rows = self.db.execute(
+            "SELECT idx FROM ledger_leaves WHERE kind = 1 AND ref = ? ORDER BY idx DESC", (message_id,)
+        ).fetchall()
+        for (idx,) in rows:
+            if idx not in purged:
+                return idx
+        if self.db.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone():
+            raise ChatAuditError(f"message {message_id} is not in the ledger yet (run `chataudit init`)")
+        raise ChatAuditError(f"no message {message_id}")
+
+    def _message_row(self, message_id: int) -> tuple:
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        row = cursor.execute(f"SELECT {L.MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise ChatAuditError(f"no message {message_id}")
+        return row
+
+    def leaf_record(self, message_id: int) -> tuple[int, bytes, dict[str, Any]]:
+        """(leaf index, leaf bytes as recomputed now, disclosures of the fields still present)."""
+        idx = self.message_leaf_index(message_id)
+        row = self._message_row(message_id)
+        salts = self.db.execute("SELECT salts FROM ledger_leaves WHERE idx = ?", (idx,)).fetchone()[0]
+        salts_text = salts.hex() if salts else ""
+        redacted = self.redactions().get(idx)
+        source = self.db.execute("SELECT sha256 FROM sources WHERE id = ?", (row[L.COL_SOURCE],)).fetchone()
+        data = L.message_leaf(row, self.conversation_ids().get(row[L.COL_CONVERSATION], ""),
+                              source[0] if source else "", salts_text, redacted)
+        disclosures = L.message_disclosures(row, salts_text)
+        for name in redacted or {}:
+            disclosures.pop(name, None)
+        return idx, data, disclosures
+
+    def tree(self, size: int | None = None) -> MemoryTree:
+        return MemoryTree(b"".join(self.stored_leaf_hashes(size)))
+
+    def checkpoint_tree(self, checkpoint: CheckpointRecord | None = None) -> tuple[CheckpointRecord, MemoryTree]:
+        """The stored tree at a signed checkpoint's size, refused unless it matches the signed root."""
+        checkpoint = checkpoint or self.latest_checkpoint()
+        if checkpoint is None:
+            raise ChatAuditError("the archive has no checkpoint yet (run `chataudit init`)")
+        tree = self.tree(checkpoint.tree_size)
+        if tree.size != checkpoint.tree_size or tree.root() != checkpoint.root:
+            raise ChatAuditError("the ledger does not match its signed checkpoint; run `chataudit verify`")
+        return checkpoint, tree
+
+    def proofs(self, message_ids: Iterable[int], checkpoint: CheckpointRecord | None = None) -> list[Proof]:
+        """Inclusion proofs of messages against a checkpoint (default: the latest), in one pass."""
+        checkpoint, tree = self.checkpoint_tree(checkpoint)
+        result = []
+        for message_id in message_ids:
+            idx, data, disclosures = self.leaf_record(message_id)
+            if idx >= checkpoint.tree_size:
+                raise ChatAuditError(f"message {message_id} is not in checkpoint {checkpoint.id} yet")
+            if leaf_hash(data) != tree.leaf(idx):
+                raise ChatAuditError(f"message {message_id} no longer matches its ledger leaf; run `chataudit verify`")
+            result.append(Proof(message_id, idx, data, tree.leaf(idx), checkpoint.tree_size,
+                                tree.inclusion_proof(idx, checkpoint.tree_size), checkpoint, disclosures))
+        return result
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        checkpoint, tree = self.checkpoint_tree()
+        return consistency_proof(old_size, checkpoint.tree_size if new_size is None else new_size, tree.subtree)
+
+    # ---- appending ------------------------------------------------------------------------------
+
+    def _builder(self) -> TreeBuilder:
+        """The tree's right edge, resumed from the latest checkpoint; never one that contradicts it."""
+        latest = self.latest_checkpoint()
+        count = self.leaf_count()
+        if latest is None:
+            if count:
+                raise ChatAuditError("the ledger has leaves but no checkpoint; run `chataudit verify`")
+            return TreeBuilder()
+        frontier_blob = self.db.execute("SELECT frontier FROM ledger_checkpoints WHERE id = ?", (latest.id,)).fetchone()[0]
+        frontier = [frontier_blob[i:i + 32] for i in range(0, len(frontier_blob), 32)]
+        if count == latest.tree_size and len(frontier) == bin(count).count("1"):
+            builder = TreeBuilder(frontier, count)
+            if builder.root() == latest.root:
+                return builder
+        builder = TreeBuilder()
+        builder.extend(self.stored_leaf_hashes(latest.tree_size))
+        if builder.size != latest.tree_size or builder.root() != latest.root or count != latest.tree_size:
+            raise ChatAuditError("the ledger does not match its latest checkpoint; refusing to sign "
+                                 "(run `chataudit verify`)")
+        return builder
+
+    def _write_checkpoint(self, builder: TreeBuilder) -> CheckpointRecord:
+        signer = self.signer()
+        root = builder.root()
+        text = Checkpoint(self.origin or signer.name, builder.size, root).text()
+        note = sign(text, signer)
+        signed_at, signed_ms = now_utc()
+        cursor = self.db.execute(
+            "INSERT INTO ledger_checkpoints (tree_size, root, note, signed_at, signed_at_ms, frontier)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (builder.size, root, note, signed_at, signed_ms, b"".join(builder.frontier)),
+        )
+        return CheckpointRecord(cursor.lastrowid, builder.size, root, note, signed_at, signed_ms)
+
+    def _append_messages(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
+        conversations = self.conversation_ids()
+        leaves_rows: list[tuple] = []
+        for row in _rows(self.db, f"SELECT {L.MESSAGE_COLUMNS} FROM messages m WHERE m.source = ? ORDER BY m.id",
+                         (source_id,)):
+            conversation = row[L.COL_CONVERSATION]
+            native = conversations.get(conversation)
+            if native is None:  # a conversation created by this very import
+                self._conversations = None
+                conversations = self.conversation_ids()
+                native = conversations.get(conversation, "")
+            salts = L.new_salts(L.salt_count(row[L.COL_ATTACHMENTS]))
+            digest = leaf_hash(L.message_leaf(row, native, source_sha256, salts.hex()))
+            idx = builder.size
+            builder.append(digest)
+            leaves_rows.append((idx, L.MESSAGE, row[L.COL_ID], digest, conversation, row[L.COL_SENT_AT],
+                                row[L.COL_SENDER_NAME] or row[L.COL_SENDER_ID], salts))
+            if len(leaves_rows) >= BATCH:
+                self._insert_leaves(leaves_rows)
+        self._insert_leaves(leaves_rows)
+
+    def _insert_leaves(self, leaves_rows: list[tuple]) -> None:
+        if leaves_rows:
+            self.db.executemany(
+                "INSERT INTO ledger_leaves (idx, kind, ref, leaf_hash, conversation, sent_at_ms, sender, salts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", leaves_rows)
+            leaves_rows.clear()
+
+    def _append_leaf(self, builder: TreeBuilder, kind: int, ref: int | None, data: bytes) -> int:
+        idx = builder.size
+        digest = leaf_hash(data)
+        builder.append(digest)
+        self.db.execute("INSERT INTO ledger_leaves (idx, kind, ref, leaf_hash) VALUES (?, ?, ?, ?)",
+                        (idx, kind, idx if ref is None else ref, digest))
+        return idx
+
+    def append_pending(self, *, checkpoint_if_empty: bool = False) -> CheckpointRecord | None:
+        """Append every source not yet in the tree (with the messages it brought) and sign the new head.
+
+        Runs inside the caller's transaction when there is one (the import hook), else in its own.
+        """
+        with _transaction(self.db):
+            self.ensure_guards()
+            pending = list(_rows(self.db, f"SELECT {L.SOURCE_COLUMNS} FROM sources WHERE id NOT IN"
+                                          " (SELECT ref FROM ledger_leaves WHERE kind = 0) ORDER BY id"))
+            has_checkpoint = self.latest_checkpoint() is not None
+            if not pending and (has_checkpoint or not checkpoint_if_empty):
+                return None
+            self.signer()  # fail before any work when the key is wrong
+            builder = self._builder()
+            for source in pending:
+                self._append_leaf(builder, L.SOURCE, source[0], L.source_leaf(source))
+                self._append_messages(builder, source[0], source[1])
+            return self._write_checkpoint(builder)
+
+    # ---- policy: purge and redaction --------------------------------------------------------------
+
+    def _record_event(self, action: str, target: int, fields: list[str] | None, digests: dict | None,
+                      reason: str | None) -> CheckpointRecord:
+        at, _ = now_utc()
+        builder = self._builder()
+        idx = builder.size
+        row = (idx, action, target, orjson.dumps(fields).decode() if fields is not None else None, reason, at)
+        self.db.execute("INSERT INTO ledger_events (leaf, action, target, fields, digests, reason, at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (idx, action, target, row[3], orjson.dumps(digests).decode() if digests else None, reason, at))
+        self._append_leaf(builder, L.EVENT, None, L.event_leaf(row))
+        return self._write_checkpoint(builder)
+
+    def _check_unchanged(self, idx: int, message_id: int) -> tuple[tuple, str]:
+        row = self._message_row(message_id)
+        stored = self.db.execute("SELECT leaf_hash FROM ledger_leaves WHERE idx = ?", (idx,)).fetchone()[0]
+        raw = self.db.execute("SELECT salts FROM ledger_leaves WHERE idx = ?", (idx,)).fetchone()[0]
+        salts = raw.hex() if raw else ""
+        source = self.db.execute("SELECT sha256 FROM sources WHERE id = ?", (row[L.COL_SOURCE],)).fetchone()
+        data = L.message_leaf(row, self.conversation_ids().get(row[L.COL_CONVERSATION], ""),
+                              source[0] if source else "", salts, self.redactions().get(idx))
+        if leaf_hash(data) != stored:
+            raise ChatAuditError(f"message {message_id} does not match its ledger leaf; run `chataudit verify`")
+        return row, salts
+
+    def purge(self, message_id: int, reason: str) -> CheckpointRecord:
+        """Delete a message by retention policy; its leaf hash stays as a tombstone, the event is signed."""
+        from ..store.sqlite import ROWID_SHIFT
+
+        with _transaction(self.db):
+            self.ensure_guards()
+            self.signer()
+            idx = self.message_leaf_index(message_id)
+            row = self._message_row(message_id)
+            self.db.execute("INSERT INTO message_fts (message_fts, rowid, body) VALUES ('delete', ?, index_body(?))",
+                            ((row[L.COL_SENT_AT] // 1000) * ROWID_SHIFT + message_id, row[L.COL_TEXT]))
+            # rows of other capabilities that point at the message (sightings, findings…) go with it
+            for table, column in _referencing(self.db, "messages"):
+                self.db.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', (message_id,))
+            self.db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            self.db.execute("UPDATE ledger_leaves SET sender = NULL, salts = NULL WHERE idx = ?", (idx,))
+            return self._record_event("purge", idx, None, None, reason)
+
+    def redact(self, message_id: int, fields: Iterable[str], reason: str) -> CheckpointRecord:
+        """Remove field values by policy; the leaf keeps their digests, so proofs still verify."""
+        from ..store.sqlite import ROWID_SHIFT
+
+        fields = sorted(set(fields))
+        unknown = [f for f in fields if f not in REDACTABLE]
+        if not fields or unknown:
+            raise ChatAuditError(f"cannot redact {unknown or fields}; fields are {', '.join(REDACTABLE)}")
+        with _transaction(self.db):
+            self.ensure_guards()
+            self.signer()
+            idx = self.message_leaf_index(message_id)
+            row, salts = self._check_unchanged(idx, message_id)
+            current = L.message_field_digests(row, salts)
+            earlier = self.redactions().get(idx, {})
+            digests = {f: earlier.get(f, current[f]) for f in fields}
+            if "text" in fields:
+                rowid = (row[L.COL_SENT_AT] // 1000) * ROWID_SHIFT + message_id
+                self.db.execute("INSERT INTO message_fts (message_fts, rowid, body) VALUES ('delete', ?, index_body(?))",
+                                (rowid, row[L.COL_TEXT]))
+            assignments = ", ".join(f"{f} = {REDACTED_VALUE[f]}" for f in fields)
+            self.db.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (message_id,))
+            positions = [SALT_POSITION[f] for f in fields if f in SALT_POSITION]
+            if salts:
+                raw = bytearray.fromhex(salts)
+                for p in positions:
+                    raw[p * L.SALT_BYTES:(p + 1) * L.SALT_BYTES] = GONE_SALT
+                if "attachments" in fields:
+                    del raw[len(L.SALTED_FIELDS) * L.SALT_BYTES:]
+                self.db.execute("UPDATE ledger_leaves SET salts = ? WHERE idx = ?", (bytes(raw), idx))
+            return self._record_event("redaction", idx, fields, digests, reason)
+
+
+REDACTED_VALUE = {"text": "''", "sender_id": "NULL", "sender_name": "NULL", "extras": "NULL", "attachments": "NULL"}
+SALT_POSITION = {name: i for i, name in enumerate(L.SALTED_FIELDS)}
+
+
+def _referencing(db, table: str) -> list[tuple[str, str]]:
+    """(table, column) of every foreign key that points at ``table``."""
+    found = []
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+        for fk in db.execute(f'PRAGMA foreign_key_list("{name}")').fetchall():
+            if fk[2] == table:
+                found.append((name, fk[3]))
+    return found
+
+
+class _transaction:
+    """BEGIN IMMEDIATE … COMMIT unless the connection is already inside a transaction."""
+
+    def __init__(self, db):
+        self.db = db
+        self.own = False
+
+    def __enter__(self):
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.own = True
+        return self
+
+    def __exit__(self, exc_type, *exc: Any) -> None:
+        if not self.own:
+            return
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def after_import(archive, source_id: int) -> None:
+    """The import hook: runs inside the source's transaction, so a failure imports nothing."""
+    Ledger(archive).append_pending()
+
+
+def attach(archive) -> None:
+    """Make every later import of this open archive append to its ledger and sign a checkpoint."""
+    hooks = archive.after_import
+    if after_import not in hooks:
+        hooks.append(after_import)

@@ -1,0 +1,518 @@
+"""``chataudit verify``: recompute every leaf from the archive and check it against the signed tree.
+
+One streaming pass over the leaves in tree order (joined to their message rows) recomputes each
+leaf hash from what the archive holds now and feeds it to an O(log n) tree builder. At each
+checkpoint's size the builder's head is compared with the signed root, and the perfect subtrees
+that the consistency proofs from every earlier checkpoint to the latest need are captured on the
+way. A leaf that no longer matches names its message (conversation, sender, instant) and the kind
+of damage; policy purges and redactions, which are signed events of the log, are told apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import leaves as L
+from .keys import load_key
+from .log import Ledger, _rows
+from .merkle import ProofError, TreeBuilder, consistency_ranges, hash_from_pieces, perfect_pieces, verify_consistency
+from .note import Checkpoint, NoteError, Verifier, open_note
+
+MAX_PROBLEMS = 10_000
+# every leaf in tree order with its message row (MESSAGE_COLUMNS first, then the ledger's columns)
+VERIFY_QUERY = (f"SELECT {L.MESSAGE_COLUMNS}, l.idx, l.kind, l.ref, l.leaf_hash, l.salts, l.conversation,"
+                " l.sent_at_ms, l.sender FROM ledger_leaves l"
+                " LEFT JOIN messages m ON l.kind = 1 AND m.id = l.ref ORDER BY l.idx")
+REDACTED_PLACEHOLDER = {"text": "", "sender_id": None, "sender_name": None, "extras": None, "attachments": None}
+
+# problem kinds (the README lists them)
+NO_CHECKPOINT = "no_checkpoint"
+CHECKPOINT_SIGNATURE = "checkpoint_signature"   # rewritten / forged / unsigned checkpoint
+CHECKPOINT_ORDER = "checkpoint_order"
+CHECKPOINT_ROOT = "checkpoint_root"             # archive no longer hashes to a signed root
+INCONSISTENT = "inconsistent_checkpoint"        # an earlier signed head is not a prefix of the latest
+LEDGER_REWRITTEN = "ledger_rewritten"           # leaf hashes rewritten along with the records
+MISSING_LEAVES = "missing_leaves"
+UNSIGNED_LEAVES = "unsigned_leaves"
+MODIFIED = "modified"
+DELETED = "deleted"
+REORDERED = "reordered"
+INSERTED = "inserted"
+FUTURE_INSTANT = "future_instant"
+CHECKPOINT_TIME = "checkpoint_time"
+TIMESTAMP = "timestamp"
+
+
+@dataclass
+class VerifyReport:
+    ok: bool = True
+    tree_size: int = 0
+    root: str | None = None
+    checked: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: int = 0
+    timestamps: int = 0
+    key: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    problem_count: int = 0
+
+    def add(self, kind: str, detail: str, message: dict[str, Any] | None = None) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            entry: dict[str, Any] = {"kind": kind}
+            if message is not None:
+                entry["message"] = message
+            entry["detail"] = detail
+            self.problems.append(entry)
+
+    def notice(self, kind: str, detail: str, message: dict[str, Any] | None = None) -> None:
+        entry: dict[str, Any] = {"kind": kind}
+        if message is not None:
+            entry["message"] = message
+        entry["detail"] = detail
+        self.notices.append(entry)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "tree_size": self.tree_size, "root": self.root, "checked": self.checked,
+                "problems": self.problems, "problem_count": self.problem_count, "notices": self.notices,
+                "checkpoints": self.checkpoints, "timestamps": self.timestamps, "key": self.key,
+                "seconds": round(self.seconds, 3)}
+
+
+def _iso(ms: int | None, offset_min: int = 0) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, timezone(timedelta(minutes=offset_min or 0))).isoformat()
+
+
+def trusted_verifier(ledger: Ledger, verifier: Verifier | None = None,
+                     key_path: str | Path | None = None) -> tuple[Verifier | None, str]:
+    """The key checkpoints must be signed by, and where it came from.
+
+    A verifier key given by the user, else the public half of the signing key file, else (weakest:
+    someone who can rewrite the archive can rewrite it too) the key recorded in the archive.
+    """
+    if verifier is not None:
+        return verifier, "given"
+    path = Path(key_path) if key_path else ledger.key_path
+    if path.exists():
+        return load_key(path).verifier, f"key file {path}"
+    recorded = ledger.recorded_verifier()
+    return recorded, "archive (no key file found: pass --pubkey to check against a key you trust)"
+
+
+def verify_archive(archive, *, verifier: Verifier | None = None, key_path: str | Path | None = None,
+                   check_timestamps: bool = True) -> VerifyReport:
+    """Recompute everything and compare it with the signed checkpoints (one read snapshot)."""
+    db = archive.db
+    own = not db.in_transaction
+    if own:
+        db.execute("BEGIN")  # a snapshot: an import committing meanwhile is not half-seen
+    try:
+        return _verify(archive, verifier, key_path, check_timestamps)
+    finally:
+        if own:
+            db.execute("ROLLBACK")
+
+
+def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, check_timestamps: bool) -> VerifyReport:
+    started = time.perf_counter()
+    ledger = Ledger(archive, key_path)
+    report = VerifyReport()
+    trusted, key_source = trusted_verifier(ledger, verifier, key_path)
+    report.key = {"verifier_key": str(trusted) if trusted else None, "source": key_source}
+    db = archive.db
+
+    # ---- checkpoints: signatures, format, order ---------------------------------------------------
+    signed: list[dict[str, Any]] = []  # valid checkpoints, by id
+    for record in ledger.checkpoints():
+        report.checkpoints += 1
+        where = f"checkpoint {record.id} (signed {record.signed_at})"
+        if trusted is None:
+            report.add(CHECKPOINT_SIGNATURE, f"{where}: no verifier key to check it with")
+            continue
+        try:
+            note = open_note(record.note, trusted)
+            head = Checkpoint.from_text(note.text)
+        except NoteError as error:
+            report.add(CHECKPOINT_SIGNATURE, f"{where} was rewritten or is not signed by {trusted.name}+"
+                                             f"{trusted.key_id:08x}: {error}")
+            continue
+        if ledger.origin and head.origin != ledger.origin:
+            report.add(CHECKPOINT_SIGNATURE, f"{where} is for log {head.origin!r}, not this archive's {ledger.origin!r}")
+            continue
+        if head.size != record.tree_size or head.root != record.root:
+            report.add(CHECKPOINT_SIGNATURE, f"{where}: its size/root columns were changed (the signed note says "
+                                             f"size {head.size}, root {head.root.hex()})")
+        if signed and head.size < signed[-1]["size"]:
+            report.add(CHECKPOINT_ORDER, f"{where} has size {head.size}, smaller than checkpoint "
+                                         f"{signed[-1]['id']} before it ({signed[-1]['size']})")
+            continue
+        signed.append({"id": record.id, "size": head.size, "root": head.root, "signed_at": record.signed_at,
+                       "signed_at_ms": record.signed_at_ms, "note": record.note, "time_bound_ms": record.signed_at_ms})
+    if not signed:
+        if report.checkpoints == 0:
+            report.add(NO_CHECKPOINT, "the archive has no signed checkpoint (run `chataudit init`)")
+        report.ok = False
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # ---- timestamps: verify tokens, and let a TSA's time bound the checkpoint's --------------------
+    if check_timestamps:
+        _check_timestamps(ledger, signed, report)
+    latest = signed[-1]
+    n_latest = latest["size"]
+
+    # time bound per checkpoint = the earliest trusted time it existed; a leaf's bound is the min over
+    # all checkpoints that include it (suffix minimum over sizes)
+    bound = None
+    for entry in reversed(signed):
+        bound = entry["time_bound_ms"] if bound is None else min(bound, entry["time_bound_ms"])
+        entry["leaf_bound_ms"] = bound
+
+    # ---- the nodes the consistency proofs need, captured while streaming --------------------------
+    wanted: set[tuple[int, int]] = set()
+    proof_ranges: dict[int, list[tuple[int, int]]] = {}
+    for entry in signed[:-1]:
+        ranges = consistency_ranges(entry["size"], n_latest) if entry["size"] <= n_latest else []
+        proof_ranges[entry["id"]] = ranges
+        for a, b in ranges:
+            wanted.update(perfect_pieces(a, b))
+    capture_ends = {b for _, b in wanted}
+    captured: dict[tuple[int, int], bytes] = {}
+
+    def capture(start: int, end: int, node: bytes) -> None:
+        if (start, end) in wanted:
+            captured[(start, end)] = node
+
+    stops: dict[int, list[dict[str, Any]]] = {}
+    for entry in signed:
+        stops.setdefault(entry["size"], []).append(entry)
+
+    # ---- the streaming pass -----------------------------------------------------------------------
+    conversations = {cid: (platform, native, title) for cid, platform, native, title in
+                     _rows(db, "SELECT id, platform, native_id, title FROM conversations")}
+    native_ids = {cid: v[1] for cid, v in conversations.items()}
+    sources = {row[0]: row for row in _rows(db, f"SELECT {L.SOURCE_COLUMNS} FROM sources")}
+    events = {row[0]: row for row in _rows(db, f"SELECT {L.EVENT_COLUMNS} FROM ledger_events")}
+    purged: dict[int, dict[str, Any]] = {}
+    redactions: dict[int, dict[str, Any]] = {}
+    for leaf_idx, action, target, fields, reason, at in events.values():
+        if action == "purge":
+            purged[target] = {"reason": reason, "at": at}
+    for target, digests, reason, at in _rows(db, "SELECT target, digests, reason, at FROM ledger_events"
+                                                 " WHERE action = 'redaction' ORDER BY leaf"):
+        entry = redactions.setdefault(target, {"digests": {}, "reasons": []})
+        entry["digests"].update(orjson.loads(digests))
+        entry["reasons"].append({"reason": reason, "at": at})
+
+    def describe(row: tuple | None, locator: tuple, idx: int) -> dict[str, Any]:
+        if row is not None and row[0] is not None:
+            cid, sender, ms, offset, mid = (row[L.COL_CONVERSATION], row[L.COL_SENDER_NAME] or row[L.COL_SENDER_ID],
+                                            row[L.COL_SENT_AT], row[L.COL_OFFSET], row[L.COL_ID])
+        else:
+            cid, ms, sender = locator
+            offset, mid = 0, None
+        platform, native, title = conversations.get(cid, (None, None, None))
+        return {"id": mid, "leaf": idx, "conversation": f"{platform}:{native}" if platform else cid,
+                "conversation_title": title, "sender": sender, "sent_at": _iso(ms, offset)}
+
+    builder = TreeBuilder()
+    mismatched: dict[int, tuple[bytes, bytes, Any, tuple]] = {}  # idx -> (stored, recomputed, row, locator)
+    damaged_leaves: list[int] = []
+    live_message_rows = 0
+    last_imported_at: str | None = None
+    next_idx = 0
+    stop_sizes = sorted(stops)
+    stop_pos = 0
+    bound_pos = 0  # signed[bound_pos] is the first checkpoint that includes the current leaf
+    if stop_sizes and stop_sizes[0] == 0:
+        _check_stop(builder, stops[0], None, report)
+        stop_pos = 1
+    message_leaf = L.message_leaf
+    leaf_hash_prefix = b"\x00"
+    sha = hashlib.sha256
+
+    sql = VERIFY_QUERY
+    for row in _rows(db, sql):
+        idx = row[20]
+        if idx != next_idx:
+            report.add(MISSING_LEAVES, f"leaves {next_idx}–{idx - 1} were deleted from the ledger")
+            damaged_leaves.append(next_idx)
+            next_idx = idx
+        next_idx += 1
+        while bound_pos < len(signed) and signed[bound_pos]["size"] <= idx:
+            bound_pos += 1
+        leaf_bound = signed[bound_pos]["leaf_bound_ms"] if bound_pos < len(signed) else float("inf")
+        kind, stored = row[21], row[23]
+        recomputed = stored
+        if kind == L.MESSAGE:
+            if idx in purged:
+                info = purged[idx]
+                report.notice("purged", f"purged by policy at {info['at']}: {info['reason']}",
+                              describe(None, (row[25], row[26], row[27]), idx))
+            elif row[0] is None:
+                report.add(DELETED, "the message was deleted from the archive (no purge was recorded)",
+                           describe(None, (row[25], row[26], row[27]), idx))
+                damaged_leaves.append(idx)
+            else:
+                live_message_rows += 1
+                redacted = redactions.get(idx)
+                try:
+                    if redacted is None:
+                        salts = row[24]
+                        data = message_leaf(row, native_ids.get(row[2], ""), sources[row[17]][1]
+                                            if row[17] in sources else "", salts.hex() if salts else "")
+                    else:
+                        data = _redacted_leaf(row, native_ids, sources, redacted, report, describe, idx)
+                    recomputed = sha(leaf_hash_prefix + data).digest()
+                except (ValueError, TypeError, orjson.JSONDecodeError):
+                    recomputed = b"\xff" * 32  # an unreadable row cannot match
+                if recomputed != stored:
+                    mismatched[idx] = (stored, recomputed, row, (row[25], row[26], row[27]))
+                if row[L.COL_SENT_AT] is not None and row[L.COL_SENT_AT] > leaf_bound:
+                    report.add(FUTURE_INSTANT, f"sent at {_iso(row[L.COL_SENT_AT])}, after the archive signed it "
+                                               f"at {_iso(leaf_bound)} — impossible for a genuine record",
+                               describe(row, (), idx))
+        elif kind == L.SOURCE:
+            source = sources.get(row[22])
+            if source is None:
+                report.add(DELETED, f"source {row[22]} (leaf {idx}) was deleted from the archive")
+                damaged_leaves.append(idx)
+            else:
+                recomputed = sha(leaf_hash_prefix + L.source_leaf(source)).digest()
+                last_imported_at = source[6]
+                if recomputed != stored:
+                    report.add(MODIFIED, f"source {source[0]} ({source[2]}, sha256 {source[1][:12]}…) differs from "
+                                         "what was signed (path, size, format, label, time or counts)")
+                    damaged_leaves.append(idx)
+        else:
+            event = events.get(row[22])
+            if event is None:
+                report.add(DELETED, f"policy event at leaf {idx} was deleted")
+                damaged_leaves.append(idx)
+            else:
+                recomputed = sha(leaf_hash_prefix + L.event_leaf(event)).digest()
+                if recomputed != stored:
+                    report.add(MODIFIED, f"policy event at leaf {idx} ({event[1]}) was changed")
+                    damaged_leaves.append(idx)
+        size = builder.size + 1
+        if size in capture_ends:
+            builder.append_capturing(recomputed, capture)
+        else:
+            builder.append(recomputed)
+        if stop_pos < len(stop_sizes) and size == stop_sizes[stop_pos]:
+            stop_pos += 1
+            _check_stop(builder, stops[size], last_imported_at, report)
+    report.checked = builder.size
+
+    def recompute(row: tuple, salts: bytes | None) -> bytes | None:
+        try:
+            data = message_leaf(row, native_ids.get(row[2], ""), sources[row[17]][1] if row[17] in sources else "",
+                                salts.hex() if salts else "")
+        except (ValueError, TypeError, orjson.JSONDecodeError):
+            return None
+        return sha(leaf_hash_prefix + data).digest()
+
+    _classify_mismatches(mismatched, describe, report, damaged_leaves, recompute)
+
+    # checkpoints at size 0, or beyond the leaves that exist
+    for size in stop_sizes[stop_pos:]:
+        report.add(MISSING_LEAVES, f"checkpoint {stops[size][0]['id']} signed {size} leaves, the ledger has "
+                                   f"{builder.size}: leaves were removed")
+    if builder.size > n_latest:
+        report.add(UNSIGNED_LEAVES, f"{builder.size - n_latest} leaves after the latest checkpoint are not signed")
+
+    _explain_roots(signed, damaged_leaves, report)
+    if builder.size >= n_latest:
+        _check_consistency(signed, proof_ranges, captured, report)
+
+    _find_unledgered(ledger, live_message_rows, purged, report)
+
+    report.tree_size = n_latest
+    report.root = latest["root"].hex()
+    report.ok = report.problem_count == 0
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _redacted_leaf(row, native_ids, sources, redacted, report, describe, idx) -> bytes:
+    digests = redacted["digests"]
+    for name in digests:
+        value = row[{"text": L.COL_TEXT, "sender_id": L.COL_SENDER_ID, "sender_name": L.COL_SENDER_NAME,
+                     "extras": L.COL_EXTRAS, "attachments": L.COL_ATTACHMENTS}[name]]
+        if value != REDACTED_PLACEHOLDER[name]:
+            raise ValueError(f"redacted field {name} holds a value again")
+    salts = row[24].hex() if row[24] else ""
+    data = L.message_leaf(row, native_ids.get(row[2], ""), sources[row[17]][1] if row[17] in sources else "",
+                          salts, digests)
+    reasons = "; ".join(f"{r['reason']} ({r['at']})" for r in redacted["reasons"])
+    report.notice("redacted", f"{', '.join(sorted(digests))} redacted by policy: {reasons}", describe(row, (), idx))
+    return data
+
+
+def _check_stop(builder: TreeBuilder, entries: list[dict[str, Any]], last_imported_at: str | None,
+                report: VerifyReport) -> None:
+    root = builder.root()
+    for entry in entries:
+        entry["recomputed_root"] = root
+        if last_imported_at:
+            imported_ms = int(datetime.fromisoformat(last_imported_at).timestamp() * 1000)
+            if entry["signed_at_ms"] < imported_ms - 1000:
+                report.add(CHECKPOINT_TIME, f"checkpoint {entry['id']} claims to be signed at {entry['signed_at']}, "
+                                            f"before the import it signs ({last_imported_at})")
+
+
+def _explain_roots(signed: list[dict[str, Any]], damaged: list[int], report: VerifyReport) -> None:
+    """A signed root that the archive no longer reaches: explained by damaged records, or not."""
+    first_damage = min(damaged) if damaged else None
+    latest = signed[-1]
+    latest_ok = latest.get("recomputed_root") == latest["root"]
+    unexplained = []
+    for entry in signed:
+        recomputed = entry.get("recomputed_root")
+        if recomputed is None or recomputed == entry["root"]:
+            continue
+        if first_damage is not None and first_damage < entry["size"]:
+            if entry is latest:
+                report.add(CHECKPOINT_ROOT, f"the archive no longer hashes to the latest signed root "
+                                            f"(checkpoint {entry['id']}, size {entry['size']}) because of the "
+                                            "damaged records listed")
+            continue
+        if latest_ok:
+            report.add(INCONSISTENT, f"checkpoint {entry['id']} (size {entry['size']}, signed {entry['signed_at']}) "
+                                     "is not a prefix of the latest: history was rewritten and signed again")
+        else:
+            unexplained.append(entry)
+    if unexplained:
+        first = unexplained[0]
+        report.add(LEDGER_REWRITTEN, f"the archive does not hash to the signed root of checkpoint {first['id']} "
+                                     f"(size {first['size']}, signed {first['signed_at']}) nor of "
+                                     f"{len(unexplained) - 1} later ones, although every stored leaf hash matches "
+                                     "its record: leaf hashes were rewritten together with records after "
+                                     f"leaf {signed[signed.index(first) - 1]['size'] if signed.index(first) else 0}")
+
+
+def _check_consistency(signed, proof_ranges, captured, report: VerifyReport) -> None:
+    latest = signed[-1]
+    for entry in signed[:-1]:
+        ranges = proof_ranges.get(entry["id"], [])
+        try:
+            proof = [hash_from_pieces(a, b, captured) for a, b in ranges]
+            verify_consistency(entry["size"], latest["size"], proof, entry["root"], latest["root"])
+        except (ProofError, KeyError) as error:
+            if not any(p["kind"] in (CHECKPOINT_ROOT, INCONSISTENT, LEDGER_REWRITTEN, MODIFIED, DELETED, REORDERED,
+                                     MISSING_LEAVES)
+                       for p in report.problems):
+                report.add(INCONSISTENT, f"no consistency proof from checkpoint {entry['id']} (size {entry['size']}) "
+                                         f"to the latest: {error}")
+
+
+def _classify_mismatches(mismatched, describe, report: VerifyReport, damaged: list[int], recompute) -> None:
+    """Name each leaf whose record no longer matches: moved/swapped rows, or changed content.
+
+    Salts belong to the leaf, so a row moved to another message id is recognised by recomputing it
+    with the salts of the leaf whose locator (conversation, instant, sender) it now shows.
+    """
+    by_locator: dict[tuple, list[int]] = {}
+    for idx, (_stored, _recomputed, _row, locator) in mismatched.items():
+        by_locator.setdefault(locator, []).append(idx)
+    for idx, (stored, recomputed, row, locator) in sorted(mismatched.items()):
+        damaged.append(idx)
+        current = (row[L.COL_CONVERSATION], row[L.COL_SENT_AT], row[L.COL_SENDER_NAME] or row[L.COL_SENDER_ID])
+        moved_from = None
+        for other in by_locator.get(current, []):
+            if other != idx and recompute(row, mismatched[other][2][24]) == mismatched[other][0]:
+                moved_from = other
+                break
+        if moved_from is not None:
+            report.add(REORDERED, f"this row holds the message signed at leaf {moved_from}: rows were swapped or "
+                                  "moved", describe(row, locator, idx))
+            continue
+        changes = []
+        conversation, sent_at_ms, sender = locator
+        if conversation is not None and row[L.COL_CONVERSATION] != conversation:
+            changes.append(f"moved from conversation {conversation}")
+        if sent_at_ms is not None and row[L.COL_SENT_AT] != sent_at_ms:
+            changes.append(f"instant changed from {_iso(sent_at_ms)}")
+        if sender is not None and current[2] != sender:
+            changes.append(f"sender changed from {sender!r}")
+        detail = "; ".join(changes) if changes else "its content differs from what was signed (text, attachments or another field)"
+        report.add(MODIFIED, detail, describe(row, locator, idx))
+
+
+def _find_unledgered(ledger: Ledger, live_rows: int, purged: dict, report: VerifyReport) -> None:
+    db = ledger.db
+    total = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    if total != live_rows:
+        sql = ("SELECT m.id, m.conversation, m.sender_name, m.sender_id, m.sent_at_ms, m.utc_offset_min,"
+               " c.platform, c.native_id, c.title FROM messages m LEFT JOIN conversations c ON c.id = m.conversation"
+               " WHERE NOT EXISTS (SELECT 1 FROM ledger_leaves l WHERE l.kind = 1 AND l.ref = m.id"
+               " AND l.idx NOT IN (SELECT target FROM ledger_events WHERE action = 'purge'))")
+        for mid, cid, name, sid, ms, offset, platform, native, title in _rows(db, sql):
+            report.add(INSERTED, "the message is not in the ledger: added after the archive was signed",
+                       {"id": mid, "leaf": None, "conversation": f"{platform}:{native}", "conversation_title": title,
+                        "sender": name or sid, "sent_at": _iso(ms, offset)})
+    for (sid, path) in _rows(db, "SELECT id, path FROM sources WHERE id NOT IN"
+                                 " (SELECT ref FROM ledger_leaves WHERE kind = 0)"):
+        report.add(INSERTED, f"source {sid} ({path}) is not in the ledger (imported without it, or added later; "
+                             "`chataudit init` signs what is there)")
+
+
+def _check_timestamps(ledger: Ledger, signed: list[dict[str, Any]], report: VerifyReport) -> None:
+    from .tsa import TsaError, load_pem_certificates, verify_response
+
+    by_id = {entry["id"]: entry for entry in signed}
+    for tid, checkpoint_id, response, ca_pem, url in _rows(
+            ledger.db, "SELECT id, checkpoint, response, ca_pem, tsa_url FROM ledger_timestamps ORDER BY id"):
+        report.timestamps += 1
+        entry = by_id.get(checkpoint_id)
+        if entry is None:
+            report.add(TIMESTAMP, f"timestamp {tid} is for checkpoint {checkpoint_id}, which is not validly signed")
+            continue
+        try:
+            anchors = load_pem_certificates(ca_pem) if ca_pem else []
+            info = verify_response(response, entry["note"].encode(), ca_certificates=anchors)
+        except TsaError as error:
+            report.add(TIMESTAMP, f"timestamp {tid} of checkpoint {checkpoint_id} from {url}: {error}")
+            continue
+        gen_ms = int(info.gen_time.timestamp() * 1000)
+        entry["time_bound_ms"] = min(entry["time_bound_ms"], gen_ms)
+        if gen_ms < entry["signed_at_ms"] - 60_000:
+            report.add(CHECKPOINT_TIME, f"checkpoint {checkpoint_id} claims to be signed at {entry['signed_at']}, but "
+                                        f"a TSA stamped it at {info.gen_time.isoformat()}, earlier")
+        report.notice("timestamped", f"checkpoint {checkpoint_id} existed at {info.gen_time.isoformat()} "
+                                     f"({info.tsa_name or info.signer}; chain {'verified' if info.chain_verified else 'not checked'})")
+
+
+def summary_lines(report: VerifyReport) -> list[str]:
+    """A short human-readable account (the CLI prints it)."""
+    lines = []
+    for p in report.problems:
+        m = p.get("message")
+        who = ""
+        if m:
+            who = f"{m.get('conversation')} / {m.get('sender')} / {m.get('sent_at')} (message {m.get('id')}, leaf {m.get('leaf')}): "
+        lines.append(f"{p['kind'].upper()}: {who}{p['detail']}")
+    if report.problem_count > len(report.problems):
+        lines.append(f"… and {report.problem_count - len(report.problems)} more problems")
+    for n in report.notices:
+        m = n.get("message")
+        who = f"{m.get('conversation')} / {m.get('sent_at')} (leaf {m.get('leaf')}): " if m else ""
+        lines.append(f"{n['kind']}: {who}{n['detail']}")
+    verdict = "OK" if report.ok else "FAILED"
+    lines.append(f"{verdict}: {report.checked} leaves recomputed, tree size {report.tree_size}, root {report.root}, "
+                 f"{report.checkpoints} checkpoints, {report.timestamps} timestamps, {report.seconds:.2f} s "
+                 f"(key: {report.key.get('source')})")
+    return lines
+
+
+__all__ = ["VerifyReport", "verify_archive", "summary_lines", "trusted_verifier"]
