@@ -29,7 +29,6 @@ from typing import Any, Iterable, Iterator
 
 from .errors import ChatAuditError
 from .store import Archive
-from .store.sqlite import MESSAGE_SELECT, message_dict
 
 TYPES = ("date", "amount", "quantity", "commitment", "refusal", "instruction", "completion")
 
@@ -518,7 +517,7 @@ def extract(text: str, sent_at: datetime | date) -> list[Fact]:
             continue  # 一块儿, 一块去: "together"
         if m["jiao"]:
             jiao = parse_number(m["jiao"])
-            number += (jiao or 0) / 10
+            number += Decimal(str(jiao or 0)) / 10  # 5块5 = 5.5: stay in Decimal
         currency = None
         if m["prefix"]:
             currency = CURRENCY_PREFIX.get(m["prefix"].lower())
@@ -667,16 +666,7 @@ def _message_rows(archive: Archive, conversation: str | None, person: str | None
         from .people import person_timeline
 
         return person_timeline(archive, person, since_ms, until_ms)
-    sql = MESSAGE_SELECT + " WHERE 1 = 1"
-    params: list[Any] = []
-    if since_ms is not None:
-        sql += " AND m.sent_at_ms >= ?"
-        params.append(since_ms)
-    if until_ms is not None:
-        sql += " AND m.sent_at_ms < ?"
-        params.append(until_ms)
-    sql += " ORDER BY m.sent_at_ms, m.id"
-    return (message_dict(r) for r in archive.db.execute(sql, params))
+    return archive.select_messages(since_ms=since_ms, until_ms=until_ms)
 
 
 def message_facts(row: dict[str, Any]) -> list[dict[str, Any]]:

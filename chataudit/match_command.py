@@ -6,32 +6,17 @@ not import ``cli`` so that either can be imported first.
 
 from __future__ import annotations
 
-import functools
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from . import match as match_api
-from .errors import ChatAuditError
 from .model import zone
 from .render import emit, emit_json
 from .statements import DEFAULT_ZONE
-from .store import Archive, default_db_path
-
-
-def _one_line_errors(command: Callable) -> Callable:
-    """Every user-facing failure is one line (``file:line: what is wrong``) and exit status 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (ChatAuditError, ValueError) as error:
-            raise click.ClickException(str(error)) from None
-
-    return wrapper
+from .cli import friendly_errors, open_archive
 
 
 @click.command("match")
@@ -46,7 +31,7 @@ def _one_line_errors(command: Callable) -> Callable:
 @click.option("--tz", help=f"Zone of the statements' wall-clock times (default {DEFAULT_ZONE}).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys, see README).")
 @click.pass_context
-@_one_line_errors
+@friendly_errors
 def match(ctx: click.Context, statements: tuple[str, ...], conversation_ref: str | None, person_ref: str | None,
           window_hours: float, tolerance: float, tz: str | None, as_json: bool) -> None:
     """Pair bank / WeChat Pay / Alipay transactions with the chat messages that claim them.
@@ -59,8 +44,7 @@ def match(ctx: click.Context, statements: tuple[str, ...], conversation_ref: str
     """
     if conversation_ref and person_ref:
         raise click.UsageError("give at most one of --conversation or --person")
-    db = (ctx.obj or {}).get("db") or default_db_path()
-    with Archive(db) as archive:
+    with open_archive(ctx) as archive:
         result = match_api.match_statements(
             archive, [Path(s) for s in statements], conversation=conversation_ref, person=person_ref,
             window_hours=window_hours, tz=zone(tz or DEFAULT_ZONE),

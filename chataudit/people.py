@@ -15,7 +15,6 @@ from typing import Any, Iterator
 
 from .errors import ChatAuditError
 from .store import Archive
-from .store.sqlite import MESSAGE_SELECT, message_dict
 
 SENDER_KEY = "coalesce(m.sender_id, m.sender_name)"
 
@@ -194,20 +193,13 @@ def person_timeline(archive: Archive, ref: str, since_ms: int | None = None,
     if not ids:
         return iter(())
     pairs = " OR ".join(f"(m.platform = ? AND {SENDER_KEY} = ?)" for _ in ids)
-    params: list[Any] = [v for pair in ids for v in pair]
-    sql = (
+    with_clause = (
         f"WITH mine AS (SELECT m.id, m.conversation FROM messages m WHERE {pairs}),"
         " private AS (SELECT m.conversation FROM messages m WHERE m.conversation IN"
         "   (SELECT DISTINCT conversation FROM mine)"
-        "   GROUP BY m.conversation HAVING count(DISTINCT coalesce(m.sender_id, m.sender_name)) <= 2)"
-        + MESSAGE_SELECT.replace("SELECT m.*", " SELECT m.*", 1)
-        + " WHERE (m.id IN (SELECT id FROM mine) OR m.conversation IN (SELECT conversation FROM private))"
+        "   GROUP BY m.conversation HAVING count(DISTINCT coalesce(m.sender_id, m.sender_name)) <= 2) "
     )
-    if since_ms is not None:
-        sql += " AND m.sent_at_ms >= ?"
-        params.append(since_ms)
-    if until_ms is not None:
-        sql += " AND m.sent_at_ms < ?"
-        params.append(until_ms)
-    sql += " ORDER BY m.sent_at_ms, m.id"
-    return (message_dict(row) for row in archive.db.execute(sql, params))
+    return archive.select_messages(
+        "m.id IN (SELECT id FROM mine) OR m.conversation IN (SELECT conversation FROM private)",
+        [v for pair in ids for v in pair], since_ms, until_ms, with_clause,
+    )

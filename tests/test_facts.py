@@ -357,3 +357,9 @@ def test_files_and_links_say_nothing_and_transfers_count_once(archive: Archive, 
         ("amount", "5000", "￥5,000.00", [5, 14]),
         ("amount", "88", "red_packet", None),
     ]
+
+
+@pytest.mark.parametrize("text, value", [("找你5块5", "5.50"), ("一共0块0", "0"), ("5块5毛", "5.50")])
+def test_yuan_and_jiao_stay_decimal(text: str, value: str) -> None:
+    amounts = [f for f in extract(text, date(2026, 3, 12)) if f.type == "amount"]
+    assert [a.value for a in amounts] == [value]

@@ -6,34 +6,14 @@ opens the archive named by the root ``--db`` (``ctx.obj["db"]``), calls one API 
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
-from typing import Any, Callable
+
 
 import click
 
-from ..errors import ChatAuditError
 from ..render import emit, emit_json
-from ..store import Archive, default_db_path
-
-
-def _friendly(command: Callable) -> Callable:
-    """One line and a non-zero exit for every user-facing failure (as the other commands do)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (ChatAuditError, ValueError) as error:
-            raise click.ClickException(str(error)) from None
-
-    return wrapper
-
-
-def _archive(ctx: click.Context) -> Archive:
-    obj = ctx.find_root().obj or {}
-    return Archive(obj.get("db") or default_db_path())
+from ..cli import friendly_errors, open_archive
 
 
 @click.group()
@@ -47,13 +27,13 @@ def pii() -> None:
 @click.option("--types", help="Comma-separated types, e.g. id_card,bank_card,mobile (see `pii types`).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {findings, counts, scanned, seconds}.")
 @click.pass_context
-@_friendly
+@friendly_errors
 def pii_scan(ctx: click.Context, conversation_ref: str | None, person_ref: str | None, types: str | None,
              as_json: bool) -> None:
     """Scan messages for personal data. Incremental: only messages new since the last scan are read."""
     from .scan import scan
 
-    with _archive(ctx) as archive:
+    with open_archive(ctx) as archive:
         result = scan(archive, conversation=conversation_ref, person=person_ref, types=types)
     if as_json:
         emit_json(result.as_dict())
@@ -78,7 +58,7 @@ def pii_types(as_json: bool) -> None:
 @pii.command("policy")
 @click.argument("policy_file", required=False, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the policy as resolved, as JSON.")
-@_friendly
+@friendly_errors
 def pii_policy(policy_file: str | None, as_json: bool) -> None:
     """Print the built-in default policy (a starting point for your own file), or check POLICY_FILE."""
     from .policy import DEFAULT_POLICY_TOML, load_policy
@@ -100,7 +80,7 @@ def pii_policy(policy_file: str | None, as_json: bool) -> None:
               "(default: standard output).")
 @click.option("--keys", "key_dir", type=click.Path(file_okay=False), help="Key folder (default: $CHATAUDIT_KEYS "
               "or ~/.config/chataudit).")
-@_friendly
+@friendly_errors
 def pii_decrypt(files: tuple[str, ...], out_dir: str | None, key_dir: str | None) -> None:
     """Reverse the `encrypt` operator: <enc:…> tokens of redacted files back to their values."""
     from .operators import KeyRing, decrypt_text
@@ -127,7 +107,7 @@ def pii_decrypt(files: tuple[str, ...], out_dir: str | None, key_dir: str | None
 @click.option("--format", "format_name", default="auto", show_default=True, help="Format name; auto detects per file.")
 @click.option("--tz", help="Zone of wall-clock times in the export.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: list of {path, format, out, messages, findings, error}.")
-@_friendly
+@friendly_errors
 def redact(paths: tuple[str, ...], out_dir: str, policy_file: str | None, format_name: str, tz: str | None,
            as_json: bool) -> None:
     """De-identify export files outside the archive: every found value replaced as the policy says."""

@@ -329,17 +329,28 @@ class Archive:
         self, conversation: int, since_ms: int | None = None, until_ms: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Messages of one conversation in time order, streamed."""
-        sql = MESSAGE_SELECT + " WHERE m.conversation = ?"
-        params: list[Any] = [conversation]
+        return self.select_messages("m.conversation = ?", [conversation], since_ms, until_ms)
+
+    def select_messages(
+        self,
+        where: str = "1",
+        params: Iterable[Any] = (),
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        with_clause: str = "",
+    ) -> Iterator[dict[str, Any]]:
+        """Messages matching a condition over ``m`` (and an optional WITH clause before it), in a
+        time window, oldest first, streamed as message dicts."""
+        sql = with_clause + MESSAGE_SELECT + f" WHERE ({where})"
+        values: list[Any] = list(params)
         if since_ms is not None:
             sql += " AND m.sent_at_ms >= ?"
-            params.append(since_ms)
+            values.append(since_ms)
         if until_ms is not None:
             sql += " AND m.sent_at_ms < ?"
-            params.append(until_ms)
+            values.append(until_ms)
         sql += " ORDER BY m.sent_at_ms, m.id"
-        for row in self.db.execute(sql, params):
-            yield message_dict(row)
+        return (message_dict(row) for row in self.db.execute(sql, values))
 
     def source_view(self, source: int, conversation: int | None = None) -> Iterator[dict[str, Any]]:
         """Every message one source holds — also those an earlier source brought first — as that
