@@ -42,6 +42,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_search.py
 	$(BIN)/python bench/bench_formats.py
+	$(BIN)/python bench/bench_compare.py
+	$(BIN)/python bench/bench_verify.py
+	$(BIN)/python bench/bench_quality.py
+	$(BIN)/python bench/bench_pii.py
 
 clean:
 	rm -rf $(VENV) demo/*.db* build *.egg-info

@@ -69,6 +69,7 @@ class CapabilityGroup(click.Group):
 
     lazy = {
         "check": "chataudit.check_command:check_command",
+        "compare": "chataudit.compare.commands:compare",
         "facts": "chataudit.facts_command:facts_command",
         "match": "chataudit.match_command:match",
         "pii": "chataudit.privacy.commands:pii",

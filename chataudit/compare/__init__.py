@@ -1,0 +1,59 @@
+"""compare: hold two or more copies of one conversation against each other.
+
+``compare_copies(archive, ["mine", "evidence.csv"])`` loads each copy (a source label, a
+conversation or an export file imported on the fly, see :mod:`.copies`), aligns them without
+trusting ids, names or printed local times (:mod:`.align`) and returns a :class:`Comparison` whose
+``report`` is the JSON the CLI prints (:mod:`.report`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from ..store import Archive
+from . import align as _align_module
+from .align import Alignment, Side, char_diff, normalize
+from .copies import Copy, load_copies, load_copy
+from .report import matrix_report, pair_report, timeline_rows
+
+DEFAULT_TOLERANCE_S = 60.0
+
+
+@dataclass
+class Comparison:
+    copies: list[Copy]
+    report: dict[str, Any]
+    alignment: Alignment | None  # two copies only
+
+    def timeline(self, context: int = 3) -> Iterator[dict[str, Any]]:
+        """Side-by-side rows for the HTML report (two copies)."""
+        assert self.alignment is not None
+        return timeline_rows(self.copies[0], self.copies[1], self.alignment, context)
+
+
+def compare_copies(
+    archive: Archive, refs: list[str], *, tolerance_s: float = DEFAULT_TOLERANCE_S, tz: str | None = None
+) -> Comparison:
+    """Load the named copies and compare them: pairwise for two, a presence matrix for more."""
+    if len(refs) < 2:
+        raise ValueError("compare needs at least two copies")
+    if tolerance_s < 0:
+        raise ValueError("--tolerance must not be negative")
+    copies = load_copies(archive, refs, tz=tz)
+    return compare_loaded(copies, tolerance_s)
+
+
+def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S) -> Comparison:
+    if len(copies) == 2:
+        alignment = _align_module.align(copies[0].side, copies[1].side, tolerance_s)
+        return Comparison(copies, pair_report(copies[0], copies[1], alignment), alignment)
+    return Comparison(copies, matrix_report(copies, tolerance_s), None)
+
+
+# the function that pairs two Sides is chataudit.compare.align.align (the package attribute
+# ``align`` stays the module, so ``import chataudit.compare.align`` means one thing)
+__all__ = [
+    "Alignment", "Comparison", "Copy", "DEFAULT_TOLERANCE_S", "Side", "char_diff", "compare_copies",
+    "compare_loaded", "load_copy", "normalize",
+]

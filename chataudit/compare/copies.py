@@ -1,0 +1,195 @@
+"""Which messages a copy named on the command line holds.
+
+A copy is named by a source label (``--label`` at import), a conversation (id, ``platform:native_id``,
+native id or title), or an export file, which is imported on the fly. ``COPY@CONVERSATION`` picks one
+conversation of a label or file that holds several.
+
+The archive stores a message once however many sources hold it, but records every source's sighting
+of it (what that copy showed: sender name, offset, position); a copy named by label or file is read
+through its sightings, so it always means everything its files held.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import importer
+from ..errors import ChatAuditError
+from ..store import Archive
+from .align import Side
+
+WHOLE_CONVERSATION = (
+    "SELECT m.id, m.sent_at_ms, m.utc_offset_min, m.sender_id, m.sender_name, m.kind, m.text, m.position"
+    " FROM messages m WHERE m.conversation = ?"
+)
+
+
+def sighted_by(marks: str) -> str:
+    """The messages of one conversation as the given sources showed them (one row per message)."""
+    return (
+        "SELECT m.id, m.sent_at_ms, si.utc_offset_min, m.sender_id, si.sender_name, m.kind, m.text, si.position,"
+        " min(si.source) FROM sightings si JOIN messages m ON m.id = si.message"
+        f" WHERE m.conversation = ? AND si.source IN ({marks}) GROUP BY m.id"
+    )
+
+
+@dataclass
+class Copy:
+    """One copy of a conversation, loaded."""
+
+    name: str  # as the user gave it
+    conversation: dict[str, Any]  # id, platform, native_id, title, type (of the archive)
+    sources: list[dict[str, Any]]  # id, path, sha256, format, label (empty: the whole conversation)
+    side: Side
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "conversation": self.conversation,
+            "sources": self.sources,
+            "messages": len(self.side),
+        }
+
+
+def load_copies(archive: Archive, refs: list[str], *, tz: str | None = None) -> list[Copy]:
+    return [load_copy(archive, ref, tz=tz) for ref in refs]
+
+
+def load_copy(archive: Archive, ref: str, *, tz: str | None = None) -> Copy:
+    """Resolve ``ref`` (label, file, conversation, or any of the first two ``@CONVERSATION``) and load it."""
+    resolved = _resolve(archive, ref, tz)
+    if resolved is None and "@" in ref:
+        for at in [index for index, char in enumerate(ref) if char == "@"]:
+            head, conversation_ref = ref[:at], ref[at + 1 :]
+            if not head or not conversation_ref:
+                continue
+            sources = _sources_of(archive, head, tz)
+            if sources:
+                return _load_sources(archive, ref, sources, conversation_ref, tz)
+    if resolved is None:
+        raise ChatAuditError(
+            f"no copy {ref!r}: not a source label, an export file or a conversation "
+            "(see `chataudit sources` and `chataudit conversations`)"
+        )
+    kind, value = resolved
+    if kind == "sources":
+        return _load_sources(archive, ref, value, None, tz)
+    conversation = dict(value)
+    side = _side(archive.db, WHOLE_CONVERSATION, [conversation["id"]])
+    return Copy(ref, _conversation_info(conversation), [], side)
+
+
+def _resolve(archive: Archive, ref: str, tz: str | None) -> tuple[str, Any] | None:
+    sources = _sources_of(archive, ref, tz)
+    if sources:
+        return "sources", sources
+    try:
+        return "conversation", archive.resolve_conversation(ref)
+    except ChatAuditError as error:
+        if "ambiguous" in str(error):
+            raise
+        return None
+
+
+def _sources_of(archive: Archive, ref: str, tz: str | None) -> list[dict[str, Any]]:
+    """Sources labelled ``ref``, else those of the export file ``ref`` (importing it if new)."""
+    rows = archive.db.execute(
+        "SELECT id, path, sha256, format, label, message_count FROM sources WHERE label = ? ORDER BY id", (ref,)
+    ).fetchall()
+    if rows:
+        return [dict(r) for r in rows]
+    path = Path(ref)
+    if not path.exists():
+        return []
+    return _import_file(archive, path, tz)
+
+
+def _import_file(archive: Archive, path: Path, tz: str | None) -> list[dict[str, Any]]:
+    before = archive.db.execute("SELECT coalesce(max(id), 0) FROM sources").fetchone()[0]
+    summary = importer.import_paths(archive, [path], label=path.name, tz=tz)
+    for outcome in summary.files:
+        if outcome.error:
+            raise ChatAuditError(outcome.error)
+    ids = {r[0] for r in archive.db.execute("SELECT id FROM sources WHERE id > ?", (before,))}
+    if any(outcome.already_imported for outcome in summary.files):
+        if path.is_file() and path.suffix.lower() != ".zip":
+            sha256, _ = importer.file_sha256(path)
+        elif path.is_dir():
+            sha256, _ = importer.folder_sha256(path)
+        else:
+            sha256 = None
+        row = archive.source_by_sha256(sha256) if sha256 else None
+        if row is not None:
+            ids.add(row["id"])
+        for outcome in summary.files:
+            if outcome.already_imported and not row:
+                for found in archive.db.execute("SELECT id FROM sources WHERE path = ?", (outcome.path,)):
+                    ids.add(found[0])
+    if not ids:
+        raise ChatAuditError(f"{path}: holds no chat export that could be imported")
+    marks = ",".join("?" * len(ids))
+    return [dict(r) for r in archive.db.execute(
+        f"SELECT id, path, sha256, format, label, message_count FROM sources WHERE id IN ({marks}) ORDER BY id",
+        sorted(ids),
+    )]
+
+
+def _load_sources(
+    archive: Archive, name: str, sources: list[dict[str, Any]], conversation_ref: str | None, tz: str | None
+) -> Copy:
+    ids = [s["id"] for s in sources]
+    marks = ",".join("?" * len(ids))
+    described = [{k: s[k] for k in ("id", "path", "sha256", "format", "label")} for s in sources]
+    conversation = _pick_conversation(archive, archive.db, name, ids, conversation_ref)
+    side = _side(archive.db, sighted_by(marks), [conversation["id"], *ids])
+    return Copy(name, _conversation_info(conversation), described, side)
+
+
+def _pick_conversation(
+    archive: Archive, db: sqlite3.Connection, name: str, source_ids: list[int], conversation_ref: str | None
+) -> dict[str, Any]:
+    marks = ",".join("?" * len(source_ids))
+    held = db.execute(
+        f"SELECT c.* FROM conversations c WHERE c.id IN"
+        f" (SELECT DISTINCT m.conversation FROM sightings si JOIN messages m ON m.id = si.message"
+        f"  WHERE si.source IN ({marks})) ORDER BY c.id",
+        source_ids,
+    ).fetchall()
+    if conversation_ref is not None:
+        wanted = dict(archive.resolve_conversation(conversation_ref))
+        for row in held:
+            if (row["platform"], row["native_id"]) == (wanted["platform"], wanted["native_id"]):
+                return dict(row)
+        raise ChatAuditError(f"copy {name!r} holds no message of conversation {conversation_ref!r}")
+    if not held:
+        raise ChatAuditError(f"copy {name!r} holds no messages")
+    if len(held) > 1:
+        listed = ", ".join(f"{r['platform']}:{r['native_id']} ({r['title'] or r['native_id']})" for r in held[:8])
+        more = f" and {len(held) - 8} more" if len(held) > 8 else ""
+        raise ChatAuditError(
+            f"copy {name!r} holds {len(held)} conversations: {listed}{more}; "
+            f"name one as {name}@CONVERSATION"
+        )
+    return dict(held[0])
+
+
+def _side(db: sqlite3.Connection, sql: str, params: list[Any]) -> Side:
+    ms, sender, names, kind, text, offsets, ids, positions = [], [], [], [], [], [], [], []
+    for row in db.execute(f"{sql} ORDER BY m.sent_at_ms, m.id", params):
+        ms.append(row[1])
+        offsets.append(row[2])
+        sender.append(row[3] or row[4] or "")
+        names.append(row[4] or row[3] or "")
+        kind.append(row[5])
+        text.append(row[6])
+        positions.append(row[7])
+        ids.append(row[0])
+    return Side(ms, sender, kind, text, names=names, offsets=offsets, ids=ids, positions=positions)
+
+
+def _conversation_info(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row.get(k) for k in ("id", "platform", "native_id", "title", "type")}
