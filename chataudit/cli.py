@@ -9,10 +9,11 @@ from typing import Any, Callable
 
 import click
 
-from . import formats, importer, people as people_api, search as search_api
+from . import formats, governance, importer, people as people_api, search as search_api
 from .errors import ChatAuditError
 from .model import parse_user_time, utc_ms, zone
 from .render import emit, emit_json, write_csv, write_jsonl
+from .render.output import records_written
 from .store import Archive, default_db_path
 
 
@@ -70,6 +71,7 @@ class CapabilityGroup(click.Group):
     lazy = {
         "check": "chataudit.check_command:check_command",
         "compare": "chataudit.compare.commands:compare",
+        "evidence": "chataudit.evidence.commands:evidence",
         "facts": "chataudit.facts_command:facts_command",
         "match": "chataudit.match_command:match",
         "pii": "chataudit.privacy.commands:pii",
@@ -81,6 +83,12 @@ class CapabilityGroup(click.Group):
         "key": "chataudit.ledger.commands:key",
         "timestamp": "chataudit.ledger.commands:timestamp",
         "redact": "chataudit.privacy.commands:redact",
+        "mode": "chataudit.governance.commands:mode",
+        "roster": "chataudit.governance.commands:roster",
+        "auth": "chataudit.governance.commands:auth",
+        "audit": "chataudit.governance.commands:audit",
+        "retention": "chataudit.governance.commands:retention",
+        "hold": "chataudit.governance.commands:hold",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -92,18 +100,28 @@ class CapabilityGroup(click.Group):
 
             module_name, attribute = self.lazy[name].split(":")
             self.add_command(getattr(importlib.import_module(module_name), attribute), name)
-        return super().get_command(ctx, name)
+        command = super().get_command(ctx, name)
+        return governance.govern(command) if command is not None else None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Every command runs as one audited session: in enterprise mode a read is checked against
+        the authorizations before it runs, and reads, exports and changes are recorded after."""
+        with governance.audited(ctx):
+            return super().invoke(ctx)
 
 
 @click.group(cls=CapabilityGroup)
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="Archive file (default: $CHATAUDIT_DB, else ./chataudit.db).")
+@click.option("--operator", envvar="CHATAUDIT_OPERATOR", default=None,
+              help="Who asks, for authorizations and the audit trail (default: $CHATAUDIT_OPERATOR, else the OS user).")
 @click.version_option(package_name="chataudit")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None) -> None:
+def cli(ctx: click.Context, db: str | None, operator: str | None) -> None:
     """chataudit — find, compare, prove and judge what was said in chat records."""
     ctx.ensure_object(dict)
     ctx.obj["db"] = Path(db) if db else default_db_path()
+    ctx.obj["operator"] = operator or governance.operator_of(None)
 
 
 @cli.command("import")
@@ -337,6 +355,7 @@ def export(ctx: click.Context, conversation_ref: str, out_format: str, out: str 
                 counted = _counting(rows)
                 write_timeline(conversation, counted, handle)
                 count = counted.count
+                records_written(count)
         finally:
             if out:
                 handle.close()

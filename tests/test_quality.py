@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import statistics
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -15,7 +16,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 
+from chataudit.cli import cli
 from chataudit.model import Kind, utc_ms
 from chataudit.quality import config, report, sample
 from chataudit.store import Archive, SourceInfo
@@ -337,3 +340,20 @@ def test_sentiment_improves_when_customers_confirm(world):
     rows = {row["session"]: row for row in r["session_rows"]}
     for sid in s["worsened_sessions"]:
         assert rows[sid]["sentiment_end"] - rows[sid]["sentiment_start"] < -0.1
+
+
+def test_fixed_offset_zone_and_a_conversation_nobody_answered(tmp_path: Path) -> None:
+    """--tz +08:00 (accepted by import) works in the timing SQL, and a conversation with no answered
+    wait reports its unanswered waits instead of failing on empty percentiles."""
+    chat = tmp_path / "unanswered.csv"
+    chat.write_text("sent_at,conversation_id,sender_id,sender_name,text\n"
+                    "2026-03-12 10:00:00,c1,cust1,客户,你好在吗？\n"
+                    "2026-03-12 10:01:00,c1,cust1,客户,有人吗\n", encoding="utf-8")
+    db = tmp_path / "q.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", str(db), "import", str(chat), "--tz", "+08:00"]).exit_code == 0
+    result = runner.invoke(cli, ["--db", str(db), "quality", "--no-nlp", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["responses"], report["unanswered"], report["mean_response_s"]) == (0, 1, None)
+    assert report["by_hour"][10]["responses"] == 0

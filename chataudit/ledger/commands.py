@@ -26,11 +26,15 @@ def _key_option(command: Callable) -> Callable:
 
 @click.command("init")
 @_key_option
+@click.option("--mode", type=click.Choice(["personal", "enterprise"]),
+              help="personal: one's own chats, no authorization needed; enterprise: employees' messages are read "
+                   "only under a written authorization (`auth add`), and every read is audited.")
 @json_option
 @click.pass_context
 @friendly_errors
-def init(ctx: click.Context, key_path: str | None, as_json: bool) -> None:
-    """Create the signing key (0600) if needed, sign everything already imported, write a checkpoint."""
+def init(ctx: click.Context, key_path: str | None, mode: str | None, as_json: bool) -> None:
+    """Create the signing key (0600) if needed, sign everything already imported, write a checkpoint;
+    with --mode, set the archive's mode (the change is an audit entry)."""
     with open_archive(ctx) as archive:
         ledger = Ledger(archive, key_path)
         existed = ledger.key_path.exists()
@@ -41,12 +45,20 @@ def init(ctx: click.Context, key_path: str | None, as_json: bool) -> None:
         result = {"key": str(ledger.key_path), "key_created": not existed, "verifier_key": str(signer.verifier),
                   "origin": ledger.origin, "tree_size": checkpoint.tree_size, "root": checkpoint.root.hex(),
                   "checkpoint": checkpoint.note}
+        if mode:
+            from ..governance import operator_of, set_mode
+
+            result["mode"] = set_mode(archive, mode, operator=operator_of(ctx), params=dict(ctx.params))["mode"]
+            latest = ledger.latest_checkpoint()  # the change's audit entry is signed too
+            result.update(tree_size=latest.tree_size, root=latest.root.hex(), checkpoint=latest.note)
     if as_json:
         emit_json(result)
         return
     click.echo(f"{'created' if not existed else 'using'} signing key {result['key']}")
     click.echo(f"verifier key: {result['verifier_key']}")
     click.echo(f"log {result['origin']}: {result['tree_size']} leaves signed")
+    if mode:
+        click.echo(f"mode: {result['mode']}")
     click.echo(result["checkpoint"], nl=False)
 
 

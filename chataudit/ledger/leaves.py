@@ -34,6 +34,11 @@ proof still verifies, and without the salt a short withheld text cannot be guess
 redacted): ``{"at","fields","reason","target":<leaf index>,"type":"purge"|"redaction","v":1}``.
 A purged message's own leaf hash stays in the tree as its tombstone.
 
+**audit** (an entry of the audit trail, :mod:`chataudit.governance.audit`; ``ledger_leaves.ref`` is
+its ``governance_audit.id``): ``{"at","authorizations","command","detail","exit_code","facts","id",
+"operator","os_user","outcome","output_sha256","outputs","params","records","type":"audit","v":1}``,
+where ``params``, ``authorizations``, ``outputs`` and ``facts`` are the stored JSON texts, byte for byte.
+
 The verification helpers at the end use only the standard library, for standalone checkers.
 """
 
@@ -53,8 +58,8 @@ SALTED_FIELDS = ("text", "sender_id", "sender_name", "extras")  # then one salt 
 SALT_BYTES = 16
 SALT_CHARS = 32  # a salt is written as the lowercase hex of its 16 random bytes
 
-SOURCE, MESSAGE, EVENT = 0, 1, 2
-KIND_NAMES = {SOURCE: "source", MESSAGE: "message", EVENT: "event"}
+SOURCE, MESSAGE, EVENT, AUDIT = 0, 1, 2, 3
+KIND_NAMES = {SOURCE: "source", MESSAGE: "message", EVENT: "event", AUDIT: "audit"}
 
 # Column order of a message row as every leaf function reads it (a prefix of the verify query).
 MESSAGE_COLUMNS = (
@@ -214,6 +219,32 @@ def event_leaf(row: Sequence[Any]) -> bytes:
         "reason": row[4],
         "target": row[2],
         "type": row[1],
+        "v": LEAF_VERSION,
+    })
+
+
+AUDIT_COLUMNS = ("id, at, operator, os_user, command, params, authorizations, records, outputs, output_sha256,"
+                 " outcome, exit_code, facts, detail")
+
+
+def audit_leaf(row: Sequence[Any]) -> bytes:
+    """The leaf bytes of an audit entry (a ``governance_audit`` row in AUDIT_COLUMNS order)."""
+    return _dumps({
+        "at": row[1],
+        "authorizations": _Fragment(row[6]),
+        "command": row[4],
+        "detail": row[13],
+        "exit_code": row[11],
+        "facts": _Fragment(row[12]),
+        "id": row[0],
+        "operator": row[2],
+        "os_user": row[3],
+        "outcome": row[10],
+        "output_sha256": row[9],
+        "outputs": _Fragment(row[8]),
+        "params": _Fragment(row[5]),
+        "records": row[7],
+        "type": "audit",
         "v": LEAF_VERSION,
     })
 

@@ -194,9 +194,9 @@ class Ledger:
             result.setdefault(target, {}).update(orjson.loads(digests))
         return result
 
-    def message_leaf_index(self, message_id: int) -> int:
+    def message_leaf_index(self, message_id: int, purged: set[int] | None = None) -> int:
         """The live leaf of a message (a purged message's id may have been reused by a later one)."""
-        purged = self.purged_leaves()
+        purged = self.purged_leaves() if purged is None else purged
         rows = self.db.execute(
             "SELECT idx FROM ledger_leaves WHERE kind = 1 AND ref = ? ORDER BY idx DESC", (message_id,)
         ).fetchall()
@@ -358,13 +358,17 @@ class Ledger:
                       reason: str | None) -> CheckpointRecord:
         at, _ = now_utc()
         builder = self._builder()
+        self._append_event(builder, action, target, fields, digests, reason, at)
+        return self._write_checkpoint(builder)
+
+    def _append_event(self, builder: TreeBuilder, action: str, target: int, fields: list[str] | None,
+                      digests: dict | None, reason: str | None, at: str) -> None:
         idx = builder.size
         row = (idx, action, target, orjson.dumps(fields).decode() if fields is not None else None, reason, at)
         self.db.execute("INSERT INTO ledger_events (leaf, action, target, fields, digests, reason, at)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (idx, action, target, row[3], orjson.dumps(digests).decode() if digests else None, reason, at))
         self._append_leaf(builder, L.EVENT, None, L.event_leaf(row))
-        return self._write_checkpoint(builder)
 
     def _check_unchanged(self, idx: int, message_id: int) -> tuple[tuple, str]:
         row = self._message_row(message_id)
@@ -380,21 +384,53 @@ class Ledger:
 
     def purge(self, message_id: int, reason: str) -> CheckpointRecord:
         """Delete a message by retention policy; its leaf hash stays as a tombstone, the event is signed."""
-        from ..store.sqlite import ROWID_SHIFT
+        return self.purge_many([(message_id, reason)])
 
+    def purge_many(self, purges: Iterable[tuple[int, str]]) -> CheckpointRecord:
+        """Purge messages given as (message id, reason) in one transaction under one signed checkpoint.
+
+        Each message's content goes through the store (its full-text rows and the rows that point
+        at it go too), its leaf hash stays in the tree as its tombstone, and a purge event leaf
+        naming the tombstone and the reason is appended.
+        """
+        purges = list(dict(purges).items())  # each message once
         with _transaction(self.db):
             self.ensure_guards()
             self.signer()
-            idx = self.message_leaf_index(message_id)
-            row = self._message_row(message_id)
-            self.db.execute("INSERT INTO message_fts (message_fts, rowid, body) VALUES ('delete', ?, index_body(?))",
-                            ((row[L.COL_SENT_AT] // 1000) * ROWID_SHIFT + message_id, row[L.COL_TEXT]))
-            # rows of other capabilities that point at the message (sightings, findings…) go with it
-            for table, column in _referencing(self.db, "messages"):
-                self.db.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', (message_id,))
-            self.db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-            self.db.execute("UPDATE ledger_leaves SET sender = NULL, salts = NULL WHERE idx = ?", (idx,))
-            return self._record_event("purge", idx, None, None, reason)
+            purged = self.purged_leaves()
+            targets = []
+            for message_id, reason in purges:
+                idx = self.message_leaf_index(message_id, purged)
+                self._message_row(message_id)  # refuses an unknown id before anything is deleted
+                targets.append((idx, reason))
+            self.archive.delete_messages(message_id for message_id, _ in purges)
+            self.db.executemany("UPDATE ledger_leaves SET sender = NULL, salts = NULL WHERE idx = ?",
+                                [(idx,) for idx, _ in targets])
+            at, _ = now_utc()
+            builder = self._builder()
+            for idx, reason in targets:
+                self._append_event(builder, "purge", idx, None, None, reason, at)
+            return self._write_checkpoint(builder)
+
+    def append_entry(self, kind: int, ref: int, data: bytes, *, at_ms: int | None = None,
+                     who: str | None = None) -> CheckpointRecord:
+        """Append one leaf whose record another capability keeps (an audit entry: kind
+        :data:`~.leaves.AUDIT`, ``ref`` its row id, ``data`` its leaf bytes) and sign the new head.
+
+        ``at_ms`` and ``who`` are kept beside the leaf (as a message's instant and sender are), so
+        that `verify` can still name the entry if its row is deleted. Runs inside the caller's
+        transaction when there is one.
+        """
+        with _transaction(self.db):
+            self.ensure_guards()
+            self.signer()
+            builder = self._builder()
+            idx = builder.size
+            digest = leaf_hash(data)
+            builder.append(digest)
+            self.db.execute("INSERT INTO ledger_leaves (idx, kind, ref, leaf_hash, sent_at_ms, sender)"
+                            " VALUES (?, ?, ?, ?, ?, ?)", (idx, kind, ref, digest, at_ms, who))
+            return self._write_checkpoint(builder)
 
     def redact(self, message_id: int, fields: Iterable[str], reason: str) -> CheckpointRecord:
         """Remove field values by policy; the leaf keeps their digests, so proofs still verify."""
@@ -431,16 +467,6 @@ class Ledger:
 
 REDACTED_VALUE = {"text": "''", "sender_id": "NULL", "sender_name": "NULL", "extras": "NULL", "attachments": "NULL"}
 SALT_POSITION = {name: i for i, name in enumerate(L.SALTED_FIELDS)}
-
-
-def _referencing(db, table: str) -> list[tuple[str, str]]:
-    """(table, column) of every foreign key that points at ``table``."""
-    found = []
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
-        for fk in db.execute(f'PRAGMA foreign_key_list("{name}")').fetchall():
-            if fk[2] == table:
-                found.append((name, fk[3]))
-    return found
 
 
 class _transaction:

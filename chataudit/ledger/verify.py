@@ -203,6 +203,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     native_ids = {cid: v[1] for cid, v in conversations.items()}
     sources = {row[0]: row for row in _rows(db, f"SELECT {L.SOURCE_COLUMNS} FROM sources")}
     events = {row[0]: row for row in _rows(db, f"SELECT {L.EVENT_COLUMNS} FROM ledger_events")}
+    audits = {row[0]: row for row in _rows(db, f"SELECT {L.AUDIT_COLUMNS} FROM governance_audit")}
     purged: dict[int, dict[str, Any]] = {}
     redactions: dict[int, dict[str, Any]] = {}
     for leaf_idx, action, target, fields, reason, at in events.values():
@@ -229,6 +230,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     mismatched: dict[int, tuple[bytes, bytes, Any, tuple]] = {}  # idx -> (stored, recomputed, row, locator)
     damaged_leaves: list[int] = []
     live_message_rows = 0
+    audited = 0
     last_imported_at: str | None = None
     next_idx = 0
     stop_sizes = sorted(stops)
@@ -245,7 +247,11 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     for row in _rows(db, sql):
         idx = row[20]
         if idx != next_idx:
-            report.add(MISSING_LEAVES, f"leaves {next_idx}–{idx - 1} were deleted from the ledger")
+            tombstones = sorted(t for t in purged if next_idx <= t < idx)
+            named = (f" (among them the tombstone{'s' if len(tombstones) > 1 else ''} of purged "
+                     f"message{'s' if len(tombstones) > 1 else ''} at leaf {', '.join(map(str, tombstones[:10]))})"
+                     if tombstones else "")
+            report.add(MISSING_LEAVES, f"leaves {next_idx}–{idx - 1} were deleted from the ledger{named}")
             damaged_leaves.append(next_idx)
             next_idx = idx
         next_idx += 1
@@ -294,6 +300,22 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
                     report.add(MODIFIED, f"source {source[0]} ({source[2]}, sha256 {source[1][:12]}…) differs from "
                                          "what was signed (path, size, format, label, time or counts)")
                     damaged_leaves.append(idx)
+        elif kind == L.AUDIT:
+            entry = audits.get(row[22])
+            if entry is None:
+                report.add(DELETED, f"audit entry {row[22]} (leaf {idx}: {row[27]} at {_iso(row[26])}) was deleted "
+                                    "from the audit trail")
+                damaged_leaves.append(idx)
+            else:
+                try:
+                    recomputed = sha(leaf_hash_prefix + L.audit_leaf(entry)).digest()
+                except (TypeError, ValueError):
+                    recomputed = b"\xff" * 32
+                if recomputed != stored:
+                    report.add(MODIFIED, f"audit entry {entry[0]} (leaf {idx}: {entry[2]} ran `{entry[4]}` at "
+                                         f"{entry[1]}) differs from what was signed")
+                    damaged_leaves.append(idx)
+                audited += 1
         else:
             event = events.get(row[22])
             if event is None:
@@ -336,6 +358,14 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
         _check_consistency(signed, proof_ranges, captured, report)
 
     _find_unledgered(ledger, live_message_rows, purged, report)
+    if audits:
+        ledgered = {ref for (ref,) in _rows(db, f"SELECT ref FROM ledger_leaves WHERE kind = {L.AUDIT}")}
+        unsigned = sorted(set(audits) - ledgered)
+        for entry_id in unsigned[:100]:
+            entry = audits[entry_id]
+            report.add(INSERTED, f"audit entry {entry_id} ({entry[2]} ran `{entry[4]}` at {entry[1]}) is not in the "
+                                 "ledger: added behind the tool's back")
+        report.notice("audit_trail", f"{audited} audit entries recomputed against their signed leaves")
 
     report.tree_size = n_latest
     report.root = latest["root"].hex()

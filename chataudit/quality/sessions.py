@@ -274,14 +274,14 @@ def build(con: duckdb.DuckDBPyConnection, options: QualityOptions, agents: list[
         con.execute("DELETE FROM sessions WHERE NOT list_has_any(agents, ?::INTEGER[])", [keep])
         con.execute("DELETE FROM waits WHERE (conv, session_no) NOT IN (SELECT (conv, session_no) FROM sessions)")
         con.execute("DELETE FROM msgs WHERE (conv, session_no) NOT IN (SELECT (conv, session_no) FROM sessions)")
-    local = f"epoch_ms(timezone('{_quote(options.tz)}', to_timestamp(start_ms / 1000)))"
+    local = local_ms_sql("start_ms", options.tz)
     if options.hours:
         open_ms, close_ms = options.hours[0] * 60000, options.hours[1] * 60000
 
         def business_clock(column: str) -> str:
             # business milliseconds elapsed since the epoch at local instant `column`: whole days
             # count their opening hours, today counts the part of its opening hours already past
-            local_ms = f"epoch_ms(timezone('{_quote(options.tz)}', to_timestamp({column} / 1000)))"
+            local_ms = local_ms_sql(column, options.tz)
             return (f"((({local_ms}) // 86400000) * {close_ms - open_ms}"
                     f" + least(greatest(({local_ms}) % 86400000, {open_ms}), {close_ms}) - {open_ms})")
 
@@ -299,6 +299,18 @@ def build(con: duckdb.DuckDBPyConnection, options: QualityOptions, agents: list[
         "  a.role AS role, a.cohort AS cohort, a.sla_ms AS sla_ms"
         " FROM waits w LEFT JOIN agents a ON a.code = w.agent"
     )
+
+
+def local_ms_sql(column: str, tz: str) -> str:
+    """SQL for the local wall-clock milliseconds of the UTC instant ``column`` in ``tz``.
+
+    DuckDB knows IANA zones; a fixed offset (``+08:00``, which ``--tz`` also accepts) is plain
+    arithmetic, and DuckDB would reject it as a zone name."""
+    fixed = zone(tz)
+    if not hasattr(fixed, "key"):  # datetime.timezone: a fixed offset (UTC included)
+        offset_ms = int(fixed.utcoffset(None).total_seconds() * 1000)
+        return f"({column} + {offset_ms})"
+    return f"epoch_ms(timezone('{_quote(tz)}', to_timestamp({column} / 1000)))"
 
 
 def _quote(text: str) -> str:

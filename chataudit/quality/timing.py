@@ -43,7 +43,10 @@ def grouped(con: duckdb.DuckDBPyConnection, group: str, *, first_only: bool = Fa
         f" FROM waits WHERE {where} GROUP BY ALL"
     ).fetchall()
     out: dict[Any, dict[str, Any]] = {}
-    for g, count, mean_ms, (median_ms, p90_ms), within, within_line in rows:
+    for g, count, mean_ms, quantiles, within, within_line in rows:
+        if not count:  # no answered wait in this group (e.g. a conversation nobody answered)
+            continue
+        median_ms, p90_ms = quantiles
         out[g] = {
             "responses": count,
             "mean_response_s": _r(mean_ms / 1000),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import sys
-from typing import IO, Any, Iterable, Sequence
+from contextlib import contextmanager
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 import orjson
 from rich.console import Console
@@ -13,10 +14,29 @@ from rich.text import Text
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
 
+_record_listeners: list[Callable[[int], None]] = []
+
+
+@contextmanager
+def listening_for_records(listener: Callable[[int], None]) -> Iterator[None]:
+    """Call ``listener(n)`` whenever an output below writes n records (the audit trail counts them)."""
+    _record_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _record_listeners.remove(listener)
+
+
+def records_written(count: int) -> None:
+    """Rows of a listing or export, items of a JSON array, 1 for a JSON document."""
+    for listener in _record_listeners:
+        listener(count)
+
 
 def emit_json(value: Any, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     out.write(orjson.dumps(value, option=JSON_OPTIONS).decode() + "\n")
+    records_written(len(value) if isinstance(value, list) else 1)
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
@@ -24,6 +44,7 @@ def write_jsonl(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
     for row in rows:
         out.write(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
         count += 1
+    records_written(count)
     return count
 
 
@@ -34,6 +55,7 @@ def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: IO[st
     for row in rows:
         writer.writerow([_cell(row.get(c)) for c in columns])
         count += 1
+    records_written(count)
     return count
 
 
@@ -59,11 +81,12 @@ def emit(
     out = out or sys.stdout
     if as_json:
         out.write("[")
-        first = True
+        count = 0
         for row in rows:
-            out.write(("\n  " if first else ",\n  ") + orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS).decode())
-            first = False
-        out.write("\n]\n" if not first else "]\n")
+            out.write(("\n  " if not count else ",\n  ") + orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS).decode())
+            count += 1
+        out.write("\n]\n" if count else "]\n")
+        records_written(count)
         return
     console = Console(file=out, soft_wrap=False, width=None if out.isatty() else 160)
     table = Table(title=title, show_lines=False, header_style="bold")
@@ -73,6 +96,7 @@ def emit(
     for row in rows:
         table.add_row(*[Text(_cell(row.get(c))) for c in columns])
         count += 1
+    records_written(count)
     if count:
         console.print(table)
     else:

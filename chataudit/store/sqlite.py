@@ -432,6 +432,28 @@ class Archive:
         except sqlite3.OperationalError as error:
             raise ChatAuditError(f"search: {error}") from None
 
+    def delete_messages(self, message_ids: Iterable[int]) -> int:
+        """Delete messages with everything that points at them: their full-text index rows and the
+        rows of every table with a foreign key to ``messages`` (sightings, findings …).
+
+        Runs in the caller's transaction. Only the ledger's purge should call it: a message deleted
+        any other way is reported by ``verify`` as tampering.
+        """
+        ids = list(message_ids)
+        referencing = _referencing(self.db, "messages")
+        for start in range(0, len(ids), DELETE_BATCH):
+            chunk = ids[start:start + DELETE_BATCH]
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(
+                "INSERT INTO message_fts (message_fts, rowid, body)"
+                f" SELECT 'delete', (sent_at_ms / 1000) * ? + id, index_body(text) FROM messages WHERE id IN ({marks})",
+                (ROWID_SHIFT, *chunk),
+            )
+            for table, column in referencing:
+                self.db.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({marks})', chunk)
+            self.db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
+        return len(ids)
+
     def setting(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -534,6 +556,19 @@ def message_dict(row: sqlite3.Row) -> dict[str, Any]:
         "position": row["position"],
         "content_hash": row["content_hash"].hex(),
     }
+
+
+DELETE_BATCH = 500  # ids per statement, below SQLite's limit on bound parameters
+
+
+def _referencing(db: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
+    """(table, column) of every foreign key that points at ``table``."""
+    found = []
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+        for fk in db.execute(f'PRAGMA foreign_key_list("{name}")').fetchall():
+            if fk[2] == table:
+                found.append((name, fk[3]))
+    return found
 
 
 def _split_sql(script: str) -> list[str]:

@@ -1,0 +1,108 @@
+"""``chataudit evidence export|verify`` (the CLI registers the ``evidence`` group lazily).
+
+Each command opens the archive named by the root ``--db``, calls one API function and renders it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..cli import friendly_errors, json_option, open_archive, time_window
+from ..render import emit_json
+
+
+@click.group("evidence")
+def evidence() -> None:
+    """Evidence packages: a conversation as a zip with proofs anyone can check offline."""
+
+
+@evidence.command("export")
+@click.option("--conversation", "conversation_ref", required=True,
+              help="Conversation id (see `conversations`), platform:native_id, native id or exact title.")
+@click.option("--since", help="From this date/time (ISO; naive times in --tz).")
+@click.option("--until", help="Up to this date/time (a bare date includes that whole day).")
+@click.option("--tz", help="Zone for naive --since/--until and for the statements' wall-clock times.")
+@click.option("--withhold", "withhold", multiple=True, metavar="FIELD:IDS",
+              help="Fields that travel as digests only: text, sender_id, sender_name, sender, extras or attachments, "
+                   "then message ids or 'all' — e.g. text:12,13  sender_name:all  attachments:7. Repeatable.")
+@click.option("--redact", "redact_policy", is_flag=False, flag_value="default", default=None, metavar="[POLICY]",
+              help="Withhold every field holding personal data (digest only); the rendering shows it de-identified, "
+                   "marked as such (optional TOML policy; default: the built-in one).")
+@click.option("--attach", "attach", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="A document to include (e.g. the scan of a signed agreement). Repeatable.")
+@click.option("--statement", "statements", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="A bank / WeChat Pay / Alipay statement: included with its `match` results. Repeatable.")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False),
+              help="The archive's signing key, to sign the manifest (default: as `verify` finds it).")
+@click.option("--pdf/--no-pdf", default=True, show_default=True,
+              help="Also print the rendering to messages.pdf with headless Chromium (skipped, and said so, without it).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The package to write (.zip).")
+@json_option
+@click.pass_context
+@friendly_errors
+def export(ctx: click.Context, conversation_ref: str, since: str | None, until: str | None, tz: str | None,
+           withhold: tuple[str, ...], redact_policy: str | None, attach: tuple[str, ...], statements: tuple[str, ...],
+           key_path: str | None, pdf: bool, out: str, as_json: bool) -> None:
+    """Write an evidence package: messages, proofs against a signed checkpoint, rendering, custody log."""
+    from ..governance import operator_of
+    from ..model import zone
+    from .package import export_package
+
+    operator = operator_of(ctx)  # the global --operator: custody log and audit trail name the same person
+    with open_archive(ctx) as archive:
+        since_ms, until_ms = time_window(archive, since, until, tz)
+        result = export_package(
+            archive, Path(out), conversation=conversation_ref, since_ms=since_ms, until_ms=until_ms,
+            since=since, until=until, withhold=withhold, redact=redact_policy, attach=attach,
+            statements=statements, statement_tz=zone(tz) if tz else None, operator=operator, pdf=pdf,
+            key_path=key_path)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        held = result.withheld
+        click.echo(f"wrote {result.path}: {result.messages} messages proved against checkpoint "
+                   f"{result.checkpoint['origin']} size {result.checkpoint['tree_size']}"
+                   + (f" (time-stamped {result.timestamp['gen_time']})" if result.timestamp else "")
+                   + f", {result.files} files")
+        if held["messages"]:
+            click.echo(f"withheld: {', '.join(f'{k} × {v}' for k, v in held['fields'].items())} "
+                       f"in {held['messages']} messages (digests only)")
+        if result.attachments["included"] or result.attachments["not_included"]:
+            click.echo(f"attachments: {result.attachments['included']} included, "
+                       f"{result.attachments['not_included']} not found or not matching (see custody.json)")
+        if not result.pdf.get("included"):
+            click.echo(f"PDF: {result.pdf.get('reason')}")
+        if not result.manifest_signed:
+            click.echo("note: the manifest is not signed (the archive's signing key is not at hand)")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@evidence.command("verify")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False))
+@click.option("--pubkey", help="The verifier key to trust (from `chataudit key export` of the archive's owner, "
+                               "or a file holding it); default: the package's own pubkey.txt.")
+@json_option
+@friendly_errors
+def verify(package: str, pubkey: str | None, as_json: bool) -> None:
+    """Check a package offline: files, disclosures, proofs, signatures, timestamp, custody; exit 1 on any failure."""
+    from .verify import summary_lines, verify_package
+
+    if pubkey is not None:
+        from ..ledger.keys import parse_verifier_key
+
+        pubkey = str(parse_verifier_key(pubkey))
+    report = verify_package(package, pubkey)
+    if as_json:
+        emit_json(report)
+    else:
+        for line in summary_lines(report):
+            click.echo(line)
+    if not report["ok"]:
+        sys.exit(1)
+
+
+__all__ = ["evidence", "export", "verify"]

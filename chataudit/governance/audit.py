@@ -1,0 +1,384 @@
+"""The audit trail: who ran what, under which authorization, and what went out.
+
+Each entry is a row of ``governance_audit`` and a leaf of the ledger (kind ``audit``) signed by a
+checkpoint in the same transaction, so `chataudit verify` names an entry that was edited or
+deleted behind the tool's back.
+
+Governance changes (mode, roster, authorizations, holds, retention rules and runs) record their own
+entry in the transaction that makes the change. Reads, verifications and redactions are recorded
+by a :class:`Session` around the whole command (see :func:`audited`): it counts the records the
+shared output functions write and hashes every byte that goes to standard output or to the
+command's output files.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import hashlib
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Iterator
+
+import click
+import orjson
+
+from ..errors import ChatAuditError
+from ..render import output
+from ..store import Archive
+from . import clock
+
+SESSION_KEY = "chataudit.governance.session"
+GOVERNED = "__chataudit_governed__"
+
+# Commands that read employees' messages. In enterprise mode each is checked against the
+# authorizations before it runs (chataudit.governance.scope says what each one reads) and audited.
+READS = frozenset({"messages", "search", "export", "facts", "quality", "check", "match", "pii scan", "compare",
+                   "proof", "evidence export"})
+# Audited in enterprise mode, without an authorization check.
+OTHER_AUDITED = {"verify": "verification", "redact": "redaction", "pii decrypt": "redaction",
+                 "auth document": "document"}
+# Parameters that name a file or folder a command writes: hashed into the entry after it ran.
+OUTPUT_PARAMS = ("out", "out_dir", "output", "out_path", "html_path", "csv_path")
+
+
+def operator_of(ctx: click.Context | None) -> str:
+    """Who asks: the root --operator, else the OS user."""
+    obj = (ctx.find_root().obj if ctx is not None else None) or {}
+    return obj.get("operator") or os_user()
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def canonical_json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def command_name(ctx: click.Context) -> str:
+    """The command path without the program name: 'search', 'pii scan', 'auth add'."""
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
+
+
+@contextmanager
+def transaction(db) -> Iterator[None]:
+    """BEGIN IMMEDIATE … COMMIT, or nothing when the caller already holds a transaction."""
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+# ---- writing and reading entries ------------------------------------------------------------------
+
+def record(archive: Archive, *, operator: str, command: str, params: dict[str, Any],
+           authorizations: Iterable[int] = (), records: int = 0, outputs: list[dict[str, Any]] | None = None,
+           outcome: str = "ok", exit_code: int = 0, facts: dict[str, Any] | None = None,
+           detail: str | None = None) -> int:
+    """Append one entry and its signed ledger leaf (in the caller's transaction if any); returns its id."""
+    from ..ledger import leaves as L
+    from ..ledger.log import Ledger
+
+    outputs = outputs or []
+    moment = clock.now()
+    at, at_ms = clock.iso(moment), int(moment.timestamp() * 1000)
+    values = (at, operator, os_user(), command, canonical_json(params), canonical_json(sorted(set(authorizations))),
+              records, canonical_json(outputs), output_digest(outputs), outcome, exit_code,
+              canonical_json(facts or {}), detail)
+    db = archive.db
+    with transaction(db):
+        cursor = db.execute(
+            "INSERT INTO governance_audit (at, operator, os_user, command, params, authorizations, records, outputs,"
+            " output_sha256, outcome, exit_code, facts, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        entry_id = cursor.lastrowid
+        row = db.execute(f"SELECT {L.AUDIT_COLUMNS} FROM governance_audit WHERE id = ?", (entry_id,)).fetchone()
+        Ledger(archive).append_entry(L.AUDIT, entry_id, L.audit_leaf(tuple(row)), at_ms=at_ms, who=operator)
+    return entry_id
+
+
+def output_digest(outputs: list[dict[str, Any]]) -> str | None:
+    """The SHA-256 of the one output; of several, the SHA-256 of their manifest
+    (``<sha256> <bytes> <to>`` lines, as sha256sum writes them)."""
+    if not outputs:
+        return None
+    if len(outputs) == 1:
+        return outputs[0]["sha256"]
+    manifest = "".join(f"{o['sha256']} {o['bytes']} {o['to']}\n" for o in outputs)
+    return hashlib.sha256(manifest.encode()).hexdigest()
+
+
+ENTRY_KEYS = ("id", "at", "operator", "os_user", "command", "params", "authorizations", "records", "outputs",
+              "output_sha256", "outcome", "exit_code", "facts", "detail")
+
+
+def entry_dict(row: Iterable[Any]) -> dict[str, Any]:
+    entry = dict(zip(ENTRY_KEYS, row))
+    for key in ("params", "authorizations", "outputs", "facts"):
+        try:
+            entry[key] = orjson.loads(entry[key])
+        except (orjson.JSONDecodeError, TypeError):
+            pass  # shown as stored; `verify` reports the damage
+    return entry
+
+
+def entries(archive: Archive, *, since: str | None = None, until: str | None = None, operator: str | None = None,
+            command: str | None = None) -> list[dict[str, Any]]:
+    """Entries oldest first; ``since``/``until`` are ISO 8601 UTC instants (compared as text)."""
+    from ..ledger.leaves import AUDIT_COLUMNS
+
+    sql = f"SELECT {AUDIT_COLUMNS} FROM governance_audit WHERE 1"
+    params: list[Any] = []
+    for clause, value in (("at >= ?", since), ("at < ?", until), ("operator = ?", operator), ("command = ?", command)):
+        if value is not None:
+            sql += f" AND {clause}"
+            params.append(value)
+    return [entry_dict(row) for row in archive.db.execute(sql + " ORDER BY id", params)]
+
+
+def latest_facts(archive: Archive, command: str, key: str, value: Any = None) -> tuple[int, dict[str, Any]] | None:
+    """The newest entry of ``command`` whose facts hold ``key`` (equal to ``value`` when given)."""
+    sql = ("SELECT id, facts FROM governance_audit WHERE command = ? AND json_valid(facts)"
+           " AND json_extract(facts, ?) IS NOT NULL")
+    params: list[Any] = [command, f"$.{key}"]
+    if value is not None:
+        sql += " AND json_extract(facts, ?) = ?"
+        params += [f"$.{key}", value]
+    row = archive.db.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
+    return (row[0], orjson.loads(row[1])) if row else None
+
+
+# ---- the session around one command ---------------------------------------------------------------
+
+class HashingWriter:
+    """Standard output as the command sees it: every byte written is counted and hashed on its way."""
+
+    def __init__(self, stream: IO[str]):
+        self._stream = stream
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+        self.errors = getattr(stream, "errors", None) or "strict"
+        self.sha256 = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str")  # so that click sees a text stream
+        data = text.encode(self.encoding, self.errors)
+        self.sha256.update(data)
+        self.bytes += len(data)
+        return self._stream.write(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    @property
+    def buffer(self) -> "_HashingBuffer":
+        return _HashingBuffer(self, self._stream.buffer)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, …
+        return getattr(self._stream, name)
+
+
+class _HashingBuffer:
+    def __init__(self, owner: HashingWriter, buffer: IO[bytes]):
+        self._owner, self._buffer = owner, buffer
+
+    def write(self, data: bytes) -> int:
+        self._owner._stream.flush()
+        self._owner.sha256.update(data)
+        self._owner.bytes += len(data)
+        return self._buffer.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._buffer, name)
+
+
+class NotAuthorized(click.ClickException):
+    """Enterprise mode refused a read; the message says what is missing."""
+
+
+@dataclass
+class Session:
+    """What one command invocation did, gathered while it runs and recorded when it ends."""
+
+    root: click.Context
+    started: float = field(default_factory=lambda: clock.now().timestamp())
+    command: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    mode: str | None = None
+    authorizations: list[int] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    records: int = 0
+    stdout: HashingWriter | None = None
+
+    @property
+    def db_path(self) -> Path:
+        from ..store import default_db_path
+
+        db = (self.root.obj or {}).get("db")
+        return Path(db) if db else default_db_path()
+
+    def count(self, records: int) -> None:
+        self.records += records
+
+    def begin(self, ctx: click.Context) -> None:
+        """The command is about to run: note it, and in enterprise mode check a read first."""
+        self.command = command_name(ctx)
+        self.params = dict(ctx.params)
+        if not is_read(self.command) or not self.db_path.exists():
+            return
+        from ..ledger.log import Ledger
+        from . import mode as mode_api
+        from .auth import check
+        from .scope import scope_for
+
+        self.mode = mode_api.ENTERPRISE  # until the archive says otherwise: a refusal below is recorded
+        try:
+            with Archive(self.db_path) as archive:
+                self.mode = mode_api.current_mode(archive)
+                if self.mode != mode_api.ENTERPRISE:
+                    return
+                Ledger(archive).signer()  # a read that could not be audited does not run
+                decision = check(archive, scope_for(self.command, self.params, archive), clock.now_ms())
+        except ChatAuditError as error:
+            raise click.ClickException(str(error)) from None
+        self.authorizations = decision.used
+        self.facts["scope"] = decision.summary
+        if not decision.ok:
+            self.facts["missing"] = decision.problems  # every employee's, where the message shows the first few
+            raise NotAuthorized(decision.message(operator_of(ctx)))
+
+    def audited_kind(self, archive: Archive) -> str | None:
+        """Why this command is audited in this archive, or None."""
+        if self.command is None:
+            return None
+        kind = "read" if is_read(self.command) else OTHER_AUDITED.get(self.command)
+        if kind is None:
+            return None
+        from . import mode as mode_api
+
+        mode = self.mode or mode_api.recorded_mode(archive)
+        return kind if mode == mode_api.ENTERPRISE else None
+
+    def outputs(self) -> list[dict[str, Any]]:
+        found = []
+        if self.stdout is not None and self.stdout.bytes:
+            found.append({"to": "stdout", "bytes": self.stdout.bytes, "sha256": self.stdout.sha256.hexdigest()})
+        for name in OUTPUT_PARAMS:
+            value = self.params.get(name)
+            if not value or value == "-":
+                continue
+            path = Path(value)
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            for file in files:
+                if file.is_file() and file.stat().st_mtime >= self.started - 1:
+                    found.append({"to": str(file), "bytes": file.stat().st_size, "sha256": _file_sha256(file)})
+        return found
+
+    def finish(self, outcome: str, exit_code: int, detail: str | None) -> None:
+        if self.command is None or not self.db_path.exists():
+            return
+        try:
+            with Archive(self.db_path) as archive:
+                kind = self.audited_kind(archive)
+                if kind is None:
+                    return
+                record(archive, operator=operator_of(self.root), command=self.command, params=self.params,
+                       authorizations=self.authorizations, records=self.records, outputs=self.outputs(),
+                       outcome=outcome, exit_code=exit_code, facts={"kind": kind, **self.facts}, detail=detail)
+        except Exception as error:  # never hide the command's own result behind the trail's failure
+            click.echo(f"warning: the audit entry of `{self.command}` was not recorded: {error}", err=True)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_read(command: str) -> bool:
+    return command in READS
+
+
+def _outcome(error: BaseException) -> tuple[str, int, str | None]:
+    if isinstance(error, NotAuthorized):
+        return "refused", 1, error.message
+    if isinstance(error, click.exceptions.Exit):
+        return ("ok" if error.exit_code == 0 else "error"), error.exit_code, None
+    if isinstance(error, click.ClickException):
+        return "error", error.exit_code, error.message
+    if isinstance(error, SystemExit):
+        code = error.code if isinstance(error.code, int) else (0 if error.code is None else 1)
+        return ("ok" if code == 0 else "error"), code, None
+    return "error", 1, f"{type(error).__name__}: {error}"
+
+
+@contextmanager
+def audited(ctx: click.Context) -> Iterator[Session]:
+    """Run one command as an audited session (the CLI's group wraps every invocation in this)."""
+    ctx.ensure_object(dict)
+    session = Session(ctx)
+    ctx.meta[SESSION_KEY] = session
+    original = sys.stdout
+    session.stdout = HashingWriter(original)
+    sys.stdout = session.stdout
+    result: tuple[str, int, str | None] = ("ok", 0, None)
+    try:
+        with output.listening_for_records(session.count):
+            yield session
+    except BaseException as error:
+        result = _outcome(error)
+        raise
+    finally:
+        sys.stdout = original
+        session.finish(*result)
+
+
+def govern(command: click.Command) -> click.Command:
+    """Make a command (every command of a group) tell the running session when it starts, so that
+    a read is checked against the authorizations before it reads anything. Idempotent."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            govern(sub)
+    elif command.callback is not None and not getattr(command.callback, GOVERNED, False):
+        command.callback = _governed(command.callback)
+    return command
+
+
+def _governed(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context(silent=True)
+        session = ctx.meta.get(SESSION_KEY) if ctx is not None else None
+        if session is not None and session.command is None:
+            session.begin(ctx)
+        return callback(*args, **kwargs)
+
+    setattr(run, GOVERNED, True)
+    return run
+
+
+def note(ctx: click.Context | None, **facts: Any) -> None:
+    """Add facts to the running session's entry (e.g. a read command's own summary)."""
+    session = ctx.meta.get(SESSION_KEY) if ctx is not None else None
+    if session is not None:
+        session.facts.update(facts)
