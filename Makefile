@@ -17,13 +17,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	rm -f demo/chataudit.db demo/chataudit.db-wal demo/chataudit.db-shm
+	rm -f demo/chataudit.db demo/chataudit.db-wal demo/chataudit.db-shm demo/chataudit.db.key
 	mkdir -p demo
 	$(BIN)/chataudit --db demo/chataudit.db import samples/ --tz Asia/Shanghai --label demo
 	$(BIN)/chataudit --db demo/chataudit.db conversations
 	$(BIN)/chataudit --db demo/chataudit.db search 退货
 	$(BIN)/chataudit --db demo/chataudit.db export --conversation 1 --format html --out demo/report.html
 	$(BIN)/chataudit --db demo/chataudit.db quality --html demo/quality.html
+	$(BIN)/chataudit --db demo/chataudit.db verify
 	@echo "demo archive: demo/chataudit.db; timeline: demo/report.html; service quality: demo/quality.html"
 
 test: $(STAMP) browser
