@@ -477,3 +477,25 @@ def test_api_compare_copies(archive, tmp_path: Path) -> None:
     # within a tolerance larger than the re-timing, the moved message is no longer retimed but out of order
     wide = compare_copies(archive, ["mine", "shop_console.jsonl"], tolerance_s=900)
     assert wide.report["retimed"] == [] and len(wide.report["reordered"]) == 2
+
+
+def test_redact_hides_personal_data_but_still_finds_the_alteration(tmp_path: Path) -> None:
+    a = tmp_path / "a.csv"
+    b = tmp_path / "b.csv"
+    header = "sent_at,conversation_id,sender_id,sender_name,text\n"
+    a.write_text(header + "2026-03-12 10:00:00,c,13812345678,王建国,我的手机是13812345678，身份证11010519491231002X\n"
+                 "2026-03-12 10:01:00,c,agent,客服,好的收到\n", encoding="utf-8")
+    b.write_text(header + "2026-03-12 10:00:00,c,13812345678,王建国,我的手机是13812345679，身份证11010519491231002X\n"
+                 "2026-03-12 10:01:00,c,agent,客服,好的收到\n", encoding="utf-8")
+    db = tmp_path / "r.db"
+    run(db, "import", str(a), "--label", "A", "--tz", "+08:00")
+    run(db, "import", str(b), "--label", "B", "--tz", "+08:00")
+    html = tmp_path / "r.html"
+    outputs = [run(db, "compare", "A", "B", "--redact", "--json").output,
+               run(db, "compare", "A", "B", "--redact", "--html", str(html)).output]
+    outputs.append(html.read_text(encoding="utf-8"))
+    for output in outputs:
+        for secret in ("13812345678", "13812345679", "11010519491231002X", "王建国"):
+            assert secret not in output
+    report = json.loads(outputs[0])
+    assert len(report["altered"]) == 1 and report["matched"] == 1  # found on the real text

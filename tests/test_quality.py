@@ -357,3 +357,24 @@ def test_fixed_offset_zone_and_a_conversation_nobody_answered(tmp_path: Path) ->
     report = json.loads(result.output)
     assert (report["responses"], report["unanswered"], report["mean_response_s"]) == (0, 1, None)
     assert report["by_hour"][10]["responses"] == 0
+
+
+def test_redact_hides_customers_personal_data_in_every_quality_output(tmp_path: Path) -> None:
+    chat = tmp_path / "cs.csv"
+    chat.write_text("sent_at,conversation_id,sender_id,sender_name,text\n"
+                    "2026-03-12 10:00:00,c1,13812345678,王建国,我要退货，电话13812345678，身份证11010519491231002X\n"
+                    "2026-03-12 10:00:20,c1,agent1,客服小李,您好，很高兴为您服务！已为您登记退货\n"
+                    "2026-03-12 10:01:00,c1,13812345678,王建国,好的谢谢\n", encoding="utf-8")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,role,hired_on\nagent1,客服小李,service,2025-01-01\n", encoding="utf-8")
+    db = tmp_path / "q.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", str(db), "import", str(chat), "--tz", "+08:00"]).exit_code == 0
+    html, table = tmp_path / "q.html", tmp_path / "q.csv"
+    result = runner.invoke(cli, ["--db", str(db), "quality", "--roster", str(roster), "--redact", "--json",
+                                 "--html", str(html), "--csv", str(table)])
+    assert result.exit_code == 0, result.output
+    for output in (result.output, html.read_text(encoding="utf-8"), table.read_text(encoding="utf-8-sig")):
+        for secret in ("13812345678", "11010519491231002X", "王建国"):
+            assert secret not in output
+    assert "客服小李" in html.read_text(encoding="utf-8")  # agents stay named

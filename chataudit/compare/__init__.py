@@ -33,22 +33,48 @@ class Comparison:
 
 
 def compare_copies(
-    archive: Archive, refs: list[str], *, tolerance_s: float = DEFAULT_TOLERANCE_S, tz: str | None = None
+    archive: Archive, refs: list[str], *, tolerance_s: float = DEFAULT_TOLERANCE_S, tz: str | None = None,
+    redactor: Any = None,
 ) -> Comparison:
-    """Load the named copies and compare them: pairwise for two, a presence matrix for more."""
+    """Load the named copies and compare them: pairwise for two, a presence matrix for more.
+
+    With a ``redactor`` (``--redact``) every text and name in the report is de-identified.
+    """
     if len(refs) < 2:
         raise ValueError("compare needs at least two copies")
     if tolerance_s < 0:
         raise ValueError("--tolerance must not be negative")
     copies = load_copies(archive, refs, tz=tz)
-    return compare_loaded(copies, tolerance_s)
+    return compare_loaded(copies, tolerance_s, redactor)
 
 
-def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S) -> Comparison:
+def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S, redactor: Any = None) -> Comparison:
     if len(copies) == 2:
+        # align on what the copies really say, then de-identify what the report shows: an
+        # alteration inside a phone number is still found, and its diff shows no digits
         alignment = _align_module.align(copies[0].side, copies[1].side, tolerance_s)
+        if redactor is not None:
+            for copy in copies:
+                _redact_copy(copy, redactor)
+            alignment.sender_mapping = {
+                redactor.sender("sender_id", a or ""): redactor.sender("sender_id", b or "")
+                for a, b in alignment.sender_mapping.items()
+            }
         return Comparison(copies, pair_report(copies[0], copies[1], alignment), alignment)
+    if redactor is not None:  # the matrix aligns as it reports, so it sees de-identified text
+        for copy in copies:
+            _redact_copy(copy, redactor)
     return Comparison(copies, matrix_report(copies, tolerance_s), None)
+
+
+def _redact_copy(copy: Copy, redactor: Any) -> None:
+    side = copy.side
+    side.text = [redactor.text(text) for text in side.text]
+    side.names = [redactor.sender("sender_name", name) for name in side.names]
+    side.sender = [redactor.sender("sender_id", sender) for sender in side.sender]
+    side._display = None
+    copy.conversation = redactor.tree(copy.conversation)
+    copy.sources = [{**source, "path": redactor.text(source.get("path") or "")} for source in copy.sources]
 
 
 # the function that pairs two Sides is chataudit.compare.align.align (the package attribute

@@ -30,10 +30,12 @@ def _cli():
               help="Also write a printable side-by-side HTML report.")
 @click.option("--context", type=int, default=3, show_default=True,
               help="Unchanged messages shown around each difference in --html (-1: all).")
+@click.option("--redact", "redact_policy", is_flag=False, flag_value="default", default=None, metavar="[POLICY]",
+              help="De-identify personal data in every output (optional TOML policy; default: built-in policy).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys, see README).")
 @click.pass_context
 def compare(ctx: click.Context, copies: tuple[str, ...], tolerance: float, tz: str | None,
-            html_path: str | None, context: int, as_json: bool) -> None:
+            html_path: str | None, context: int, redact_policy: str | None, as_json: bool) -> None:
     """Compare two or more copies of one conversation: what is missing, altered, retimed, reordered.
 
     Each COPY is a source label (import --label), a conversation (id, platform:native_id, native id or
@@ -42,15 +44,20 @@ def compare(ctx: click.Context, copies: tuple[str, ...], tolerance: float, tz: s
     aligned by normalized text and UTC instant, senders are mapped and a constant clock offset
     between the copies (a wrong --tz) is found and compensated.
     """
-    _cli().friendly_errors(_run)(ctx, list(copies), tolerance, tz, html_path, context, as_json)
+    _cli().friendly_errors(_run)(ctx, list(copies), tolerance, tz, html_path, context, redact_policy, as_json)
 
 
 def _run(ctx: click.Context, refs: list[str], tolerance: float, tz: str | None, html_path: str | None,
-         context: int, as_json: bool) -> None:
+         context: int, redact_policy: str | None, as_json: bool) -> None:
     if len(refs) < 2:
         raise click.UsageError("give at least two copies to compare")
     with _cli().open_archive(ctx) as archive:
-        comparison = compare_copies(archive, refs, tolerance_s=tolerance, tz=tz)
+        redactor = None
+        if redact_policy is not None:
+            from ..privacy import Redactor, load_policy
+
+            redactor = Redactor(load_policy(redact_policy))
+        comparison = compare_copies(archive, refs, tolerance_s=tolerance, tz=tz, redactor=redactor)
     if html_path:
         from ..render.compare_html import write_compare
 

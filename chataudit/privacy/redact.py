@@ -136,6 +136,23 @@ class Redactor:
             return text
         return self._apply(text, self._recognized(text))
 
+    def tree(self, value: Any, sender_keys: frozenset[str] = frozenset()) -> Any:
+        """A report (nested dicts and lists) with every string de-identified; values under
+        ``sender_keys`` (e.g. ``customer``) go through the sender rule, as sender fields do."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.tree(item, sender_keys) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self.tree(item, sender_keys) for item in value)
+        if isinstance(value, dict):
+            return {
+                key: (self.sender("sender_name", item) if key in sender_keys and isinstance(item, str)
+                      else self.tree(item, sender_keys))
+                for key, item in value.items()
+            }
+        return value
+
     # ---- messages ------------------------------------------------------------------------------
 
     def sender(self, kind: str, value: Any) -> Any:

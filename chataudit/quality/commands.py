@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import friendly_errors, json_option, open_archive, time_window
+from ..cli import friendly_errors, json_option, open_archive, redact_option, time_window
 from ..errors import ChatAuditError
 from ..model import parse_user_time, utc_ms, zone
 from ..render import emit_json
@@ -49,6 +49,7 @@ def _period(text: str, tz_name: str) -> tuple[int, int]:
 @click.option("--no-nlp", is_flag=True, help="Timing figures only (no texts read).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per session to this CSV.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the HTML report to this file.")
+@redact_option
 @json_option
 @click.pass_context
 @friendly_errors
@@ -57,7 +58,7 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             compare_to: str | None, platform: str | None, conversation_refs: tuple[str, ...],
             agent_refs: tuple[str, ...], team: str | None, tz: str | None, session_gap: str, sla: tuple[str, ...],
             new_days: int, hours: str | None, top: int, no_nlp: bool, csv_path: str | None,
-            html_path: str | None, as_json: bool) -> None:
+            html_path: str | None, redact_policy: str | None, as_json: bool) -> None:
     """Service quality: response times, SLA, scripts, top questions, sentiment, typos, sensitive words, scores."""
     with open_archive(ctx) as archive:
         tz_name = tz or archive.setting("tz") or "Asia/Shanghai"
@@ -83,6 +84,13 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             result["compare"] = report_api.compare(result, before)
         else:
             result["compare"] = None
+        redactor = None
+        if redact_policy is not None:
+            from ..privacy import Redactor, load_policy
+
+            redactor = Redactor(load_policy(redact_policy))
+            # customers are people; agent names stay, a team lead needs them (they are the roster)
+            result = redactor.tree(result, frozenset({"customer", "sender", "sender_name"}))
         if csv_path:
             with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
                 count = report_api.write_csv(result, handle)
@@ -91,7 +99,7 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             from .html import write_report
 
             with open(html_path, "w", encoding="utf-8") as handle:
-                write_report(result, handle, archive)
+                write_report(result, handle, archive, redactor.message if redactor else None)
             click.echo(f"wrote the report to {html_path}", err=True)
     if as_json:
         emit_json(result)

@@ -37,13 +37,16 @@ def referenced_sessions(report: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(wanted))[:MAX_SESSIONS]
 
 
-def write_report(report: dict[str, Any], out: IO[str], archive: Archive | None = None) -> None:
+def write_report(report: dict[str, Any], out: IO[str], archive: Archive | None = None,
+                 transform: Any = None) -> None:
+    """The HTML report; ``transform`` (a redactor's ``message``) is applied to the session transcripts."""
     rows = {r["session"]: r for r in report["session_rows"]}
     shown = [rows[s] for s in referenced_sessions(report) if s in rows]
     transcripts: dict[str, list[dict[str, Any]]] = {}
     if archive is not None:
         for row in shown:
-            transcripts[row["session"]] = list(archive.timeline(row["conversation"], row["start_ms"], row["end_ms"] + 1))
+            messages = archive.timeline(row["conversation"], row["start_ms"], row["end_ms"] + 1)
+            transcripts[row["session"]] = [transform(m) if transform else m for m in messages]
     target = report["sla"].get("service", {}).get("target_s") or 30
     agents = [a for a in report["by_agent"] if a["responses"] or a["sessions"]]
     agent_items = [{**a, "href": f"#agent-{i}"} for i, a in enumerate(agents)]
