@@ -18,3 +18,12 @@ def fixtures() -> Path:
 def archive(tmp_path: Path):
     with Archive(tmp_path / "archive.db") as opened:
         yield opened
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write the user's real keys, zone or operator; a test that needs its own
+    sets them again (monkeypatch keeps the last value)."""
+    monkeypatch.setenv("CHATAUDIT_KEYS", str(tmp_path_factory.getbasetemp() / "keys"))
+    for name in ("CHATAUDIT_DB", "CHATAUDIT_KEY", "CHATAUDIT_TZ", "CHATAUDIT_OPERATOR"):
+        monkeypatch.delenv(name, raising=False)
