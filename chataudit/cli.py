@@ -175,8 +175,9 @@ def _import_with_progress(archive: Archive, paths: list[str], format_name: str, 
                   TimeElapsedColumn(), transient=True) as progress:
         task = progress.add_task("importing", total=None)
 
-        def on_progress(path: str, count: int) -> None:
-            progress.update(task, description=Path(path).name, completed=count)
+        def on_progress(path: str, count: int, phase: str | None = None) -> None:
+            name = Path(path).name
+            progress.update(task, description=f"{name}: {phase}…" if phase else name, completed=count)
 
         return importer.import_paths(archive, paths, format_name=format_name, label=label, tz=tz,
                                      me=me, on_progress=on_progress)

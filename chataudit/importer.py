@@ -104,7 +104,7 @@ def import_paths(
     label: str | None = None,
     tz: str | None = None,
     me: str | None = None,
-    on_progress: Callable[[str, int], None] | None = None,
+    on_progress: Callable[..., None] | None = None,
 ) -> ImportSummary:
     """Import every path; each source is its own transaction, so one bad file loses nothing else."""
     started = time.perf_counter()
@@ -201,7 +201,7 @@ def _import_unit(
     forced,
     label: str | None,
     options: ParseOptions,
-    on_progress: Callable[[str, int], None] | None,
+    on_progress: Callable[..., None] | None,
 ) -> FileOutcome:
     if forced is not None:
         module = forced
@@ -216,7 +216,8 @@ def _import_unit(
     if size == 0 and not unit.is_dir():
         return FileOutcome(shown, module.NAME, error=f"{shown}:1: empty file")
     source = SourceInfo(path=shown, sha256=sha256, size=size, format=module.NAME, label=label)
-    progress = (lambda n: on_progress(shown, n)) if on_progress else None
+    # (messages read, phase): phases after reading are "indexing" and "signing"
+    progress = (lambda n, phase=None: on_progress(shown, n, phase)) if on_progress else None
     try:
         result: ImportResult = archive.import_records(source, module.parse(unit, options), progress)
     except ParseError as error:

@@ -182,6 +182,8 @@ class Archive:
             source_id = cursor.lastrowid
             first_new_id = (db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
             total = self._insert_records(source_id, records, progress)
+            if progress is not None:
+                progress(total, "indexing")
             new = db.execute(
                 "SELECT count(*) FROM messages WHERE source = ?", (source_id,)
             ).fetchone()[0]
@@ -190,6 +192,8 @@ class Archive:
                 "UPDATE sources SET message_count = ?, new_count = ? WHERE id = ?",
                 (total, new, source_id),
             )
+            if progress is not None and self.after_import:
+                progress(total, "signing")
             for hook in self.after_import:
                 hook(self, source_id)
             db.execute("COMMIT")
