@@ -30,6 +30,16 @@ proof still verifies, and without the salt a short withheld text cannot be guess
 
 **source**: ``{"format","imported_at","label","messages","new","path","sha256","size","type":"source","v":1}``.
 
+**sightings** (appended right after the messages of each source, ``ledger_leaves.ref`` is the
+source's id): ``{"count","digest","source":<sha256 of the source>,"type":"sightings","v":1}``,
+where each sighting of that source (``sightings`` row) is the line
+``{"edited_at_ms","extras","message":<leaf index of the message>,"message_id","position",
+"sender_name","utc_offset_min"}`` (canonical JSON as above; ``extras`` the stored JSON text as a
+JSON string, or null), ``count`` the number of sightings and ``digest`` the base64url SHA-256 of
+the SHA-256 of each line, concatenated in ascending message leaf order. The per-sighting hashes
+are kept (``ledger_sightings``), so a message purged later still verifies from its hash.
+A source appended before this leaf kind existed has none: its sightings are not signed.
+
 **purge** / **redaction** (policy events, appended when a message is purged or fields are
 redacted): ``{"at","fields","reason","target":<leaf index>,"type":"purge"|"redaction","v":1}``.
 A purged message's own leaf hash stays in the tree as its tombstone.
@@ -58,8 +68,8 @@ SALTED_FIELDS = ("text", "sender_id", "sender_name", "extras")  # then one salt 
 SALT_BYTES = 16
 SALT_CHARS = 32  # a salt is written as the lowercase hex of its 16 random bytes
 
-SOURCE, MESSAGE, EVENT, AUDIT = 0, 1, 2, 3
-KIND_NAMES = {SOURCE: "source", MESSAGE: "message", EVENT: "event", AUDIT: "audit"}
+SOURCE, MESSAGE, EVENT, AUDIT, SIGHTINGS = 0, 1, 2, 3, 4
+KIND_NAMES = {SOURCE: "source", MESSAGE: "message", EVENT: "event", AUDIT: "audit", SIGHTINGS: "sightings"}
 
 # Column order of a message row as every leaf function reads it (a prefix of the verify query).
 MESSAGE_COLUMNS = (
@@ -204,6 +214,42 @@ def source_leaf(row: Sequence[Any]) -> bytes:
         "sha256": row[1],
         "size": row[3],
         "type": "source",
+        "v": LEAF_VERSION,
+    })
+
+
+# a source's sightings with the live leaf of each message (None: the message is not in the ledger)
+SIGHTINGS_QUERY = (
+    "SELECT (SELECT max(l.idx) FROM ledger_leaves l WHERE l.kind = 1 AND l.ref = si.message"
+    "  AND l.idx NOT IN (SELECT target FROM ledger_events WHERE action = 'purge')),"
+    " si.message, si.position, si.sender_name, si.utc_offset_min, si.edited_at_ms, si.message_id, si.extras"
+    " FROM sightings si WHERE si.source = ?"
+)
+
+
+def sighting_hash(row: Sequence[Any], salt: bytes) -> bytes:
+    """SHA-256 of one sighting's line, from a row in SIGHTINGS_QUERY order and its random salt
+    (salted like the message fields, so a purged sighting's kept hash confirms no guess)."""
+    return _sha256(_dumps({
+        "edited_at_ms": row[5],
+        "extras": row[7],
+        "message": row[0],
+        "message_id": row[6],
+        "position": row[2],
+        "salt": salt.hex(),
+        "sender_name": row[3],
+        "utc_offset_min": row[4],
+    })).digest()
+
+
+def sightings_leaf(source_sha256: str, hashes: Sequence[tuple[int, bytes]]) -> bytes:
+    """The leaf bytes of a source's sightings, from (message leaf index, sighting hash) pairs."""
+    ordered = b"".join(h for _, h in sorted(hashes, key=lambda pair: pair[0]))
+    return _dumps({
+        "count": len(hashes),
+        "digest": _b2a(_sha256(ordered).digest(), newline=False)[:43].translate(_URLSAFE).decode(),
+        "source": source_sha256,
+        "type": "sightings",
         "v": LEAF_VERSION,
     })
 

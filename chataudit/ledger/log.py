@@ -7,6 +7,8 @@ itself appended as an event leaf and signed. Nothing already in the tree is ever
 
 from __future__ import annotations
 
+import os
+
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,6 +40,9 @@ GUARDS = [
     ("ledger_events_no_update", "BEFORE UPDATE ON ledger_events"),
     ("ledger_timestamps_no_delete", "BEFORE DELETE ON ledger_timestamps"),
     ("ledger_timestamps_no_update", "BEFORE UPDATE ON ledger_timestamps"),
+    ("ledger_sightings_no_delete", "BEFORE DELETE ON ledger_sightings"),
+    # a purge drops a sighting's salt; what the tree committed to may not change
+    ("ledger_sightings_no_update", "BEFORE UPDATE OF source, leaf, hash ON ledger_sightings"),
 ]
 
 
@@ -318,6 +323,20 @@ class Ledger:
                 self._insert_leaves(leaves_rows)
         self._insert_leaves(leaves_rows)
 
+    def _append_sightings(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
+        """One leaf committing to every sighting of the source; each sighting's hash is kept."""
+        hashes = []
+        for row in _rows(self.db, L.SIGHTINGS_QUERY, (source_id,)):
+            if row[0] is None:
+                raise ChatAuditError(f"source {source_id} holds message {row[1]}, which is not in the ledger; "
+                                     "run `chataudit verify`")
+            salt = os.urandom(L.SALT_BYTES)
+            hashes.append((row[0], L.sighting_hash(row, salt), salt))
+        self.db.executemany("INSERT INTO ledger_sightings (source, leaf, hash, salt) VALUES (?, ?, ?, ?)",
+                            [(source_id, leaf, h, salt) for leaf, h, salt in hashes])
+        hashes = [(leaf, h) for leaf, h, _ in hashes]
+        self._append_leaf(builder, L.SIGHTINGS, source_id, L.sightings_leaf(source_sha256, hashes))
+
     def _insert_leaves(self, leaves_rows: list[tuple]) -> None:
         if leaves_rows:
             self.db.executemany(
@@ -350,6 +369,7 @@ class Ledger:
             for source in pending:
                 self._append_leaf(builder, L.SOURCE, source[0], L.source_leaf(source))
                 self._append_messages(builder, source[0], source[1])
+                self._append_sightings(builder, source[0], source[1])
             return self._write_checkpoint(builder)
 
     # ---- policy: purge and redaction --------------------------------------------------------------
@@ -405,6 +425,8 @@ class Ledger:
                 targets.append((idx, reason))
             self.archive.delete_messages(message_id for message_id, _ in purges)
             self.db.executemany("UPDATE ledger_leaves SET sender = NULL, salts = NULL WHERE idx = ?",
+                                [(idx,) for idx, _ in targets])
+            self.db.executemany("UPDATE ledger_sightings SET salt = NULL WHERE leaf = ?",
                                 [(idx,) for idx, _ in targets])
             at, _ = now_utc()
             builder = self._builder()

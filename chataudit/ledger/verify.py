@@ -226,6 +226,18 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
         return {"id": mid, "leaf": idx, "conversation": f"{platform}:{native}" if platform else cid,
                 "conversation_title": title, "sender": sender, "sent_at": _iso(ms, offset)}
 
+    def describe_message(message_id: int | None, leaf: int | None) -> dict[str, Any] | None:
+        found = None
+        if message_id is not None:
+            found = db.execute(f"SELECT {L.MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?", (message_id,)).fetchone()
+        if found is None and leaf is not None:
+            locator = db.execute("SELECT conversation, sent_at_ms, sender FROM ledger_leaves WHERE idx = ?",
+                                 (leaf,)).fetchone()
+            if locator is not None:
+                return describe(None, tuple(locator), leaf)
+        return describe(tuple(found), (), leaf) if found is not None else None
+
+    signed_sightings: set[int] = set()
     builder = TreeBuilder()
     mismatched: dict[int, tuple[bytes, bytes, Any, tuple]] = {}  # idx -> (stored, recomputed, row, locator)
     damaged_leaves: list[int] = []
@@ -316,6 +328,11 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
                                          f"{entry[1]}) differs from what was signed")
                     damaged_leaves.append(idx)
                 audited += 1
+        elif kind == L.SIGHTINGS:
+            signed_sightings.add(row[22])
+            recomputed = _check_sightings(db, row[22], idx, stored, sources, purged, report, describe_message)
+            if recomputed != stored:
+                damaged_leaves.append(idx)
         else:
             event = events.get(row[22])
             if event is None:
@@ -358,6 +375,10 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
         _check_consistency(signed, proof_ranges, captured, report)
 
     _find_unledgered(ledger, live_message_rows, purged, report)
+    for source_id in sorted(set(sources) - signed_sightings):
+        if db.execute("SELECT 1 FROM ledger_leaves WHERE kind = 0 AND ref = ?", (source_id,)).fetchone():
+            report.notice("sightings_unsigned", f"sightings of source {source_id} ({sources[source_id][2]}) are not "
+                                                "signed (imported before the ledger committed to sightings)")
     if audits:
         ledgered = {ref for (ref,) in _rows(db, f"SELECT ref FROM ledger_leaves WHERE kind = {L.AUDIT}")}
         unsigned = sorted(set(audits) - ledgered)
@@ -372,6 +393,53 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     report.ok = report.problem_count == 0
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_sightings(db, source_id: int, idx: int, stored: bytes, sources, purged, report: VerifyReport,
+                     describe_message) -> bytes:
+    """Recompute a source's sightings leaf from its sightings rows (and, for a message purged since,
+    the hash kept when the leaf was signed); name each sighting that differs from its kept hash."""
+    source = sources.get(source_id)
+    if source is None:
+        report.add(DELETED, f"source {source_id} (sightings leaf {idx}) was deleted from the archive")
+        return b"\xff" * 32
+    kept_rows = list(_rows(db, "SELECT leaf, hash, salt FROM ledger_sightings WHERE source = ?", (source_id,)))
+    kept = {leaf: value for leaf, value, _ in kept_rows}
+    salts = {leaf: salt for leaf, _, salt in kept_rows}
+    where = f"source {source_id} ({source[2]})"
+    hashes: list[tuple[int, bytes]] = []
+    problems = report.problem_count
+    for row in _rows(db, L.SIGHTINGS_QUERY, (source_id,)):
+        leaf, message_id = row[0], row[1]
+        try:
+            current = L.sighting_hash(row, salts.get(leaf) or b"")
+        except (TypeError, ValueError):
+            current = b"\xff" * 32
+        if leaf is None or leaf not in kept:
+            report.add(INSERTED, f"{where} holds a sighting of this message that was not signed: added behind "
+                                 "the tool's back", describe_message(message_id, leaf))
+            if leaf is None:
+                continue
+        elif kept[leaf] != current:
+            report.add(MODIFIED, f"{where}'s sighting of this message (position, sender name, offset, edit time, id "
+                                 "or extras as that copy showed it) differs from what was signed",
+                       describe_message(message_id, leaf))
+        hashes.append((leaf, current))
+    seen = {leaf for leaf, _ in hashes}
+    for leaf, value in kept.items():
+        if leaf in seen:
+            continue
+        if leaf in purged:
+            hashes.append((leaf, value))  # the message was purged by policy, its sightings with it
+            continue
+        ref = db.execute("SELECT ref FROM ledger_leaves WHERE idx = ? AND kind = 1", (leaf,)).fetchone()
+        report.add(DELETED, f"{where}'s sighting of this message was deleted (no purge was recorded)",
+                   describe_message(ref[0] if ref else None, leaf))
+    recomputed = hashlib.sha256(b"\x00" + L.sightings_leaf(source[1], hashes)).digest()
+    if recomputed != stored and report.problem_count == problems:
+        report.add(MODIFIED, f"the sightings of {where} (leaf {idx}) differ from what was signed: the kept "
+                             "sighting hashes were rewritten")
+    return recomputed
 
 
 def _redacted_leaf(row, native_ids, sources, redacted, report, describe, idx) -> bytes:
