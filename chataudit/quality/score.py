@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +10,7 @@ DIMENSION_LABELS = {"speed": "响应速度", "professionalism": "专业度", "re
                     "experience": "用户体验", "emotion": "情绪管理"}
 
 
-@dataclass
+@dataclass(slots=True)
 class SessionFacts:
     """What one session's messages showed, gathered while streaming them once."""
 
@@ -32,7 +31,7 @@ class SessionFacts:
     mean_response_s: float | None
     wait_list: list[tuple[float | None, int | None, int | None]]
     first_agent_text: str | None = None
-    last_agent_texts: deque = field(default_factory=lambda: deque(maxlen=2))
+    last_agent_texts: list[str] = field(default_factory=list)  # the last two (a list: ~700k deques cost ~1 GB)
     agent_text_messages: int = 0
     polite: int = 0
     curt: int = 0
@@ -43,7 +42,7 @@ class SessionFacts:
     questions: list[str] = field(default_factory=list)
     seen_questions: dict[str, int] = field(default_factory=dict)
     repeating: bool = False
-    last_customer: deque = field(default_factory=lambda: deque(maxlen=2))  # (flags, sentiment, categories)
+    last_customer: list[tuple] = field(default_factory=list)  # the last two (flags, sentiment, categories)
     last_agent_ms: int | None = None
     complaint_ms: list[int] = field(default_factory=list)
     scripts_used: dict[str, bool] = field(default_factory=dict)
@@ -90,49 +89,93 @@ def resolve(facts: SessionFacts, confirm_flag: int, complaint_categories: set[st
 
 def score_session(facts: SessionFacts, card: dict[str, Any], required_scripts: list[str]) -> None:
     """Fill facts.scores (0-100 per dimension, None when it does not apply), score and critical."""
-    multiple = float(card["speed"]["zero_at_multiple"])
-    points = []
-    for wait_ms, sla_ms, _ in facts.wait_list:
-        if wait_ms is None:
-            points.append(0.0)
-        elif not sla_ms or wait_ms <= sla_ms:
-            points.append(100.0)
-        else:
-            points.append(max(0.0, 100.0 * (1 - (wait_ms - sla_ms) / (sla_ms * (multiple - 1)))))
-    speed = sum(points) / len(points) if points else None
-    professionalism = None
-    if facts.agent_messages:
-        missed = sum(1 for name in required_scripts if not facts.scripts_used.get(name, False))
-        professionalism = max(0.0, 100.0 - card["professionalism"]["per_typo"] * len(facts.typos)
-                              - card["professionalism"]["per_missed_script"] * missed)
-    resolution = None if facts.resolution is None else float(card["resolution"][facts.resolution])
-    parts = []
-    if facts.agent_text_messages:
-        parts.append((card["experience"]["politeness_weight"], 100.0 * facts.polite / facts.agent_text_messages))
-    if facts.sentiment_end is not None:
-        parts.append((card["experience"]["sentiment_weight"], 50.0 * (facts.sentiment_end + 1)))
-    experience = sum(w * v for w, v in parts) / sum(w for w, _ in parts) if parts and sum(w for w, _ in parts) else None
-    emotion = None
-    if facts.agent_messages:
-        agent_legal = sum(1 for s in facts.sensitive if s["role"] == "agent" and s["category"] == "legal")
-        emotion = max(0.0, 100.0 - card["emotion"]["per_negative_agent_message"] * facts.curt
-                      - card["emotion"]["per_sensitive_agent_word"] * agent_legal)
-    facts.scores = {k: (None if v is None else round(v, 2)) for k, v in zip(
-        DIMENSIONS, (speed, professionalism, resolution, experience, emotion))}
-    weights = card["weights"]
-    used = [(weights[k], v) for k, v in facts.scores.items() if v is not None and weights.get(k)]
-    total = sum(w * v for w, v in used) / sum(w for w, _ in used) if used else None
-    critical = []
-    items = set(card.get("critical") or [])
-    if "agent_abuse" in items and any(s["role"] == "agent" and s["category"] == "abuse" for s in facts.sensitive):
-        critical.append("agent_abuse")
-    if "agent_promise" in items and any(s["role"] == "agent" and s["category"] == "promise" for s in facts.sensitive):
-        critical.append("agent_promise")
-    if ("ignored_complaint" in items and facts.unanswered and facts.complaint_ms
-            and any(facts.last_agent_ms is None or ms > facts.last_agent_ms for ms in facts.complaint_ms)):
-        critical.append("ignored_complaint")
-    facts.critical = critical
-    facts.score = 0.0 if critical and total is not None else (None if total is None else round(total, 2))
+    Scorer(card, required_scripts)(facts)
+
+
+class Scorer:
+    """:func:`score_session` with the scorecard read once, for scoring many sessions in a row.
+
+    Every expression (and so every rounding) is the one the scorecard defines; only the look-ups
+    that are the same for every session are hoisted out of the per-session call."""
+
+    def __init__(self, card: dict[str, Any], required_scripts: list[str]):
+        self.multiple = float(card["speed"]["zero_at_multiple"])
+        self.per_typo = card["professionalism"]["per_typo"]
+        self.per_missed_script = card["professionalism"]["per_missed_script"]
+        self.resolution = card["resolution"]
+        self.politeness_weight = card["experience"]["politeness_weight"]
+        self.sentiment_weight = card["experience"]["sentiment_weight"]
+        self.per_negative = card["emotion"]["per_negative_agent_message"]
+        self.per_sensitive = card["emotion"]["per_sensitive_agent_word"]
+        weights = card["weights"]
+        # (dimension, weight) in DIMENSIONS order, for the dimensions with a weight
+        self.weighted = [(i, weights[k]) for i, k in enumerate(DIMENSIONS) if weights.get(k)]
+        self.items = set(card.get("critical") or [])
+        self.required = list(required_scripts)
+        # sessions without any text-analysis facts (every session under --no-nlp) score by their waits
+        # and whether an agent spoke alone: such results are remembered per (waits, agent spoke)
+        self._plain: dict[tuple, tuple[list[float | None], float | None]] = {}
+
+    def __call__(self, facts: SessionFacts) -> None:
+        if (facts.resolution is None and not facts.agent_text_messages and not facts.customer_sentiments
+                and not facts.curt and not facts.typos and not facts.sensitive and not facts.complaint_ms
+                and not facts.scripts_used):
+            key = (tuple([(w[0], w[1]) for w in facts.wait_list]), bool(facts.agent_messages))
+            known = self._plain.get(key)
+            if known is None:
+                self._score(facts)
+                if len(self._plain) < 1 << 16:
+                    self._plain[key] = (list(facts.scores.values()), facts.score)
+            else:
+                facts.scores = dict(zip(DIMENSIONS, known[0]))
+                facts.critical = []
+                facts.score = known[1]
+            return
+        self._score(facts)
+
+    def _score(self, facts: SessionFacts) -> None:
+        multiple = self.multiple
+        points = []
+        for wait_ms, sla_ms, _ in facts.wait_list:
+            if wait_ms is None:
+                points.append(0.0)
+            elif not sla_ms or wait_ms <= sla_ms:
+                points.append(100.0)
+            else:
+                points.append(max(0.0, 100.0 * (1 - (wait_ms - sla_ms) / (sla_ms * (multiple - 1)))))
+        speed = sum(points) / len(points) if points else None
+        professionalism = emotion = None
+        sensitive = facts.sensitive
+        if facts.agent_messages:
+            scripts_used = facts.scripts_used
+            missed = sum(1 for name in self.required if not scripts_used.get(name, False))
+            professionalism = max(0.0, 100.0 - self.per_typo * len(facts.typos) - self.per_missed_script * missed)
+            agent_legal = sum(1 for s in sensitive if s["role"] == "agent" and s["category"] == "legal") if sensitive else 0
+            emotion = max(0.0, 100.0 - self.per_negative * facts.curt - self.per_sensitive * agent_legal)
+        resolution = None if facts.resolution is None else float(self.resolution[facts.resolution])
+        parts = []
+        if facts.agent_text_messages:
+            parts.append((self.politeness_weight, 100.0 * facts.polite / facts.agent_text_messages))
+        sentiment_end = facts.sentiment_end if facts.customer_sentiments else None
+        if sentiment_end is not None:
+            parts.append((self.sentiment_weight, 50.0 * (sentiment_end + 1)))
+        experience = sum(w * v for w, v in parts) / sum(w for w, _ in parts) if parts and sum(w for w, _ in parts) else None
+        values = [None if v is None else round(v, 2) for v in (speed, professionalism, resolution, experience, emotion)]
+        facts.scores = dict(zip(DIMENSIONS, values))
+        used = [(w, values[i]) for i, w in self.weighted if values[i] is not None]
+        total = sum(w * v for w, v in used) / sum(w for w, _ in used) if used else None
+        critical = []
+        if sensitive:
+            items = self.items
+            if "agent_abuse" in items and any(s["role"] == "agent" and s["category"] == "abuse" for s in sensitive):
+                critical.append("agent_abuse")
+            if "agent_promise" in items and any(s["role"] == "agent" and s["category"] == "promise" for s in sensitive):
+                critical.append("agent_promise")
+        if (facts.complaint_ms and "ignored_complaint" in self.items and facts.unanswered
+                and any(facts.last_agent_ms is None or ms > facts.last_agent_ms for ms in facts.complaint_ms)):
+            critical.append("ignored_complaint")
+        facts.critical = critical
+        facts.score = 0.0 if critical and total is not None else (None if total is None else round(total, 2))
 
 
 def mean(values: list[float | None]) -> float | None:

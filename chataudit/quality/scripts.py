@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -14,6 +15,7 @@ _DROP = re.compile(r"[\W_]+|[哦呢呀啊哈嘛噢~～]", re.UNICODE)
 THRESHOLD = 80.0  # rapidfuzz partial_ratio, 0-100; chosen on the labelled set (README accuracy table)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # agents repeat their quick replies: most texts come back
 def normalize_script(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower().replace("您", "你")
     return _DROP.sub("", text)
@@ -24,6 +26,7 @@ class ScriptMatcher:
         self.categories = categories
         self.threshold = threshold
         self.normalized = {c.name: [normalize_script(t) for t in c.texts if normalize_script(t)] for c in categories}
+        self._matches: dict[tuple[str, str], bool] = {}  # (category, text) -> matches(); a pure function
 
     def similarity(self, script: str, text: str, message: str | None = None) -> float:
         """How well a message contains a (normalized) script: 0-100."""
@@ -35,8 +38,14 @@ class ScriptMatcher:
         return fuzz.partial_ratio(script, message)
 
     def matches(self, category: str, text: str) -> bool:
-        message = normalize_script(text)
-        return any(self.similarity(s, text, message) >= self.threshold for s in self.normalized.get(category, ()))
+        key = (category, text)
+        found = self._matches.get(key)
+        if found is None:
+            message = normalize_script(text)
+            found = any(self.similarity(s, text, message) >= self.threshold for s in self.normalized.get(category, ()))
+            if len(self._matches) < 1 << 18:
+                self._matches[key] = found
+        return found
 
     def used(self, first_agent_text: str | None, last_agent_texts: list[str], agent_texts: list[str]) -> dict[str, bool]:
         """Per category: used where its position asks for it."""
