@@ -244,10 +244,17 @@ def sighting_hash(row: Sequence[Any], salt: bytes) -> bytes:
 
 def sightings_leaf(source_sha256: str, hashes: Sequence[tuple[int, bytes]]) -> bytes:
     """The leaf bytes of a source's sightings, from (message leaf index, sighting hash) pairs."""
-    ordered = b"".join(h for _, h in sorted(hashes, key=lambda pair: pair[0]))
+    digest = _sha256()
+    for _, value in sorted(hashes, key=lambda pair: pair[0]):
+        digest.update(value)
+    return sightings_leaf_of(source_sha256, len(hashes), digest.digest())
+
+
+def sightings_leaf_of(source_sha256: str, count: int, digest: bytes) -> bytes:
+    """The leaf bytes from the count and the SHA-256 of the sighting hashes in leaf order (streamed)."""
     return _dumps({
-        "count": len(hashes),
-        "digest": _b2a(_sha256(ordered).digest(), newline=False)[:43].translate(_URLSAFE).decode(),
+        "count": count,
+        "digest": _b2a(digest, newline=False)[:43].translate(_URLSAFE).decode(),
         "source": source_sha256,
         "type": "sightings",
         "v": LEAF_VERSION,

@@ -7,6 +7,7 @@ itself appended as an event leaf and signed. Nothing already in the tree is ever
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import secrets
@@ -324,18 +325,27 @@ class Ledger:
         self._insert_leaves(leaves_rows)
 
     def _append_sightings(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
-        """One leaf committing to every sighting of the source; each sighting's hash is kept."""
-        hashes = []
-        for row in _rows(self.db, L.SIGHTINGS_QUERY, (source_id,)):
+        """One leaf committing to every sighting of the source; each sighting's hash is kept.
+
+        Streamed in batches in leaf order (a source may hold millions of sightings), so the digest
+        is computed as they pass and memory stays flat.
+        """
+        digest, count, batch = hashlib.sha256(), 0, []
+        insert = "INSERT INTO ledger_sightings (source, leaf, hash, salt) VALUES (?, ?, ?, ?)"
+        for row in _rows(self.db, f"SELECT * FROM ({L.SIGHTINGS_QUERY}) ORDER BY 1", (source_id,)):
             if row[0] is None:
                 raise ChatAuditError(f"source {source_id} holds message {row[1]}, which is not in the ledger; "
                                      "run `chataudit verify`")
             salt = os.urandom(L.SALT_BYTES)
-            hashes.append((row[0], L.sighting_hash(row, salt), salt))
-        self.db.executemany("INSERT INTO ledger_sightings (source, leaf, hash, salt) VALUES (?, ?, ?, ?)",
-                            [(source_id, leaf, h, salt) for leaf, h, salt in hashes])
-        hashes = [(leaf, h) for leaf, h, _ in hashes]
-        self._append_leaf(builder, L.SIGHTINGS, source_id, L.sightings_leaf(source_sha256, hashes))
+            value = L.sighting_hash(row, salt)
+            digest.update(value)
+            batch.append((source_id, row[0], value, salt))
+            count += 1
+            if len(batch) >= BATCH:
+                self.db.executemany(insert, batch)
+                batch.clear()
+        self.db.executemany(insert, batch)
+        self._append_leaf(builder, L.SIGHTINGS, source_id, L.sightings_leaf_of(source_sha256, count, digest.digest()))
 
     def _insert_leaves(self, leaves_rows: list[tuple]) -> None:
         if leaves_rows:

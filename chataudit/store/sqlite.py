@@ -102,7 +102,6 @@ class Archive:
             "synchronous=NORMAL",
             "foreign_keys=ON",
             "cache_size=-131072",
-            "temp_store=MEMORY",
         ):
             self.db.execute(f"PRAGMA {pragma}")
         self.migrate()
