@@ -195,3 +195,19 @@ def test_a_source_appended_before_sightings_were_signed_gets_a_notice(tmp_path: 
     assert report.ok, report.problems
     (notice,) = [n for n in report.notices if n["kind"] == "sightings_unsigned"]
     assert f"sightings of source {source} " in notice["detail"] and "not signed" in notice["detail"]
+
+
+def test_redacting_a_sender_name_clears_every_copys_view_and_verify_stays_green(db: Path) -> None:
+    message = message_of(db, "收到")
+    with Archive(db) as archive:
+        names = {r[0] for r in archive.db.execute("SELECT sender_name FROM sightings WHERE message = ?", (message,))}
+        assert names - {None}  # the copies showed a name
+        Ledger(archive).redact(message, ["sender_name"], "privacy request")
+        left = {r[0] for r in archive.db.execute("SELECT sender_name FROM sightings WHERE message = ?", (message,))}
+        assert left == {None}
+    report = report_of(db)
+    assert report.ok, report.problems
+    assert any(n["kind"] == "redacted" for n in report.notices)
+    # a redacted sighting given a value again behind the tool's back is caught
+    tamper(db, "UPDATE sightings SET sender_name = '李先生' WHERE message = ?", (message,))
+    assert not report_of(db).ok

@@ -494,6 +494,13 @@ class Ledger:
                 if "attachments" in fields:
                     del raw[len(L.SALTED_FIELDS) * L.SALT_BYTES:]
                 self.db.execute("UPDATE ledger_leaves SET salts = ? WHERE idx = ?", (bytes(raw), idx))
+            copied = [f for f in ("sender_name", "extras") if f in fields]
+            if copied:
+                # every copy's view of the message loses the value too; the sightings' kept hashes
+                # stand in for them (as after a purge), and their salts go so they confirm no guess
+                self.db.execute(f"UPDATE sightings SET {', '.join(f'{f} = NULL' for f in copied)} WHERE message = ?",
+                                (message_id,))
+                self.db.execute("UPDATE ledger_sightings SET salt = NULL WHERE leaf = ?", (idx,))
             return self._record_event("redaction", idx, fields, digests, reason)
 
 

@@ -330,7 +330,9 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
                 audited += 1
         elif kind == L.SIGHTINGS:
             signed_sightings.add(row[22])
-            recomputed = _check_sightings(db, row[22], idx, stored, sources, purged, report, describe_message)
+            recomputed = _check_sightings(db, row[22], idx, stored, sources, purged, report, describe_message,
+                                          {leaf: {"sender_name", "extras"} & set(r["digests"])
+                                           for leaf, r in redactions.items()})
             if recomputed != stored:
                 damaged_leaves.append(idx)
         else:
@@ -396,7 +398,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
 
 
 def _check_sightings(db, source_id: int, idx: int, stored: bytes, sources, purged, report: VerifyReport,
-                     describe_message) -> bytes:
+                     describe_message, redacted_leaves: dict[int, set[str]] | None = None) -> bytes:
     """Recompute a source's sightings leaf from its sightings rows (and, for a message purged since,
     the hash kept when the leaf was signed); name each sighting that differs from its kept hash."""
     source = sources.get(source_id)
@@ -420,6 +422,13 @@ def _check_sightings(db, source_id: int, idx: int, stored: bytes, sources, purge
                                  "the tool's back", describe_message(message_id, leaf))
             if leaf is None:
                 continue
+        elif salts.get(leaf) is None and (redacted_leaves or {}).get(leaf):
+            # redacted by policy: the value went (and must stay gone), the signed hash stands in
+            columns = {"sender_name": row[3], "extras": row[7]}
+            if any(columns[f] is not None for f in redacted_leaves[leaf]):
+                report.add(MODIFIED, f"{where}'s sighting of this message holds a value that was redacted by policy",
+                           describe_message(message_id, leaf))
+            current = kept[leaf]
         elif kept[leaf] != current:
             report.add(MODIFIED, f"{where}'s sighting of this message (position, sender name, offset, edit time, id "
                                  "or extras as that copy showed it) differs from what was signed",
