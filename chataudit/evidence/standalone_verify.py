@@ -701,65 +701,76 @@ def check_messages(z, report, checkpoint, digests, manifest):
 
 def _sd_of(message, where, report, shown_attachments):
     """The leaf's ``_sd`` object from disclosures and withheld digests; None when they contradict the fields."""
-    disclosures = message.get("disclosures") or {}
-    withheld = message.get("withheld") or {}
-    if not isinstance(disclosures, dict) or not isinstance(withheld, dict):
-        report.add("message", "disclosures / withheld are not objects", message=where)
-        return None
-    sd = {}
-    hidden = {}
     try:
-        for field in SALTED:
-            shown, disclosure, digest = message.get(field), disclosures.get(field), withheld.get(field)
-            if disclosure is not None and digest is not None:
-                raise ValueError(f"{field} is both disclosed and withheld")
-            if disclosure is not None:
-                salt_name_value = open_disclosure(disclosure)
-                if len(salt_name_value) != 3 or salt_name_value[1] != field:
-                    raise ValueError(f"the disclosure given for {field} is not one of {field}")
-                if salt_name_value[2] != shown:
-                    raise ValueError(f"the {field} shown is not the {field} its disclosure commits to")
-                sd[field] = disclosure_digest(disclosure)
-                report.checked["disclosures"] += 1
-            elif digest is not None:
-                if shown is not None:
-                    raise ValueError(f"{field} is withheld but a value is shown")
-                _check_digest(digest)
-                sd[field] = digest
-                hidden[field] = 1
-            else:
-                if shown is not None:
-                    raise ValueError(f"{field} is shown without its disclosure")
-                sd[field] = None
-        shown = message.get("attachments") or []
-        given = disclosures.get("attachments") or []
-        held = withheld.get("attachments") or []
-        if not all(isinstance(x, list) for x in (shown, given, held)):
-            raise ValueError("attachments, their disclosures and digests must be lists")
-        items = []
-        for i in range(max(len(shown), len(given), len(held))):
-            disclosure = given[i] if i < len(given) else None
-            digest = held[i] if i < len(held) else None
-            value = shown[i] if i < len(shown) else None
-            if (disclosure is None) == (digest is None):
-                raise ValueError(f"attachment {i} must be either disclosed or withheld")
-            if disclosure is not None:
-                salt_value = open_disclosure(disclosure)
-                if len(salt_value) != 2 or salt_value[1] != value:
-                    raise ValueError(f"attachment {i} shown is not the one its disclosure commits to")
-                items.append(disclosure_digest(disclosure))
-                shown_attachments[(message.get("id"), i)] = value
-                report.checked["disclosures"] += 1
-            else:
-                if value is not None:
-                    raise ValueError(f"attachment {i} is withheld but shown")
-                _check_digest(digest)
-                items.append(digest)
-                hidden["attachments"] = hidden.get("attachments", 0) + 1
-        sd["attachments"] = items
+        return sd_from_disclosures(message, report, shown_attachments, open_disclosure, disclosure_digest,
+                                   _check_digest)
     except (ValueError, TypeError, UnicodeDecodeError, binascii.Error) as error:
         report.add("message", str(error), message=where)
         return None
+
+
+def sd_from_disclosures(message, report, shown_attachments, opener, digester, digest_check):
+    """Walk a message's salted fields: each is disclosed (checked against the value shown), withheld
+    (a digest only) or absent. Raises ValueError on any contradiction.
+
+    The disclosure primitives are passed in, so chataudit's own verifier walks the same rules with
+    its independent ledger implementation of them (``opener`` returns [salt, name, value], or
+    [salt, value] for an attachment; ``digester`` a disclosure's base64url SHA-256).
+    """
+    disclosures = message.get("disclosures") or {}
+    withheld = message.get("withheld") or {}
+    if not isinstance(disclosures, dict) or not isinstance(withheld, dict):
+        raise ValueError("disclosures / withheld are not objects")
+    sd = {}
+    hidden = {}
+    for field in SALTED:
+        shown, disclosure, digest = message.get(field), disclosures.get(field), withheld.get(field)
+        if disclosure is not None and digest is not None:
+            raise ValueError(f"{field} is both disclosed and withheld")
+        if disclosure is not None:
+            salt_name_value = opener(disclosure)
+            if len(salt_name_value) != 3 or salt_name_value[1] != field:
+                raise ValueError(f"the disclosure given for {field} is not one of {field}")
+            if salt_name_value[2] != shown:
+                raise ValueError(f"the {field} shown is not the {field} its disclosure commits to")
+            sd[field] = digester(disclosure)
+            report.checked["disclosures"] += 1
+        elif digest is not None:
+            if shown is not None:
+                raise ValueError(f"{field} is withheld but a value is shown")
+            digest_check(digest)
+            sd[field] = digest
+            hidden[field] = 1
+        else:
+            if shown is not None:
+                raise ValueError(f"{field} is shown without its disclosure")
+            sd[field] = None
+    shown = message.get("attachments") or []
+    given = disclosures.get("attachments") or []
+    held = withheld.get("attachments") or []
+    if not all(isinstance(x, list) for x in (shown, given, held)):
+        raise ValueError("attachments, their disclosures and digests must be lists")
+    items = []
+    for i in range(max(len(shown), len(given), len(held))):
+        disclosure = given[i] if i < len(given) else None
+        digest = held[i] if i < len(held) else None
+        value = shown[i] if i < len(shown) else None
+        if (disclosure is None) == (digest is None):
+            raise ValueError(f"attachment {i} must be either disclosed or withheld")
+        if disclosure is not None:
+            salt_value = opener(disclosure)
+            if len(salt_value) != 2 or salt_value[1] != value:
+                raise ValueError(f"attachment {i} shown is not the one its disclosure commits to")
+            items.append(digester(disclosure))
+            shown_attachments[(message.get("id"), i)] = value
+            report.checked["disclosures"] += 1
+        else:
+            if value is not None:
+                raise ValueError(f"attachment {i} is withheld but shown")
+            digest_check(digest)
+            items.append(digest)
+            hidden["attachments"] = hidden.get("attachments", 0) + 1
+    sd["attachments"] = items
     for field, count in hidden.items():
         report.withheld["fields"][field] = report.withheld["fields"].get(field, 0) + count
     if hidden:

@@ -220,67 +220,17 @@ def _messages(z: S.SafeZip, report: S.Report, checkpoint: Checkpoint | None, dig
 
 
 def _sd(message: dict, report: S.Report, shown_attachments: dict) -> dict[str, Any]:
-    """The leaf's ``_sd`` from the disclosures (checked against the fields shown) and the withheld digests."""
-    disclosures, withheld = message.get("disclosures") or {}, message.get("withheld") or {}
-    if not isinstance(disclosures, dict) or not isinstance(withheld, dict):
-        raise ValueError("disclosures / withheld are not objects")
-    sd: dict[str, Any] = {}
-    hidden: dict[str, int] = {}
-    for name in L.SALTED_FIELDS:
-        shown, disclosure, digest = message.get(name), disclosures.get(name), withheld.get(name)
-        if disclosure is not None and digest is not None:
-            raise ValueError(f"{name} is both disclosed and withheld")
-        if disclosure is not None:
-            expected = L.digest(disclosure.encode("ascii"))
-            field, value = L.verify_disclosure(disclosure, expected)
-            if field != name:
-                raise ValueError(f"the disclosure given for {name} is one of {field}")
-            if value != shown:
-                raise ValueError(f"the {name} shown is not the {name} its disclosure commits to")
-            sd[name] = expected
-            report.checked["disclosures"] += 1
-        elif digest is not None:
-            if shown is not None:
-                raise ValueError(f"{name} is withheld but a value is shown")
-            _digest_form(digest)
-            sd[name] = digest
-            hidden[name] = 1
-        else:
-            if shown is not None:
-                raise ValueError(f"{name} is shown without its disclosure")
-            sd[name] = None
-    values = message.get("attachments") or []
-    given = disclosures.get("attachments") or []
-    held = withheld.get("attachments") or []
-    if not all(isinstance(x, list) for x in (values, given, held)):
-        raise ValueError("attachments, their disclosures and digests must be lists")
-    items = []
-    for i in range(max(len(values), len(given), len(held))):
-        disclosure = given[i] if i < len(given) else None
-        digest = held[i] if i < len(held) else None
-        value = values[i] if i < len(values) else None
-        if (disclosure is None) == (digest is None):
-            raise ValueError(f"attachment {i} must be either disclosed or withheld")
-        if disclosure is not None:
-            expected = L.digest(disclosure.encode("ascii"))
-            field, item = L.verify_disclosure(disclosure, expected)
-            if field is not None or item != value:
-                raise ValueError(f"attachment {i} shown is not the one its disclosure commits to")
-            items.append(expected)
-            shown_attachments[(message.get("id"), i)] = value
-            report.checked["disclosures"] += 1
-        else:
-            if value is not None:
-                raise ValueError(f"attachment {i} is withheld but shown")
-            _digest_form(digest)
-            items.append(digest)
-            hidden["attachments"] = hidden.get("attachments", 0) + 1
-    sd["attachments"] = items
-    for name, count in hidden.items():
-        report.withheld["fields"][name] = report.withheld["fields"].get(name, 0) + count
-    if hidden:
-        report.withheld["messages"] += 1
-    return sd
+    """The leaf's ``_sd`` from the disclosures (checked against the fields shown) and the withheld
+    digests: the standalone verifier's rules, with the ledger's own disclosure code."""
+    return S.sd_from_disclosures(message, report, shown_attachments, _open_disclosure,
+                                 lambda disclosure: L.digest(disclosure.encode("ascii")), _digest_form)
+
+
+def _open_disclosure(disclosure: str) -> list[Any]:
+    """[salt, name, value] (or [salt, value]) of a disclosure, decoded by the ledger's code."""
+    doc = orjson.loads(L._b64url_decode(disclosure))
+    field, value = L.verify_disclosure(disclosure, L.digest(disclosure.encode("ascii")))
+    return [doc[0], field, value] if len(doc) == 3 else [doc[0], value]
 
 
 def _digest_form(digest: Any) -> None:
