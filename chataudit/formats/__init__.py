@@ -22,7 +22,7 @@ from datetime import timezone
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Iterator, Protocol
+from typing import IO, Iterable, Iterator, Protocol
 from zoneinfo import ZoneInfo
 
 from ..errors import ParseError, UnknownFormatError
@@ -72,21 +72,21 @@ def registry() -> dict[str, ModuleType]:
     """Every known format by name: the built-ins, then entry-point plugins."""
     global _registry
     if _registry is None:
-        found: dict[str, ModuleType] = {}
-        for module_name in BUILTIN:
-            full_name = f"{__name__}.{module_name}"
-            try:
-                module = importlib.import_module(full_name)
-            except ModuleNotFoundError as error:
-                if error.name != full_name:  # a missing dependency is a real error
-                    raise
-                continue
-            found[module.NAME] = module
-        for entry in entry_points(group="chataudit.formats"):
-            module = entry.load()
-            found.setdefault(module.NAME, module)
-        _registry = found
+        _registry = load_modules(__name__, BUILTIN, "chataudit.formats")
     return _registry
+
+
+def load_modules(package: str, builtin: list[str], group: str) -> dict[str, ModuleType]:
+    """Plugin modules by their ``NAME``: the package's built-ins, then the entry points of ``group``
+    (a plugin never replaces a built-in of the same name). Statement readers use it too."""
+    found: dict[str, ModuleType] = {}
+    for module_name in builtin:
+        module = importlib.import_module(f"{package}.{module_name}")
+        found[module.NAME] = module
+    for entry in entry_points(group=group):
+        module = entry.load()
+        found.setdefault(module.NAME, module)
+    return found
 
 
 def get(name: str) -> ModuleType:
@@ -106,12 +106,18 @@ def read_head(path: Path) -> bytes:
 
 def detect(path: Path) -> tuple[ModuleType | None, float]:
     """The most confident format for ``path`` (a file or a folder that is one export)."""
+    return most_confident(registry().values(), path)
+
+
+def most_confident(modules: Iterable[ModuleType], path: Path) -> tuple[ModuleType | None, float]:
+    """The module whose ``detect(path, head)`` is most confident; a detector that fails counts 0,
+    so one broken detector never breaks the detection of the others."""
     head = read_head(path)
     best: tuple[ModuleType | None, float] = (None, 0.0)
-    for module in registry().values():
+    for module in modules:
         try:
             confidence = float(module.detect(path, head))
-        except Exception:  # a detector must never break detection of other formats
+        except Exception:
             confidence = 0.0
         if confidence > best[1]:
             best = (module, confidence)

@@ -13,17 +13,16 @@ the ``chataudit.statements`` entry-point group.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 from ..errors import ChatAuditError
+from ..formats import load_modules, most_confident
 
 BUILTIN = ["wechat_pay", "alipay", "bank_csv"]
 DEFAULT_ZONE = "Asia/Shanghai"  # Chinese bank and payment-app statements print Beijing time
@@ -97,31 +96,13 @@ def registry() -> dict[str, ModuleType]:
     """Every statement reader by name: the built-ins, then entry-point plugins."""
     global _registry
     if _registry is None:
-        found: dict[str, ModuleType] = {}
-        for module_name in BUILTIN:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-            found[module.NAME] = module
-        for entry in entry_points(group="chataudit.statements"):
-            module = entry.load()
-            found.setdefault(module.NAME, module)
-        _registry = found
+        _registry = load_modules(__name__, BUILTIN, "chataudit.statements")
     return _registry
 
 
 def detect(path: Path) -> tuple[ModuleType | None, float]:
     """The most confident reader for ``path``."""
-    from ..formats import read_head
-
-    head = read_head(path)
-    best: tuple[ModuleType | None, float] = (None, 0.0)
-    for module in registry().values():
-        try:
-            confidence = float(module.detect(path, head))
-        except Exception:  # a detector must never break detection of the others
-            confidence = 0.0
-        if confidence > best[1]:
-            best = (module, confidence)
-    return best
+    return most_confident(registry().values(), path)
 
 
 def read_statement(path: str | Path, options: StatementOptions | None = None,
