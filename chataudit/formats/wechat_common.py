@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
 
-from ..model import Attachment, Kind
+from ..model import Attachment, Kind, Message
 
 try:  # the C binding is faster; the pure decoder below gives the same result
     import lz4.block as _lz4_block
@@ -136,6 +136,13 @@ class Content:
     extras: dict[str, Any] = field(default_factory=dict)
     actor_name: str | None = None  # a recall/system line's actor as printed ("张三" 撤回了…)
     actor_is_me: bool = False  # "你撤回了一条消息"
+
+    def message(self, **fields: Any) -> Message:
+        """The canonical message: what it says from here, where and who from ``fields``
+        (``attachments`` may be given to replace the ones the content names)."""
+        return Message(platform=PLATFORM, kind=self.kind, text=self.text, reply_to=self.reply_to,
+                       amount=self.amount, currency=self.currency,
+                       **{"attachments": self.attachments, **fields})
 
 
 def kind_of(type_: int, subtype: int | None = None) -> Kind:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import ParseError
-from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record, from_unix, localize
+from ..model import Attachment, Conversation, ConversationType, Kind, Record, from_unix, localize
 from . import ParseOptions, head_text, open_text
 from .wechat_common import (
     PLATFORM,
@@ -279,19 +279,12 @@ def _parse_memotrace(path: Path, options: ParseOptions) -> Iterator[Record]:
         sender_id, sender_name, is_me = _people(meaning, sender_id, sender_name, is_sender, me_id, me_name)
         extras: dict[str, Any] = dict(meaning.extras)
         extras["local_id"] = (row.get("localId") or "").strip()
-        yield Message(
-            platform=PLATFORM,
+        yield meaning.message(
             conversation_id=conversation_id,
             conversation_title=title,
             sent_at=sent_at,
-            kind=meaning.kind,
-            text=meaning.text,
             sender_id=sender_id,
             sender_name=sender_name,
-            reply_to=meaning.reply_to,
-            amount=meaning.amount,
-            currency=meaning.currency,
-            attachments=meaning.attachments,
             is_me=_is_me(options, is_me, sender_id, sender_name),
             position=line,
             extras=extras,
@@ -511,20 +504,13 @@ def _parse_pywxdump(pages: list[Path], users_path: Path, options: ParseOptions) 
             if several:
                 extras["page"] = page.name
             svrid = (row.get("MsgSvrID") or "").strip()
-            yield Message(
-                platform=PLATFORM,
+            yield meaning.message(
                 conversation_id=room,
                 conversation_title=_user_name(users, room),
                 sent_at=sent_at,
-                kind=meaning.kind,
-                text=meaning.text,
                 sender_id=sender_id,
                 sender_name=sender_name,
                 message_id=svrid if svrid not in ("", "0") else None,
-                reply_to=meaning.reply_to,
-                amount=meaning.amount,
-                currency=meaning.currency,
-                attachments=meaning.attachments,
                 is_me=_is_me(options, is_me, sender_id, sender_name),
                 position=line,
                 extras=extras,

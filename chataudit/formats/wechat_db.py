@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import ParseError
-from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record, from_unix
+from ..model import Attachment, Conversation, ConversationType, Kind, Record, from_unix
 from . import ParseOptions
 from .wechat_common import (
     PLATFORM,
@@ -298,19 +298,13 @@ def _rows(path: Path, conn: sqlite3.Connection, columns: set[str], names: Names,
             sender_name = names.display(sender_id, talker if is_group else None) or sender_id
         if options.me and not is_me and options.me in (sender_id, sender_name):
             is_me = True
-        yield Message(
-            platform=PLATFORM,
+        yield meaning.message(
             conversation_id=talker,
             conversation_title=title,
             sent_at=instant,
-            kind=meaning.kind,
-            text=meaning.text,
             sender_id=sender_id,
             sender_name=sender_name,
             message_id=str(svrid) if svrid not in (None, 0, "") else None,
-            reply_to=meaning.reply_to,
-            amount=meaning.amount,
-            currency=meaning.currency,
             attachments=attachments,
             is_me=is_me,
             position=position,
