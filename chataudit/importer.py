@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import formats
-from .errors import ChatAuditError, ParseError, UnknownFormatError
+from .errors import ChatAuditError, ParseError
 from .formats import ParseOptions
 from .ledger import attach as attach_ledger
 from .model import default_zone_name, zone

@@ -34,7 +34,6 @@ from typing import Any, Iterator
 
 import orjson
 
-from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record
 from . import ParseOptions
 from .json_stream import as_dict, as_int, as_str, fail, from_ms, head_keys, parse_messages, short

@@ -76,7 +76,7 @@ def load_member_keys(archive: Archive, rows: list[dict[str, Any]]) -> int:
     """Fill a temporary table ``(kind, platform, key) → member`` with what marks each employee's
     messages: roster ids (sender ids), roster names (sender names) and linked identities."""
     db = archive.db
-    db.execute(f"CREATE TEMP TABLE IF NOT EXISTS governance_member_keys (kind TEXT NOT NULL, platform TEXT NOT NULL,"
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS governance_member_keys (kind TEXT NOT NULL, platform TEXT NOT NULL,"
                " key TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (kind, platform, key)) WITHOUT ROWID")
     db.execute(f"DELETE FROM {MEMBER_KEYS}")
     people = [r for r in rows if r["role"] != "bot"]

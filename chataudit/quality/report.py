@@ -17,7 +17,7 @@ import operator
 import re
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import IO, Any
 
 from ..errors import ChatAuditError
@@ -95,7 +95,6 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
     matcher = ScriptMatcher(options.scripts)
     finder = TopicFinder(options.taxonomy)
     questions: list[tuple[str, str]] = []
-    transcripts: dict[str, list[tuple[int, int, str]]] = {}
     if options.nlp and facts:
         nlp_started = time.perf_counter()
         analyzer = nlp.Analyzer(options.lexicons)
@@ -254,7 +253,6 @@ def _agents(agents, per_agent, facts, slow_sessions) -> list[dict[str, Any]]:
             continue
         typos = [t for f in mine for t in f.typos if t["agent"] == agent.code]
         sensitive = [s for f in mine for s in f.sensitive if s["agent"] == agent.code]
-        tone = [s for f in mine for s in f.agent_sentiments]
         rows.append({
             "agent": agent.key, "name": agent.name, "role": agent.role, "team": agent.team,
             "hired_on": agent.hired_on, "cohort": agent.cohort,
