@@ -236,7 +236,8 @@ def plan(archive: Archive, as_of: datetime) -> dict[str, Any]:
     if present and oldest_cutoff is not None:
         db.execute(
             "INSERT INTO temp.governance_due (message, rule) SELECT x.id, x.rule FROM"
-            f" (SELECT m.id, m.sent_at_ms, coalesce({', '.join(present)}) AS rule FROM messages m"
+            # NULL as a last argument: SQLite's coalesce() wants two at least, and one kind of rule is common
+            f" (SELECT m.id, m.sent_at_ms, coalesce({', '.join(present)}, NULL) AS rule FROM messages m"
             "  WHERE m.sent_at_ms < ?) x JOIN temp.governance_rules r ON r.id = x.rule"
             " WHERE r.cutoff_ms IS NOT NULL AND x.sent_at_ms < r.cutoff_ms", (oldest_cutoff,))
     kept = _held(archive)
@@ -292,8 +293,14 @@ def _held(archive: Archive) -> dict[int, tuple[int, str]]:
 
 def apply(archive: Archive, *, as_of: str | None, dry_run: bool, operator: str, params: dict[str, Any],
           key_path: str | None = None) -> dict[str, Any]:
-    """Plan a run and, unless ``dry_run``, purge what it lists (one transaction with its audit entry)."""
+    """Plan a run and, unless ``dry_run``, purge what it lists (one transaction with its audit entry).
+
+    A run counts ages back from now; a later ``as_of`` would purge what the rules keep today, so it
+    is only a preview (``dry_run``). An earlier one purges less, which is always safe."""
     moment = as_of_instant(archive, as_of)
+    if not dry_run and moment > clock.now():
+        raise ChatAuditError(f"--as-of {as_of} is in the future: a run purges only what the rules allow now "
+                             "(use --dry-run to preview what a later run would purge)")
     result = plan(archive, moment)
     result["dry_run"] = dry_run
     plan_sha256 = hashlib.sha256(audit.canonical_json({"purge": result["purge"], "held": result["held"]})
