@@ -46,3 +46,82 @@ def test_a_future_as_of_is_refused_unless_dry_run(db: Path) -> None:
     assert count(db) == 14
     preview = json.loads(run(db, "retention", "apply", "--as-of", "2099-01-01", "--dry-run", "--json").output)
     assert preview["dry_run"] and len(preview["purge"]) == 6 and count(db) == 14  # every DingTalk message
+
+
+# ---- legal holds are facts of the signed audit trail -----------------------------------------------------
+
+@pytest.fixture
+def held(db: Path) -> tuple[Path, int]:
+    run(db, "retention", "set", "dingtalk", "2y")
+    placed = json.loads(run(db, "hold", "add", "--conversation", TEAM, "--reason", "labour arbitration 2026-88",
+                            "--json").output)
+    return db, placed["id"]
+
+
+def verify_problems(db: Path) -> list[dict]:
+    doc = json.loads(run(db, "verify", "--json", ok=None).output)
+    return doc["problems"]
+
+
+def test_one_update_cannot_lift_a_hold(held) -> None:
+    db, hold_id = held
+    with pytest.raises(Exception, match="released only by `chataudit hold release`"):
+        tamper(db, f"UPDATE governance_holds SET released_at = '2026-01-01T00:00:00Z' WHERE id = {hold_id}")
+    assert json.loads(run(db, "hold", "list", "--json").output)[0]["active"] is True
+
+
+def test_a_release_behind_the_tools_back_fails_verify_and_stops_retention(held) -> None:
+    db, hold_id = held
+    tamper(db, "DROP TRIGGER governance_holds_release_recorded",
+           f"UPDATE governance_holds SET released_at = '2026-01-01T00:00:00Z', released_by = 'x' WHERE id = {hold_id}")
+    (problem,) = [p for p in verify_problems(db) if p["kind"] == "governance"]
+    assert f"hold {hold_id}" in problem["detail"] and "released behind the tool's back" in problem["detail"]
+    refused = run(db, "retention", "apply", "--as-of", AS_OF, ok=False)
+    assert "legal holds cannot be verified, so nothing is purged" in refused.output
+    assert count(db) == 14
+    (listed,) = json.loads(run(db, "hold", "list", "--all", "--json").output)
+    assert "released behind the tool's back" in listed["tampered"]
+    assert "cannot be released" in run(db, "hold", "release", str(hold_id), ok=False).output
+
+
+def test_a_forged_release_entry_is_not_a_signed_event(held) -> None:
+    db, hold_id = held
+    # a release entry written straight into the table satisfies the trigger, but it is not in the ledger
+    tamper(db, "INSERT INTO governance_audit (at, operator, os_user, command, params, authorizations, records,"
+               " outputs, outcome, exit_code, facts) VALUES ('2026-03-01T00:00:00.000Z', 'ghost', 'x', 'hold release',"
+               f" '{{}}', '[]', 0, '[]', 'ok', 0, '{{\"hold\": {hold_id}, \"released_at\": \"2026-03-01T00:00:00.000Z\"}}')",
+           f"UPDATE governance_holds SET released_at = '2026-03-01T00:00:00.000Z' WHERE id = {hold_id}")
+    kinds = {p["kind"] for p in verify_problems(db)}
+    assert "inserted" in kinds
+    refused = run(db, "retention", "apply", "--as-of", AS_OF, ok=False)
+    assert "`hold release`) is not in the signed ledger" in refused.output
+    assert count(db) == 14
+
+
+def test_a_deleted_hold_entry_or_row_stops_retention(held, tmp_path: Path) -> None:
+    db, hold_id = held
+    copy = tmp_path / "copy.db"
+    with Archive(db) as archive:
+        archive.db.execute(f"VACUUM INTO '{copy}'")
+        entry = archive.db.execute("SELECT id FROM governance_audit WHERE command = 'hold add'").fetchone()[0]
+    key = Path(str(copy) + ".key")
+    key.write_bytes(Path(str(db) + ".key").read_bytes())
+    key.chmod(0o600)
+    tamper(db, "DROP TRIGGER governance_audit_no_delete", f"DELETE FROM governance_audit WHERE id = {entry}")
+    assert f"audit entry {entry}" in run(db, "retention", "apply", "--as-of", AS_OF, ok=False).output
+    tamper(copy, "DROP TRIGGER governance_hold_keeps_messages", "DROP TRIGGER governance_holds_no_delete",
+           f"DELETE FROM governance_holds WHERE id = {hold_id}")
+    assert "missing from the holds table" in run(copy, "retention", "apply", "--as-of", AS_OF, ok=False).output
+    assert count(db) == count(copy) == 14
+
+
+def test_a_hold_released_through_the_tool_verifies_and_lets_retention_purge(held) -> None:
+    db, hold_id = held
+    assert json.loads(run(db, "retention", "apply", "--as-of", AS_OF, "--json").output)["purged"] == 2
+    released = json.loads(run(db, "hold", "release", str(hold_id), "--reason", "case closed", "--json").output)
+    assert released["active"] is False and released["tampered"] is None
+    (entry,) = entries(db, "hold release")
+    assert entry["facts"] == {"hold": hold_id, "reason": "case closed", "released_at": released["released_at"],
+                              "released_by": "compliance-li"}
+    assert json.loads(run(db, "retention", "apply", "--as-of", AS_OF, "--json").output)["purged"] == 3
+    assert verify_problems(db) == []

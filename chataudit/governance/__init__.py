@@ -44,7 +44,8 @@ def guard(archive, operator: str, command: str, *, scope: Any = None, params: di
     return decision
 
 
-def set_mode(archive, mode_name: str, *, operator: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def set_mode(archive, mode_name: str, *, operator: str, reason: str | None = None,
+             params: dict[str, Any] | None = None) -> dict[str, Any]:
     from .mode import set_mode as _set_mode
 
-    return _set_mode(archive, mode_name, operator=operator, params=params)
+    return _set_mode(archive, mode_name, operator=operator, reason=reason, params=params)

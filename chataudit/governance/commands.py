@@ -15,7 +15,7 @@ from ..cli import friendly_errors, json_option, open_archive
 from ..errors import ChatAuditError
 from ..render import emit, emit_json
 from . import audit as audit_api, auth as auth_api, clock, mode as mode_api, retention as retention_api
-from . import roster as roster_api
+from . import holds as holds_api, roster as roster_api
 
 
 def _operator(ctx: click.Context) -> str:
@@ -323,7 +323,7 @@ def hold_add(ctx: click.Context, conversation_ref: str | None, person_ref: str |
              as_json: bool) -> None:
     """Place a legal hold on a conversation or a person."""
     with open_archive(ctx) as archive:
-        placed = retention_api.add_hold(archive, conversation=conversation_ref, person=person_ref, reason=reason,
+        placed = holds_api.add_hold(archive, conversation=conversation_ref, person=person_ref, reason=reason,
                                         operator=_operator(ctx), params=dict(ctx.params))
     if as_json:
         emit_json(placed)
@@ -340,7 +340,7 @@ def hold_add(ctx: click.Context, conversation_ref: str | None, person_ref: str |
 def hold_release(ctx: click.Context, hold_id: int, reason: str | None, as_json: bool) -> None:
     """Release a legal hold (it is kept, marked released)."""
     with open_archive(ctx) as archive:
-        released = retention_api.release_hold(archive, hold_id, reason, operator=_operator(ctx),
+        released = holds_api.release_hold(archive, hold_id, reason, operator=_operator(ctx),
                                               params=dict(ctx.params))
     if as_json:
         emit_json(released)
@@ -356,7 +356,7 @@ def hold_release(ctx: click.Context, hold_id: int, reason: str | None, as_json: 
 def hold_list(ctx: click.Context, include_released: bool, as_json: bool) -> None:
     """List legal holds in force (--all: also released ones)."""
     with open_archive(ctx) as archive:
-        rows = retention_api.holds(archive, include_released)
+        rows = holds_api.holds(archive, include_released)
     emit(rows, HOLD_COLUMNS, as_json=as_json, title="Legal holds")
 
 

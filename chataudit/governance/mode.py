@@ -3,7 +3,12 @@
 
 The mode is the archive setting ``governance.mode``; each change is also an audit entry, and the
 entry is what counts: a setting that disagrees with the last recorded change was edited behind the
-tool's back, and reads are refused until it is set again.
+tool's back, and reads are refused until it is set again (`verify` reports it too).
+
+Changing it takes authority: the operator who first switched the archive to enterprise mode is its
+admin, and only the admin may switch it back to personal mode, with a reason; a refused attempt is
+recorded. Once an archive has been in enterprise mode, every read is audited in personal mode too,
+so switching the mode off and on again leaves the reads in between on the record.
 """
 
 from __future__ import annotations
@@ -25,30 +30,78 @@ def recorded_mode(archive: Archive) -> str:
     return archive.setting(MODE_SETTING) or PERSONAL
 
 
-def current_mode(archive: Archive) -> str:
-    """The mode, refused when the setting disagrees with the last audited change."""
+def first_enterprise(archive: Archive) -> tuple[int, str] | None:
+    """(audit entry, operator) of the first switch to enterprise mode, or None if there never was one.
+
+    That operator is the archive's admin: the only one who may switch it out of enterprise mode."""
+    row = archive.db.execute(
+        "SELECT id, operator FROM governance_audit WHERE command = ? AND outcome = 'ok' AND json_valid(facts)"
+        " AND json_extract(facts, '$.mode') = ? ORDER BY id LIMIT 1", (MODE_COMMAND, ENTERPRISE)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def admin(archive: Archive) -> str | None:
+    first = first_enterprise(archive)
+    return first[1] if first else None
+
+
+def ever_enterprise(archive: Archive) -> bool:
+    """Whether the archive is or ever was in enterprise mode: then every read is audited, in either mode."""
+    return recorded_mode(archive) == ENTERPRISE or first_enterprise(archive) is not None
+
+
+def disagreement(archive: Archive) -> str | None:
+    """Why the mode setting cannot be trusted (it disagrees with the last audited change), or None."""
     mode = recorded_mode(archive)
     last = audit.latest_facts(archive, MODE_COMMAND, "mode")
     audited = last[1]["mode"] if last else PERSONAL
-    if audited != mode:
-        where = f"audit entry {last[0]}" if last else "the audit trail, which records no change"
-        raise ChatAuditError(
-            f"the archive's mode setting says {mode}, but {where} says {audited}: the setting was changed "
-            "behind the tool's back (run `chataudit verify`; set the mode again with `chataudit init --mode`)"
-        )
-    return mode
+    if audited == mode:
+        return None
+    where = f"audit entry {last[0]}" if last else "the audit trail, which records no change"
+    return (f"the archive's mode setting says {mode}, but {where} says {audited}: the setting was changed "
+            "behind the tool's back (run `chataudit verify`; set the mode again with `chataudit init --mode`)")
 
 
-def set_mode(archive: Archive, mode: str, *, operator: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Set the mode and record the change (one transaction); returns {mode, previous, audit_entry}."""
+def current_mode(archive: Archive) -> str:
+    """The mode, refused when the setting disagrees with the last audited change."""
+    problem = disagreement(archive)
+    if problem:
+        raise ChatAuditError(problem)
+    return recorded_mode(archive)
+
+
+def set_mode(archive: Archive, mode: str, *, operator: str, reason: str | None = None,
+             params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Set the mode and record the change (one transaction); returns {mode, previous, admin, audit_entry}.
+
+    Anyone may switch an archive to enterprise mode (the first to do so becomes its admin); only the
+    admin may switch it to personal mode, with a reason. A refused change is recorded too."""
+    from . import NotAuthorizedError
+
     if mode not in MODES:
         raise ChatAuditError(f"mode must be {' or '.join(MODES)}, not {mode!r}")
     previous = recorded_mode(archive)
+    first = first_enterprise(archive)
+    params = params or {"mode": mode}
+    problem = None
+    if first is not None and mode != ENTERPRISE:
+        if operator != first[1]:
+            problem = (f"only the archive's admin, {first[1]} (who first switched it to enterprise mode, audit entry "
+                       f"{first[0]}), may switch it to {mode} mode; {operator} may not")
+        elif not (reason or "").strip():
+            problem = (f"switching an archive that has been in enterprise mode to {mode} mode needs a --reason "
+                       "(it is recorded)")
+    if problem:
+        audit.record(archive, operator=operator, command=MODE_COMMAND, params=params, outcome="refused", exit_code=1,
+                     facts={"requested_mode": mode, "previous": previous}, detail=problem)
+        raise NotAuthorizedError(problem)
+    facts: dict[str, Any] = {"mode": mode, "previous": previous}
+    if reason:
+        facts["reason"] = reason
     with audit.transaction(archive.db):
         archive.set_setting(MODE_SETTING, mode)
-        entry = audit.record(archive, operator=operator, command=MODE_COMMAND, params=params or {"mode": mode},
-                             facts={"mode": mode, "previous": previous})
-    return {"mode": mode, "previous": previous, "audit_entry": entry}
+        entry = audit.record(archive, operator=operator, command=MODE_COMMAND, params=params, facts=facts)
+    return {"mode": mode, "previous": previous, "admin": admin(archive), "audit_entry": entry}
 
 
 def status(archive: Archive) -> dict[str, Any]:
@@ -60,6 +113,8 @@ def status(archive: Archive) -> dict[str, Any]:
     one = lambda sql, *p: db.execute(sql, p).fetchone()[0]  # noqa: E731
     return {
         "mode": recorded_mode(archive),
+        "admin": admin(archive),
+        "reads_audited": ever_enterprise(archive),
         "roster": one("SELECT count(*) FROM governance_roster"),
         "authorizations_active": one("SELECT count(*) FROM governance_authorizations"
                                      " WHERE revoked_at IS NULL AND expires_at_ms > ?", now_ms),

@@ -6,8 +6,9 @@ a message decides (conversation, then label, then platform, then default; among 
 the copies that hold a message, the longest retention). No rule: kept.
 
 A run lists every message older than its rule allows. A legal hold (a conversation, or a person's
-timeline as `messages --person` shows it) keeps what it covers until it is released, and the run
-reports what each hold kept. Applying a run purges the rest through :meth:`Ledger.purge_many`:
+timeline as `messages --person` shows it; :mod:`.holds`) keeps what it covers until it is released,
+and the run reports what each hold kept. The run takes the holds from the signed audit trail, and
+refuses to run when it cannot verify them. Applying a run purges the rest through :meth:`Ledger.purge_many`:
 the content, its full-text rows and sightings go, the leaf hash stays as a tombstone, and a signed
 purge event names the rule, so `verify` reports a purge and not tampering.
 """
@@ -28,6 +29,7 @@ from ..model import parse_user_time, utc_ms, zone
 from ..store import Archive
 from ..store.sqlite import iso_from_ms
 from . import audit, clock
+from .holds import verified_holds
 from .scope import person_sql
 
 KEEP = "keep"
@@ -35,7 +37,6 @@ DURATION = re.compile(r"^(\d+)\s*([ymwd])$")
 UNITS = {"y": "years", "m": "months", "w": "weeks", "d": "days"}
 KINDS = ("conversation", "label", "platform", "default")  # most specific first
 SET_COMMAND, APPLY_COMMAND = "retention set", "retention apply"
-HOLD_COMMAND, RELEASE_COMMAND = "hold add", "hold release"
 
 
 # ---- rules ---------------------------------------------------------------------------------------------
@@ -130,74 +131,6 @@ def set_rules(archive: Archive, new_rules: dict[str, str], *, replace: bool, ope
     return current
 
 
-# ---- holds -------------------------------------------------------------------------------------------------
-
-def add_hold(archive: Archive, *, conversation: str | None, person: str | None, reason: str, operator: str,
-             params: dict[str, Any]) -> dict[str, Any]:
-    from ..people import resolve_person
-
-    if bool(conversation) == bool(person):
-        raise ChatAuditError("a hold covers exactly one --conversation or --person")
-    if not reason.strip():
-        raise ChatAuditError("a hold needs its --reason (the matter it is kept for)")
-    db = archive.db
-    identities: list[tuple[str, str]] = []
-    conversation_id = None
-    if conversation:
-        conversation_id = archive.resolve_conversation(conversation)["id"]
-    else:
-        _, identities = resolve_person(archive, person)  # type: ignore[arg-type]
-    with audit.transaction(db):
-        hold_id = db.execute(
-            "INSERT INTO governance_holds (kind, target, conversation, reason, placed_by, placed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            ("conversation" if conversation else "person", conversation or person, conversation_id, reason, operator,
-             clock.iso())).lastrowid
-        db.executemany("INSERT OR IGNORE INTO governance_hold_identities (hold, platform, sender_key) VALUES (?, ?, ?)",
-                       [(hold_id, p, k) for p, k in identities])
-        audit.record(archive, operator=operator, command=HOLD_COMMAND, params=params,
-                     facts={"hold": hold_id, "conversation": conversation_id,
-                            "identities": [f"{p}:{k}" for p, k in identities]})
-    return hold(archive, hold_id)
-
-
-def release_hold(archive: Archive, hold_id: int, reason: str | None, *, operator: str,
-                 params: dict[str, Any]) -> dict[str, Any]:
-    current = hold(archive, hold_id)
-    if current["released_at"]:
-        raise ChatAuditError(f"hold {hold_id} was already released on {current['released_at']}")
-    with audit.transaction(archive.db):
-        archive.db.execute("UPDATE governance_holds SET released_at = ?, released_by = ?, release_reason = ?"
-                           " WHERE id = ?", (clock.iso(), operator, reason, hold_id))
-        audit.record(archive, operator=operator, command=RELEASE_COMMAND, params=params,
-                     facts={"hold": hold_id, "reason": reason})
-    return hold(archive, hold_id)
-
-
-HOLD_KEYS = ("id", "kind", "target", "conversation", "reason", "placed_by", "placed_at", "released_at",
-             "released_by", "release_reason")
-
-
-def holds(archive: Archive, include_released: bool = False) -> list[dict[str, Any]]:
-    sql = f"SELECT {', '.join(HOLD_KEYS)} FROM governance_holds"
-    if not include_released:
-        sql += " WHERE released_at IS NULL"
-    found = [dict(zip(HOLD_KEYS, row)) for row in archive.db.execute(sql + " ORDER BY id")]
-    for entry in found:
-        entry["identities"] = [f"{p}:{k}" for p, k in archive.db.execute(
-            "SELECT platform, sender_key FROM governance_hold_identities WHERE hold = ? ORDER BY platform, sender_key",
-            (entry["id"],))]
-        entry["active"] = entry["released_at"] is None
-    return found
-
-
-def hold(archive: Archive, hold_id: int) -> dict[str, Any]:
-    found = [h for h in holds(archive, include_released=True) if h["id"] == hold_id]
-    if not found:
-        raise ChatAuditError(f"no hold {hold_id} (see `chataudit hold list`)")
-    return found[0]
-
-
 # ---- runs ----------------------------------------------------------------------------------------------------
 
 def as_of_instant(archive: Archive, as_of: str | None) -> datetime:
@@ -207,8 +140,9 @@ def as_of_instant(archive: Archive, as_of: str | None) -> datetime:
     return parse_user_time(as_of, tz) if as_of else clock.now().astimezone(tz)
 
 
-def plan(archive: Archive, as_of: datetime) -> dict[str, Any]:
-    """What a run at ``as_of`` would purge and what holds keep: two set-based queries."""
+def plan(archive: Archive, as_of: datetime, active_holds: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a run at ``as_of`` would purge and what ``active_holds`` (:func:`.holds.verified_holds`)
+    keep: two set-based queries."""
     db = archive.db
     current = rules(archive)
     db.execute("CREATE TEMP TABLE IF NOT EXISTS governance_rules (id INTEGER PRIMARY KEY, kind TEXT, value,"
@@ -240,7 +174,7 @@ def plan(archive: Archive, as_of: datetime) -> dict[str, Any]:
             f" (SELECT m.id, m.sent_at_ms, coalesce({', '.join(present)}, NULL) AS rule FROM messages m"
             "  WHERE m.sent_at_ms < ?) x JOIN temp.governance_rules r ON r.id = x.rule"
             " WHERE r.cutoff_ms IS NOT NULL AND x.sent_at_ms < r.cutoff_ms", (oldest_cutoff,))
-    kept = _held(archive)
+    kept = _held(archive, active_holds)
     rows = db.execute(
         "SELECT m.id, m.platform, m.conversation, c.native_id, c.title, coalesce(m.sender_name, m.sender_id),"
         " m.sent_at_ms, m.utc_offset_min, r.selector, r.keep, r.cutoff_ms"
@@ -265,23 +199,27 @@ def plan(archive: Archive, as_of: datetime) -> dict[str, Any]:
             "counts": {"purge": len(purge), "held": len(held), "by_hold": by_hold}}
 
 
-def _held(archive: Archive) -> dict[int, tuple[int, str]]:
+def _held(archive: Archive, active_holds: list[dict[str, Any]]) -> dict[int, tuple[int, str]]:
     """Due messages a legal hold keeps: message id → (hold id, reason)."""
     db = archive.db
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS governance_held_identities (platform TEXT NOT NULL,"
+               " sender_key TEXT NOT NULL, PRIMARY KEY (platform, sender_key)) WITHOUT ROWID")
     kept: dict[int, tuple[int, str]] = {}
-    for hold_id, kind, target, conversation, reason in db.execute(
-            "SELECT id, kind, target, conversation, reason FROM governance_holds WHERE released_at IS NULL ORDER BY id"
-    ).fetchall():
-        if kind == "conversation":
+    for entry in active_holds:
+        hold_id, reason = entry["id"], entry["reason"]
+        if entry["kind"] == "conversation":
             found = db.execute("SELECT d.message FROM temp.governance_due d JOIN messages m ON m.id = d.message"
-                               " WHERE m.conversation = ?", (conversation,)).fetchall()
+                               " WHERE m.conversation = ?", (entry["conversation"],)).fetchall()
         else:
+            db.execute("DELETE FROM temp.governance_held_identities")
+            db.executemany("INSERT OR IGNORE INTO temp.governance_held_identities VALUES (?, ?)",
+                           [tuple(identity.split(":", 1)) for identity in entry["identities"] if ":" in identity])
             found = db.execute(
                 "SELECT d.message FROM temp.governance_due d JOIN messages m ON m.id = d.message"
-                " JOIN governance_hold_identities i ON i.platform = m.platform"
-                " AND i.sender_key = coalesce(m.sender_id, m.sender_name) WHERE i.hold = ?", (hold_id,)).fetchall()
+                " JOIN temp.governance_held_identities i ON i.platform = m.platform"
+                " AND i.sender_key = coalesce(m.sender_id, m.sender_name)").fetchall()
             try:
-                with_clause, where, params = person_sql(archive, target)
+                with_clause, where, params = person_sql(archive, entry["target"])
                 found += db.execute(f"{with_clause}SELECT m.id FROM messages m WHERE {where}"
                                     " AND m.id IN (SELECT message FROM temp.governance_due)", params).fetchall()
             except ChatAuditError:
@@ -301,14 +239,14 @@ def apply(archive: Archive, *, as_of: str | None, dry_run: bool, operator: str, 
     if not dry_run and moment > clock.now():
         raise ChatAuditError(f"--as-of {as_of} is in the future: a run purges only what the rules allow now "
                              "(use --dry-run to preview what a later run would purge)")
-    result = plan(archive, moment)
-    result["dry_run"] = dry_run
-    plan_sha256 = hashlib.sha256(audit.canonical_json({"purge": result["purge"], "held": result["held"]})
-                                 .encode()).hexdigest()
-    facts = {"as_of": result["as_of"], "dry_run": dry_run, "purge": len(result["purge"]), "held": len(result["held"]),
-             "by_hold": result["counts"]["by_hold"], "rules": {r["selector"]: r["keep"] for r in result["rules"]},
-             "plan_sha256": plan_sha256}
-    with audit.transaction(archive.db):
+    with audit.transaction(archive.db):  # no hold is placed or released between the check and the purge
+        result = plan(archive, moment, verified_holds(archive, key_path))
+        result["dry_run"] = dry_run
+        plan_sha256 = hashlib.sha256(audit.canonical_json({"purge": result["purge"], "held": result["held"]})
+                                     .encode()).hexdigest()
+        facts = {"as_of": result["as_of"], "dry_run": dry_run, "purge": len(result["purge"]),
+                 "held": len(result["held"]), "by_hold": result["counts"]["by_hold"],
+                 "rules": {r["selector"]: r["keep"] for r in result["rules"]}, "plan_sha256": plan_sha256}
         if not dry_run and result["purge"]:
             checkpoint = Ledger(archive, key_path).purge_many((item["message"], item["reason"])
                                                               for item in result["purge"])

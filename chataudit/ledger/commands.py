@@ -29,10 +29,11 @@ def _key_option(command: Callable) -> Callable:
 @click.option("--mode", type=click.Choice(["personal", "enterprise"]),
               help="personal: one's own chats, no authorization needed; enterprise: employees' messages are read "
                    "only under a written authorization (`auth add`), and every read is audited.")
+@click.option("--reason", help="Why the mode changes (required to leave enterprise mode; recorded).")
 @json_option
 @click.pass_context
 @friendly_errors
-def init(ctx: click.Context, key_path: str | None, mode: str | None, as_json: bool) -> None:
+def init(ctx: click.Context, key_path: str | None, mode: str | None, reason: str | None, as_json: bool) -> None:
     """Create the signing key (0600) if needed, sign everything already imported, write a checkpoint;
     with --mode, set the archive's mode (the change is an audit entry)."""
     with open_archive(ctx) as archive:
@@ -48,7 +49,8 @@ def init(ctx: click.Context, key_path: str | None, mode: str | None, as_json: bo
         if mode:
             from ..governance import operator_of, set_mode
 
-            result["mode"] = set_mode(archive, mode, operator=operator_of(ctx), params=dict(ctx.params))["mode"]
+            result["mode"] = set_mode(archive, mode, operator=operator_of(ctx), reason=reason,
+                                      params=dict(ctx.params))["mode"]
             latest = ledger.latest_checkpoint()  # the change's audit entry is signed too
             result.update(tree_size=latest.tree_size, root=latest.root.hex(), checkpoint=latest.note)
     if as_json:

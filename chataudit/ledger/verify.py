@@ -390,6 +390,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
                                  "ledger: added behind the tool's back")
         report.notice("audit_trail", f"{audited} audit entries recomputed against their signed leaves")
 
+    _check_governance(archive, report)
     report.tree_size = n_latest
     report.root = latest["root"].hex()
     report.ok = report.problem_count == 0
@@ -464,6 +465,13 @@ def _redacted_leaf(row, native_ids, sources, redacted, report, describe, idx) ->
     reasons = "; ".join(f"{r['reason']} ({r['at']})" for r in redacted["reasons"])
     report.notice("redacted", f"{', '.join(sorted(digests))} redacted by policy: {reasons}", describe(row, (), idx))
     return data
+
+
+def _check_governance(archive, report: VerifyReport) -> None:
+    """Governance tables (legal holds, the mode setting) must agree with the audit entries that record them."""
+    from ..governance.integrity import check
+
+    check(archive, report)
 
 
 def _check_stop(builder: TreeBuilder, entries: list[dict[str, Any]], last_imported_at: str | None,
