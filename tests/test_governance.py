@@ -285,7 +285,7 @@ def test_audit_filters_by_operator_command_and_time(enterprise: Path) -> None:
     add_auth(enterprise)
     run(enterprise, "messages", "--conversation", TEAM, operator="hr-wang")
     mine = json.loads(run(enterprise, "audit", "--operator", "hr-wang", "--json").output)
-    assert [e["command"] for e in mine] == ["messages"]
+    assert [(e["command"], e["outcome"]) for e in mine] == [("messages", "started"), ("messages", "ok")]
     assert set(mine[0]) == {"id", "at", "operator", "os_user", "command", "params", "authorizations", "records",
                             "outputs", "output_sha256", "outcome", "exit_code", "facts", "detail"}
     assert json.loads(run(enterprise, "audit", "--since", "2099-01-01", "--json").output) == []

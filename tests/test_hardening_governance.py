@@ -4,6 +4,7 @@ reads written before they are served, retention runs that cannot purge ahead of 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,92 @@ def test_a_hold_released_through_the_tool_verifies_and_lets_retention_purge(held
                               "released_by": "compliance-li"}
     assert json.loads(run(db, "retention", "apply", "--as-of", AS_OF, "--json").output)["purged"] == 3
     assert verify_problems(db) == []
+
+
+# ---- the mode changes under authority; reads stay audited once the archive was in enterprise mode -------
+
+@pytest.fixture
+def enterprise(db: Path) -> Path:
+    run(db, "init", "--mode", "enterprise")
+    return db
+
+
+def test_only_the_admin_may_leave_enterprise_mode_and_only_with_a_reason(enterprise: Path) -> None:
+    assert json.loads(run(enterprise, "mode", "--json").output)["admin"] == "compliance-li"
+    refused = run(enterprise, "init", "--mode", "personal", "--reason", "quick look", operator="hr-wang", ok=False)
+    assert "only the archive's admin, compliance-li" in refused.output and "hr-wang may not" in refused.output
+    assert "needs a --reason" in run(enterprise, "init", "--mode", "personal", ok=False).output
+    assert json.loads(run(enterprise, "mode", "--json").output)["mode"] == "enterprise"
+    attempts = entries(enterprise, "init")
+    assert [(e["operator"], e["outcome"]) for e in attempts] == [
+        ("compliance-li", "ok"), ("hr-wang", "refused"), ("compliance-li", "refused")]
+    assert attempts[1]["facts"] == {"requested_mode": "personal", "previous": "enterprise"}
+    run(enterprise, "init", "--mode", "personal", "--reason", "the arbitration ended; archive handed to the employee")
+    assert entries(enterprise, "init")[-1]["facts"]["reason"].startswith("the arbitration ended")
+    # anyone may tighten again; the admin stays the first one
+    run(enterprise, "init", "--mode", "enterprise", operator="hr-wang")
+    assert json.loads(run(enterprise, "mode", "--json").output)["admin"] == "compliance-li"
+    assert json.loads(run(enterprise, "verify", "--json").output)["ok"]
+
+
+def test_reads_are_audited_in_personal_mode_once_the_archive_was_in_enterprise_mode(enterprise: Path) -> None:
+    run(enterprise, "init", "--mode", "personal", "--reason", "matter closed")
+    listed = run(enterprise, "messages", "--conversation", TEAM, "--json")  # no authorization needed any more
+    started, done = entries(enterprise, "messages")
+    assert (started["outcome"], done["outcome"]) == ("started", "ok")
+    assert done["facts"] == {"kind": "read", "mode": "personal", "started": started["id"]}
+    assert done["records"] == len(json.loads(listed.output)) == 4
+    assert json.loads(run(enterprise, "mode", "--json").output)["reads_audited"] is True
+
+
+def test_a_tampered_mode_setting_fails_verify(enterprise: Path) -> None:
+    tamper(enterprise, "UPDATE settings SET value = 'personal' WHERE key = 'governance.mode'")
+    (problem,) = [p for p in verify_problems(enterprise) if p["kind"] == "governance"]
+    assert "mode setting says personal" in problem["detail"]
+
+
+# ---- an audited read returns nothing unless its entry is committed -----------------------------------------
+
+def test_no_read_is_served_when_its_audit_entry_cannot_be_written(enterprise: Path) -> None:
+    run(enterprise, "init", "--mode", "personal", "--reason", "own use")  # no authorization in the way
+    tamper(enterprise, "CREATE TRIGGER simulate_lock BEFORE INSERT ON governance_audit"
+                       " BEGIN SELECT RAISE(ABORT, 'database is locked'); END")
+    for args in (["messages", "--conversation", TEAM, "--json"], ["search", "交付", "--json"], ["conversations"]):
+        result = run(enterprise, *args, ok=False)
+        assert "was not run: its audit entry could not be recorded (database is locked)" in result.output
+        assert "交付" not in result.output and "team-1" not in result.output and "Traceback" not in result.output
+
+
+def test_admit_fails_while_another_writer_holds_the_database(enterprise: Path) -> None:
+    from chataudit.governance import NotRecordedError, admit
+
+    blocker = sqlite3.connect(enterprise)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with Archive(enterprise) as archive:
+            archive.db.execute("PRAGMA busy_timeout = 50")
+            with pytest.raises(NotRecordedError, match="database is locked"):
+                admit(archive, operator="compliance-li", command="conversations", params={})
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+
+# ---- listings that name employees are audited in enterprise mode ------------------------------------------------
+
+def test_conversations_people_and_sources_are_audited(enterprise: Path) -> None:
+    for command in ("conversations", "people", "sources"):
+        shown = json.loads(run(enterprise, command, "--json").output)
+        done = entries(enterprise, command)[-1]
+        assert done["outcome"] == "ok" and done["facts"]["kind"] == "listing", command
+        assert done["records"] == (len(shown) if isinstance(shown, list) else 1), command
+    run(enterprise, "people", "link", "dingtalk:E002", "--name", "李雷")
+    assert entries(enterprise, "people link")[-1]["facts"]["kind"] == "change"
+    assert len(entries(enterprise, "people")) == 2  # `people link` did not count as a listing
+
+
+def test_personal_archives_that_never_were_enterprise_audit_nothing(db: Path) -> None:
+    for command in ("conversations", "people", "sources"):
+        run(db, command)
+    run(db, "messages", "--conversation", TEAM)
+    assert [e["command"] for e in entries(db)] == ["roster set"]

@@ -1,47 +1,31 @@
 """Governance: the archive's mode, employees, written authorizations, the audit trail, retention
 and legal holds.
 
-    mode       personal | enterprise (an archive setting; each change audited)
+    mode       personal | enterprise (an archive setting; each change audited, leaving enterprise needs its admin)
     roster     the employees (the roster CSV that `quality --roster` reads)
     auth       written authorizations and the check enterprise mode makes before a read
     scope      what a read command will read, from its parameters
-    audit      the audit trail (each entry a signed ledger leaf) and the session around a command
-    retention  retention rules, legal holds, runs that purge through the ledger
+    access     what every front end calls around a command: check it, record it before it runs, conclude it
+    audit      the audit trail (each entry a signed ledger leaf) and the CLI's session around a command
+    holds      legal holds, facts of the audit trail (the table is a copy verify compares)
+    retention  retention rules and runs that purge through the ledger (holds from verified entries)
+    integrity  governance tables checked against the signed audit trail (verify's hook)
     commands   the click commands (roster, auth, audit, retention, hold, mode)
 
 The CLI wires it in one place: its group runs every command inside :func:`audited` and lets
-:func:`govern` mark each command, so a read is checked before it runs and recorded after.
+:func:`govern` mark each command, so a read is checked and put on the record (:func:`admit`)
+before it runs, and its outcome recorded (:func:`conclude`) after.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ChatAuditError
+from .access import Admission, NotAuthorizedError, NotRecordedError, admit, conclude
 from .audit import NotAuthorized, audited, govern, note, operator_of, record
 
-__all__ = ["NotAuthorized", "NotAuthorizedError", "audited", "govern", "guard", "note", "operator_of", "record",
-           "set_mode"]
-
-
-class NotAuthorizedError(ChatAuditError):
-    """A read that no active authorization covers; the message says what is missing."""
-
-
-def guard(archive, operator: str, command: str, *, scope: Any = None, params: dict[str, Any] | None = None):
-    """Check a read of ``command`` (its ``scope``, else the scope its ``params`` name) and return the
-    decision; raises :class:`NotAuthorizedError` naming what is missing. Personal mode allows all."""
-    from . import clock, mode
-    from .auth import Decision, check
-    from .scope import scope_for
-
-    if mode.current_mode(archive) != mode.ENTERPRISE:
-        return Decision(True)
-    decision = check(archive, scope if scope is not None else scope_for(command, params or {}, archive),
-                     clock.now_ms())
-    if not decision.ok:
-        raise NotAuthorizedError(decision.message(operator))
-    return decision
+__all__ = ["Admission", "NotAuthorized", "NotAuthorizedError", "NotRecordedError", "admit", "audited", "conclude",
+           "govern", "note", "operator_of", "record", "set_mode"]
 
 
 def set_mode(archive, mode_name: str, *, operator: str, reason: str | None = None,

@@ -35,12 +35,15 @@ SESSION_KEY = "chataudit.governance.session"
 GOVERNED = "__chataudit_governed__"
 
 # Commands that read employees' messages. In enterprise mode each is checked against the
-# authorizations before it runs (chataudit.governance.scope says what each one reads) and audited.
+# authorizations before it runs (chataudit.governance.scope says what each one reads); in an archive
+# that is or ever was in enterprise mode each is audited (chataudit.governance.access).
 READS = frozenset({"messages", "search", "export", "facts", "quality", "check", "match", "pii scan", "compare",
                    "proof", "evidence export"})
-# Audited in enterprise mode, without an authorization check.
+# Audited in enterprise mode, without an authorization check. The listings name employees and count
+# their messages (who talked with whom, how much) without reading them: audited, not checked.
 OTHER_AUDITED = {"verify": "verification", "redact": "redaction", "pii decrypt": "redaction",
-                 "auth document": "document"}
+                 "auth document": "document", "conversations": "listing", "people": "listing", "sources": "listing",
+                 "people link": "change", "people unlink": "change"}
 # Parameters that name a file or folder a command writes: hashed into the entry after it ran.
 OUTPUT_PARAMS = ("out", "out_dir", "output", "out_path", "html_path", "csv_path")
 
@@ -104,10 +107,14 @@ def record(archive: Archive, *, operator: str, command: str, params: dict[str, A
               canonical_json(facts or {}), detail)
     db = archive.db
     with transaction(db):
-        cursor = db.execute(
-            "INSERT INTO governance_audit (at, operator, os_user, command, params, authorizations, records, outputs,"
-            " output_sha256, outcome, exit_code, facts, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
-        entry_id = cursor.lastrowid
+        # never reuse the id of an entry deleted behind the tool's back: its signed leaf still names it
+        entry_id = db.execute("SELECT max(coalesce((SELECT max(id) FROM governance_audit), 0),"
+                              f" coalesce((SELECT max(ref) FROM ledger_leaves WHERE kind = {L.AUDIT}), 0)) + 1"
+                              ).fetchone()[0]
+        db.execute(
+            "INSERT INTO governance_audit (id, at, operator, os_user, command, params, authorizations, records, outputs,"
+            " output_sha256, outcome, exit_code, facts, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry_id, *values))
         row = db.execute(f"SELECT {L.AUDIT_COLUMNS} FROM governance_audit WHERE id = ?", (entry_id,)).fetchone()
         Ledger(archive).append_entry(L.AUDIT, entry_id, L.audit_leaf(tuple(row)), at_ms=at_ms, who=operator)
     return entry_id
@@ -216,14 +223,15 @@ class NotAuthorized(click.ClickException):
 
 @dataclass
 class Session:
-    """What one command invocation did, gathered while it runs and recorded when it ends."""
+    """What one command invocation did, gathered while it runs and recorded when it ends. The rules
+    (what is checked and audited, the entry written before the command runs) are
+    :func:`.access.admit` and :func:`.access.conclude`; this only adapts them to click."""
 
     root: click.Context
     started: float = field(default_factory=lambda: clock.now().timestamp())
     command: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    mode: str | None = None
-    authorizations: list[int] = field(default_factory=list)
+    admission: Any = None  # the .access.Admission of an admitted command
     facts: dict[str, Any] = field(default_factory=dict)
     records: int = 0
     stdout: HashingWriter | None = None
@@ -239,43 +247,21 @@ class Session:
         self.records += records
 
     def begin(self, ctx: click.Context) -> None:
-        """The command is about to run: note it, and in enterprise mode check a read first."""
+        """The command is about to run: check it, and put an audited one on the record first."""
+        from . import access
+
         self.command = command_name(ctx)
         self.params = dict(ctx.params)
-        if not is_read(self.command) or not self.db_path.exists():
+        if access.audited_kind(self.command) is None or not self.db_path.exists():
             return
-        from ..ledger.log import Ledger
-        from . import mode as mode_api
-        from .auth import check
-        from .scope import scope_for
-
-        self.mode = mode_api.ENTERPRISE  # until the archive says otherwise: a refusal below is recorded
         try:
             with Archive(self.db_path) as archive:
-                self.mode = mode_api.current_mode(archive)
-                if self.mode != mode_api.ENTERPRISE:
-                    return
-                Ledger(archive).signer()  # a read that could not be audited does not run
-                decision = check(archive, scope_for(self.command, self.params, archive), clock.now_ms())
+                self.admission = access.admit(archive, operator=operator_of(ctx), command=self.command,
+                                              params=self.params)
+        except access.NotAuthorizedError as error:
+            raise NotAuthorized(str(error)) from None
         except ChatAuditError as error:
             raise click.ClickException(str(error)) from None
-        self.authorizations = decision.used
-        self.facts["scope"] = decision.summary
-        if not decision.ok:
-            self.facts["missing"] = decision.problems  # every employee's, where the message shows the first few
-            raise NotAuthorized(decision.message(operator_of(ctx)))
-
-    def audited_kind(self, archive: Archive) -> str | None:
-        """Why this command is audited in this archive, or None."""
-        if self.command is None:
-            return None
-        kind = "read" if is_read(self.command) else OTHER_AUDITED.get(self.command)
-        if kind is None:
-            return None
-        from . import mode as mode_api
-
-        mode = self.mode or mode_api.recorded_mode(archive)
-        return kind if mode == mode_api.ENTERPRISE else None
 
     def outputs(self) -> list[dict[str, Any]]:
         found = []
@@ -293,18 +279,17 @@ class Session:
         return found
 
     def finish(self, outcome: str, exit_code: int, detail: str | None) -> None:
-        if self.command is None or not self.db_path.exists():
+        from . import access
+
+        if self.admission is None or self.admission.entry is None:
             return
         try:
             with Archive(self.db_path) as archive:
-                kind = self.audited_kind(archive)
-                if kind is None:
-                    return
-                record(archive, operator=operator_of(self.root), command=self.command, params=self.params,
-                       authorizations=self.authorizations, records=self.records, outputs=self.outputs(),
-                       outcome=outcome, exit_code=exit_code, facts={"kind": kind, **self.facts}, detail=detail)
-        except Exception as error:  # never hide the command's own result behind the trail's failure
-            click.echo(f"warning: the audit entry of `{self.command}` was not recorded: {error}", err=True)
+                access.conclude(archive, self.admission, records=self.records, outputs=self.outputs(),
+                                outcome=outcome, exit_code=exit_code, detail=detail, facts=self.facts)
+        except Exception as error:  # the command's `started` entry is on the record; say what is missing
+            click.echo(f"warning: the outcome of `{self.command}` was not recorded (its `started` entry "
+                       f"{self.admission.entry} is): {error}", err=True)
 
 
 def _file_sha256(path: Path) -> str:
@@ -313,10 +298,6 @@ def _file_sha256(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def is_read(command: str) -> bool:
-    return command in READS
 
 
 def _outcome(error: BaseException) -> tuple[str, int, str | None]:
@@ -359,7 +340,7 @@ def govern(command: click.Command) -> click.Command:
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             govern(sub)
-    elif command.callback is not None and not getattr(command.callback, GOVERNED, False):
+    if command.callback is not None and not getattr(command.callback, GOVERNED, False):
         command.callback = _governed(command.callback)
     return command
 
@@ -369,7 +350,9 @@ def _governed(callback: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context(silent=True)
         session = ctx.meta.get(SESSION_KEY) if ctx is not None else None
-        if session is not None and session.command is None:
+        # a group's own callback begins the session only when the group runs alone (`people`, not `people link`)
+        if session is not None and session.command is None and (
+                not isinstance(ctx.command, click.Group) or ctx.invoked_subcommand is None):
             session.begin(ctx)
         return callback(*args, **kwargs)
 
