@@ -35,7 +35,7 @@ def mode(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json(doc)
         return
-    click.echo(f"mode: {doc['mode']}")
+    click.echo(f"mode: {doc['mode']}" + (f" (admin: {doc['admin']}; reads are audited)" if doc["admin"] else ""))
     click.echo(f"roster: {doc['roster']} employees; authorizations in force: {doc['authorizations_active']}; "
                f"legal holds: {doc['holds_active']}; retention rules: {doc['retention_rules']}; "
                f"audit entries: {doc['audit_entries']}")
@@ -354,10 +354,12 @@ def hold_release(ctx: click.Context, hold_id: int, reason: str | None, as_json: 
 @click.pass_context
 @friendly_errors
 def hold_list(ctx: click.Context, include_released: bool, as_json: bool) -> None:
-    """List legal holds in force (--all: also released ones)."""
+    """List legal holds in force (--all: also released ones); `tampered` says why a hold's row
+    disagrees with the audit entries that placed or released it."""
     with open_archive(ctx) as archive:
         rows = holds_api.holds(archive, include_released)
-    emit(rows, HOLD_COLUMNS, as_json=as_json, title="Legal holds")
+    tampered = ["tampered"] if any(r["tampered"] for r in rows) else []
+    emit(rows, HOLD_COLUMNS + tampered, as_json=as_json, title="Legal holds")
 
 
 COMMANDS = [mode, roster, auth, audit, retention, hold]
