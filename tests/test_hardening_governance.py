@@ -215,3 +215,11 @@ def test_personal_archives_that_never_were_enterprise_audit_nothing(db: Path) ->
         run(db, command)
     run(db, "messages", "--conversation", TEAM)
     assert [e["command"] for e in entries(db)] == ["roster set"]
+
+
+def test_a_read_that_fails_its_check_is_on_the_record(enterprise: Path) -> None:
+    tamper(enterprise, "DELETE FROM governance_roster WHERE id = 'E001'")
+    refused = run(enterprise, "messages", "--conversation", TEAM, ok=False)
+    assert "roster differs" in refused.output
+    (entry,) = entries(enterprise, "messages")
+    assert entry["outcome"] == "error" and "roster differs" in entry["detail"]

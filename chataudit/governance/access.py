@@ -78,7 +78,11 @@ def admit(archive: Archive, *, operator: str, command: str, params: dict[str, An
     if mode != mode_api.ENTERPRISE:
         facts["mode"] = mode  # audited because the archive was in enterprise mode before
     elif kind == "read":
-        decision = check(archive, scope_for(command, params, archive), clock.now_ms())
+        try:
+            decision = check(archive, scope_for(command, params, archive), clock.now_ms())
+        except ChatAuditError as error:  # an unknown conversation, a roster edited behind the tool's back
+            _record(archive, operator, command, params, facts, outcome="error", exit_code=1, detail=str(error))
+            raise
         facts["scope"] = decision.summary
         if not decision.ok:
             facts["missing"] = decision.problems  # every employee's, where the message shows the first few
