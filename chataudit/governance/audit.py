@@ -5,10 +5,11 @@ checkpoint in the same transaction, so `chataudit verify` names an entry that wa
 deleted behind the tool's back.
 
 Governance changes (mode, roster, authorizations, holds, retention rules and runs) record their own
-entry in the transaction that makes the change. Reads, verifications and redactions are recorded
-by a :class:`Session` around the whole command (see :func:`audited`): it counts the records the
-shared output functions write and hashes every byte that goes to standard output or to the
-command's output files.
+entry in the transaction that makes the change. Reads, listings, verifications and redactions are
+recorded twice (:mod:`.access`): a ``started`` entry committed before the command runs (or it does
+not run), and its outcome after, which a :class:`Session` around the whole command gathers (see
+:func:`audited`): it counts the records the shared output functions write and hashes every byte
+that goes to standard output or to the command's output files.
 """
 
 from __future__ import annotations
