@@ -223,3 +223,18 @@ def test_a_read_that_fails_its_check_is_on_the_record(enterprise: Path) -> None:
     assert "roster differs" in refused.output
     (entry,) = entries(enterprise, "messages")
     assert entry["outcome"] == "error" and "roster differs" in entry["detail"]
+
+
+def test_any_front_end_gets_the_same_rules_from_the_api(enterprise: Path) -> None:
+    from chataudit.governance import NotAuthorizedError, admit, conclude
+
+    with Archive(enterprise) as archive:
+        with pytest.raises(NotAuthorizedError, match="missing: subject"):
+            admit(archive, operator="web:hr-li", command="messages", params={"conversation_ref": TEAM})
+        admitted = admit(archive, operator="web:hr-li", command="conversations", params={})
+        conclude(archive, admitted, records=4, outputs=[], outcome="ok", exit_code=0, detail=None)
+    done = entries(enterprise)[-3:]
+    assert [(e["command"], e["outcome"], e["operator"]) for e in done] == [
+        ("messages", "refused", "web:hr-li"), ("conversations", "started", "web:hr-li"),
+        ("conversations", "ok", "web:hr-li")]
+    assert done[2]["facts"]["started"] == done[1]["id"] and done[2]["records"] == 4
