@@ -620,6 +620,36 @@ def _describe_pair(messages: list[dict[str, Any]], field: str | None, keys: list
 
 # ---- API --------------------------------------------------------------------------------------
 
-def check(archive: Archive, ref: str) -> dict[str, Any]:
-    """Every check over one copy (see :func:`resolve_scope`); the report documented in the README."""
-    return Checker(archive, resolve_scope(archive, ref)).run()
+def check(archive: Archive, ref: str, *, tz: str | None = None) -> dict[str, Any]:
+    """Every check over one copy (see :func:`resolve_scope`); the report documented in the README.
+
+    An export file that is not in the archive is read into a temporary archive (in ``tz``, else the
+    archive's zone) and checked there: the archive is not changed.
+    """
+    try:
+        scope = resolve_scope(archive, ref)
+    except ChatAuditError:
+        if not str(ref).strip() or not Path(ref).exists():
+            raise
+        return check_file(archive, Path(ref), tz=tz)
+    return Checker(archive, scope).run()
+
+
+def check_file(archive: Archive, path: Path, *, tz: str | None = None) -> dict[str, Any]:
+    """Check an export file without importing it; ids of the temporary archive are not reported."""
+    from .importer import temporary_archive
+
+    with temporary_archive(archive, path, tz) as temporary:
+        rows = temporary.db.execute("SELECT * FROM sources ORDER BY id").fetchall()
+        if not rows:
+            raise ChatAuditError(f"{path}: holds no chat export that could be read")
+        scope = _source_scope(rows, path.name)
+        scope.kind = "file"
+        scope.description = f"file {path} (read for this check only; not in the archive)"
+        report = Checker(temporary, scope).run()
+    for source in report["sources"]:
+        source["id"] = None
+    for signal in report["signals"]:
+        for message in signal["messages"]:
+            message["id"] = None
+    return report
