@@ -249,8 +249,9 @@ def people(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json({"identities": rows, "people": _people_of(ctx), "suggestions": suggested})
         return
-    emit(rows, ["identity", "names", "message_count", "conversations", "person", "person_name"],
-         title="Identities")
+    # the table shows names as words (梅梅, May), not as the JSON list --json gives
+    emit(({**row, "names": ", ".join(row["names"])} for row in rows),
+         ["identity", "names", "message_count", "conversations", "person", "person_name"], title="Identities")
     if suggested:
         click.echo("Suggested links (apply with `chataudit people link A B`):")
         for s in suggested:
@@ -311,6 +312,13 @@ def search(ctx: click.Context, query: str, platform: str | None, sender: str | N
         conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref else None
         results = search_api.search_messages(archive, query, transform=redactor_for(redact_policy), platform=platform, sender=sender,
                                   conversation=conversation, since_ms=since_ms, until_ms=until_ms, limit=limit)
+        if not results and not as_json:
+            counts = search_api.searched_scope(archive, platform=platform, sender=sender, conversation=conversation,
+                                               since_ms=since_ms, until_ms=until_ms)
+            click.echo(search_api.nothing_found(f"message matches {query!r}", counts, {
+                "--platform": platform, "--sender": sender, "--conversation": conversation_ref,
+                "--since": since, "--until": until}))
+            return
     if not as_json:
         for row in results:
             row["snippet"] = search_api.snippet(row["text"], [tuple(s) for s in row["highlights"]], plain=True)
