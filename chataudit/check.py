@@ -544,7 +544,8 @@ def source_file_report(row: sqlite3.Row) -> dict[str, Any]:
     }
     if current is not None:
         sha256, md5 = current
-        report.update(md5=md5, current_sha256=sha256, sha256_matches_file=sha256 == row["sha256"])
+        # a source re-read in another zone (import --reread) is identified as SHA256@ZONE
+        report.update(md5=md5, current_sha256=sha256, sha256_matches_file=sha256 == row["sha256"].split("@", 1)[0])
     return report
 
 

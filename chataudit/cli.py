@@ -132,12 +132,17 @@ def cli(ctx: click.Context, db: str | None, operator: str | None) -> None:
 @click.option("--tz", help="Zone of wall-clock times in the export (IANA name or +08:00). "
                            "Default: $CHATAUDIT_TZ, $TZ, else the system zone.")
 @click.option("--me", help="Your own display name in the export (marks your messages).")
+@click.option("--reread", "reread_source", metavar="SOURCE",
+              help="Read this source's file (PATH, the same file) again in --tz and replace its messages; "
+                   "recorded in the ledger and the audit trail.")
 @json_option
 @click.pass_context
 @friendly_errors
 def import_command(ctx: click.Context, paths: tuple[str, ...], format_name: str, label: str | None,
-                   tz: str | None, me: str | None, as_json: bool) -> None:
+                   tz: str | None, me: str | None, reread_source: str | None, as_json: bool) -> None:
     """Import export files, folders or .zip files into the archive."""
+    if reread_source is not None:
+        return _reread(ctx, reread_source, paths, format_name, label, tz, me, as_json)
     with open_archive(ctx) as archive:
         show_progress = sys.stderr.isatty() and not as_json
         if show_progress:
@@ -161,10 +166,32 @@ def import_command(ctx: click.Context, paths: tuple[str, ...], format_name: str,
                            f"{outcome.new} new, {outcome.duplicates} duplicate")
         click.echo(f"{result['files']} files, {result['messages']} messages: {result['new']} new, "
                    f"{result['duplicates']} duplicate, in {result['seconds']:.2f} s")
+    for warning in result["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     for error in result["errors"]:
         click.echo(f"Error: {error}", err=True)
     if result["errors"]:
         sys.exit(1)
+
+
+def _reread(ctx: click.Context, source: str, paths: tuple[str, ...], format_name: str, label: str | None,
+            tz: str | None, me: str | None, as_json: bool) -> None:
+    from . import reread as reread_api
+
+    if len(paths) != 1 or label:
+        raise click.UsageError("--reread SOURCE takes the one file (or folder, or zip) that source was imported "
+                               "from, and no --label (the source keeps its own)")
+    with open_archive(ctx) as archive:
+        done = reread_api.reread(archive, source, paths[0], tz or "", operator=governance.operator_of(ctx),
+                                 format_name=None if format_name == "auto" else format_name, me=me,
+                                 params={"source": source, "path": paths[0], "tz": tz, "format": format_name})
+    if as_json:
+        emit_json(done)
+        return
+    click.echo(f"{done['path']}: re-read in {done['tz']} as source {done['new_source']} ({done['format']}, "
+               f"{done['messages']} messages, {done['new']} new); source {done['source']}'s {done['replaced']} "
+               f"messages that no other source holds were purged through the ledger (audit entry "
+               f"{done['audit_entry']})")
 
 
 def _import_with_progress(archive: Archive, paths: list[str], format_name: str, label: str | None,

@@ -45,6 +45,7 @@ class FileOutcome:
 class ImportSummary:
     files: list[FileOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # e.g. wall-clock times read in this machine's zone
 
     @property
     def imported(self) -> list[FileOutcome]:
@@ -64,6 +65,7 @@ class ImportSummary:
             "already_imported": sum(1 for f in imported if f.already_imported),
             "skipped": len([f for f in self.files if f.skipped]),
             "errors": [f.error for f in self.errors],
+            "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
             "sources": [
                 {
@@ -130,6 +132,12 @@ def import_paths(
         for unit, shown, explicit in _units(path):
             outcome = _import_unit(archive, unit, shown, explicit, forced, label, options, on_progress)
             summary.files.append(outcome)
+            if ledger and outcome.new and not tz:
+                from .reread import wall_clock_warning
+
+                warning = wall_clock_warning(archive, unit, shown, outcome.format, tz)
+                if warning:
+                    summary.warnings.append(warning)
     summary.seconds = time.perf_counter() - started
     return summary
 
