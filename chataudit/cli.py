@@ -103,11 +103,50 @@ class CapabilityGroup(click.Group):
         command = super().get_command(ctx, name)
         return governance.govern(command) if command is not None else None
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            refuse_repeated_options(ctx, command, rest)
+        return name, command, rest
+
     def invoke(self, ctx: click.Context) -> Any:
         """Every command runs as one audited session: in enterprise mode a read is checked against
         the authorizations before it runs, and reads, exports and changes are recorded after."""
         with governance.audited(ctx):
             return super().invoke(ctx)
+
+
+def refuse_repeated_options(ctx: click.Context, command: click.Command, args: list[str]) -> None:
+    """A single-valued option given twice is an error, not silently its last value (`--since A --since
+    B`, `--team A --team B`); options that take several say so in --help and keep them all. Checks
+    the sub-commands of a group too."""
+    options = {name: p for p in command.params if isinstance(p, click.Option) for name in p.opts + p.secondary_opts}
+    seen: dict[str, list[str]] = {}
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            return
+        name, inline = (token.split("=", 1)[0], True) if token.startswith("--") and "=" in token else (token, False)
+        option = options.get(name)
+        if option is None:
+            if isinstance(command, click.Group) and not token.startswith("-"):
+                sub = command.get_command(ctx, token)
+                if sub is not None:
+                    refuse_repeated_options(ctx, sub, args[index + 1:])
+                return
+            index += 1
+            continue
+        if not option.multiple and not option.count and not option.is_flag:
+            seen.setdefault(option.name or name, []).append(name)
+        takes_value = not option.is_flag and not inline and not option.count
+        if takes_value and option._flag_needs_value and (index + 1 >= len(args) or args[index + 1].startswith("-")):
+            takes_value = False  # an optional value left out (--redact)
+        index += 2 if takes_value else 1
+    for names in seen.values():
+        if len(names) > 1:
+            raise click.UsageError(f"{names[0]} was given {len(names)} times; it takes one value "
+                                   "(options that take several say so in --help)", ctx)
 
 
 @click.group(cls=CapabilityGroup)

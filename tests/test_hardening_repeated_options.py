@@ -52,3 +52,22 @@ def test_quality_platforms_in_enterprise_scope(tmp_path: Path) -> None:
         found = archive.db.execute(f"{with_clause}SELECT DISTINCT m.platform FROM messages m WHERE {where}",
                                    params).fetchall()
     assert sorted(r[0] for r in found) == ["dingtalk", "wechat"]
+
+
+def test_a_single_valued_option_given_twice_is_an_error_not_its_last_value(tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    run(db, "import", str(chats(tmp_path)), "--tz", "Asia/Shanghai")
+    for args in (["search", "发货", "--platform", "wechat", "--platform", "dingtalk"],
+                 ["search", "发货", "--since", "2026-03-01", "--since=2026-03-03"],
+                 ["quality", "--no-nlp", "--team", "A", "--team", "B"],
+                 ["messages", "--conversation", "c-wechat", "--conversation", "c-feishu"],
+                 ["hold", "add", "--conversation", "c-wechat", "--reason", "a", "--reason", "b"]):
+        result = CliRunner().invoke(cli, ["--db", str(db), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert "was given 2 times; it takes one value" in result.output
+    # repeatable options, flags, optional values and values that look like the option stay fine
+    fine = CliRunner().invoke(cli, ["--db", str(db), "search", "发货", "--platform", "--platform", "--redact", "--json",
+                                    "--limit", "5"])
+    assert fine.exit_code == 0, fine.output
+    run(db, "quality", "--no-nlp", "--json", "--conversation", "c-wechat", "--conversation", "c-feishu")
+    run(db, "search", "--since", "2026-03-01", "--", "--since 发货")  # after --, a word of the query
