@@ -136,3 +136,17 @@ def test_check_reads_a_file_not_in_the_archive_without_importing_it(tmp_path: Pa
     assert state(db) == before
     text = run(db, "check", str(FIXTURES / "check" / "tampered_wechat.jsonl"), "--tz", "Asia/Shanghai")
     assert "(not imported)" in text.output and "Traceback" not in text.output
+
+
+def test_enterprise_mode_refusal_is_an_error_2_and_a_file_needs_no_authorization(tmp_path: Path) -> None:
+    governance = FIXTURES / "governance"
+    db = tmp_path / "g.db"
+    for args in (["import", str(governance / "staff_chats.csv"), "--tz", "Asia/Shanghai"],
+                 ["roster", "set", str(governance / "roster.csv")], ["init", "--mode", "enterprise"]):
+        assert run(db, *args).exit_code == 0
+    refused = run(db, "compare", "dingtalk:team-1", "dingtalk:dm-e002")
+    assert refused.exit_code == 2 and "not authorized" in refused.output
+    assert run(db, "check", "conversation:dingtalk:team-1").exit_code == 2
+    # a file that is not in the archive reads nothing of it: no authorization is needed
+    checked = run(db, "check", str(FIXTURES / "check" / "clean_wechat.jsonl"), "--tz", "Asia/Shanghai")
+    assert checked.exit_code == 0 and "not authorized" not in checked.output

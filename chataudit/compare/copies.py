@@ -117,7 +117,7 @@ def _read_file(archive: Archive, name: str, path: Path, conversation_ref: str | 
     copy.conversation["id"] = known[0] if known else None
     copy.sources = [{**source, "id": None} for source in copy.sources]
     copy.side.ids = [None] * len(copy.side.ids)
-    copy.notes.append(f"{path} was read for this comparison only; the archive was not changed")
+    copy.notes.append("read from the file for this comparison only; the archive was not changed")
     return copy
 
 

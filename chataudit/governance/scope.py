@@ -140,7 +140,12 @@ def quality(archive: Archive, params: dict[str, Any]) -> Scope:
 def check(archive: Archive, params: dict[str, Any]) -> Scope:
     from ..check import resolve_scope
 
-    resolved = resolve_scope(archive, params["source"])
+    try:
+        resolved = resolve_scope(archive, params["source"])
+    except ChatAuditError:
+        if Path(str(params["source"])).exists():
+            return Scope(messages=(-1,))  # an export file checked without importing it: nothing of the archive
+        raise
     if resolved.kind == "source":
         return Scope(sources=tuple(resolved.source_ids))
     return Scope(conversations=tuple(resolved.params))
