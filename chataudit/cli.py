@@ -69,10 +69,10 @@ class CapabilityGroup(click.Group):
     that `chataudit --help` stays fast and those modules may import this one's helpers."""
 
     lazy = {
-        "check": "chataudit.check_command:check_command",
+        "check": "chataudit.check.commands:check_command",
         "compare": "chataudit.compare.commands:compare",
         "evidence": "chataudit.evidence.commands:evidence",
-        "facts": "chataudit.facts_command:facts_command",
+        "facts": "chataudit.facts.commands:facts_command",
         "match": "chataudit.match_command:match",
         "pii": "chataudit.privacy.commands:pii",
         "quality": "chataudit.quality.commands:quality",

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from chataudit import check as check_api
 from chataudit.check import ANOMALIES, CHECKS, NO_ANOMALY, check
-from chataudit.check_command import check_command
+from chataudit.check.commands import check_command
 from chataudit.cli import cli
 from chataudit.errors import ChatAuditError
 from chataudit.importer import import_paths

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from chataudit.cli import cli
 from chataudit.errors import ChatAuditError
 from chataudit.facts import TYPES, extract, facts, parse_number, topic_terms
-from chataudit.facts_command import facts_command
+from chataudit.facts.commands import facts_command
 from chataudit.importer import import_paths
 from chataudit.store import Archive
 

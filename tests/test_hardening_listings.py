@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from chataudit.cli import cli
 from chataudit.facts import sentence_of
-from chataudit.facts_command import facts_command
+from chataudit.facts.commands import facts_command
 
 cli.add_command(facts_command)
 

@@ -27,8 +27,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
-from .errors import ChatAuditError
-from .store import Archive
+from ..errors import ChatAuditError
+from ..store import Archive
 
 TYPES = ("date", "amount", "quantity", "commitment", "refusal", "instruction", "completion")
 
@@ -679,7 +679,7 @@ def _message_rows(archive: Archive, conversation: str | None, person: str | None
         row = archive.resolve_conversation(conversation)
         return archive.timeline(row["id"], since_ms, until_ms)
     if person:
-        from .people import person_timeline
+        from ..people import person_timeline
 
         return person_timeline(archive, person, since_ms, until_ms)
     return archive.select_messages(since_ms=since_ms, until_ms=until_ms)

@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from . import check as check_api
-from .cli import friendly_errors, json_option, open_archive
-from .exitcodes import DIFFERENT, DiffStyleCommand
-from .render import emit_json
+from .. import check as check_api
+from ..cli import friendly_errors, json_option, open_archive
+from ..exitcodes import DIFFERENT, DiffStyleCommand
+from ..render import emit_json
 
 SHOWN_PER_CHECK = 20
 SEVERITY_STYLE = {"high": "red", "medium": "yellow", "low": "cyan", "info": "white"}

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ChatAuditError
-from .store import Archive
-from .store.sqlite import iso_from_ms
+from ..errors import ChatAuditError
+from ..store import Archive
+from ..store.sqlite import iso_from_ms
 
 NO_ANOMALY = "no anomaly found"
 ANOMALIES = "anomalies found"
@@ -557,7 +557,7 @@ def _hash_source(path: str) -> tuple[str, str | None] | None:
             with open(candidate, "rb") as handle:
                 return _digests(handle)
         if candidate.is_dir():
-            from .importer import folder_sha256
+            from ..importer import folder_sha256
 
             return folder_sha256(candidate)[0], None
         if "!" in path:
@@ -638,7 +638,7 @@ def check(archive: Archive, ref: str, *, tz: str | None = None) -> dict[str, Any
 
 def check_file(archive: Archive, path: Path, *, tz: str | None = None) -> dict[str, Any]:
     """Check an export file without importing it; ids of the temporary archive are not reported."""
-    from .importer import temporary_archive
+    from ..importer import temporary_archive
 
     with temporary_archive(archive, path, tz) as temporary:
         rows = temporary.db.execute("SELECT * FROM sources ORDER BY id").fetchall()

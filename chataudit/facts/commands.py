@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from . import facts as facts_api
-from .cli import friendly_errors, json_option, open_archive, time_window
-from .render import emit, emit_json
+from .. import facts as facts_api
+from ..cli import friendly_errors, json_option, open_archive, time_window
+from ..render import emit, emit_json
 
 COLUMNS = ["sent_at", "platform", "conversation_title", "sender", "type", "value", "hedges", "statement"]
 
@@ -43,7 +43,7 @@ def facts_command(ctx: click.Context, conversation_ref: str | None, person: str 
         emit_json(found)
         return
     if not found:
-        from .search import nothing_found
+        from ..search import nothing_found
 
         click.echo(nothing_found("facts" if not types else "facts of type " + ", ".join(types), tally, {
             "--conversation": conversation_ref, "--person": person, "--topic": topic, "--since": since,
