@@ -150,3 +150,10 @@ def test_enterprise_mode_refusal_is_an_error_2_and_a_file_needs_no_authorization
     # a file that is not in the archive reads nothing of it: no authorization is needed
     checked = run(db, "check", str(FIXTURES / "check" / "clean_wechat.jsonl"), "--tz", "Asia/Shanghai")
     assert checked.exit_code == 0 and "not authorized" not in checked.output
+
+
+def test_readme_documents_the_exit_codes_these_tests_check() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "## Exit codes" in readme
+    assert "| `compare` | the copies are identical | differences found | error" in readme
+    assert "| `check` | no anomaly found | anomalies found | error" in readme
