@@ -69,10 +69,10 @@ class CapabilityGroup(click.Group):
     that `chataudit --help` stays fast and those modules may import this one's helpers."""
 
     lazy = {
-        "check": "chataudit.check_command:check_command",
+        "check": "chataudit.check.commands:check_command",
         "compare": "chataudit.compare.commands:compare",
         "evidence": "chataudit.evidence.commands:evidence",
-        "facts": "chataudit.facts_command:facts_command",
+        "facts": "chataudit.facts.commands:facts_command",
         "match": "chataudit.match_command:match",
         "pii": "chataudit.privacy.commands:pii",
         "quality": "chataudit.quality.commands:quality",
@@ -103,11 +103,50 @@ class CapabilityGroup(click.Group):
         command = super().get_command(ctx, name)
         return governance.govern(command) if command is not None else None
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            refuse_repeated_options(ctx, command, rest)
+        return name, command, rest
+
     def invoke(self, ctx: click.Context) -> Any:
         """Every command runs as one audited session: in enterprise mode a read is checked against
         the authorizations before it runs, and reads, exports and changes are recorded after."""
         with governance.audited(ctx):
             return super().invoke(ctx)
+
+
+def refuse_repeated_options(ctx: click.Context, command: click.Command, args: list[str]) -> None:
+    """A single-valued option given twice is an error, not silently its last value (`--since A --since
+    B`, `--team A --team B`); options that take several say so in --help and keep them all. Checks
+    the sub-commands of a group too."""
+    options = {name: p for p in command.params if isinstance(p, click.Option) for name in p.opts + p.secondary_opts}
+    seen: dict[str, list[str]] = {}
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            return
+        name, inline = (token.split("=", 1)[0], True) if token.startswith("--") and "=" in token else (token, False)
+        option = options.get(name)
+        if option is None:
+            if isinstance(command, click.Group) and not token.startswith("-"):
+                sub = command.get_command(ctx, token)
+                if sub is not None:
+                    refuse_repeated_options(ctx, sub, args[index + 1:])
+                return
+            index += 1
+            continue
+        if not option.multiple and not option.count and not option.is_flag:
+            seen.setdefault(option.name or name, []).append(name)
+        takes_value = not option.is_flag and not inline and not option.count
+        if takes_value and option._flag_needs_value and (index + 1 >= len(args) or args[index + 1].startswith("-")):
+            takes_value = False  # an optional value left out (--redact)
+        index += 2 if takes_value else 1
+    for names in seen.values():
+        if len(names) > 1:
+            raise click.UsageError(f"{names[0]} was given {len(names)} times; it takes one value "
+                                   "(options that take several say so in --help)", ctx)
 
 
 @click.group(cls=CapabilityGroup)
@@ -132,12 +171,17 @@ def cli(ctx: click.Context, db: str | None, operator: str | None) -> None:
 @click.option("--tz", help="Zone of wall-clock times in the export (IANA name or +08:00). "
                            "Default: $CHATAUDIT_TZ, $TZ, else the system zone.")
 @click.option("--me", help="Your own display name in the export (marks your messages).")
+@click.option("--reread", "reread_source", metavar="SOURCE",
+              help="Read this source's file (PATH, the same file) again in --tz and replace its messages; "
+                   "recorded in the ledger and the audit trail.")
 @json_option
 @click.pass_context
 @friendly_errors
 def import_command(ctx: click.Context, paths: tuple[str, ...], format_name: str, label: str | None,
-                   tz: str | None, me: str | None, as_json: bool) -> None:
+                   tz: str | None, me: str | None, reread_source: str | None, as_json: bool) -> None:
     """Import export files, folders or .zip files into the archive."""
+    if reread_source is not None:
+        return _reread(ctx, reread_source, paths, format_name, label, tz, me, as_json)
     with open_archive(ctx) as archive:
         show_progress = sys.stderr.isatty() and not as_json
         if show_progress:
@@ -161,10 +205,32 @@ def import_command(ctx: click.Context, paths: tuple[str, ...], format_name: str,
                            f"{outcome.new} new, {outcome.duplicates} duplicate")
         click.echo(f"{result['files']} files, {result['messages']} messages: {result['new']} new, "
                    f"{result['duplicates']} duplicate, in {result['seconds']:.2f} s")
+    for warning in result["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     for error in result["errors"]:
         click.echo(f"Error: {error}", err=True)
     if result["errors"]:
         sys.exit(1)
+
+
+def _reread(ctx: click.Context, source: str, paths: tuple[str, ...], format_name: str, label: str | None,
+            tz: str | None, me: str | None, as_json: bool) -> None:
+    from . import reread as reread_api
+
+    if len(paths) != 1 or label:
+        raise click.UsageError("--reread SOURCE takes the one file (or folder, or zip) that source was imported "
+                               "from, and no --label (the source keeps its own)")
+    with open_archive(ctx) as archive:
+        done = reread_api.reread(archive, source, paths[0], tz or "", operator=governance.operator_of(ctx),
+                                 format_name=None if format_name == "auto" else format_name, me=me,
+                                 params={"source": source, "path": paths[0], "tz": tz, "format": format_name})
+    if as_json:
+        emit_json(done)
+        return
+    click.echo(f"{done['path']}: re-read in {done['tz']} as source {done['new_source']} ({done['format']}, "
+               f"{done['messages']} messages, {done['new']} new); source {done['source']}'s {done['replaced']} "
+               f"messages that no other source holds were purged through the ledger (audit entry "
+               f"{done['audit_entry']})")
 
 
 def _import_with_progress(archive: Archive, paths: list[str], format_name: str, label: str | None,
@@ -249,8 +315,9 @@ def people(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json({"identities": rows, "people": _people_of(ctx), "suggestions": suggested})
         return
-    emit(rows, ["identity", "names", "message_count", "conversations", "person", "person_name"],
-         title="Identities")
+    # the table shows names as words (梅梅, May), not as the JSON list --json gives
+    emit(({**row, "names": ", ".join(row["names"])} for row in rows),
+         ["identity", "names", "message_count", "conversations", "person", "person_name"], title="Identities")
     if suggested:
         click.echo("Suggested links (apply with `chataudit people link A B`):")
         for s in suggested:
@@ -311,6 +378,13 @@ def search(ctx: click.Context, query: str, platform: str | None, sender: str | N
         conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref else None
         results = search_api.search_messages(archive, query, transform=redactor_for(redact_policy), platform=platform, sender=sender,
                                   conversation=conversation, since_ms=since_ms, until_ms=until_ms, limit=limit)
+        if not results and not as_json:
+            counts = search_api.searched_scope(archive, platform=platform, sender=sender, conversation=conversation,
+                                               since_ms=since_ms, until_ms=until_ms)
+            click.echo(search_api.nothing_found(f"message matches {query!r}", counts, {
+                "--platform": platform, "--sender": sender, "--conversation": conversation_ref,
+                "--since": since, "--until": until}))
+            return
     if not as_json:
         for row in results:
             row["snippet"] = search_api.snippet(row["text"], [tuple(s) for s in row["highlights"]], plain=True)

@@ -10,6 +10,7 @@ import os
 import tempfile
 import time
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -44,6 +45,7 @@ class FileOutcome:
 class ImportSummary:
     files: list[FileOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # e.g. wall-clock times read in this machine's zone
 
     @property
     def imported(self) -> list[FileOutcome]:
@@ -63,6 +65,7 @@ class ImportSummary:
             "already_imported": sum(1 for f in imported if f.already_imported),
             "skipped": len([f for f in self.files if f.skipped]),
             "errors": [f.error for f in self.errors],
+            "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
             "sources": [
                 {
@@ -105,11 +108,17 @@ def import_paths(
     tz: str | None = None,
     me: str | None = None,
     on_progress: Callable[..., None] | None = None,
+    ledger: bool = True,
 ) -> ImportSummary:
-    """Import every path; each source is its own transaction, so one bad file loses nothing else."""
+    """Import every path; each source is its own transaction, so one bad file loses nothing else.
+
+    ``ledger=False`` only for a throwaway archive (compare's temporary read of a file): nothing is
+    signed, so no signing key is read or created for it.
+    """
     started = time.perf_counter()
     summary = ImportSummary()
-    attach_ledger(archive)  # each source's leaves and a signed checkpoint, in its own transaction
+    if ledger:
+        attach_ledger(archive)  # each source's leaves and a signed checkpoint, in its own transaction
     if tz:
         zone(tz)  # an unknown zone is an error before anything is read
         archive.set_setting("tz", tz)
@@ -123,6 +132,12 @@ def import_paths(
         for unit, shown, explicit in _units(path):
             outcome = _import_unit(archive, unit, shown, explicit, forced, label, options, on_progress)
             summary.files.append(outcome)
+            if ledger and outcome.new and not tz:
+                from .reread import wall_clock_warning
+
+                warning = wall_clock_warning(archive, unit, shown, outcome.format, tz)
+                if warning:
+                    summary.warnings.append(warning)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -228,3 +243,22 @@ def _import_unit(
         # a parser bug or an input shape it did not foresee: still one line, still nothing imported
         return FileOutcome(shown, module.NAME, error=f"{shown}: cannot read as {module.NAME}: {type(error).__name__}: {error}")
     return FileOutcome(shown, module.NAME, result.messages, result.new, result.already_imported)
+
+
+@contextmanager
+def temporary_archive(archive: Archive, path: str | Path, tz: str | None = None) -> Iterator[Archive]:
+    """``path`` read into a throwaway archive, as an import into ``archive`` would read it (in ``tz``,
+    else in ``archive``'s zone), so a file can be compared or checked without changing ``archive``.
+
+    Unsigned (no key is read or created); deleted on exit. An unreadable file is a
+    :class:`ChatAuditError` naming it.
+    """
+    with tempfile.TemporaryDirectory(prefix="chataudit-read-") as folder:
+        with Archive(Path(folder) / "read.db") as temporary:
+            if archive.setting("tz") and not tz:
+                temporary.set_setting("tz", archive.setting("tz"))
+            summary = import_paths(temporary, [path], label=Path(path).name, tz=tz, ledger=False)
+            for outcome in summary.files:
+                if outcome.error:
+                    raise ChatAuditError(outcome.error)
+            yield temporary

@@ -124,3 +124,33 @@ def search_messages(archive: Any, query: str, transform: Any = None, **filters: 
         row["highlights"] = [list(span) for span in spans]
         row["snippet"] = snippet(row["text"], spans)
     return rows
+
+
+def searched_scope(archive: Any, *, platform: str | None = None, sender: str | None = None,
+                   conversation: int | None = None, since_ms: int | None = None,
+                   until_ms: int | None = None, **_: Any) -> dict[str, int]:
+    """How many messages and conversations a search with these filters looked through, so that an
+    empty result says what was searched ("nothing in 0 messages" and "nothing in 40,000" differ)."""
+    conditions, params = ["1"], []
+    for clause, value in (("m.platform = ?", platform), ("m.conversation = ?", conversation),
+                          ("m.sent_at_ms >= ?", since_ms), ("m.sent_at_ms < ?", until_ms)):
+        if value is not None:
+            conditions.append(clause)
+            params.append(value)
+    if sender:
+        conditions.append("(m.sender_id = ? OR m.sender_name = ?)")
+        params += [sender, sender]
+    messages, conversations = archive.db.execute(
+        f"SELECT count(*), count(DISTINCT m.conversation) FROM messages m WHERE {' AND '.join(conditions)}",
+        params).fetchone()
+    return {"messages": messages, "conversations": conversations}
+
+
+def nothing_found(what: str, counts: dict[str, int], filters: dict[str, Any]) -> str:
+    """The line an empty listing prints instead of a bare "(nothing)"."""
+    given = ", ".join(f"{name} {value}" for name, value in filters.items() if value not in (None, (), ""))
+    def many(count: int, noun: str) -> str:
+        return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+    return (f"No {what} in {many(counts['messages'], 'message')} of {many(counts['conversations'], 'conversation')}"
+            + (f" ({given})" if given else "") + ".")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from chataudit import check as check_api
 from chataudit.check import ANOMALIES, CHECKS, NO_ANOMALY, check
-from chataudit.check_command import check_command
+from chataudit.check.commands import check_command
 from chataudit.cli import cli
 from chataudit.errors import ChatAuditError
 from chataudit.importer import import_paths
@@ -218,7 +218,7 @@ def test_cli_json_keys_and_text_verdict(tmp_path: Path) -> None:
                                  "--tz", "Asia/Shanghai"])
     assert result.exit_code == 0, result.output
     out = runner.invoke(cli, ["--db", str(db), "check", "1", "--json"])
-    assert out.exit_code == 0, out.output
+    assert out.exit_code == 1, out.output  # anomalies found (as diff: 0 none, 1 found, 2 error)
     report = json.loads(out.output)
     assert {"verdict", "checked", "source", "signals"} <= set(report)
     assert {"path", "sha256", "md5", "sha256_matches_file"} <= set(report["source"])
@@ -228,7 +228,7 @@ def test_cli_json_keys_and_text_verdict(tmp_path: Path) -> None:
     assert "Verdict: anomalies found" in text.output and "authentic" not in text.output.replace("not prove", "")
     assert "HIGH   duplicate_ids" in text.output
     missing = runner.invoke(cli, ["--db", str(db), "check", "nothing-like-this"])
-    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    assert missing.exit_code == 2 and "Traceback" not in missing.output
     assert "no source or conversation" in missing.output
 
 

@@ -34,7 +34,7 @@ def test_import_json_summary_keys_and_reimport(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     first = json.loads(run(db, "import", str(GENERIC), "--tz", "Asia/Shanghai", "--json").output)
     assert set(first) == {"files", "messages", "new", "duplicates", "already_imported", "skipped", "errors",
-                          "seconds", "sources"}
+                          "warnings", "seconds", "sources"}
     assert (first["files"], first["messages"], first["new"]) == (2, 14, 14)
     again = json.loads(run(db, "import", str(GENERIC), "--json").output)
     assert (again["new"], again["already_imported"]) == (0, 2)

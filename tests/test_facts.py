@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from chataudit.cli import cli
 from chataudit.errors import ChatAuditError
 from chataudit.facts import TYPES, extract, facts, parse_number, topic_terms
-from chataudit.facts_command import facts_command
+from chataudit.facts.commands import facts_command
 from chataudit.importer import import_paths
 from chataudit.store import Archive
 
@@ -162,7 +162,7 @@ def test_cli_json_keys_and_spans(tmp_path: Path) -> None:
             assert row["message"]["text"][start:end] == row["text"]
     assert ("2026-03-12", "张三", "instruction", "别动") in brief(rows)
     table = runner.invoke(cli, ["--db", str(db), "facts", "--conversation", "wxid_zhangsan"])
-    assert table.exit_code == 0 and "分红协议已签好" in table.output and "by 2026-04-30" in table.output
+    assert table.exit_code == 0 and "分红协议【已签好】" in table.output and "by 2026-04-30" in table.output
     bad = runner.invoke(cli, ["--db", str(db), "facts", "--conversation", "nobody"])
     assert bad.exit_code == 1 and "no conversation 'nobody'" in bad.output
 

@@ -1,7 +1,7 @@
 """compare: hold two or more copies of one conversation against each other.
 
 ``compare_copies(archive, ["mine", "evidence.csv"])`` loads each copy (a source label, a
-conversation or an export file imported on the fly, see :mod:`.copies`), aligns them without
+conversation or an export file read without changing the archive, see :mod:`.copies`), aligns them without
 trusting ids, names or printed local times (:mod:`.align`) and returns a :class:`Comparison` whose
 ``report`` is the JSON the CLI prints (:mod:`.report`).
 """
@@ -34,17 +34,18 @@ class Comparison:
 
 def compare_copies(
     archive: Archive, refs: list[str], *, tolerance_s: float = DEFAULT_TOLERANCE_S, tz: str | None = None,
-    redactor: Any = None,
+    redactor: Any = None, keep: bool = False,
 ) -> Comparison:
     """Load the named copies and compare them: pairwise for two, a presence matrix for more.
 
-    With a ``redactor`` (``--redact``) every text and name in the report is de-identified.
+    With a ``redactor`` (``--redact``) every text and name in the report is de-identified. Export
+    files are read into a temporary archive unless ``keep`` imports them (``compare --keep``).
     """
     if len(refs) < 2:
         raise ValueError("compare needs at least two copies")
     if tolerance_s < 0:
         raise ValueError("--tolerance must not be negative")
-    copies = load_copies(archive, refs, tz=tz)
+    copies = load_copies(archive, refs, tz=tz, keep=keep)
     return compare_loaded(copies, tolerance_s, redactor)
 
 
@@ -67,6 +68,11 @@ def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S,
     return Comparison(copies, matrix_report(copies, tolerance_s), None)
 
 
+def is_different(report: dict[str, Any]) -> bool:
+    """Whether a report (pair or matrix) found any difference: ``compare`` then exits 1."""
+    return not report["verdict"].startswith("IDENTICAL")
+
+
 def _redact_copy(copy: Copy, redactor: Any) -> None:
     side = copy.side
     side.text = [redactor.text(text) for text in side.text]
@@ -81,5 +87,5 @@ def _redact_copy(copy: Copy, redactor: Any) -> None:
 # ``align`` stays the module, so ``import chataudit.compare.align`` means one thing)
 __all__ = [
     "Alignment", "Comparison", "Copy", "DEFAULT_TOLERANCE_S", "Side", "char_diff", "compare_copies",
-    "compare_loaded", "load_copy", "normalize",
+    "compare_loaded", "is_different", "load_copy", "normalize",
 ]

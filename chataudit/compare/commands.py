@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 
+from ..exitcodes import DIFFERENT, DiffStyleCommand
 from ..render import emit, emit_json
-from . import DEFAULT_TOLERANCE_S, Comparison, compare_copies
+from . import DEFAULT_TOLERANCE_S, Comparison, compare_copies, is_different
 from .report import DIFFERENCE_KEYS, LABELS
 
 
@@ -21,7 +22,7 @@ def _cli():
     return cli
 
 
-@click.command()
+@click.command(cls=DiffStyleCommand)
 @click.argument("copies", nargs=-1, required=True)
 @click.option("--tolerance", type=float, default=DEFAULT_TOLERANCE_S, show_default=True, metavar="SECONDS",
               help="Instants this close are the same (exports printing minutes only need 60).")
@@ -32,23 +33,31 @@ def _cli():
               help="Unchanged messages shown around each difference in --html (-1: all).")
 @click.option("--redact", "redact_policy", is_flag=False, flag_value="default", default=None, metavar="[POLICY]",
               help="De-identify personal data in every output (optional TOML policy; default: built-in policy).")
+@click.option("--keep", is_flag=True,
+              help="Import export files given as copies into the archive (each a source labelled with its file "
+                   "name); without it they are read for this comparison only.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys, see README).")
 @click.pass_context
 def compare(ctx: click.Context, copies: tuple[str, ...], tolerance: float, tz: str | None,
-            html_path: str | None, context: int, redact_policy: str | None, as_json: bool) -> None:
+            html_path: str | None, context: int, redact_policy: str | None, keep: bool, as_json: bool) -> None:
     """Compare two or more copies of one conversation: what is missing, altered, retimed, reordered.
 
     Each COPY is a source label (import --label), a conversation (id, platform:native_id, native id or
-    title) or an export file (imported on the fly); LABEL@CONVERSATION picks one conversation of a
-    copy that holds several. Ids, contact names and printed local times are not trusted: messages are
-    aligned by normalized text and UTC instant, senders are mapped and a constant clock offset
-    between the copies (a wrong --tz) is found and compensated.
+    title) or an export file (read for this comparison only, unless --keep); LABEL@CONVERSATION picks
+    one conversation of a copy that holds several. Ids, contact names and printed local times are not
+    trusted: messages are aligned by normalized text and UTC instant, senders are mapped and a
+    constant clock offset between the copies (a wrong --tz) is found and compensated.
+
+    Exit status (as diff): 0 identical, 1 differences found, 2 error.
     """
-    _cli().friendly_errors(_run)(ctx, list(copies), tolerance, tz, html_path, context, redact_policy, as_json)
+    report = _cli().friendly_errors(_run)(ctx, list(copies), tolerance, tz, html_path, context, redact_policy,
+                                          keep, as_json)
+    if is_different(report):
+        ctx.exit(DIFFERENT)
 
 
 def _run(ctx: click.Context, refs: list[str], tolerance: float, tz: str | None, html_path: str | None,
-         context: int, redact_policy: str | None, as_json: bool) -> None:
+         context: int, redact_policy: str | None, keep: bool, as_json: bool) -> dict[str, Any]:
     if len(refs) < 2:
         raise click.UsageError("give at least two copies to compare")
     with _cli().open_archive(ctx) as archive:
@@ -57,7 +66,13 @@ def _run(ctx: click.Context, refs: list[str], tolerance: float, tz: str | None, 
             from ..privacy import Redactor, load_policy
 
             redactor = Redactor(load_policy(redact_policy))
-        comparison = compare_copies(archive, refs, tolerance_s=tolerance, tz=tz, redactor=redactor)
+        before = {s["id"] for s in archive.sources()} if keep else set()
+        comparison = compare_copies(archive, refs, tolerance_s=tolerance, tz=tz, redactor=redactor, keep=keep)
+        for source in archive.sources():
+            if keep and source["id"] not in before:
+                click.echo(f"kept {source['path']} in the archive as source {source['id']} labelled "
+                           f"{source['label']!r} ({source['message_count']} messages, {source['new_count']} new)",
+                           err=True)
     if html_path:
         from ..render.compare_html import write_compare
 
@@ -71,6 +86,7 @@ def _run(ctx: click.Context, refs: list[str], tolerance: float, tz: str | None, 
         _print_matrix(comparison)
     if html_path:
         click.echo(f"wrote {html_path}", err=True)
+    return comparison.report
 
 
 def _print_pair(report: dict[str, Any]) -> None:

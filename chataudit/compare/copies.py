@@ -1,8 +1,11 @@
 """Which messages a copy named on the command line holds.
 
 A copy is named by a source label (``--label`` at import), a conversation (id, ``platform:native_id``,
-native id or title), or an export file, which is imported on the fly. ``COPY@CONVERSATION`` picks one
-conversation of a label or file that holds several.
+native id or title), or an export file. A file is read into a temporary archive and compared from
+there, so comparing never changes the user's archive (an edited copy merged into the user's own
+conversation would change every later verdict); ``keep=True`` imports it instead, as a source of its
+own labelled with the file name. ``COPY@CONVERSATION`` picks one conversation of a label or file
+that holds several.
 
 The archive stores a message once however many sources hold it, but records every source's sighting
 of it (what that copy showed: sender name, offset, position); a copy named by label or file is read
@@ -55,57 +58,76 @@ class Copy:
         }
 
 
-def load_copies(archive: Archive, refs: list[str], *, tz: str | None = None) -> list[Copy]:
-    return [load_copy(archive, ref, tz=tz) for ref in refs]
+def load_copies(archive: Archive, refs: list[str], *, tz: str | None = None, keep: bool = False) -> list[Copy]:
+    return [load_copy(archive, ref, tz=tz, keep=keep) for ref in refs]
 
 
-def load_copy(archive: Archive, ref: str, *, tz: str | None = None) -> Copy:
-    """Resolve ``ref`` (label, file, conversation, or any of the first two ``@CONVERSATION``) and load it."""
-    resolved = _resolve(archive, ref, tz)
-    if resolved is None and "@" in ref:
-        for at in [index for index, char in enumerate(ref) if char == "@"]:
-            head, conversation_ref = ref[:at], ref[at + 1 :]
-            if not head or not conversation_ref:
-                continue
-            sources = _sources_of(archive, head, tz)
-            if sources:
-                return _load_sources(archive, ref, sources, conversation_ref, tz)
-    if resolved is None:
-        raise ChatAuditError(
-            f"no copy {ref!r}: not a source label, an export file or a conversation "
-            "(see `chataudit sources` and `chataudit conversations`)"
-        )
-    kind, value = resolved
-    if kind == "sources":
-        return _load_sources(archive, ref, value, None, tz)
-    conversation = dict(value)
-    side = _side(archive.db, WHOLE_CONVERSATION, [conversation["id"]])
-    return Copy(ref, _conversation_info(conversation), [], side)
+def load_copy(archive: Archive, ref: str, *, tz: str | None = None, keep: bool = False) -> Copy:
+    """Resolve ``ref`` (label, file, conversation, or any of the first two ``@CONVERSATION``) and load it.
+
+    An export file is read into a temporary archive and the user's archive is left untouched,
+    unless ``keep`` (``compare --keep``) asks to import it.
+    """
+    candidates = [(ref, None)]
+    if "@" in ref:
+        candidates += [(ref[:at], ref[at + 1:]) for at, char in enumerate(ref) if char == "@"]
+    for head, conversation_ref in candidates:
+        if not head or conversation_ref == "":
+            continue
+        labelled = _labelled(archive, head)
+        if labelled:
+            return _load_sources(archive, ref, labelled, conversation_ref)
+        if Path(head).exists():
+            if keep:
+                return _load_sources(archive, ref, _import_file(archive, Path(head), tz), conversation_ref)
+            return _read_file(archive, ref, Path(head), conversation_ref, tz)
+        if conversation_ref is None and _is_conversation(archive, ref):
+            conversation = dict(archive.resolve_conversation(ref))
+            side = _side(archive.db, WHOLE_CONVERSATION, [conversation["id"]])
+            return Copy(ref, _conversation_info(conversation), [], side)
+    raise ChatAuditError(
+        f"no copy {ref!r}: not a source label, an export file or a conversation "
+        "(see `chataudit sources` and `chataudit conversations`)"
+    )
 
 
-def _resolve(archive: Archive, ref: str, tz: str | None) -> tuple[str, Any] | None:
-    sources = _sources_of(archive, ref, tz)
-    if sources:
-        return "sources", sources
+def _is_conversation(archive: Archive, ref: str) -> bool:
     try:
-        return "conversation", archive.resolve_conversation(ref)
+        archive.resolve_conversation(ref)
     except ChatAuditError as error:
         if "ambiguous" in str(error):
             raise
-        return None
+        return False
+    return True
 
 
-def _sources_of(archive: Archive, ref: str, tz: str | None) -> list[dict[str, Any]]:
-    """Sources labelled ``ref``, else those of the export file ``ref`` (importing it if new)."""
-    rows = archive.db.execute(
-        "SELECT id, path, sha256, format, label, message_count FROM sources WHERE label = ? ORDER BY id", (ref,)
-    ).fetchall()
-    if rows:
-        return [dict(r) for r in rows]
-    path = Path(ref)
-    if not path.exists():
-        return []
-    return _import_file(archive, path, tz)
+def _labelled(archive: Archive, label: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in archive.db.execute(
+        "SELECT id, path, sha256, format, label, message_count FROM sources WHERE label = ? ORDER BY id", (label,))]
+
+
+def _read_file(archive: Archive, name: str, path: Path, conversation_ref: str | None, tz: str | None) -> Copy:
+    """A copy read from an export file without importing it into ``archive``."""
+    with importer.temporary_archive(archive, path, tz) as temporary:
+        copy = _load_sources(temporary, name, _file_sources(temporary, path), conversation_ref)
+    # ids of the temporary archive mean nothing in the user's: the conversation is named as the
+    # archive knows it (if it does), the file's messages and sources have no id
+    known = archive.db.execute("SELECT id FROM conversations WHERE platform = ? AND native_id = ?",
+                               (copy.conversation["platform"], copy.conversation["native_id"])).fetchone()
+    copy.conversation["id"] = known[0] if known else None
+    copy.sources = [{**source, "id": None} for source in copy.sources]
+    copy.side.ids = [None] * len(copy.side.ids)
+    copy.notes.append("read from the file for this comparison only; the archive was not changed")
+    return copy
+
+
+def _file_sources(archive: Archive, path: Path) -> list[dict[str, Any]]:
+    """The sources of a temporary archive holding only ``path``."""
+    rows = [dict(r) for r in archive.db.execute(
+        "SELECT id, path, sha256, format, label, message_count FROM sources ORDER BY id")]
+    if not rows:
+        raise ChatAuditError(f"{path}: holds no chat export that could be read")
+    return rows
 
 
 def _import_file(archive: Archive, path: Path, tz: str | None) -> list[dict[str, Any]]:
@@ -138,9 +160,7 @@ def _import_file(archive: Archive, path: Path, tz: str | None) -> list[dict[str,
     )]
 
 
-def _load_sources(
-    archive: Archive, name: str, sources: list[dict[str, Any]], conversation_ref: str | None, tz: str | None
-) -> Copy:
+def _load_sources(archive: Archive, name: str, sources: list[dict[str, Any]], conversation_ref: str | None) -> Copy:
     ids = [s["id"] for s in sources]
     marks = ",".join("?" * len(ids))
     described = [{k: s[k] for k in ("id", "path", "sha256", "format", "label")} for s in sources]

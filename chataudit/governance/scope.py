@@ -29,7 +29,7 @@ class Scope:
     sources: tuple[int, ...] = ()
     messages: tuple[int, ...] = ()
     person: str | None = None
-    platform: str | None = None
+    platform: str | tuple[str, ...] | None = None  # one, or several
     sender: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
@@ -51,8 +51,11 @@ class Scope:
             parts.append(condition)
             params = person_params + params  # the WITH clause's parameters come first
         where = "(" + " OR ".join(parts) + ")" if parts else "1"
-        for clause, value in (("m.platform = ?", self.platform), ("m.sent_at_ms >= ?", self.since_ms),
-                              ("m.sent_at_ms < ?", self.until_ms)):
+        if isinstance(self.platform, tuple):  # several (quality --platform A --platform B)
+            where += f" AND m.platform IN ({','.join('?' * len(self.platform))})"
+            params += self.platform
+        for clause, value in (("m.platform = ?", None if isinstance(self.platform, tuple) else self.platform),
+                              ("m.sent_at_ms >= ?", self.since_ms), ("m.sent_at_ms < ?", self.until_ms)):
             if value is not None:
                 where += f" AND {clause}"
                 params.append(value)
@@ -113,7 +116,9 @@ def generic(archive: Archive, params: dict[str, Any], tz_name: str | None = None
                           for ref in _refs(params, "conversation_ref", "conversation_refs", "conversation", "conversations"))
     persons = _refs(params, "person_ref", "person")
     since_ms, until_ms = window(archive, params.get("since"), params.get("until"), tz_name or params.get("tz"))
-    return Scope(conversations=conversations, person=persons[0] if persons else None, platform=params.get("platform"),
+    platforms = tuple(dict.fromkeys(_refs(params, "platform", "platforms")))
+    return Scope(conversations=conversations, person=persons[0] if persons else None,
+                 platform=platforms if len(platforms) > 1 else (platforms[0] if platforms else None),
                  sender=params.get("sender"), since_ms=since_ms, until_ms=until_ms)
 
 
@@ -135,7 +140,12 @@ def quality(archive: Archive, params: dict[str, Any]) -> Scope:
 def check(archive: Archive, params: dict[str, Any]) -> Scope:
     from ..check import resolve_scope
 
-    resolved = resolve_scope(archive, params["source"])
+    try:
+        resolved = resolve_scope(archive, params["source"])
+    except ChatAuditError:
+        if Path(str(params["source"])).exists():
+            return Scope(messages=(-1,))  # an export file checked without importing it: nothing of the archive
+        raise
     if resolved.kind == "source":
         return Scope(sources=tuple(resolved.source_ids))
     return Scope(conversations=tuple(resolved.params))

@@ -377,6 +377,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
         _check_consistency(signed, proof_ranges, captured, report)
 
     _find_unledgered(ledger, live_message_rows, purged, report)
+    _reread_notices(sources, report)
     for source_id in sorted(set(sources) - signed_sightings):
         if db.execute("SELECT 1 FROM ledger_leaves WHERE kind = 0 AND ref = ?", (source_id,)).fetchone():
             report.notice("sightings_unsigned", f"sightings of source {source_id} ({sources[source_id][2]}) are not "
@@ -450,6 +451,22 @@ def _check_sightings(db, source_id: int, idx: int, stored: bytes, sources, purge
         report.add(MODIFIED, f"the sightings of {where} (leaf {idx}) differ from what was signed: the kept "
                              "sighting hashes were rewritten")
     return recomputed
+
+
+def _reread_notices(sources: dict[int, tuple], report: VerifyReport) -> None:
+    """Amendments: a source re-read in another zone (`import --reread`) is a signed source of its own
+    whose SHA-256 is the file's followed by ``@ZONE``; the messages it replaced are signed purges."""
+    by_hash = {row[1]: row for row in sources.values()}
+    for row in sorted(sources.values()):
+        if "@" not in (row[1] or ""):
+            continue
+        file_hash, zone = row[1].split("@", 1)
+        earlier = [r[0] for r in sources.values() if r[0] < row[0] and (r[1] == file_hash
+                                                                         or r[1].startswith(file_hash + "@"))]
+        original = by_hash.get(file_hash)
+        report.notice("reread", f"source {row[0]} ({row[2]}) is the file {file_hash[:12]}… read again in "
+                                f"{zone.split('#')[0]}, replacing source {max(earlier) if earlier else '?'}"
+                                + ("" if original else " (the original source is not in the archive)"))
 
 
 def _redacted_leaf(row, native_ids, sources, redacted, report, describe, idx) -> bytes:

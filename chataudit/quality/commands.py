@@ -34,7 +34,7 @@ def _period(text: str, tz_name: str) -> tuple[int, int]:
 @click.option("--since", help="From this date/time.")
 @click.option("--until", help="Up to this date/time (a bare date includes that day).")
 @click.option("--compare-to", "compare_to", help="Before-period SINCE..UNTIL to compare every figure with.")
-@click.option("--platform", help="Only this platform.")
+@click.option("--platform", "platforms", multiple=True, help="Only this platform (repeatable: any of them).")
 @click.option("--conversation", "conversation_refs", multiple=True, help="Only this conversation (repeatable).")
 @click.option("--agent", "agent_refs", multiple=True, help="Only sessions this agent (roster id or name) wrote in.")
 @click.option("--team", help="Only sessions a member of this roster team wrote in.")
@@ -54,7 +54,7 @@ def _period(text: str, tz_name: str) -> tuple[int, int]:
 @friendly_errors
 def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonomy: str | None, lexicon: str | None,
             scorecard: str | None, ratings: str | None, since: str | None, until: str | None,
-            compare_to: str | None, platform: str | None, conversation_refs: tuple[str, ...],
+            compare_to: str | None, platforms: tuple[str, ...], conversation_refs: tuple[str, ...],
             agent_refs: tuple[str, ...], team: str | None, tz: str | None, session_gap: str, sla: tuple[str, ...],
             new_days: int, hours: str | None, top: int, no_nlp: bool, csv_path: str | None,
             html_path: str | None, redact_policy: str | None, as_json: bool) -> None:
@@ -64,7 +64,7 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
         zone(tz_name)
         since_ms, until_ms = time_window(archive, since, until, tz_name)
         options = config.QualityOptions(
-            since_ms=since_ms, until_ms=until_ms, platform=platform,
+            since_ms=since_ms, until_ms=until_ms, platforms=tuple(dict.fromkeys(platforms)),
             conversations=tuple(archive.resolve_conversation(r)["id"] for r in conversation_refs),
             agents=agent_refs, team=team, tz=tz_name, session_gap_s=config.parse_duration(session_gap),
             sla_s=config.parse_sla(sla), new_days=new_days, hours=config.parse_hours(hours),

@@ -245,7 +245,7 @@ class QualityOptions:
 
     since_ms: int | None = None
     until_ms: int | None = None
-    platform: str | None = None
+    platforms: tuple[str, ...] = ()  # any of these (none: every platform)
     conversations: tuple[int, ...] = ()
     agents: tuple[str, ...] = ()
     team: str | None = None

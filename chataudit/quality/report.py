@@ -129,7 +129,7 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
             "first_message": _iso(min((f.start_ms for f in facts.values()), default=None), options.tz),
             "last_message": _iso(max((f.end_ms for f in facts.values()), default=None), options.tz),
             "tz": options.tz, "session_gap_s": options.session_gap_s, "new_days": options.new_days,
-            "hours": _hours_text(options.hours), "platform": options.platform,
+            "hours": _hours_text(options.hours), "platforms": list(options.platforms),
             "agents": list(options.agents), "team": options.team,
         },
         **figures,

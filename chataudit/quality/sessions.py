@@ -174,9 +174,10 @@ def _message_filter(options: QualityOptions) -> tuple[list[str], list[Any]]:
     if options.until_ms is not None:
         where.append("m.sent_at_ms < ?")
         params.append(options.until_ms)
-    if options.platform:
-        where.append("m.conversation IN (SELECT id FROM conversations WHERE platform = ?)")
-        params.append(options.platform)
+    if options.platforms:
+        marks = ",".join("?" * len(options.platforms))
+        where.append(f"m.conversation IN (SELECT id FROM conversations WHERE platform IN ({marks}))")
+        params.extend(options.platforms)
     if options.conversations:
         where.append(f"m.conversation IN ({','.join(str(int(c)) for c in options.conversations)})")
     return where, params

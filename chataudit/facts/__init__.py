@@ -27,8 +27,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
-from .errors import ChatAuditError
-from .store import Archive
+from ..errors import ChatAuditError
+from ..store import Archive
 
 TYPES = ("date", "amount", "quantity", "commitment", "refusal", "instruction", "completion")
 
@@ -443,6 +443,22 @@ def _clause(text: str, start: int, end: int) -> str:
     return text[left:right].strip()
 
 
+def sentence_of(text: str, span: tuple[int, int] | None) -> tuple[str, list[int] | None]:
+    """The sentence of ``text`` around ``span`` (with its closing punctuation) and the span within it,
+    so that a fact is read in its sentence ("3月20日" alone does not say what is due on that day).
+    Without a span (a transfer's own amount) the whole text."""
+    if span is None:
+        return text.strip(), None
+    left, right = _bounds(text, span[0], span[1], SENTENCE_END)
+    if right < len(text) and text[right] != "\n":
+        right += 1
+    while left < span[0] and text[left].isspace():
+        left += 1
+    while right > span[1] and text[right - 1].isspace():
+        right -= 1
+    return text[left:right], [span[0] - left, span[1] - left]
+
+
 def _overlaps(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
     return any(span[0] < b and a < span[1] for a, b in taken)
 
@@ -663,7 +679,7 @@ def _message_rows(archive: Archive, conversation: str | None, person: str | None
         row = archive.resolve_conversation(conversation)
         return archive.timeline(row["id"], since_ms, until_ms)
     if person:
-        from .people import person_timeline
+        from ..people import person_timeline
 
         return person_timeline(archive, person, since_ms, until_ms)
     return archive.select_messages(since_ms=since_ms, until_ms=until_ms)
@@ -689,10 +705,12 @@ def message_facts(row: dict[str, Any]) -> list[dict[str, Any]]:
             found.insert(0, Fact("amount", value, f"{value} {currency}" if currency else value, row["kind"], None,
                                  extra={"currency": currency, "structured": True}))
     for fact in found:
+        sentence, sentence_span = sentence_of(row["text"] or "", fact.span)
         out.append({
             "type": fact.type, "value": fact.value, "normalized": fact.normalized, "text": fact.text,
             "hedged": fact.hedged, "hedges": fact.hedges, **fact.extra,
             "message": message, "span": list(fact.span) if fact.span else None,
+            "sentence": sentence, "sentence_span": sentence_span,
         })
     return out
 
@@ -706,9 +724,11 @@ def facts(
     types: Iterable[str] | None = None,
     since_ms: int | None = None,
     until_ms: int | None = None,
+    tally: dict[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Facts of one conversation, one person's merged timeline or the whole archive, in time order;
-    ``topic`` keeps messages naming it and their near neighbours."""
+    ``topic`` keeps messages naming it and their near neighbours. ``tally``, when given, receives
+    how many ``messages`` of how many ``conversations`` were read (an empty result says so)."""
     wanted = set(types) if types else set(TYPES)
     unknown = wanted - set(TYPES)
     if unknown:
@@ -720,6 +740,11 @@ def facts(
             raise ChatAuditError("--topic needs at least one word")
         rows = _with_neighbours(rows, alternatives)
     out = []
+    read, conversations = 0, set()
     for row in rows:
+        read += 1
+        conversations.add(row["conversation"])
         out.extend(f for f in message_facts(row) if f["type"] in wanted)
+    if tally is not None:
+        tally.update(messages=read, conversations=len(conversations))
     return out

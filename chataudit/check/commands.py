@@ -6,32 +6,43 @@ from typing import Any
 
 import click
 
-from . import check as check_api
-from .cli import friendly_errors, json_option, open_archive
-from .render import emit_json
+from .. import check as check_api
+from ..cli import friendly_errors, json_option, open_archive
+from ..exitcodes import DIFFERENT, DiffStyleCommand
+from ..render import emit_json
 
 SHOWN_PER_CHECK = 20
 SEVERITY_STYLE = {"high": "red", "medium": "yellow", "low": "cyan", "info": "white"}
 
 
-@click.command("check")
+@click.command("check", cls=DiffStyleCommand)
 @click.argument("source")
+@click.option("--tz", help="Zone of wall-clock times when SOURCE is an export file not in the archive (as for import).")
 @json_option
 @click.pass_context
-@friendly_errors
-def check_command(ctx: click.Context, source: str, as_json: bool) -> None:
+def check_command(ctx: click.Context, source: str, tz: str | None, as_json: bool) -> None:
     """Look for signs that one copy was edited, reordered or invented.
 
     SOURCE is a source id, SHA-256 (or 8+ leading hex digits), path or label as `sources` lists
     them, or a conversation (`conversation:ID`, or anything `conversations` accepts). A bare number
-    is a source id first. The verdict is "no anomaly found" or "anomalies found" — never "authentic".
+    is a source id first. An export file not in the archive is read for this check only (the
+    archive is not changed). The verdict is "no anomaly found" or "anomalies found" — never "authentic".
+
+    Exit status (as diff): 0 no anomaly found, 1 anomalies found, 2 error.
     """
+    report = friendly_errors(_run)(ctx, source, tz, as_json)
+    if report["verdict"] == check_api.ANOMALIES:
+        ctx.exit(DIFFERENT)
+
+
+def _run(ctx: click.Context, source: str, tz: str | None, as_json: bool) -> dict[str, Any]:
     with open_archive(ctx) as archive:
-        report = check_api.check(archive, source)
+        report = check_api.check(archive, source, tz=tz)
     if as_json:
         emit_json(report)
     else:
         print_report(report)
+    return report
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -43,7 +54,7 @@ def print_report(report: dict[str, Any]) -> None:
         click.echo(f"  note: the file holds {held} messages but the archive recorded {scope['messages']} sightings "
                    "of them: identical messages at the same instant out of time order in the file were taken as one")
     for source in report["sources"]:
-        click.echo(f"  source {source['id']} {source['path']}")
+        click.echo(f"  source {source['id'] if source['id'] is not None else '(not imported)'} {source['path']}")
         click.echo(f"    SHA-256 {source['sha256']}  {_match_text(source)}")
         click.echo(f"    MD5     {source['md5'] or '(file not available)'}")
     click.echo("Checks: " + ", ".join(report["checked"]))
@@ -67,7 +78,8 @@ def print_report(report: dict[str, Any]) -> None:
         for message in signal["messages"][:6]:
             text = (message["text"] or "").replace("\n", " ")
             text = text if len(text) <= 60 else text[:59] + "…"
-            click.echo(f"         #{message['id']} {message['sent_at']} {message['sender'] or '?'}: {text}")
+            where = f"#{message['id']}" if message["id"] is not None else "-"
+            click.echo(f"         {where} {message['sent_at']} {message['sender'] or '?'}: {text}")
 
 
 def _match_text(source: dict[str, Any]) -> str:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ChatAuditError
-from .store import Archive
-from .store.sqlite import iso_from_ms
+from ..errors import ChatAuditError
+from ..store import Archive
+from ..store.sqlite import iso_from_ms
 
 NO_ANOMALY = "no anomaly found"
 ANOMALIES = "anomalies found"
@@ -544,7 +544,8 @@ def source_file_report(row: sqlite3.Row) -> dict[str, Any]:
     }
     if current is not None:
         sha256, md5 = current
-        report.update(md5=md5, current_sha256=sha256, sha256_matches_file=sha256 == row["sha256"])
+        # a source re-read in another zone (import --reread) is identified as SHA256@ZONE
+        report.update(md5=md5, current_sha256=sha256, sha256_matches_file=sha256 == row["sha256"].split("@", 1)[0])
     return report
 
 
@@ -556,7 +557,7 @@ def _hash_source(path: str) -> tuple[str, str | None] | None:
             with open(candidate, "rb") as handle:
                 return _digests(handle)
         if candidate.is_dir():
-            from .importer import folder_sha256
+            from ..importer import folder_sha256
 
             return folder_sha256(candidate)[0], None
         if "!" in path:
@@ -620,6 +621,36 @@ def _describe_pair(messages: list[dict[str, Any]], field: str | None, keys: list
 
 # ---- API --------------------------------------------------------------------------------------
 
-def check(archive: Archive, ref: str) -> dict[str, Any]:
-    """Every check over one copy (see :func:`resolve_scope`); the report documented in the README."""
-    return Checker(archive, resolve_scope(archive, ref)).run()
+def check(archive: Archive, ref: str, *, tz: str | None = None) -> dict[str, Any]:
+    """Every check over one copy (see :func:`resolve_scope`); the report documented in the README.
+
+    An export file that is not in the archive is read into a temporary archive (in ``tz``, else the
+    archive's zone) and checked there: the archive is not changed.
+    """
+    try:
+        scope = resolve_scope(archive, ref)
+    except ChatAuditError:
+        if not str(ref).strip() or not Path(ref).exists():
+            raise
+        return check_file(archive, Path(ref), tz=tz)
+    return Checker(archive, scope).run()
+
+
+def check_file(archive: Archive, path: Path, *, tz: str | None = None) -> dict[str, Any]:
+    """Check an export file without importing it; ids of the temporary archive are not reported."""
+    from ..importer import temporary_archive
+
+    with temporary_archive(archive, path, tz) as temporary:
+        rows = temporary.db.execute("SELECT * FROM sources ORDER BY id").fetchall()
+        if not rows:
+            raise ChatAuditError(f"{path}: holds no chat export that could be read")
+        scope = _source_scope(rows, path.name)
+        scope.kind = "file"
+        scope.description = f"file {path} (read for this check only; not in the archive)"
+        report = Checker(temporary, scope).run()
+    for source in report["sources"]:
+        source["id"] = None
+    for signal in report["signals"]:
+        for message in signal["messages"]:
+            message["id"] = None
+    return report

@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from . import facts as facts_api
-from .cli import friendly_errors, json_option, open_archive, time_window
-from .render import emit, emit_json
+from .. import facts as facts_api
+from ..cli import friendly_errors, json_option, open_archive, time_window
+from ..render import emit, emit_json
 
 COLUMNS = ["sent_at", "platform", "conversation_title", "sender", "type", "value", "hedges", "statement"]
 
@@ -36,18 +36,34 @@ def facts_command(ctx: click.Context, conversation_ref: str | None, person: str 
     """
     with open_archive(ctx) as archive:
         since_ms, until_ms = time_window(archive, since, until, tz)
+        tally: dict[str, int] = {}
         found = facts_api.facts(archive, conversation=conversation_ref, person=person, topic=topic,
-                                types=types or None, since_ms=since_ms, until_ms=until_ms)
+                                types=types or None, since_ms=since_ms, until_ms=until_ms, tally=tally)
     if as_json:
         emit_json(found)
+        return
+    if not found:
+        from ..search import nothing_found
+
+        click.echo(nothing_found("facts" if not types else "facts of type " + ", ".join(types), tally, {
+            "--conversation": conversation_ref, "--person": person, "--topic": topic, "--since": since,
+            "--until": until}))
         return
     emit((_row(f) for f in found), COLUMNS, title=f"{len(found)} facts" + (f" on {topic}" if topic else ""))
 
 
+def marked(fact: dict[str, Any]) -> str:
+    """The fact's sentence with the words it was read from in 【】 (a transfer: its kind and amount)."""
+    sentence, span = fact["sentence"], fact["sentence_span"]
+    if span is None:
+        return f"[{fact['text']} {fact['normalized']}]" + (f" {sentence}" if sentence else "")
+    start, end = span
+    return (sentence[:start] + "【" + sentence[start:end] + "】" + sentence[end:]).replace("\n", " ")
+
+
 def _row(fact: dict[str, Any]) -> dict[str, Any]:
     message = fact["message"]
-    statement = fact["normalized"] if fact["type"] in ("commitment", "refusal", "instruction", "completion") \
-        else fact["text"]
+    statement = marked(fact)
     return {
         "sent_at": message["sent_at"], "platform": message["platform"],
         "conversation_title": message["conversation_title"], "sender": message["sender"],
