@@ -63,6 +63,7 @@ class ImportSummary:
             "already_imported": sum(1 for f in imported if f.already_imported),
             "skipped": len([f for f in self.files if f.skipped]),
             "errors": [f.error for f in self.errors],
+            "failed": [{"path": f.path, "error": f.error} for f in self.errors],
             "seconds": round(self.seconds, 3),
             "sources": [
                 {
