@@ -13,11 +13,11 @@ save.
   The parser runs with ``policy.compat32`` so that header and parameter decoding stays ours:
   charsets are read through :data:`email_text.CHARSET_ALIASES` (gb2312/GBK → GB18030, big5 →
   big5hkscs), which the stdlib decoders would otherwise replace with U+FFFD.
-* **Threads.** ``conversation_id`` is the thread root: the first Message-ID in ``References``,
-  else the ``In-Reply-To`` id, else the message's own ``Message-ID`` (it starts a thread),
-  else ``"subject:" + normalized subject`` (prefixes Re:/RE:/Fwd:/FW:/回复:/答复:/转发: … and extra
-  blanks removed).  It depends on the message alone, so sibling .eml files imported one by one land
-  in the same thread as the same messages read from an mbox.
+* **Threads.** jwz-style, over the whole mbox or folder (:mod:`.email_thread`): a first pass reads
+  the threading headers of every message, so a reply naming only its parent joins its grandparent's
+  thread; ``conversation_id`` is the thread's root, and the thread's Message-IDs go to the store as
+  :attr:`~chataudit.model.Conversation.aliases` so that a reply imported later joins the stored thread.
+  Subjects are compared without prefixes (Re:/AW:/SV:/Réf./回复：/答复:/转发: …, RE[2]:).
 * **Time.** ``sent_at`` comes from ``Date:`` with its own offset; a date without zone is read in
   ``--tz``; ``-0000`` is UTC.  Without a usable ``Date:`` the mbox ``From `` line date is used
   (UTC per RFC 4155, or ``--tz`` when given); with neither, ParseError.
@@ -43,6 +43,7 @@ from typing import Iterator
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record, localize
 from . import ParseOptions
+from .email_thread import Head, Threads
 from .email_text import (
     decode_bytes,
     decode_words,
@@ -470,22 +471,22 @@ def _body_text(part: MailMessage) -> tuple[str, dict]:
 
 # ---- records -------------------------------------------------------------------------------
 
-def thread_id(msg: MailMessage) -> tuple[str, str]:
-    """(conversation_id, rule used): References[0] → In-Reply-To → own Message-ID → normalized subject."""
-    references = _ids(_raw(msg, "references"))
-    if references:
-        return references[0], "references"
-    in_reply_to = _ids(_raw(msg, "in-reply-to"))
-    if in_reply_to:
-        return in_reply_to[0], "in-reply-to"
+def head_of(msg: MailMessage) -> Head:
+    """The headers threading reads (:mod:`.email_thread`)."""
+    raw_subject = re.sub(r"\s+", " ", decode_words(_raw(msg, "subject"))).strip()
+    subject = normalize_subject(raw_subject)
     own = _ids(_raw(msg, "message-id"))
-    if own:
-        return own[0], "message-id"
-    return "subject:" + normalize_subject(decode_words(_raw(msg, "subject"))).casefold(), "subject"
+    return Head(
+        own=own[0] if own else None,
+        in_reply_to=tuple(_ids(_raw(msg, "in-reply-to"))[:1]),
+        references=tuple(_ids(_raw(msg, "references"))),
+        subject=subject.casefold(),
+        is_reply=subject != raw_subject,
+    )
 
 
 def _message(path: Path, line: int, separator: bytes | None, raw: bytes, options: ParseOptions,
-             header_lines: dict[str, int]) -> tuple[Conversation, Message]:
+             header_lines: dict[str, int], threads: Threads) -> tuple[Conversation, Message]:
     msg = BytesParser(policy=email_policy.compat32).parsebytes(raw)
     extras: dict = {}
 
@@ -509,7 +510,9 @@ def _message(path: Path, line: int, separator: bytes | None, raw: bytes, options
     sender = senders[0] if senders else {}
     to, cc, bcc = _addresses(msg, "to"), _addresses(msg, "cc"), _addresses(msg, "bcc")
     subject = decode_words(_raw(msg, "subject"))
-    conversation_id, rule = thread_id(msg)
+    head = head_of(msg)
+    conversation_id, aliases = threads.thread(head)
+    rule = "subject-reply" if head.node in threads.joined_by_subject else head.rule
     message_ids = _ids(_raw(msg, "message-id"))
     in_reply_to = _ids(_raw(msg, "in-reply-to"))
     references = _ids(_raw(msg, "references"))
@@ -583,15 +586,16 @@ def _message(path: Path, line: int, separator: bytes | None, raw: bytes, options
         title=title,
         type=ConversationType.THREAD,
         members=tuple(members.items()),
+        aliases=aliases,
     )
     return conversation, message
 
 
 def _records(path: Path, line: int, separator: bytes | None, lines: list[bytes], options: ParseOptions,
-             seen: set[str]) -> Iterator[Record]:
+             seen: set[str], threads: Threads) -> Iterator[Record]:
     header_lines = _check_headers(path, line, line + (1 if separator else 0), lines)
     try:
-        conversation, message = _message(path, line, separator, b"".join(lines), options, header_lines)
+        conversation, message = _message(path, line, separator, b"".join(lines), options, header_lines, threads)
     except ParseError:
         raise
     except (ValueError, TypeError, IndexError, LookupError, AttributeError, UnicodeError, AssertionError) as error:
@@ -602,12 +606,7 @@ def _records(path: Path, line: int, separator: bytes | None, lines: list[bytes],
     yield message
 
 
-def _parse_mbox(path: Path, options: ParseOptions, seen: set[str]) -> Iterator[Record]:
-    for line, separator, lines in _split_mbox(path):
-        yield from _records(path, line, separator, lines, options, seen)
-
-
-def _parse_eml(path: Path, options: ParseOptions, seen: set[str]) -> Iterator[Record]:
+def _eml_message(path: Path) -> Iterator[tuple[int, bytes | None, list[bytes]]]:
     with open(path, "rb") as handle:
         data = handle.read()  # one message: the format forces a whole read
     lines = data.removeprefix(_BOM).splitlines(keepends=True)
@@ -617,10 +616,11 @@ def _parse_eml(path: Path, options: ParseOptions, seen: set[str]) -> Iterator[Re
         separator, lines, line = lines[0], lines[1:], 1
     if not any(l.strip() for l in lines):
         raise ParseError(str(path), 1, "empty e-mail file")
-    yield from _records(path, line, separator, lines, options, seen)
+    yield line, separator, lines
 
 
-def _parse_file(path: Path, options: ParseOptions, seen: set[str]) -> Iterator[Record]:
+def _messages_of(path: Path) -> Iterator[tuple[int, bytes | None, list[bytes]]]:
+    """(line, From_ separator or None, lines) of each message of one .mbox or .eml file."""
     with open(path, "rb") as handle:
         first = handle.readline().removeprefix(_BOM)
         while first and not first.strip():
@@ -628,22 +628,41 @@ def _parse_file(path: Path, options: ParseOptions, seen: set[str]) -> Iterator[R
         following = handle.readline()
     starts_mbox = _is_separator(first) or _is_loose_separator(first, following)
     if path.suffix.lower() in (".mbox", ".mbx") or path.name == "mbox" or (starts_mbox and path.suffix.lower() != ".eml"):
-        yield from _parse_mbox(path, options, seen)
+        yield from _split_mbox(path)
     else:
-        yield from _parse_eml(path, options, seen)
+        yield from _eml_message(path)
+
+
+def _thread_pass(files: list[Path]) -> Threads:
+    """First pass: the threading headers of every message (a malformed one is reported by the second)."""
+    threads = Threads()
+    parser = BytesParser(policy=email_policy.compat32)
+    for file in files:
+        try:
+            for _line, _separator, lines in _messages_of(file):
+                end = next((i for i, raw in enumerate(lines) if not raw.strip(b"\r\n")), len(lines))
+                threads.add(head_of(parser.parsebytes(b"".join(lines[:end]), headersonly=True)))
+        except (ParseError, ValueError, TypeError, IndexError, LookupError, AttributeError, UnicodeError):
+            continue
+    return threads
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
-    """Records of one .mbox/.eml file, or of every .eml/.mbox file under a folder (sorted by path)."""
+    """Records of one .mbox/.eml file, or of every .eml/.mbox file under a folder (sorted by path).
+
+    Two passes: the first reads only the threading headers of every message (so that a reply that
+    names only its parent joins its grandparent's thread, :mod:`.email_thread`), the second the messages.
+    """
     path = Path(path)
-    seen: set[str] = set()
+    files = [path]
     if path.is_dir():
         # Apple Mail exports a mailbox as a folder "Inbox.mbox/" whose messages are in a file "mbox"
         files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
                        and (p.suffix.lower() in MAIL_SUFFIXES or p.name == "mbox"))
         if not files:
             raise ParseError(str(path), None, "no .eml or .mbox files in this folder")
-        for file in files:
-            yield from _parse_file(file, options, seen)
-        return
-    yield from _parse_file(path, options, seen)
+    threads = _thread_pass(files)
+    seen: set[str] = set()
+    for file in files:
+        for line, separator, lines in _messages_of(file):
+            yield from _records(file, line, separator, lines, options, seen, threads)
