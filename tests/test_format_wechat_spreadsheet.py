@@ -104,3 +104,18 @@ def test_generic_csv_reads_year_first_spreadsheet_times(tmp_path: Path) -> None:
     path.write_text("sent_at,sender_name,text\n2024/10/4 11:42,Ann,hi\n13/10/2024 09:05,Bob,yo\n", encoding="utf-8")
     got = [r for r in parse_generic(path, ParseOptions(tz=SHANGHAI, tz_given=True)) if isinstance(r, Message)]
     assert [m.sent_at.isoformat() for m in got] == ["2024-10-04T11:42:00+08:00", "2024-10-13T09:05:00+08:00"]
+
+
+def test_ids_and_unix_times_a_spreadsheet_shortened(tmp_path: Path) -> None:
+    """Excel shows 19-digit ids and 10-digit times in scientific notation and saves them so: the id
+    is lost (kept as found, never used as an id); MemoTrace's StrTime still gives the time."""
+    page = _page(tmp_path, ["2024/10/4 11:42"])
+    page.write_text(page.read_text(encoding="utf-8").replace(",101,", ",7.43727E+18,"), encoding="utf-8")
+    (message,) = messages(wechat_csv, page, tz=SHANGHAI, tz_given=True)
+    assert message.message_id is None and message.extras["MsgSvrID_as_found"] == "7.43727E+18"
+    memotrace = tmp_path / "梅梅_utf8.csv"
+    memotrace.write_text(
+        "localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime,Remark,NickName,Sender\n"
+        "2,1,1,0,0,1.7733E+09,2,周末有空吗？,2026/3/12 15:23,梅梅,韩梅梅,wxid_hanmeimei01\n", encoding="utf-8")
+    (message,) = messages(wechat_csv, memotrace, tz=SHANGHAI, tz_given=True)
+    assert message.sent_at.isoformat() == "2026-03-12T15:23:00+08:00"

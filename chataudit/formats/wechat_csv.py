@@ -532,6 +532,9 @@ def _parse_pywxdump(pages: list[Path], users_path: Path, options: ParseOptions) 
             if several:
                 extras["page"] = page.name
             svrid = (row.get("MsgSvrID") or "").strip()
+            if svrid and not svrid.isdigit():  # a spreadsheet shortened the 19-digit id to 7.43727E+18
+                extras["MsgSvrID_as_found"] = svrid
+                svrid = ""
             yield meaning.message(
                 conversation_id=room,
                 conversation_title=_user_name(users, room),
