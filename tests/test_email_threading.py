@@ -107,3 +107,53 @@ def test_other_platforms_keep_their_conversations(tmp_path: Path) -> None:
 ])
 def test_reply_and_forward_prefixes_of_many_languages(subject: str, normalized: str) -> None:
     assert normalize_subject(subject) == normalized
+
+
+# ---- property: any forest, any order, any way of naming ancestors ---------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from chataudit.formats.email_thread import Head, Threads  # noqa: E402
+
+
+@st.composite
+def forests(draw) -> tuple[list[int | None], list[str], list[int]]:
+    """Parents of n messages (None: a thread starts), how each names its ancestry, a reading order."""
+    size = draw(st.integers(1, 30))
+    parents: list[int | None] = [None]
+    for index in range(1, size):
+        parents.append(draw(st.one_of(st.none(), st.integers(0, index - 1))))
+    styles = draw(st.lists(st.sampled_from(["parent-irt", "parent-refs", "full-refs"]), min_size=size, max_size=size))
+    order = draw(st.permutations(range(size)))
+    return parents, styles, list(order)
+
+
+def _ancestry(parents: list[int | None], index: int) -> list[int]:
+    chain = []
+    while parents[index] is not None:
+        index = parents[index]
+        chain.append(index)
+    return chain[::-1]  # oldest first, as References lists them
+
+
+@settings(max_examples=200, deadline=None)
+@given(forests())
+def test_every_tree_is_one_thread_named_by_its_root(forest) -> None:
+    parents, styles, order = forest
+    heads = []
+    for index, parent in enumerate(parents):
+        ancestry = [f"m{a}@x" for a in _ancestry(parents, index)]
+        in_reply_to = (f"m{parent}@x",) if parent is not None and styles[index] == "parent-irt" else ()
+        references = () if parent is None or styles[index] == "parent-irt" else (
+            tuple(ancestry) if styles[index] == "full-refs" else (f"m{parent}@x",))
+        heads.append(Head(f"m{index}@x", in_reply_to, references, f"topic {index}", parent is not None))
+    threads = Threads()
+    for index in order:
+        threads.add(heads[index])
+    for index in range(len(parents)):
+        root = _ancestry(parents, index)[0] if parents[index] is not None else index
+        thread_id, aliases = threads.thread(heads[index])
+        assert thread_id == f"m{root}@x"
+        members = {f"m{i}@x" for i in range(len(parents)) if (_ancestry(parents, i) or [i])[0] == root}
+        assert set(aliases) == members
