@@ -203,12 +203,14 @@ def import_command(ctx: click.Context, paths: tuple[str, ...], format_name: str,
             else:
                 click.echo(f"{outcome.path}: {outcome.format}, {outcome.messages} messages, "
                            f"{outcome.new} new, {outcome.duplicates} duplicate")
-        click.echo(f"{result['files']} files, {result['messages']} messages: {result['new']} new, "
-                   f"{result['duplicates']} duplicate, in {result['seconds']:.2f} s")
     for warning in result["warnings"]:
         click.echo(f"warning: {warning}", err=True)
-    for error in result["errors"]:
+    for error in result["errors"]:  # errors first, so the summary below is the last word
         click.echo(f"Error: {error}", err=True)
+    if not as_json:
+        failed = f", {len(result['failed'])} failed" if result["failed"] else ""
+        click.echo(f"{result['files']} files{failed}, {result['messages']} messages: {result['new']} new, "
+                   f"{result['duplicates']} duplicate, in {result['seconds']:.2f} s")
     if result["errors"]:
         sys.exit(1)
 

@@ -66,6 +66,7 @@ class ImportSummary:
             "skipped": len([f for f in self.files if f.skipped]),
             "errors": [f.error for f in self.errors],
             "warnings": list(self.warnings),
+            "failed": [{"path": f.path, "error": f.error} for f in self.errors],
             "seconds": round(self.seconds, 3),
             "sources": [
                 {

@@ -72,6 +72,9 @@ class Conversation:
     title: str | None = None
     type: ConversationType = ConversationType.UNKNOWN
     members: tuple[tuple[str | None, str | None], ...] = ()  # (member id, display name)
+    # other native keys that name this same conversation (an e-mail thread's Message-IDs): the store
+    # files the conversation under whichever stored conversation already owns one of them
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ def db(tmp_path: Path) -> Path:
 def test_import_json_summary_keys_and_reimport(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     first = json.loads(run(db, "import", str(GENERIC), "--tz", "Asia/Shanghai", "--json").output)
-    assert set(first) == {"files", "messages", "new", "duplicates", "already_imported", "skipped", "errors",
+    assert set(first) == {"files", "messages", "new", "duplicates", "already_imported", "skipped", "errors", "failed",
                           "warnings", "seconds", "sources"}
     assert (first["files"], first["messages"], first["new"]) == (2, 14, 14)
     again = json.loads(run(db, "import", str(GENERIC), "--json").output)

@@ -375,7 +375,7 @@ def test_minified_export_parses_with_line_one(tmp_path: Path) -> None:
         (b'[{"id": 1}]', 1),
         (b'{"foo": 1}', 1),
         (b"", 1),
-        (b'{\n "name": "A",\n "type": "personal_chat",\n "messages": [\n  {"id": 1, "date": "2026-01-01T00:00:00"}\n ]\n}', 4),
+        (b'{\n "name": "A",\n "type": "personal_chat",\n "id": "seven",\n "messages": [\n  {"id": 1, "date": "2026-01-01T00:00:00"}\n ]\n}', 5),
     ],
 )
 def test_not_an_export(tmp_path: Path, content: bytes, where: int) -> None:

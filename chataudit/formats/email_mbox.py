@@ -5,17 +5,19 @@ mutt and Python's :mod:`mailbox` write, and the ``.eml`` files Outlook, Foxmail 
 save.
 
 * **Streaming.** An mbox is split by a splitter of our own over binary lines (a separator is a
-  ``From `` line at the start of the file or after a blank line, carrying a time); one message at a
+  ``From `` line at the start of the file or after a blank line, carrying a time and a year — or
+  any ``From `` line followed by a header, like Thunderbird's bare ``From -``; a leading BOM is
+  ignored; a ``Content-Length`` that ends at the next separator is trusted, mboxcl2); one message at a
   time is parsed with :class:`email.parser.BytesParser`.  ``position`` is the line number of the
   message's ``From `` separator (1 for an .eml).  ``>From `` lines are unescaped (mboxrd).
   The parser runs with ``policy.compat32`` so that header and parameter decoding stays ours:
   charsets are read through :data:`email_text.CHARSET_ALIASES` (gb2312/GBK → GB18030, big5 →
   big5hkscs), which the stdlib decoders would otherwise replace with U+FFFD.
-* **Threads.** ``conversation_id`` is the thread root: the first Message-ID in ``References``,
-  else the ``In-Reply-To`` id, else the message's own ``Message-ID`` (it starts a thread),
-  else ``"subject:" + normalized subject`` (prefixes Re:/RE:/Fwd:/FW:/回复:/答复:/转发: … and extra
-  blanks removed).  It depends on the message alone, so sibling .eml files imported one by one land
-  in the same thread as the same messages read from an mbox.
+* **Threads.** jwz-style, over the whole mbox or folder (:mod:`.email_thread`): a first pass reads
+  the threading headers of every message, so a reply naming only its parent joins its grandparent's
+  thread; ``conversation_id`` is the thread's root, and the thread's Message-IDs go to the store as
+  :attr:`~chataudit.model.Conversation.aliases` so that a reply imported later joins the stored thread.
+  Subjects are compared without prefixes (Re:/AW:/SV:/Réf./回复：/答复:/转发: …, RE[2]:).
 * **Time.** ``sent_at`` comes from ``Date:`` with its own offset; a date without zone is read in
   ``--tz``; ``-0000`` is UTC.  Without a usable ``Date:`` the mbox ``From `` line date is used
   (UTC per RFC 4155, or ``--tz`` when given); with neither, ParseError.
@@ -41,6 +43,7 @@ from typing import Iterator
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record, localize
 from . import ParseOptions
+from .email_thread import Head, Threads
 from .email_text import (
     decode_bytes,
     decode_words,
@@ -64,13 +67,33 @@ MAIL_SUFFIXES = (".eml", ".mbox", ".mbx")
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:")  # RFC 5322 field name: printable ASCII except ':'
 _FROM_TIME = re.compile(rb"\d{1,2}:\d{2}")
+_FROM_YEAR = re.compile(rb"\b(?:19|20)\d\d\b")
 _KNOWN_HEADERS = {b"received", b"message-id", b"mime-version", b"date", b"return-path", b"delivered-to",
                   b"x-mailer", b"content-type", b"subject", b"to"}
 
 
+_BOM = b"\xef\xbb\xbf"
+_CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,12})[ \t]*\r?\n?$", re.IGNORECASE)
+
+
 def _is_separator(raw: bytes) -> bool:
-    """A mbox ``From `` separator line: "From sender asctime-date" (Gmail adds +0000 before the year)."""
-    return raw.startswith(b"From ") and _FROM_TIME.search(raw) is not None and len(raw) < 1000
+    """A dated mbox ``From `` line: "From sender asctime-date" (Gmail adds +0000 before the year).
+
+    Dated lines are separators wherever they follow a blank line (RFC 4155); a ``From `` line with
+    no time ("From -", "From MAILER-DAEMON") only when a header line follows (:func:`_is_loose_separator`).
+    """
+    return (raw.startswith(b"From ") and len(raw) < 1000 and _FROM_TIME.search(raw) is not None
+            and _FROM_YEAR.search(raw) is not None)
+
+
+def _is_loose_separator(raw: bytes, following: bytes) -> bool:
+    """Any other ``From `` line (Thunderbird's bare "From -", "From user") followed by a header line.
+
+    jwz: "the random crap that has traditionally been dumped into that line is without bound";
+    requiring a header after it keeps "From now on…" in an unescaped body from splitting a message.
+    """
+    return (raw.startswith(b"From ") or raw.rstrip(b"\r\n") == b"From") and len(raw) < 1000 \
+        and _HEADER_LINE.match(following) is not None
 
 
 def _header_names(lines: list[bytes]) -> list[bytes] | None:
@@ -95,12 +118,13 @@ def detect(path: Path, head: bytes) -> float:
         if path.is_dir() or not head:
             return 0.0
         suffix = path.suffix.lower()
-        lines = head.split(b"\n")[:-1] or head.split(b"\n")  # the last piece may be cut by the head size
+        lines = head.removeprefix(_BOM).split(b"\n")
+        lines = lines[:-1] or lines  # the last piece may be cut by the head size
         while lines and not lines[0].strip():
             lines = lines[1:]
         if not lines:
             return 0.0
-        if _is_separator(lines[0]):
+        if _is_separator(lines[0]) or (len(lines) > 1 and _is_loose_separator(lines[0], lines[1])):
             names = _header_names(lines[1:40])
             if names and len(names) >= 2 and set(names) & _KNOWN_HEADERS:
                 return 0.95 if suffix in (".mbox", ".mbx", "") else 0.9
@@ -119,28 +143,87 @@ def detect(path: Path, head: bytes) -> float:
 # ---- mbox splitting ------------------------------------------------------------------------
 
 def _split_mbox(path: Path) -> Iterator[tuple[int, bytes, list[bytes]]]:
-    """(line of the From_ separator, the separator, the message's lines unescaped) for each message."""
+    """(line of the From_ separator, the separator, the message's lines unescaped) for each message.
+
+    Separators are :func:`_is_separator` lines, or :func:`_is_loose_separator` ones, after a blank
+    line or at the start (a UTF-8 BOM before the first is ignored).  A ``Content-Length`` header
+    (mboxcl/mboxcl2) is trusted when the body it measures ends where a separator (or the end of
+    the file) begins: ``From `` lines inside such a body are text, even unescaped.
+    """
     with open(path, "rb") as handle:
         start: int | None = None
         separator = b""
         lines: list[bytes] = []
         previous_blank = True
+        in_headers = False
+        length: int | None = None
         number = 0
-        for number, raw in enumerate(handle, 1):
-            if previous_blank and _is_separator(raw):
+        while raw := handle.readline():
+            number += 1
+            if number == 1:
+                raw = raw.removeprefix(_BOM)
+            if previous_blank and _separator_here(raw, handle):
                 if start is not None:
                     yield start, separator, _drop_separator_blank(lines)
                 start, separator, lines = number, raw, []
-            elif start is None:
+                previous_blank, in_headers, length = False, True, None
+                continue
+            if start is None:
                 if raw.strip():
                     raise ParseError(str(path), number, "not an mbox file: a message must start with a 'From ' separator line")
-            else:
-                if raw.startswith(b">") and raw.lstrip(b">").startswith(b"From "):
-                    raw = raw[1:]  # mboxrd: one level of >From quoting is the format's, not the writer's
-                lines.append(raw)
-            previous_blank = raw.strip(b"\r\n") == b""
+                continue
+            blank = raw.strip(b"\r\n") == b""
+            if in_headers:
+                if blank:
+                    in_headers = False
+                    lines.append(raw)
+                    if length and _length_fits(handle, length):
+                        body = _LINES.findall(handle.read(length))
+                        number += len(body)
+                        lines.extend(_unquote(line) for line in body)
+                        previous_blank = True  # _length_fits saw a separator or blank line next
+                        continue
+                elif raw[:1] not in (b" ", b"\t") and (found := _CONTENT_LENGTH.match(raw)):
+                    length = int(found.group(1))
+            lines.append(_unquote(raw))
+            previous_blank = blank
         if start is not None:
             yield start, separator, _drop_separator_blank(lines)
+
+
+_LINES = re.compile(rb"[^\n]*\n|[^\n]+$")
+
+
+def _unquote(raw: bytes) -> bytes:
+    """mboxrd/mboxo: one level of >From quoting is the format's, not the writer's."""
+    if raw.startswith(b">") and raw.lstrip(b">").startswith(b"From "):
+        return raw[1:]
+    return raw
+
+
+def _separator_here(raw: bytes, handle) -> bool:  # noqa: ANN001
+    if not raw.startswith(b"From"):
+        return False
+    if _is_separator(raw):
+        return True
+    position = handle.tell()
+    following = handle.readline()
+    handle.seek(position)
+    return _is_loose_separator(raw, following)
+
+
+def _length_fits(handle, length: int) -> bool:  # noqa: ANN001
+    """Does a body of ``length`` bytes from here end at a line end followed by a separator or the end?"""
+    position = handle.tell()
+    try:
+        handle.seek(position + length - 1)
+        chunk = handle.read(8)
+    finally:
+        handle.seek(position)
+    if chunk[:1] != b"\n":
+        return False
+    after = chunk[1:]
+    return after == b"" or after.startswith((b"From ", b"\nFrom ", b"\r\nFrom "))
 
 
 def _drop_separator_blank(lines: list[bytes]) -> list[bytes]:
@@ -278,9 +361,12 @@ _SEPARATOR_DATE = re.compile(
 
 def _separator_date(separator: bytes, options: ParseOptions) -> datetime | None:
     """Date of a From_ line: "From a@b Thu Jan  1 00:00:00 2015" (asctime, UTC per RFC 4155) or Gmail's "+0000 2015"."""
-    match = _SEPARATOR_DATE.search(separator.decode("ascii", "replace"))
+    text = separator.decode("ascii", "replace")
+    match = _SEPARATOR_DATE.search(text)
     if not match:
-        return None
+        # other writers' dates: "Thu Jan  1 00:00:00 MST 2015", "Sat, 06 Jun 2020 12:00:00 +0000"
+        rest = text.split(None, 2)[2:]  # after "From" and the sender
+        return _parse_date(rest[0], options) if rest and _FROM_TIME.search(rest[0].encode()) else None
     month = _MONTHS.get(match.group(1).lower())
     if not month:
         return None
@@ -385,22 +471,22 @@ def _body_text(part: MailMessage) -> tuple[str, dict]:
 
 # ---- records -------------------------------------------------------------------------------
 
-def thread_id(msg: MailMessage) -> tuple[str, str]:
-    """(conversation_id, rule used): References[0] → In-Reply-To → own Message-ID → normalized subject."""
-    references = _ids(_raw(msg, "references"))
-    if references:
-        return references[0], "references"
-    in_reply_to = _ids(_raw(msg, "in-reply-to"))
-    if in_reply_to:
-        return in_reply_to[0], "in-reply-to"
+def head_of(msg: MailMessage) -> Head:
+    """The headers threading reads (:mod:`.email_thread`)."""
+    raw_subject = re.sub(r"\s+", " ", decode_words(_raw(msg, "subject"))).strip()
+    subject = normalize_subject(raw_subject)
     own = _ids(_raw(msg, "message-id"))
-    if own:
-        return own[0], "message-id"
-    return "subject:" + normalize_subject(decode_words(_raw(msg, "subject"))).casefold(), "subject"
+    return Head(
+        own=own[0] if own else None,
+        in_reply_to=tuple(_ids(_raw(msg, "in-reply-to"))[:1]),
+        references=tuple(_ids(_raw(msg, "references"))),
+        subject=subject.casefold(),
+        is_reply=subject != raw_subject,
+    )
 
 
 def _message(path: Path, line: int, separator: bytes | None, raw: bytes, options: ParseOptions,
-             header_lines: dict[str, int]) -> tuple[Conversation, Message]:
+             header_lines: dict[str, int], threads: Threads) -> tuple[Conversation, Message]:
     msg = BytesParser(policy=email_policy.compat32).parsebytes(raw)
     extras: dict = {}
 
@@ -424,7 +510,9 @@ def _message(path: Path, line: int, separator: bytes | None, raw: bytes, options
     sender = senders[0] if senders else {}
     to, cc, bcc = _addresses(msg, "to"), _addresses(msg, "cc"), _addresses(msg, "bcc")
     subject = decode_words(_raw(msg, "subject"))
-    conversation_id, rule = thread_id(msg)
+    head = head_of(msg)
+    conversation_id, aliases = threads.thread(head)
+    rule = "subject-reply" if head.node in threads.joined_by_subject else head.rule
     message_ids = _ids(_raw(msg, "message-id"))
     in_reply_to = _ids(_raw(msg, "in-reply-to"))
     references = _ids(_raw(msg, "references"))
@@ -498,15 +586,16 @@ def _message(path: Path, line: int, separator: bytes | None, raw: bytes, options
         title=title,
         type=ConversationType.THREAD,
         members=tuple(members.items()),
+        aliases=aliases,
     )
     return conversation, message
 
 
 def _records(path: Path, line: int, separator: bytes | None, lines: list[bytes], options: ParseOptions,
-             seen: set[str]) -> Iterator[Record]:
+             seen: set[str], threads: Threads) -> Iterator[Record]:
     header_lines = _check_headers(path, line, line + (1 if separator else 0), lines)
     try:
-        conversation, message = _message(path, line, separator, b"".join(lines), options, header_lines)
+        conversation, message = _message(path, line, separator, b"".join(lines), options, header_lines, threads)
     except ParseError:
         raise
     except (ValueError, TypeError, IndexError, LookupError, AttributeError, UnicodeError, AssertionError) as error:
@@ -517,45 +606,63 @@ def _records(path: Path, line: int, separator: bytes | None, lines: list[bytes],
     yield message
 
 
-def _parse_mbox(path: Path, options: ParseOptions, seen: set[str]) -> Iterator[Record]:
-    for line, separator, lines in _split_mbox(path):
-        yield from _records(path, line, separator, lines, options, seen)
-
-
-def _parse_eml(path: Path, options: ParseOptions, seen: set[str]) -> Iterator[Record]:
+def _eml_message(path: Path) -> Iterator[tuple[int, bytes | None, list[bytes]]]:
     with open(path, "rb") as handle:
         data = handle.read()  # one message: the format forces a whole read
-    lines = data.splitlines(keepends=True)
+    lines = data.removeprefix(_BOM).splitlines(keepends=True)
     separator = None
     line = 1
-    if lines and _is_separator(lines[0]):  # some tools save a single message with its From_ line
+    if lines and (_is_separator(lines[0]) or (len(lines) > 1 and _is_loose_separator(lines[0], lines[1]))):  # some tools save a single message with its From_ line
         separator, lines, line = lines[0], lines[1:], 1
     if not any(l.strip() for l in lines):
         raise ParseError(str(path), 1, "empty e-mail file")
-    yield from _records(path, line, separator, lines, options, seen)
+    yield line, separator, lines
 
 
-def _parse_file(path: Path, options: ParseOptions, seen: set[str]) -> Iterator[Record]:
+def _messages_of(path: Path) -> Iterator[tuple[int, bytes | None, list[bytes]]]:
+    """(line, From_ separator or None, lines) of each message of one .mbox or .eml file."""
     with open(path, "rb") as handle:
-        first = handle.readline()
+        first = handle.readline().removeprefix(_BOM)
         while first and not first.strip():
             first = handle.readline()
-    if path.suffix.lower() in (".mbox", ".mbx") or (_is_separator(first) and path.suffix.lower() != ".eml"):
-        yield from _parse_mbox(path, options, seen)
+        following = handle.readline()
+    starts_mbox = _is_separator(first) or _is_loose_separator(first, following)
+    if path.suffix.lower() in (".mbox", ".mbx") or path.name == "mbox" or (starts_mbox and path.suffix.lower() != ".eml"):
+        yield from _split_mbox(path)
     else:
-        yield from _parse_eml(path, options, seen)
+        yield from _eml_message(path)
+
+
+def _thread_pass(files: list[Path]) -> Threads:
+    """First pass: the threading headers of every message (a malformed one is reported by the second)."""
+    threads = Threads()
+    parser = BytesParser(policy=email_policy.compat32)
+    for file in files:
+        try:
+            for _line, _separator, lines in _messages_of(file):
+                end = next((i for i, raw in enumerate(lines) if not raw.strip(b"\r\n")), len(lines))
+                threads.add(head_of(parser.parsebytes(b"".join(lines[:end]), headersonly=True)))
+        except (ParseError, ValueError, TypeError, IndexError, LookupError, AttributeError, UnicodeError):
+            continue
+    return threads
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
-    """Records of one .mbox/.eml file, or of every .eml/.mbox file under a folder (sorted by path)."""
+    """Records of one .mbox/.eml file, or of every .eml/.mbox file under a folder (sorted by path).
+
+    Two passes: the first reads only the threading headers of every message (so that a reply that
+    names only its parent joins its grandparent's thread, :mod:`.email_thread`), the second the messages.
+    """
     path = Path(path)
-    seen: set[str] = set()
+    files = [path]
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MAIL_SUFFIXES
-                       and not p.name.startswith("."))
+        # Apple Mail exports a mailbox as a folder "Inbox.mbox/" whose messages are in a file "mbox"
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                       and (p.suffix.lower() in MAIL_SUFFIXES or p.name == "mbox"))
         if not files:
             raise ParseError(str(path), None, "no .eml or .mbox files in this folder")
-        for file in files:
-            yield from _parse_file(file, options, seen)
-        return
-    yield from _parse_file(path, options, seen)
+    threads = _thread_pass(files)
+    seen: set[str] = set()
+    for file in files:
+        for line, separator, lines in _messages_of(file):
+            yield from _records(file, line, separator, lines, options, seen, threads)

@@ -111,8 +111,12 @@ def decode_words(value: str | None) -> str:
 
 # ---- subjects ------------------------------------------------------------------------------
 
+# Reply/forward prefixes mail clients add, by language: en Re/Fw/Fwd, de AW/WG/Antw, nordic SV/VS/VB/VL,
+# fr Réf./TR, es/pt RV/Enc/RES, it R/RIF/I, nl Doorst, pl Odp/PD, tr YNT/İLT, zh 回复/答复/转发 …;
+# a counter may follow (RE[2]:, Re(3):, Re^2:), the colon may be full-width (回复：).
 _SUBJECT_PREFIX = re.compile(
-    r"^\s*(?:re|fw|fwd|aw|wg|sv|vs|antw|回复|回覆|答复|答覆|转发|轉發|转寄|轉寄)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*",
+    r"^\s*(?:re|fw|fwd|aw|wg|sv|vs|vb|vl|antw|antwort|réf|ref|rif|tr|rv|enc|res|r|i|doorst|odp|pd|ynt|i̇lt|"
+    r"回复|回覆|答复|答覆|转发|轉發|转寄|轉寄)\.?\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*",
     re.IGNORECASE,
 )
 

@@ -4,8 +4,9 @@ Columns (CSV header or JSONL keys); only ``sent_at`` and ``text`` are required:
 ``platform, conversation_id, conversation_title, message_id, sender_id, sender_name, sent_at,
 kind, text, reply_to, edited_at, amount, currency, is_me`` and, in JSONL, ``attachments`` (list of
 ``{name, size, sha256, mime, path}``) and ``extras`` (object). CSV may use ``attachment`` for one
-file name. ``sent_at``: ISO 8601 with offset, ISO without offset (read in ``--tz``) or Unix
-seconds/milliseconds. ``kind`` is one of chataudit's kinds (default ``text``).
+file name. ``sent_at``: ISO 8601 with offset, ISO without offset (read in ``--tz``), a spreadsheet's
+re-formatting of it (``2024/10/4 11:42``; day/month/year only when a field > 12 settles the order) or
+Unix seconds/milliseconds. ``kind`` is one of chataudit's kinds (default ``text``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import orjson
 from ..errors import ParseError
 from ..model import Attachment, Kind, Message, Record, from_unix
 from . import ParseOptions, head_text, numbered_lines, open_text
+from .dates import DayMonthOrder, wall_clock, year_last
 
 NAME = "generic"
 PLATFORM = "generic"
@@ -129,8 +131,20 @@ def _instant(value: Any, path: Path, line: int, options: ParseOptions, field: st
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ParseError(str(path), line, f"{field} {value!r} is not ISO 8601 or a Unix time") from None
+        moment = _spreadsheet_time(value)
+        if moment is None:
+            raise ParseError(str(path), line, f"{field} {value!r} is not ISO 8601, a Unix time or an unambiguous "
+                                              "date-time (04/10/2024 could be either day first or month first)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=options.tz)
+
+
+def _spreadsheet_time(value: str) -> datetime | None:
+    """A sent_at re-formatted by a spreadsheet (2024/10/4 11:42); a year-last date only when a field > 12
+    says which is the day, since one row cannot tell 04/10/2024 apart."""
+    if not year_last(value):
+        return wall_clock(value)
+    order = DayMonthOrder()
+    return wall_clock(value, order.order) if order.feed(value) else None
 
 
 def _message(row: dict[str, Any], path: Path, line: int, options: ParseOptions) -> Message:

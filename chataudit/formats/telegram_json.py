@@ -5,7 +5,10 @@ Two shapes come out of *Settings → Advanced → Export Telegram data* / *Expor
 * a single chat: ``{"name", "type", "id", "messages": [...]}``;
 * the whole account: ``{"about", "personal_information": {"user_id", ...}, ...,
   "chats": {"about", "list": [chat, ...]}, "left_chats": {"about", "list": [...]}}``,
-  each chat shaped like the single-chat export.
+  each chat shaped like the single-chat export;
+* minimal files other tools write: ``{"messages": [...]}`` (entries with only ``date_unixtime``,
+  ``from``, ``text``) or ``{"chats": {"list": [{"messages": [...]}]}}``; a chat without ``id`` gets
+  ``participants:`` + its sorted sender names (a first pass collects them), as WhatsApp chats do.
 
 Field names follow tdesktop's ``export_output_json.cpp``: a message is
 ``{"id", "type": "message"|"service"|"unsupported", "date" (exporter's local wall clock),
@@ -74,6 +77,11 @@ _FULL_RE = re.compile(
     r'frequent_contacts|sessions|web_sessions|other_data|chats|left_chats)"\s*:'
 )
 _LOOSE_RE = re.compile(r'"from_id"\s*:\s*"(?:user|channel|chat)\d+"')
+# minimal exports other tools write or trim to: {"messages": [...]} or {"chats": {"list": [{"messages": …}]}}
+_MINIMAL_RE = re.compile(
+    r'\{\s*(?:"messages"\s*:\s*\[|"chats"\s*:\s*\{\s*(?:"about"\s*:\s*' + _JSTR + r'\s*,\s*)?"list"\s*:\s*\[\s*(?:\]|\{))'
+)
+_MINIMAL_MESSAGE_RE = re.compile(r'"date_unixtime"\s*:\s*"?\d+"?')
 
 
 def detect(path: Path, head: bytes) -> float:
@@ -89,6 +97,8 @@ def detect(path: Path, head: bytes) -> float:
             return 0.97 if single.group(1) in CHAT_TYPES else 0.75
         if _FULL_RE.match(text):
             return 0.95
+        if _MINIMAL_RE.match(text) and _MINIMAL_MESSAGE_RE.search(text) and '"from"' in text:
+            return 0.8
         if '"messages"' in text and '"date"' in text and _LOOSE_RE.search(text):
             return 0.6
         return 0.0
@@ -251,6 +261,20 @@ class _Locator:
             if self._base + len(self._buf) >= limit or not self._more():
                 # not before the limit (an unusual layout): skip those bytes so that
                 # repeated misses stay linear; the caller falls back to an approximate line
+                self._advance(min(len(self._buf), max(self._pos, limit - self._base - _OVERLAP)))
+                return None
+
+    def find_key(self, key: str, limit: int) -> int | None:
+        """The line of the next ``"key":`` before byte ``limit`` (messages of minimal exports carry no id)."""
+        pattern = re.compile(rb'"' + re.escape(key.encode()) + rb'"\s*:')
+        while True:
+            match = pattern.search(self._buf, self._pos)
+            if match and self._base + match.start() < limit:
+                self._advance(match.start())
+                line = self._line
+                self._advance(match.end())
+                return line
+            if self._base + len(self._buf) >= limit or not self._more():
                 self._advance(min(len(self._buf), max(self._pos, limit - self._base - _OVERLAP)))
                 return None
 
@@ -651,6 +675,27 @@ _EXTRA_KEYS = (
 
 # ---- the parser -----------------------------------------------------------------------------
 
+def _senders_by_chat(path: Path, encoding: str) -> dict[tuple[str, int], list[str]]:
+    """First pass for minimal exports: each chat's sender names, in order of first appearance,
+    keyed like :attr:`_Chat.key`. Syntax errors are left for the main pass to report with a line."""
+    found: dict[tuple[str, int], dict[str, None]] = {}
+    counts: dict[str, int] = {}
+    stream = _open_utf8(path, encoding)
+    try:
+        for prefix, event, value in ijson.parse(stream, buf_size=_CHUNK):
+            if event == "start_map" and prefix in _CONTAINERS:
+                counts[prefix] = counts.get(prefix, -1) + 1
+            elif event == "string" and prefix.endswith("messages.item.from"):
+                container = prefix[: -len("messages.item.from")].rstrip(".")
+                if container in _CONTAINERS and value:
+                    found.setdefault((container, counts.get(container, 0)), {})[value] = None
+    except (ijson.JSONError, UnicodeDecodeError):
+        pass
+    finally:
+        stream.close()
+    return {key: list(names) for key, names in found.items()}
+
+
 _CONTAINERS = ("", "chats.list.item", "left_chats.list.item")
 _HEADER: dict[str, tuple[str, str]] = {}
 for _container in _CONTAINERS:
@@ -661,9 +706,11 @@ _EXPORT_KEYS = frozenset({"messages", "chats", "left_chats", "personal_informati
 
 
 class _Chat:
-    __slots__ = ("name", "type", "id", "conversation_id", "title", "last", "pending", "left")
+    __slots__ = ("name", "type", "id", "conversation_id", "title", "last", "pending", "left", "key", "derived")
 
-    def __init__(self, left: bool):
+    def __init__(self, left: bool, key: tuple[str, int] = ("", 0)):
+        self.key = key  # (container, n-th chat in it): finds the chat's senders in the first pass
+        self.derived = False  # conversation_id derived (no chat "id" in the file)
         self.name: str | None = None
         self.type: str | None = None
         self.id: Any = None
@@ -680,6 +727,7 @@ class _Parser:
         self.options = options
         self.me_id: str | None = None
         self.me_fold = options.me.casefold() if options.me else None
+        self.senders: dict[tuple[str, int], list[str]] | None = None
         with open(path, "rb") as handle:
             self.encoding = sniff_encoding(handle.read(HEAD_BYTES))
 
@@ -699,6 +747,7 @@ class _Parser:
         sink = sendable_list()
         coros: dict[str, Any] = {}
         chats: dict[str, _Chat] = {}
+        counts: dict[str, int] = {}
         chat: _Chat | None = None
         messages_prefix = ""
         send = None
@@ -720,6 +769,9 @@ class _Parser:
                             message_id = obj.get("id")
                             if _int(message_id) is not None:
                                 line = locator.find(message_id, reader.consumed)
+                            elif chat is not None and chat.derived:
+                                key = next((k for k in ("date_unixtime", "date") if k in obj), None)
+                                line = locator.find_key(key, reader.consumed) if key else None
                         if line is None:
                             line = reader.line
                         else:
@@ -737,7 +789,8 @@ class _Parser:
                     if event != "start_map":
                         continue
                 if event == "start_map" and prefix in _CONTAINERS:
-                    chats[prefix] = _Chat(left=prefix.startswith("left_chats"))
+                    counts[prefix] = counts.get(prefix, -1) + 1
+                    chats[prefix] = _Chat(left=prefix.startswith("left_chats"), key=(prefix, counts[prefix]))
                     continue
                 if prefix == "personal_information.user_id" and event == "number":
                     self.me_id = f"user{value}"
@@ -780,10 +833,22 @@ class _Parser:
             raise self.error(1, "not a Telegram Desktop export: no \"messages\" or \"chats\" at the top level")
 
     def _open_chat(self, chat: _Chat, line: int) -> None:
-        if _int(chat.id) is None:
-            raise self.error(line, 'a chat has no numeric "id" before its "messages"')
-        chat.conversation_id = str(chat.id)
         chat.title = chat.name or _NAMELESS_TITLES.get(chat.type or "")
+        if _int(chat.id) is not None:
+            chat.conversation_id = str(chat.id)
+            return
+        if chat.id is not None:
+            raise self.error(line, f'a chat\'s "id" is not a number: {chat.id!r}')
+        # a minimal export ({"messages": [...]} alone): no chat id, so one is derived, as WhatsApp's is
+        if self.senders is None:
+            self.senders = _senders_by_chat(self.path, self.encoding)
+        senders = self.senders.get(chat.key, [])
+        if senders:
+            chat.conversation_id = "participants:" + ", ".join(sorted(senders))
+            chat.title = chat.title or ", ".join(senders)
+        else:
+            chat.conversation_id = f"file:{self.path.name}#{chat.key[1] + 1}"
+        chat.derived = True
 
     def _flush_pending(self, chat: _Chat | None) -> Iterator[Message]:
         if chat is None or not chat.pending:
@@ -806,7 +871,7 @@ class _Parser:
             sent_at=moment,
             kind=Kind.OTHER,
             text="[unsupported message]",
-            message_id=str(obj["id"]),
+            message_id=str(obj["id"]) if "id" in obj else None,
             position=line,
             extras=extras,
         )
@@ -816,8 +881,8 @@ class _Parser:
         try:
             if not isinstance(obj, dict):
                 raise _Malformed(f"a message is a {type(obj).__name__}, not an object")
-            if _int(obj.get("id")) is None:
-                raise _Malformed('a message has no numeric "id"')
+            if _int(obj.get("id")) is None and (not chat.derived or "id" in obj):
+                raise _Malformed('a message has no numeric "id"')  # only minimal exports leave it out
             if obj.get("type") == "unsupported":
                 if chat.last is not None:
                     yield self._unsupported(obj, chat, line, chat.last)
@@ -854,8 +919,10 @@ class _Parser:
         extras: dict[str, Any] = {k: _jsonable(obj[k]) for k in _EXTRA_KEYS if k in obj}
         if links:
             extras["links"] = links
-        if native_type not in ("message", "service"):
+        if native_type not in ("message", "service") and not (native_type is None and chat.derived):
             extras["native_type"] = _jsonable(native_type)
+        if chat.derived:
+            extras["conversation_id_derived"] = chat.conversation_id.split(":", 1)[0]
         if chat.left:
             extras["left_chat"] = True
         amount = currency = None
@@ -886,7 +953,7 @@ class _Parser:
             text=text,
             sender_id=sender_id,
             sender_name=sender_name,
-            message_id=str(obj["id"]),
+            message_id=str(obj["id"]) if "id" in obj else None,
             reply_to=str(reply) if _int(reply) is not None else None,
             edited_at=edited_at,
             amount=amount,

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Record, from_unix, localize
 from . import ParseOptions, head_text, open_text
+from .dates import DayMonthOrder, wall_clock, year_last
 from .wechat_common import (
     PLATFORM,
     TRANSFER_STATUS,
@@ -43,7 +44,6 @@ DESCRIPTION = "WeChat CSV from MemoTrace/WeChatMsg (localId,TalkerId,Type,…,Se
 MEMOTRACE = ["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent", "StrTime", "Remark", "NickName", "Sender"]
 PYWXDUMP = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "msg", "src", "CreateTime"]
 PYWXDUMP_OLD = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "content", "CreateTime"]
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_FIELD = 64 * 1024 * 1024
 _PAGE = re.compile(r"^(?P<wxid>.+)_(?P<start>\d+)_(?P<end>\d+)$")
 
@@ -188,9 +188,8 @@ def _is_me(options: ParseOptions, is_me: bool, sender_id: str | None, sender_nam
 
 def _offset_zone(str_time: str, create_time: int) -> timezone | None:
     """The exporter's UTC offset at that instant: StrTime minus CreateTime (same instant, local clock)."""
-    try:
-        local = datetime.strptime(str_time.strip(), TIME_FORMAT)
-    except ValueError:
+    local = wall_clock(str_time) if not year_last(str_time) else None
+    if local is None:
         return None
     utc = datetime(1970, 1, 1) + timedelta(seconds=create_time)
     seconds = round((local - utc).total_seconds())
@@ -255,6 +254,7 @@ def _parse_memotrace(path: Path, options: ParseOptions) -> Iterator[Record]:
     names = dict(others)
     if me_id:
         names[me_id] = me_name or me_id
+    orders = _Order(lambda: (row.get("StrTime", "").strip() for _, row in _rows(path)), options)
 
     for line, row in _rows(path):
         type_ = _int(row.get("Type"), path, line, "Type")
@@ -262,6 +262,7 @@ def _parse_memotrace(path: Path, options: ParseOptions) -> Iterator[Record]:
         is_sender = row.get("IsSender", "").strip() == "1"
         create_text = (row.get("CreateTime") or "").strip()
         str_time = (row.get("StrTime") or "").strip()
+        order_extras = {}
         if create_text.isdigit():
             seconds = int(create_text)
             if seconds > 10_000_000_000:  # milliseconds
@@ -269,15 +270,17 @@ def _parse_memotrace(path: Path, options: ParseOptions) -> Iterator[Record]:
             zone = options.tz if options.tz_given else (_offset_zone(str_time, seconds) or options.tz)
             sent_at = from_unix(seconds, zone)
         else:
-            try:
-                sent_at = localize(datetime.strptime(str_time, TIME_FORMAT), options.tz)
-            except ValueError:
-                raise ParseError(str(path), line, f"neither CreateTime {create_text!r} nor StrTime {str_time!r} is a time") from None
+            order, order_extras = orders.of(str_time)
+            naive = wall_clock(str_time, order)
+            if naive is None:
+                raise ParseError(str(path), line, f"neither CreateTime {create_text!r} nor StrTime {str_time!r} is a time")
+            sent_at = localize(naive, options.tz)
         meaning = interpret(type_, subtype, row.get("StrContent", ""), resolve=names.get)
         sender_id = (row.get("Sender") or "").strip() or None
         sender_name = (row.get("Remark") or "").strip() or (row.get("NickName") or "").strip() or sender_id
         sender_id, sender_name, is_me = _people(meaning, sender_id, sender_name, is_sender, me_id, me_name)
         extras: dict[str, Any] = dict(meaning.extras)
+        extras.update(order_extras)
         extras["local_id"] = (row.get("localId") or "").strip()
         yield meaning.message(
             conversation_id=conversation_id,
@@ -333,16 +336,38 @@ def _user_name(users: dict[str, dict[str, Any]], wxid: str) -> str | None:
     return user.get("remark") or user.get("nickname") or None
 
 
-def _pywxdump_time(value: str, options: ParseOptions) -> datetime | None:
+def _pywxdump_time(value: str, options: ParseOptions, order: str = "YMD") -> datetime | None:
+    """Unix seconds/milliseconds, or any wall-clock shape a spreadsheet round trip leaves (in --tz)."""
     text = value.strip()
     if text.isdigit() and len(text) in (10, 13):
         return from_unix(int(text) / (1000 if len(text) == 13 else 1), options.tz)
-    for fmt in (TIME_FORMAT, "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S"):
-        try:
-            return localize(datetime.strptime(text, fmt), options.tz)
-        except ValueError:
-            continue
-    return None
+    naive = wall_clock(text, order)
+    return localize(naive, options.tz) if naive is not None else None
+
+
+class _Order:
+    """The day/month order of a file's year-last times (``10/4/2024 11:42``), learnt on first need
+    from every value of the column, or given as ``options.extra["date_order"]``."""
+
+    def __init__(self, values: Callable[[], Iterator[str]], options: ParseOptions):
+        self.values = values
+        forced = str((options.extra or {}).get("date_order", "")).upper()
+        self.forced = forced if forced in ("DMY", "MDY") else None
+        self.learnt: DayMonthOrder | None = None
+
+    def of(self, text: str) -> tuple[str, dict[str, str]]:
+        """(order to read ``text`` in, extras saying how it was chosen when the file did not say)."""
+        if not year_last(text):
+            return "YMD", {}
+        if self.forced:
+            return self.forced, {}
+        if self.learnt is None:
+            self.learnt = DayMonthOrder()
+            for value in self.values():
+                if self.learnt.feed(value):
+                    break
+        order, source = self.learnt.guess(text)
+        return order, ({"date_order": order, "date_order_source": source} if source != "file" else {})
 
 
 _QUOTE = re.compile(r"^\((?P<time>[^)]*)\)(?P<name>[^:：]*)[:：](?P<text>.*)$", re.S)
@@ -445,6 +470,7 @@ def _parse_pywxdump(pages: list[Path], users_path: Path, options: ParseOptions) 
     me_name = options.me or "我"
     seen: set[str] = set()
     several = len(pages) > 1
+    orders = _Order(lambda: (row.get("CreateTime", "").strip() for page in pages for _, row in _rows(page)), options)
     for page in pages:
         records = _records(page)
         try:
@@ -483,7 +509,8 @@ def _parse_pywxdump(pages: list[Path], users_path: Path, options: ParseOptions) 
                     type=ConversationType.GROUP if is_group else ConversationType.PRIVATE,
                     members=members,
                 )
-            sent_at = _pywxdump_time(row.get("CreateTime") or "", options)
+            order, order_extras = orders.of((row.get("CreateTime") or "").strip())
+            sent_at = _pywxdump_time(row.get("CreateTime") or "", options, order)
             if sent_at is None:
                 raise ParseError(str(page), line, f"CreateTime is not a time: {row.get('CreateTime')!r}")
             type_name = (row.get("type_name") or "").strip()
@@ -500,10 +527,14 @@ def _parse_pywxdump(pages: list[Path], users_path: Path, options: ParseOptions) 
             me_id = sender_id if is_sender else None
             sender_id, sender_name, is_me = _people(meaning, sender_id, sender_name, is_sender, me_id, me_name)
             extras = dict(meaning.extras)
+            extras.update(order_extras)
             extras["id"] = (row.get("id") or "").strip()
             if several:
                 extras["page"] = page.name
             svrid = (row.get("MsgSvrID") or "").strip()
+            if svrid and not svrid.isdigit():  # a spreadsheet shortened the 19-digit id to 7.43727E+18
+                extras["MsgSvrID_as_found"] = svrid
+                svrid = ""
             yield meaning.message(
                 conversation_id=room,
                 conversation_title=_user_name(users, room),

@@ -46,6 +46,7 @@ from typing import Iterator
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record
 from . import HEAD_BYTES, ParseOptions, head_text, numbered_lines, sniff_encoding
+from .dates import day_first as day_first_of
 
 NAME = "whatsapp-txt"
 PLATFORM = "whatsapp"
@@ -502,11 +503,9 @@ def _scan(path: Path, encoding: str, lines, options: ParseOptions) -> ChatInfo:
         if dkey not in date_lines:
             date_lines[dkey] = number
             if decided is None:
-                a, b = int(m.group(a_name)), int(m.group(b_name))
-                if a > 12 >= b:
-                    decided = (True, number)  # the first non-year field is the day
-                elif b > 12 >= a:
-                    decided = (False, number)
+                hint = day_first_of(int(m.group(a_name)), int(m.group(b_name)))
+                if hint is not None:
+                    decided = (hint, number)  # True: the first non-year field is the day
         if post_marker is None and headers <= 1000:
             post_marker = m.group("post")
         if headers <= 200 and len(shapes) < 8:

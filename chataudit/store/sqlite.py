@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
@@ -210,17 +210,22 @@ class Archive:
         stage = f"INSERT INTO temp.staging ({MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 21)})"
         batch: list[tuple] = []
         total = 0
+        # a record's conversation may be stored under another native id (see _resolve_conversation)
+        filed_as: dict[tuple[str, str], str] = {}
         for record in records:
             if isinstance(record, Conversation):
-                conversation_ids[(record.platform, record.conversation_id)] = self._upsert_conversation(record)
+                key = (record.platform, record.conversation_id)
+                conversation_ids[key], filed_as[key] = self._resolve_conversation(record)
                 continue
             key = (record.platform, record.conversation_id)
             conversation = conversation_ids.get(key)
             if conversation is None:
-                conversation = self._upsert_conversation(
+                conversation_ids[key], filed_as[key] = self._resolve_conversation(
                     Conversation(record.platform, record.conversation_id, record.conversation_title)
                 )
-                conversation_ids[key] = conversation
+                conversation = conversation_ids[key]
+            if filed_as[key] != record.conversation_id:
+                record = replace(record, conversation_id=filed_as[key])
             row = message_row(record, conversation, source_id)
             digest, sent_ms = row[19], row[5]
             instant, seen = last_instant.get(conversation, (None, {}))
@@ -259,6 +264,37 @@ class Archive:
             (source_id,),
         )
         db.execute("DELETE FROM temp.staging")
+
+    def _resolve_conversation(self, conversation: Conversation) -> tuple[int, str]:
+        """(archive id, native id) the conversation is stored under, creating it if need be.
+
+        Its native id and aliases are looked up among the keys stored conversations are known by;
+        the oldest conversation owning any of them takes it (so a reply imported later joins the
+        thread its parent is in). Its keys not yet owned are then claimed for that conversation.
+        Two stored conversations that a new record links are not merged: their messages' identity
+        (the content hash covers the native id) must not change after the fact.
+        """
+        keys = list(dict.fromkeys((conversation.conversation_id, *conversation.aliases)))
+        owner = None
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            found = self.db.execute(
+                f"SELECT min(conversation) FROM conversation_aliases WHERE platform = ?"
+                f" AND alias IN ({', '.join('?' * len(chunk))})",
+                (conversation.platform, *chunk),
+            ).fetchone()[0]
+            if found is not None and (owner is None or found < owner):
+                owner = found
+        if owner is not None:
+            native = self.db.execute("SELECT native_id FROM conversations WHERE id = ?", (owner,)).fetchone()[0]
+            if native != conversation.conversation_id:
+                conversation = replace(conversation, conversation_id=native)
+        archive_id = self._upsert_conversation(conversation)
+        self.db.executemany(
+            "INSERT OR IGNORE INTO conversation_aliases (platform, alias, conversation) VALUES (?, ?, ?)",
+            [(conversation.platform, key, archive_id) for key in keys],
+        )
+        return archive_id, conversation.conversation_id
 
     def _upsert_conversation(self, conversation: Conversation) -> int:
         members = (
