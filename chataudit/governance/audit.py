@@ -251,7 +251,7 @@ class Session:
 
         self.mode = mode_api.ENTERPRISE  # until the archive says otherwise: a refusal below is recorded
         try:
-            with Archive(self.db_path) as archive:
+            with Archive(self.db_path, create=False) as archive:
                 self.mode = mode_api.current_mode(archive)
                 if self.mode != mode_api.ENTERPRISE:
                     return
@@ -296,7 +296,11 @@ class Session:
         if self.command is None or not self.db_path.exists():
             return
         try:
-            with Archive(self.db_path) as archive:
+            opened = Archive(self.db_path, create=False)
+        except ChatAuditError:
+            return  # not an archive one can open (the command's error said why): no trail to write to
+        try:
+            with opened as archive:
                 kind = self.audited_kind(archive)
                 if kind is None:
                     return
