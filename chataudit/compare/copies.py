@@ -61,6 +61,9 @@ def load_copies(archive: Archive, refs: list[str], *, tz: str | None = None) -> 
 
 def load_copy(archive: Archive, ref: str, *, tz: str | None = None) -> Copy:
     """Resolve ``ref`` (label, file, conversation, or any of the first two ``@CONVERSATION``) and load it."""
+    if not ref.strip():  # Path('') is the current folder: an empty reference would import all of it
+        raise ChatAuditError("an empty copy reference names no copy: give a source label, a conversation "
+                             "or an export file (see `chataudit sources`)")
     resolved = _resolve(archive, ref, tz)
     if resolved is None and "@" in ref:
         for at in [index for index, char in enumerate(ref) if char == "@"]:
