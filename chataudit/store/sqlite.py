@@ -94,8 +94,10 @@ class WaitingConnection(sqlite3.Connection):
     stop it, and then fails with "database is locked". Here a statement run outside a transaction
     (which is how every writer starts: ``BEGIN IMMEDIATE`` or a single autocommit write) that finds
     the lock taken is tried again in short slices, without a limit, and ``on_wait`` hears once that
-    it waits. Inside a transaction nothing is retried (the lock is held, or SQLite must report).
-    Readers are never blocked by a writer (WAL), so they never wait here.
+    it waits. Inside a transaction nothing is retried (the lock is held, or SQLite must report);
+    nor is ``executemany`` (outside a transaction each row commits alone, so a retry could repeat
+    rows: every writer here runs it inside BEGIN IMMEDIATE). Readers are never blocked by a writer
+    (WAL), so they never wait here.
     """
 
     on_wait: Callable[[], None] | None = None
