@@ -334,10 +334,12 @@ SEARCH_COLUMNS = ["id", "sent_at", "platform", "conversation_title", "sender_nam
 def search(ctx: click.Context, query: str, platform: str | None, sender: str | None,
            conversation_ref: str | None, since: str | None, until: str | None, tz: str | None,
            limit: int, redact_policy: str | None, as_json: bool) -> None:
-    """Full-text search, newest first. Chinese of any length, "phrases", -exclusions, OR, prefix*, emoji."""
+    """Full-text search, newest first. Chinese of any length, "phrases", -exclusions, OR, prefix*, emoji.
+
+    QUERY may begin with '-' (or follow `--`); a query that only excludes is refused."""
     with open_archive(ctx) as archive:
         since_ms, until_ms = time_window(archive, since, until, tz)
-        conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref else None
+        conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref is not None else None
         results = search_api.search_messages(archive, query, transform=redactor_for(redact_policy), platform=platform, sender=sender,
                                   conversation=conversation, since_ms=since_ms, until_ms=until_ms, limit=limit)
     if not as_json:

@@ -466,3 +466,7 @@ def test_readers_are_not_blocked_by_a_writer(filled: Path) -> None:
     assert reading.returncode == 0, reading.stderr
     assert '"message_count": 16' in reading.stdout or '"message_count":16' in reading.stdout
     assert "waiting" not in reading.stderr and took < 30
+
+
+def test_an_empty_conversation_is_refused_not_read_as_every_conversation(filled: Path) -> None:
+    assert_one_error_line(run("--db", str(filled), "search", "Morning", "--conversation", ""), "empty conversation")
