@@ -144,7 +144,7 @@ class Archive:
                                           isolation_level=None, factory=WaitingConnection,
                                           timeout=WAIT_SLICE_MS / 1000)
         except sqlite3.Error as error:
-            raise ChatAuditError(database_error_line(self.path, error)) from None
+            raise ChatAuditError(database_error_line(self.path, error) or f"{self.path}: cannot open ({error})") from None
         self.db.on_wait = on_wait
         self.db.row_factory = sqlite3.Row
         self.db.create_function("index_body", 1, index_body, deterministic=True)
