@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -14,7 +16,7 @@ from .errors import ChatAuditError
 from .model import parse_user_time, utc_ms, zone
 from .render import emit, emit_json, write_csv, write_jsonl
 from .render.output import records_written
-from .store import Archive, default_db_path
+from .store import Archive, database_error_line, default_db_path
 
 
 def json_option(command: Callable) -> Callable:
@@ -37,23 +39,50 @@ def redactor_for(policy: str | None) -> Callable[[dict[str, Any]], dict[str, Any
     return Redactor(load_policy(policy)).message
 
 
+@contextlib.contextmanager
+def one_line_errors() -> Any:
+    """What a user did wrong, or what is wrong with their archive file or disk, becomes one
+    ``Error:`` line and exit 1; anything else is a bug and keeps its traceback."""
+    try:
+        yield
+    except ChatAuditError as error:
+        raise click.ClickException(str(error)) from None
+    except sqlite3.DatabaseError as error:
+        ctx = click.get_current_context(silent=True)
+        db = (ctx.find_root().obj or {}).get("db") if ctx else None
+        line = database_error_line(db or default_db_path(), error)
+        if line is None:
+            raise
+        raise click.ClickException(line) from None
+
+
 def friendly_errors(command: Callable) -> Callable:
     """Every user-facing failure is one line and a non-zero exit, never a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
-        except ChatAuditError as error:
-            raise click.ClickException(str(error)) from None
+            with one_line_errors():
+                return command(*args, **kwargs)
         except ValueError as error:
             raise click.ClickException(str(error)) from None
 
     return wrapper
 
 
-def open_archive(ctx: click.Context) -> Archive:
-    return Archive(ctx.obj["db"])
+def open_archive(ctx: click.Context, *, create: bool = False) -> Archive:
+    """The archive named by --db. Only the commands that fill an archive (import, init) pass
+    ``create``: any other command given a mistyped --db says so instead of making an empty one.
+    A write that must wait for another process says so on a terminal."""
+    return Archive(ctx.find_root().obj["db"], create=create, on_wait=_waiting_note(ctx))
+
+
+def _waiting_note(ctx: click.Context) -> Callable[[], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    db = ctx.find_root().obj["db"]
+    return lambda: click.echo(f"waiting for another process (an import?) to finish writing to {db}… "
+                              "(Ctrl-C to stop)", err=True)
 
 
 def time_window(archive: Archive, since: str | None, until: str | None, tz: str | None) -> tuple[int | None, int | None]:
@@ -112,7 +141,7 @@ class CapabilityGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         """Every command runs as one audited session: in enterprise mode a read is checked against
         the authorizations before it runs, and reads, exports and changes are recorded after."""
-        with governance.audited(ctx):
+        with governance.audited(ctx), one_line_errors():
             return super().invoke(ctx)
 
 
@@ -182,7 +211,7 @@ def import_command(ctx: click.Context, paths: tuple[str, ...], format_name: str,
     """Import export files, folders or .zip files into the archive."""
     if reread_source is not None:
         return _reread(ctx, reread_source, paths, format_name, label, tz, me, as_json)
-    with open_archive(ctx) as archive:
+    with open_archive(ctx, create=True) as archive:
         show_progress = sys.stderr.isatty() and not as_json
         if show_progress:
             summary = _import_with_progress(archive, list(paths), format_name, label, tz, me)
@@ -358,7 +387,7 @@ def people_unlink(ctx: click.Context, identities: tuple[str, ...]) -> None:
 SEARCH_COLUMNS = ["id", "sent_at", "platform", "conversation_title", "sender_name", "snippet"]
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True})  # QUERY may start with '-': -退货
 @click.argument("query")
 @click.option("--platform", help="Only this platform (telegram, whatsapp, wechat, …).")
 @click.option("--sender", help="Only messages from this sender id or display name.")
@@ -374,10 +403,12 @@ SEARCH_COLUMNS = ["id", "sent_at", "platform", "conversation_title", "sender_nam
 def search(ctx: click.Context, query: str, platform: str | None, sender: str | None,
            conversation_ref: str | None, since: str | None, until: str | None, tz: str | None,
            limit: int, redact_policy: str | None, as_json: bool) -> None:
-    """Full-text search, newest first. Chinese of any length, "phrases", -exclusions, OR."""
+    """Full-text search, newest first. Chinese of any length, "phrases", -exclusions, OR, prefix*, emoji.
+
+    QUERY may begin with '-' (or follow `--`); a query that only excludes is refused."""
     with open_archive(ctx) as archive:
         since_ms, until_ms = time_window(archive, since, until, tz)
-        conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref else None
+        conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref is not None else None
         results = search_api.search_messages(archive, query, transform=redactor_for(redact_policy), platform=platform, sender=sender,
                                   conversation=conversation, since_ms=since_ms, until_ms=until_ms, limit=limit)
         if not results and not as_json:

@@ -9,6 +9,7 @@ sender's zone") while the store compares them as UTC.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -153,21 +154,33 @@ UTC = timezone.utc
 
 
 def zone(name: str | None) -> ZoneInfo | timezone:
-    """A tz from an IANA name or ±HH:MM offset; None means UTC."""
+    """A tz from an IANA name or ±HH:MM offset; None means UTC.
+
+    The one place a zone given by a user (--tz, $CHATAUDIT_TZ, a setting) is read: anything else
+    than a known zone is a one-line error, whatever the value (300 characters, a path, a NUL).
+    """
     if not name or name.upper() in ("UTC", "Z"):
         return UTC
-    if name[0] in "+-" and ":" in name:
-        sign = -1 if name[0] == "-" else 1
-        hours, minutes = name[1:].split(":")
-        return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        from .errors import ChatAuditError
+    offset = OFFSET.fullmatch(name)
+    if offset:
+        sign, hours, minutes = offset.groups()
+        if int(hours) <= 23 and int(minutes) <= 59:
+            delta = timedelta(hours=int(hours), minutes=int(minutes))
+            return timezone(-delta if sign == "-" else delta)
+    elif not name.startswith(("+", "-")):
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+            pass
+    from .errors import ChatAuditError
 
-        raise ChatAuditError(
-            f"unknown time zone {name!r} (use an IANA name such as Asia/Shanghai, or an offset such as +08:00)"
-        ) from None
+    shown = name if len(name) <= 40 else name[:40] + "…"
+    raise ChatAuditError(
+        f"unknown time zone {shown!r} (use an IANA name such as Asia/Shanghai, or an offset such as +08:00)"
+    ) from None
+
+
+OFFSET = re.compile(r"([+-])(\d{1,2}):(\d{2})")
 
 
 def from_unix(seconds: float, tz: ZoneInfo | timezone = UTC) -> datetime:
@@ -223,5 +236,8 @@ def parse_user_time(text: str, tz: ZoneInfo | timezone, end_of_day: bool = False
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     if end_of_day and len(value) <= 10:
-        moment = moment + timedelta(days=1)
+        try:
+            moment = moment + timedelta(days=1)
+        except OverflowError:  # the end of 9999-12-31: the last instant a datetime holds
+            moment = datetime.max.replace(tzinfo=moment.tzinfo)
     return moment

@@ -1,8 +1,9 @@
 """Search queries: the user's words → an FTS5 expression, and highlighted snippets.
 
 Query language (documented in the README):
-``退货 物流`` both terms · ``"refund policy"`` a phrase · ``-快递`` excludes · ``退货 OR 换货`` either.
-Every term matches as a substring of Chinese text and as whole words of latin text.
+``退货 物流`` both terms · ``"refund policy"`` a phrase · ``-快递`` excludes · ``退货 OR 换货`` either ·
+``morn*`` a prefix. Every term matches as a substring of Chinese text, as whole words of latin text
+(or their prefix) and as symbols (emoji 😀, ¥, ©).
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ def parse_query(text: str) -> Query:
             excluded.append(expression)
         else:
             groups[-1].append(expression)
-            positives.append(term)
+            positives.append(term.rstrip("*") or term)
     groups = [g for g in groups if g]
+    if not groups and excluded:
+        raise ChatAuditError(f"search: {text!r} only excludes; a query needs a word to find as well "
+                             "(e.g. '退款 -退货')")
     if not groups:
         raise ChatAuditError(f"search: {text!r} has no searchable term (a query needs at least one word to find)")
     anded = [g[0] if len(g) == 1 else "(" + " AND ".join(g) + ")" for g in groups]

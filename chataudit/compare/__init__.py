@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from ..model import zone
 from ..store import Archive
 from . import align as _align_module
 from .align import Alignment, Side, char_diff, normalize
@@ -45,6 +46,8 @@ def compare_copies(
         raise ValueError("compare needs at least two copies")
     if tolerance_s < 0:
         raise ValueError("--tolerance must not be negative")
+    if tz:
+        zone(tz)  # an unknown zone is an error even when no copy is a file it applies to
     copies = load_copies(archive, refs, tz=tz, keep=keep)
     return compare_loaded(copies, tolerance_s, redactor)
 

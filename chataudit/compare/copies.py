@@ -68,6 +68,9 @@ def load_copy(archive: Archive, ref: str, *, tz: str | None = None, keep: bool =
     An export file is read into a temporary archive and the user's archive is left untouched,
     unless ``keep`` (``compare --keep``) asks to import it.
     """
+    if not ref.strip():  # Path('') is the current folder: an empty reference would import all of it
+        raise ChatAuditError("an empty copy reference names no copy: give a source label, a conversation "
+                             "or an export file (see `chataudit sources`)")
     candidates = [(ref, None)]
     if "@" in ref:
         candidates += [(ref[:at], ref[at + 1:]) for at, char in enumerate(ref) if char == "@"]

@@ -256,7 +256,7 @@ class Session:
         if access.audited_kind(self.command) is None or not self.db_path.exists():
             return
         try:
-            with Archive(self.db_path) as archive:
+            with Archive(self.db_path, create=False) as archive:
                 self.admission = access.admit(archive, operator=operator_of(ctx), command=self.command,
                                               params=self.params)
         except access.NotAuthorizedError as error:
@@ -285,7 +285,7 @@ class Session:
         if self.admission is None or self.admission.entry is None:
             return
         try:
-            with Archive(self.db_path) as archive:
+            with Archive(self.db_path, create=False) as archive:
                 access.conclude(archive, self.admission, records=self.records, outputs=self.outputs(),
                                 outcome=outcome, exit_code=exit_code, detail=detail, facts=self.facts)
         except Exception as error:  # the command's `started` entry is on the record; say what is missing

@@ -36,7 +36,7 @@ def _key_option(command: Callable) -> Callable:
 def init(ctx: click.Context, key_path: str | None, mode: str | None, reason: str | None, as_json: bool) -> None:
     """Create the signing key (0600) if needed, sign everything already imported, write a checkpoint;
     with --mode, set the archive's mode (the change is an audit entry)."""
-    with open_archive(ctx) as archive:
+    with open_archive(ctx, create=True) as archive:
         ledger = Ledger(archive, key_path)
         existed = ledger.key_path.exists()
         signer = ledger.signer()  # refuses a key other than the one the archive is signed with

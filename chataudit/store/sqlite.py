@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -86,25 +87,86 @@ def iso_from_ms(ms: int | None, offset_min: int = 0, tz: Any = None) -> str | No
 EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-class Archive:
-    """One archive file. Use as a context manager or call :meth:`close`."""
+class WaitingConnection(sqlite3.Connection):
+    """A connection on which writers wait their turn for the archive's one write lock.
 
-    def __init__(self, path: str | os.PathLike[str] | None = None):
+    SQLite lets one writer at a time in; its own busy timeout waits inside C, where Ctrl-C cannot
+    stop it, and then fails with "database is locked". Here a statement run outside a transaction
+    (which is how every writer starts: ``BEGIN IMMEDIATE`` or a single autocommit write) that finds
+    the lock taken is tried again in short slices, without a limit, and ``on_wait`` hears once that
+    it waits. Inside a transaction nothing is retried (the lock is held, or SQLite must report);
+    nor is ``executemany`` (outside a transaction each row commits alone, so a retry could repeat
+    rows: every writer here runs it inside BEGIN IMMEDIATE). Readers are never blocked by a writer
+    (WAL), so they never wait here.
+    """
+
+    on_wait: Callable[[], None] | None = None
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        if self.in_transaction:
+            return super().execute(sql, parameters)
+        told = False
+        while True:
+            try:
+                return super().execute(sql, parameters)
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise
+            if not told and self.on_wait is not None:
+                self.on_wait()
+                told = True
+
+
+WAIT_SLICE_MS = 250  # one try at the write lock; Ctrl-C is heard between tries
+NOT_STORES = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")  # postgresql://…, file:/… (not C:/ on Windows)
+
+
+class Archive:
+    """One archive file. Use as a context manager or call :meth:`close`.
+
+    ``create=False`` refuses a file that does not exist (a mistyped --db must not become a new,
+    empty archive); ``on_wait`` is called once when a write has to wait for another process.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
+                 on_wait: Callable[[], None] | None = None):
         self.path = Path(path) if path is not None else default_db_path()
         # called as hook(archive, source_id) inside each source's import transaction, after its
         # messages are stored; an exception rolls the whole source back (the ledger signs here)
         self.after_import: list[Callable[["Archive", int], None]] = []
-        self.db = sqlite3.connect(self.path, isolation_level=None)
+        _check_location(self.path, create)
+        try:
+            if create:
+                self.db = sqlite3.connect(self.path, isolation_level=None, factory=WaitingConnection,
+                                          timeout=WAIT_SLICE_MS / 1000)
+            else:  # mode=rw: never create it, even if it vanished since the check
+                self.db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=rw", uri=True,
+                                          isolation_level=None, factory=WaitingConnection,
+                                          timeout=WAIT_SLICE_MS / 1000)
+        except sqlite3.Error as error:
+            raise ChatAuditError(database_error_line(self.path, error) or f"{self.path}: cannot open ({error})") from None
+        self.db.on_wait = on_wait
         self.db.row_factory = sqlite3.Row
         self.db.create_function("index_body", 1, index_body, deterministic=True)
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            "cache_size=-131072",
-        ):
-            self.db.execute(f"PRAGMA {pragma}")
-        self.migrate()
+        try:
+            _refuse_foreign_database(self.db, self.path)
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                "foreign_keys=ON",
+                "cache_size=-131072",
+            ):
+                self.db.execute(f"PRAGMA {pragma}")
+            self.migrate()
+        except sqlite3.DatabaseError as error:
+            self.db.close()
+            line = database_error_line(self.path, error)
+            if line is None:
+                raise
+            raise ChatAuditError(line) from None
+        except BaseException:
+            self.db.close()
+            raise
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -130,12 +192,17 @@ class Archive:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if not applied and version:  # an archive from before the bookkeeping: 1..version were applied
             applied = set(range(1, version + 1))
-            self.db.executemany("INSERT INTO schema_migrations VALUES (?, 'before bookkeeping')",
+            self.db.executemany("INSERT OR IGNORE INTO schema_migrations VALUES (?, 'before bookkeeping')",
                                 [(n,) for n in sorted(applied)])
         for number, script in _migrations():
             if number in applied:
                 continue
-            self.db.execute("BEGIN")
+            self.db.execute("BEGIN IMMEDIATE")
+            # another process may have applied it while this one waited for the lock
+            if self.db.execute("SELECT 1 FROM schema_migrations WHERE number = ?", (number,)).fetchone():
+                self.db.execute("COMMIT")
+                version = max(number, self.db.execute("PRAGMA user_version").fetchone()[0])
+                continue
             try:
                 for statement in _split_sql(script):
                     self.db.execute(statement)
@@ -170,7 +237,12 @@ class Archive:
         if existing is not None:
             return ImportResult(source, existing["id"], existing["message_count"], 0, True)
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        db.execute("BEGIN IMMEDIATE")  # waits while another process writes (see WaitingConnection)
+        # the same file may have been imported by another process while this one waited
+        existing = self.source_by_sha256(source.sha256)
+        if existing is not None:
+            db.execute("ROLLBACK")
+            return ImportResult(source, existing["id"], existing["message_count"], 0, True)
         try:
             cursor = db.execute(
                 "INSERT INTO sources (sha256, path, size, format, label, imported_at)"
@@ -342,10 +414,16 @@ class Archive:
         ]
 
     def resolve_conversation(self, ref: str) -> sqlite3.Row:
-        """A conversation by archive id, ``platform:native_id``, native id or exact title."""
+        """A conversation by archive id, ``platform:native_id``, native id or exact title.
+
+        The one place a conversation reference given by a user is read: every command's
+        --conversation (and compare's, evidence's, governance's references) come here.
+        """
         ref = str(ref)
+        if not ref.strip():
+            raise ChatAuditError("an empty conversation reference names no conversation (see `chataudit conversations`)")
         row = None
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit() and int(ref) <= SQLITE_MAX_INT:
             row = self.db.execute("SELECT * FROM conversations WHERE id = ?", (int(ref),)).fetchone()
         if row is None and ":" in ref:
             platform, native = ref.split(":", 1)
@@ -440,10 +518,10 @@ class Archive:
         params: list[Any] = [expression]
         if since_ms is not None:
             sql += " AND rowid >= ?"
-            params.append((since_ms // 1000) * ROWID_SHIFT)
+            params.append(_int64((since_ms // 1000) * ROWID_SHIFT))
         if until_ms is not None:
             sql += " AND rowid < ?"
-            params.append(-(-until_ms // 1000) * ROWID_SHIFT)
+            params.append(_int64(-(-until_ms // 1000) * ROWID_SHIFT))
         sql += " ORDER BY rowid DESC) hits ON m.id = (hits.key & ?)"
         params.append(ROWID_SHIFT - 1)
         conditions = []
@@ -598,6 +676,65 @@ def message_dict(row: sqlite3.Row) -> dict[str, Any]:
 
 
 DELETE_BATCH = 500  # ids per statement, below SQLite's limit on bound parameters
+SQLITE_MAX_INT = (1 << 63) - 1
+
+
+def _int64(value: int) -> int:
+    """A bound clamped to SQLite's integers (a --since in year 9999 means "after everything")."""
+    return max(-SQLITE_MAX_INT - 1, min(SQLITE_MAX_INT, value))
+
+
+# SQLite result codes that say something about the file or the machine, not about chataudit's SQL:
+# these reach the user as one line; any other error is a bug and keeps its traceback.
+ENVIRONMENT_ERRORS = {
+    "SQLITE_NOTADB": "not an archive file, is it the right file?",
+    "SQLITE_CORRUPT": "the archive file is damaged (truncated or overwritten); restore it from a copy",
+    "SQLITE_CANTOPEN": "cannot open the archive file",
+    "SQLITE_READONLY": "the archive file is read-only here",
+    "SQLITE_PERM": "no permission to use the archive file",
+    "SQLITE_AUTH": "no permission to use the archive file",
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_IOERR": "the archive file could not be read or written (disk error)",
+    "SQLITE_BUSY": "another process holds the archive",
+    "SQLITE_LOCKED": "another process holds the archive",
+    "SQLITE_PROTOCOL": "another process holds the archive",
+}
+
+
+def database_error_line(path: Path | str, error: sqlite3.Error) -> str | None:
+    """One line naming the archive and what is wrong with it, or None when ``error`` is a bug."""
+    name = getattr(error, "sqlite_errorname", None) or ""
+    if name.startswith("SQLITE_CANTOPEN") or str(error) == "unable to open database file":
+        name = "SQLITE_CANTOPEN"
+    for prefix, meaning in ENVIRONMENT_ERRORS.items():
+        if name == prefix or name.startswith(prefix + "_"):
+            return f"{path}: {meaning} (SQLite: {error})"
+    return None
+
+
+def _check_location(path: Path, create: bool) -> None:
+    """Refuse what is not an archive file before SQLite gets to create or misread it."""
+    scheme = NOT_STORES.match(str(path))
+    if scheme:  # the URL is not echoed: it may carry a password
+        raise ChatAuditError(f"--db: {scheme.group(1)}:// archives are not supported (no such store exists); "
+                             "give the path of an SQLite archive file")
+    if path.is_dir():
+        raise ChatAuditError(f"{path}: is a folder, not an archive file")
+    if path.exists():
+        return
+    if not create:
+        raise ChatAuditError(f"{path}: no such archive (check --db or $CHATAUDIT_DB; `chataudit import` creates one)")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise ChatAuditError(f"{path}: cannot create the archive, folder {parent} does not exist")
+
+
+def _refuse_foreign_database(db: sqlite3.Connection, path: Path) -> None:
+    """Another program's SQLite database is not silently given chataudit's tables (an archive from
+    before the migrations' bookkeeping is recognised by its own tables)."""
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if names and "schema_migrations" not in names and not {"sources", "conversations", "messages"} <= names:
+        raise ChatAuditError(f"{path}: an SQLite database of another program, not a chataudit archive")
 
 
 def _referencing(db: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
