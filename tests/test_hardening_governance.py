@@ -190,6 +190,7 @@ def test_admit_fails_while_another_writer_holds_the_database(enterprise: Path) -
     try:
         with Archive(enterprise) as archive:
             archive.db.execute("PRAGMA busy_timeout = 50")
+            archive.db.wait_limit_s = 0.1  # writers wait their turn; an audit entry only so long
             with pytest.raises(NotRecordedError, match="database is locked"):
                 admit(archive, operator="compliance-li", command="conversations", params={})
     finally:

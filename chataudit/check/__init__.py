@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import ChatAuditError
+from ..model import zone
 from ..store import Archive
 from ..store.sqlite import iso_from_ms
 
@@ -627,6 +628,8 @@ def check(archive: Archive, ref: str, *, tz: str | None = None) -> dict[str, Any
     An export file that is not in the archive is read into a temporary archive (in ``tz``, else the
     archive's zone) and checked there: the archive is not changed.
     """
+    if tz:
+        zone(tz)  # an unknown zone is an error even when the copy is already in the archive
     try:
         scope = resolve_scope(archive, ref)
     except ChatAuditError:

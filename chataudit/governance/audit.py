@@ -45,6 +45,8 @@ READS = frozenset({"messages", "search", "export", "facts", "quality", "check", 
 OTHER_AUDITED = {"verify": "verification", "redact": "redaction", "pii decrypt": "redaction",
                  "auth document": "document", "conversations": "listing", "people": "listing", "sources": "listing",
                  "people link": "change", "people unlink": "change"}
+# Audited when --db names an archive, but they run without one (they read only the files they are given).
+NEEDS_NO_ARCHIVE = {"redact", "pii decrypt"}
 # Parameters that name a file or folder a command writes: hashed into the entry after it ran.
 OUTPUT_PARAMS = ("out", "out_dir", "output", "out_path", "html_path", "csv_path")
 
@@ -75,13 +77,23 @@ def command_name(ctx: click.Context) -> str:
     return " ".join(reversed(names))
 
 
+AUDIT_WAIT_S = 10.0  # how long an audit entry waits for another writer (an import) before its command is refused
+
+
 @contextmanager
 def transaction(db) -> Iterator[None]:
     """BEGIN IMMEDIATE … COMMIT, or nothing when the caller already holds a transaction."""
     if db.in_transaction:
         yield
         return
-    db.execute("BEGIN IMMEDIATE")
+    limit = getattr(db, "wait_limit_s", None)
+    if hasattr(db, "wait_limit_s") and limit is None:
+        db.wait_limit_s = AUDIT_WAIT_S  # an audited read waits its turn, but not forever
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    finally:
+        if hasattr(db, "wait_limit_s"):
+            db.wait_limit_s = limit
     try:
         yield
     except BaseException:
@@ -256,7 +268,13 @@ class Session:
         if access.audited_kind(self.command) is None or not self.db_path.exists():
             return
         try:
-            with Archive(self.db_path, create=False) as archive:
+            opened = Archive(self.db_path, create=False)
+        except ChatAuditError as error:
+            if self.command in NEEDS_NO_ARCHIVE:  # it runs without one; there is no trail to write to
+                return
+            raise click.ClickException(str(error)) from None
+        try:
+            with opened as archive:
                 self.admission = access.admit(archive, operator=operator_of(ctx), command=self.command,
                                               params=self.params)
         except access.NotAuthorizedError as error:

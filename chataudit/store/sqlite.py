@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from importlib import resources
@@ -101,16 +102,22 @@ class WaitingConnection(sqlite3.Connection):
     """
 
     on_wait: Callable[[], None] | None = None
+    # None: wait as long as it takes (an import). A number: give up after that many seconds and let
+    # SQLite's "database is locked" through (an audit entry that must not hold up its read forever).
+    wait_limit_s: float | None = None
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         if self.in_transaction:
             return super().execute(sql, parameters)
         told = False
+        started = time.monotonic()
         while True:
             try:
                 return super().execute(sql, parameters)
             except sqlite3.OperationalError as error:
                 if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise
+                if self.wait_limit_s is not None and time.monotonic() - started >= self.wait_limit_s:
                     raise
             if not told and self.on_wait is not None:
                 self.on_wait()
