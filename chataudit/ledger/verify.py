@@ -19,11 +19,13 @@ from typing import Any
 
 import orjson
 
+from ..errors import ChatAuditError
 from . import leaves as L
 from .keys import load_key
-from .log import Ledger, _rows
+from .log import SIGNED_AT_PREFIX, Ledger, _rows
 from .merkle import ProofError, TreeBuilder, consistency_ranges, hash_from_pieces, perfect_pieces, verify_consistency
 from .note import Checkpoint, NoteError, Verifier, open_note
+from .witness import load as load_witness
 
 MAX_PROBLEMS = 10_000
 # every leaf in tree order with its message row (MESSAGE_COLUMNS first, then the ledger's columns)
@@ -48,6 +50,8 @@ INSERTED = "inserted"
 FUTURE_INSTANT = "future_instant"
 CHECKPOINT_TIME = "checkpoint_time"
 TIMESTAMP = "timestamp"
+TRUNCATED = "truncated"                         # the witness saw a longer log than the archive holds now
+WITNESS = "witness"                             # the witness's checkpoint does not verify or does not match
 
 
 @dataclass
@@ -63,6 +67,8 @@ class VerifyReport:
     key: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     problem_count: int = 0
+    witness: dict[str, Any] = field(default_factory=dict)
+    timestamped: list[int] = field(default_factory=list)  # ids of checkpoints with a verified RFC 3161 token
 
     def add(self, kind: str, detail: str, message: dict[str, Any] | None = None) -> None:
         self.problem_count += 1
@@ -83,8 +89,8 @@ class VerifyReport:
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "tree_size": self.tree_size, "root": self.root, "checked": self.checked,
                 "problems": self.problems, "problem_count": self.problem_count, "notices": self.notices,
-                "checkpoints": self.checkpoints, "timestamps": self.timestamps, "key": self.key,
-                "seconds": round(self.seconds, 3)}
+                "checkpoints": self.checkpoints, "timestamps": self.timestamps, "timestamped": self.timestamped,
+                "witness": self.witness, "key": self.key, "seconds": round(self.seconds, 3)}
 
 
 def _iso(ms: int | None, offset_min: int = 0) -> str | None:
@@ -110,22 +116,35 @@ def trusted_verifier(ledger: Ledger, verifier: Verifier | None = None,
 
 
 def verify_archive(archive, *, verifier: Verifier | None = None, key_path: str | Path | None = None,
-                   check_timestamps: bool = True) -> VerifyReport:
-    """Recompute everything and compare it with the signed checkpoints (one read snapshot)."""
+                   check_timestamps: bool = True, witness_path: str | Path | None = None) -> VerifyReport:
+    """Recompute everything and compare it with the signed checkpoints and with the checkpoint the
+    witness file keeps outside the archive (one read snapshot)."""
     db = archive.db
     own = not db.in_transaction
     if own:
         db.execute("BEGIN")  # a snapshot: an import committing meanwhile is not half-seen
     try:
-        return _verify(archive, verifier, key_path, check_timestamps)
+        return _verify(archive, verifier, key_path, check_timestamps, witness_path)
     finally:
         if own:
             db.execute("ROLLBACK")
 
 
-def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, check_timestamps: bool) -> VerifyReport:
+def _signed_time(head: Checkpoint) -> str | None:
+    for line in head.extensions:
+        if line.startswith(SIGNED_AT_PREFIX):
+            return line[len(SIGNED_AT_PREFIX):]
+    return None
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, check_timestamps: bool,
+            witness_path: str | Path | None = None) -> VerifyReport:
     started = time.perf_counter()
-    ledger = Ledger(archive, key_path)
+    ledger = Ledger(archive, key_path, witness_path=witness_path)
     report = VerifyReport()
     trusted, key_source = trusted_verifier(ledger, verifier, key_path)
     report.key = {"verifier_key": str(trusted) if trusted else None, "source": key_source}
@@ -156,8 +175,22 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
             report.add(CHECKPOINT_ORDER, f"{where} has size {head.size}, smaller than checkpoint "
                                          f"{signed[-1]['id']} before it ({signed[-1]['size']})")
             continue
-        signed.append({"id": record.id, "size": head.size, "root": head.root, "signed_at": record.signed_at,
-                       "signed_at_ms": record.signed_at_ms, "note": record.note, "time_bound_ms": record.signed_at_ms})
+        signed_at, signed_ms, time_signed = record.signed_at, record.signed_at_ms, False
+        claimed = _signed_time(head)
+        if claimed is not None:
+            try:
+                claimed_ms = _ms(claimed)
+            except ValueError:
+                report.add(CHECKPOINT_SIGNATURE, f"checkpoint {record.id}: malformed signed time {claimed!r}")
+            else:
+                if (record.signed_at, record.signed_at_ms) != (claimed, claimed_ms):
+                    report.add(CHECKPOINT_TIME, f"checkpoint {record.id}: its signing time was changed in the archive "
+                                                f"(to {record.signed_at}, {_iso(record.signed_at_ms)}); the signed note "
+                                                f"says {claimed}")
+                signed_at, signed_ms, time_signed = claimed, claimed_ms, True
+        signed.append({"id": record.id, "size": head.size, "root": head.root, "signed_at": signed_at,
+                       "signed_at_ms": signed_ms, "note": record.note, "time_bound_ms": signed_ms,
+                       "time_signed": time_signed})
     if not signed:
         if report.checkpoints == 0:
             report.add(NO_CHECKPOINT, "the archive has no signed checkpoint (run `chataudit init`)")
@@ -165,11 +198,19 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
         report.seconds = time.perf_counter() - started
         return report
 
+    unsigned_times = [entry["id"] for entry in signed if not entry["time_signed"]]
+    if unsigned_times:
+        report.notice("checkpoint_time_unsigned", f"{len(unsigned_times)} checkpoint(s) (ids {_id_list(unsigned_times)}) "
+                                                  "predate signed signing times: their time is checked only "
+                                                  "against the imports they sign")
+    _check_checkpoint_times(db, signed, report)
+
     # ---- timestamps: verify tokens, and let a TSA's time bound the checkpoint's --------------------
     if check_timestamps:
         _check_timestamps(ledger, signed, report)
     latest = signed[-1]
     n_latest = latest["size"]
+    witness = _load_witnessed(ledger, trusted, report)
 
     # time bound per checkpoint = the earliest trusted time it existed; a leaf's bound is the min over
     # all checkpoints that include it (suffix minimum over sizes)
@@ -186,6 +227,10 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
         proof_ranges[entry["id"]] = ranges
         for a, b in ranges:
             wanted.update(perfect_pieces(a, b))
+    if witness is not None and witness["size"] <= n_latest:
+        witness["ranges"] = consistency_ranges(witness["size"], n_latest)
+        for a, b in witness["ranges"]:
+            wanted.update(perfect_pieces(a, b))
     capture_ends = {b for _, b in wanted}
     captured: dict[tuple[int, int], bytes] = {}
 
@@ -196,6 +241,8 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     stops: dict[int, list[dict[str, Any]]] = {}
     for entry in signed:
         stops.setdefault(entry["size"], []).append(entry)
+    if witness is not None:
+        stops.setdefault(witness["size"], []).append(witness)
 
     # ---- the streaming pass -----------------------------------------------------------------------
     conversations = {cid: (platform, native, title) for cid, platform, native, title in
@@ -243,13 +290,12 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     damaged_leaves: list[int] = []
     live_message_rows = 0
     audited = 0
-    last_imported_at: str | None = None
     next_idx = 0
     stop_sizes = sorted(stops)
     stop_pos = 0
     bound_pos = 0  # signed[bound_pos] is the first checkpoint that includes the current leaf
     if stop_sizes and stop_sizes[0] == 0:
-        _check_stop(builder, stops[0], None, report)
+        _check_stop(builder, stops[0])
         stop_pos = 1
     message_leaf = L.message_leaf
     leaf_hash_prefix = b"\x00"
@@ -307,7 +353,6 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
                 damaged_leaves.append(idx)
             else:
                 recomputed = sha(leaf_hash_prefix + L.source_leaf(source)).digest()
-                last_imported_at = source[6]
                 if recomputed != stored:
                     report.add(MODIFIED, f"source {source[0]} ({source[2]}, sha256 {source[1][:12]}…) differs from "
                                          "what was signed (path, size, format, label, time or counts)")
@@ -352,7 +397,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
             builder.append(recomputed)
         if stop_pos < len(stop_sizes) and size == stop_sizes[stop_pos]:
             stop_pos += 1
-            _check_stop(builder, stops[size], last_imported_at, report)
+            _check_stop(builder, stops[size])
     report.checked = builder.size
 
     def recompute(row: tuple, salts: bytes | None) -> bytes | None:
@@ -367,6 +412,8 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
 
     # checkpoints at size 0, or beyond the leaves that exist
     for size in stop_sizes[stop_pos:]:
+        if stops[size][0] is witness:
+            continue
         report.add(MISSING_LEAVES, f"checkpoint {stops[size][0]['id']} signed {size} leaves, the ledger has "
                                    f"{builder.size}: leaves were removed")
     if builder.size > n_latest:
@@ -375,6 +422,8 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     _explain_roots(signed, damaged_leaves, report)
     if builder.size >= n_latest:
         _check_consistency(signed, proof_ranges, captured, report)
+    if witness is not None:
+        _check_witness(witness, latest, builder.size, damaged_leaves, captured, report)
 
     _find_unledgered(ledger, live_message_rows, purged, report)
     for source_id in sorted(set(sources) - signed_sightings):
@@ -466,16 +515,106 @@ def _redacted_leaf(row, native_ids, sources, redacted, report, describe, idx) ->
     return data
 
 
-def _check_stop(builder: TreeBuilder, entries: list[dict[str, Any]], last_imported_at: str | None,
-                report: VerifyReport) -> None:
+def _check_stop(builder: TreeBuilder, entries: list[dict[str, Any]]) -> None:
     root = builder.root()
     for entry in entries:
         entry["recomputed_root"] = root
-        if last_imported_at:
-            imported_ms = int(datetime.fromisoformat(last_imported_at).timestamp() * 1000)
-            if entry["signed_at_ms"] < imported_ms - 1000:
-                report.add(CHECKPOINT_TIME, f"checkpoint {entry['id']} claims to be signed at {entry['signed_at']}, "
-                                            f"before the import it signs ({last_imported_at})")
+
+
+def _id_list(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:10])) + (f" … ({len(ids)} in all)" if len(ids) > 10 else "")
+
+
+def _check_checkpoint_times(db, signed: list[dict[str, Any]], report: VerifyReport) -> None:
+    """A checkpoint claiming a time before an import it signs names itself (not the messages it
+    would make look "from the future"); its time then bounds nothing."""
+    imports = sorted(_rows(db, "SELECT l.idx, s.imported_at FROM ledger_leaves l JOIN sources s"
+                               " ON l.kind = 0 AND s.id = l.ref"))
+    latest_import, latest_ms, position = None, None, 0
+    for entry in signed:
+        while position < len(imports) and imports[position][0] < entry["size"]:
+            try:
+                moment = _ms(imports[position][1])
+            except (TypeError, ValueError):
+                moment = None
+            if moment is not None and (latest_ms is None or moment > latest_ms):
+                latest_import, latest_ms = imports[position][1], moment
+            position += 1
+        if latest_ms is not None and entry["signed_at_ms"] < latest_ms - 1000:
+            report.add(CHECKPOINT_TIME, f"checkpoint {entry['id']} claims to be signed at {entry['signed_at']}, "
+                                        f"before the import it signs ({latest_import})")
+            entry["time_bound_ms"] = float("inf")
+
+
+def _load_witnessed(ledger: Ledger, trusted: Verifier | None, report: VerifyReport) -> dict[str, Any] | None:
+    """The checkpoint the witness file keeps for this log, checked against the trusted key."""
+    path = ledger.witness_path
+    report.witness = {"path": str(path), "status": "none"}
+    try:
+        entries = load_witness(path)
+    except ChatAuditError as error:
+        report.add(WITNESS, str(error))
+        report.witness["status"] = "unreadable"
+        return None
+    kept = entries.get(ledger.origin or "")
+    if kept is None:
+        report.notice(WITNESS, f"no witness file entry for this log at {path}: a cut tail (the last imports, audit "
+                               "entries or policy events deleted with their checkpoints) would go unnoticed")
+        return None
+    try:
+        head = kept.open(trusted) if trusted is not None else None
+    except NoteError as error:
+        head = None
+        detail = str(error)
+    else:
+        detail = "no verifier key"
+    if head is None or head.origin != ledger.origin:
+        report.add(WITNESS, f"the checkpoint the witness file {path} keeps is not signed by the trusted key ({detail})")
+        report.witness["status"] = "bad_signature"
+        return None
+    claimed = _signed_time(head)
+    report.witness.update(tree_size=head.size, root=head.root.hex(), signed_at=claimed, recorded_at=kept.recorded_at)
+    return {"id": "witness", "size": head.size, "root": head.root, "signed_at": claimed or kept.recorded_at,
+            "path": str(path)}
+
+
+def _check_witness(witness: dict[str, Any], latest: dict[str, Any], leaves: int, damaged: list[int],
+                   captured: dict[tuple[int, int], bytes], report: VerifyReport) -> None:
+    """The archive's latest head must extend the witnessed one: RFC 9162 consistency, proven from the
+    recomputed tree. A smaller tree is a cut tail; a different root at its size, rewritten history."""
+    size, where = witness["size"], f"the witness file {witness['path']} saw checkpoint size {witness['size']} " \
+                                   f"(signed {witness['signed_at']})"
+    if size > latest["size"]:
+        cut = (f"its ledger has {leaves} leaves and its latest checkpoint signs {latest['size']}" if leaves > latest["size"]
+               else f"it now holds only {latest['size']} signed leaves")
+        report.add(TRUNCATED, f"{where}, but {cut}: the tail of the log (the last imports, audit entries or policy "
+                              f"events after leaf {latest['size'] - 1 if latest['size'] else 0}) was cut with its "
+                              "checkpoints")
+        report.witness["status"] = "truncated"
+        return
+    if damaged and min(damaged) < size:
+        report.witness["status"] = "damaged"  # the damaged records are named; the witness adds nothing
+        return
+    if witness.get("recomputed_root") != witness["root"]:
+        if latest.get("recomputed_root") != latest["root"]:
+            report.witness["status"] = "damaged"  # the archive misses its own signed root: named above
+            return
+        report.add(WITNESS, f"{where}, but the archive's log does not hash to its root at that size: history was "
+                            "rewritten (and re-signed) after the witness saw it")
+        report.witness["status"] = "diverged"
+        return
+    try:
+        proof = [hash_from_pieces(a, b, captured) for a, b in witness.get("ranges", [])]
+        verify_consistency(size, latest["size"], proof, witness["root"], latest["root"])
+    except (ProofError, KeyError) as error:
+        if latest.get("recomputed_root") == latest["root"]:
+            report.add(WITNESS, f"{where}, but there is no consistency proof from it to the latest checkpoint: {error}")
+        report.witness["status"] = "inconsistent"
+        return
+    report.witness["status"] = "consistent" if size == latest["size"] else "consistent_behind"
+    if size < latest["size"]:
+        report.notice(WITNESS, f"{where}; the archive's latest checkpoint (size {latest['size']}) extends it "
+                               "(consistency proven); the witness catches up at the next write")
 
 
 def _explain_roots(signed: list[dict[str, Any]], damaged: list[int], report: VerifyReport) -> None:
@@ -596,6 +735,8 @@ def _check_timestamps(ledger: Ledger, signed: list[dict[str, Any]], report: Veri
         if gen_ms < entry["signed_at_ms"] - 60_000:
             report.add(CHECKPOINT_TIME, f"checkpoint {checkpoint_id} claims to be signed at {entry['signed_at']}, but "
                                         f"a TSA stamped it at {info.gen_time.isoformat()}, earlier")
+        if checkpoint_id not in report.timestamped:
+            report.timestamped.append(checkpoint_id)
         report.notice("timestamped", f"checkpoint {checkpoint_id} existed at {info.gen_time.isoformat()} "
                                      f"({info.tsa_name or info.signer}; chain {'verified' if info.chain_verified else 'not checked'})")
 
@@ -615,6 +756,13 @@ def summary_lines(report: VerifyReport) -> list[str]:
         m = n.get("message")
         who = f"{m.get('conversation')} / {m.get('sent_at')} (leaf {m.get('leaf')}): " if m else ""
         lines.append(f"{n['kind']}: {who}{n['detail']}")
+    if report.checkpoints:
+        stamped = report.timestamped
+        lines.append(f"timestamped checkpoints: {_id_list(stamped) if stamped else 'none'}"
+                     f"{'' if not stamped or stamped[-1] == report.checkpoints else ''}")
+    if report.witness:
+        w = report.witness
+        lines.append(f"witness {w['path']}: {w['status']}" + (f" (size {w['tree_size']})" if "tree_size" in w else ""))
     verdict = "OK" if report.ok else "FAILED"
     lines.append(f"{verdict}: {report.checked} leaves recomputed, tree size {report.tree_size}, root {report.root}, "
                  f"{report.checkpoints} checkpoints, {report.timestamps} timestamps, {report.seconds:.2f} s "

@@ -1,0 +1,216 @@
+"""Issue #10 (ledger items): a cut tail is caught by the witness file, a checkpoint's signing time is
+signed, verify names which checkpoints are time-stamped."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from chataudit.governance.audit import record
+from chataudit.importer import import_paths
+from chataudit.ledger import Ledger, merkle
+from chataudit.ledger.keys import create_key, load_key
+from chataudit.ledger.note import Checkpoint, open_note, sign
+from chataudit.ledger.verify import summary_lines, verify_archive
+from chataudit.store import Archive
+from chataudit.store.sqlite import ROWID_SHIFT
+from chataudit.textindex import index_body
+
+from test_ledger import cli_group
+
+HEADER = "conversation_id,sent_at,sender_name,text\n"
+
+
+def write(path: Path, *rows: str) -> Path:
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    db = tmp_path / "a.db"
+    first = write(tmp_path / "one.csv", "c1,2026-03-20T09:00:00+08:00,王女士,你好\n",
+                  "c1,2026-03-20T09:01:00+08:00,客服小李,您好，请问有什么可以帮您\n")
+    second = write(tmp_path / "two.csv", "c1,2026-03-21T10:00:00+08:00,王女士,退款到账了吗\n",
+                   "c1,2026-03-21T10:02:00+08:00,客服小李,已经全额退款\n")
+    with Archive(db) as archive:
+        assert not import_paths(archive, [first]).errors
+    with Archive(db) as archive:
+        assert not import_paths(archive, [second]).errors
+    return db
+
+
+def sql(db: Path, *statements: str, params: tuple = ()) -> None:
+    connection = sqlite3.connect(db)
+    for statement in statements:
+        connection.execute(statement, params if "?" in statement else ())
+    connection.commit()
+    connection.close()
+
+
+def drop_guards(db: Path) -> None:
+    connection = sqlite3.connect(db)
+    for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        connection.execute(f"DROP TRIGGER {name}")
+    connection.commit()
+    connection.close()
+
+
+def cut_last_import(db: Path) -> None:
+    """What an attacker holding only the archive does: delete the last source, everything it brought,
+    its leaves and the checkpoints that signed them."""
+    drop_guards(db)
+    connection = sqlite3.connect(db)
+    (source,) = connection.execute("SELECT max(id) FROM sources").fetchone()
+    (first_leaf,) = connection.execute("SELECT idx FROM ledger_leaves WHERE kind = 0 AND ref = ?", (source,)).fetchone()
+    for statement in ("DELETE FROM sightings WHERE source = ?", "DELETE FROM ledger_sightings WHERE source = ?"):
+        connection.execute(statement, (source,))
+    connection.create_function("index_body", 1, index_body)
+    connection.execute("INSERT INTO message_fts (message_fts, rowid, body) SELECT 'delete',"
+                       f" (sent_at_ms / 1000) * {ROWID_SHIFT} + id, index_body(text) FROM messages WHERE source = ?",
+                       (source,))
+    connection.execute("DELETE FROM messages WHERE source = ?", (source,))
+    connection.execute("DELETE FROM sources WHERE id = ?", (source,))
+    connection.execute("DELETE FROM ledger_leaves WHERE idx >= ?", (first_leaf,))
+    connection.execute("DELETE FROM ledger_checkpoints WHERE tree_size > ?", (first_leaf,))
+    connection.commit()
+    connection.close()
+
+
+def report_of(db: Path, **kwargs):
+    with Archive(db) as archive:
+        return verify_archive(archive, **kwargs)
+
+
+def kinds(report) -> list[str]:
+    return [p["kind"] for p in report.problems]
+
+
+def test_every_signed_checkpoint_reaches_the_witness_file_beside_the_key(db: Path) -> None:
+    witness = db.with_suffix(".db.witness")
+    assert witness == Path(str(db) + ".witness")
+    doc = orjson.loads(witness.read_bytes())
+    with Archive(db) as archive:
+        ledger = Ledger(archive)
+        assert ledger.witness_path == witness
+        latest = ledger.latest_checkpoint()
+        assert doc["logs"][ledger.origin]["checkpoint"] == latest.note
+    report = report_of(db)
+    assert report.ok, report.problems
+    assert report.witness["status"] == "consistent" and report.witness["tree_size"] == latest.tree_size
+
+
+def test_cutting_the_last_import_is_caught_by_the_witness(db: Path) -> None:
+    cut_last_import(db)
+    # the archive alone is a shorter, valid log: what the witness is for
+    assert report_of(db, witness_path=db.parent / "elsewhere.witness").ok
+    report = report_of(db)
+    assert kinds(report) == ["truncated"], report.problems
+    assert "was cut" in report.problems[0]["detail"] and report.witness["status"] == "truncated"
+    result = CliRunner().invoke(cli_group(), ["--db", str(db), "verify"], catch_exceptions=False)
+    assert result.exit_code == 1 and "TRUNCATED" in result.output
+
+
+def test_cutting_the_last_audit_entries_is_caught(db: Path) -> None:
+    with Archive(db) as archive:
+        signed_before = Ledger(archive).latest_checkpoint().tree_size
+        for n in range(2):
+            record(archive, operator="auditor", command="search", params={"q": f"退款{n}"})
+    assert report_of(db).ok
+    drop_guards(db)
+    sql(db, "DELETE FROM governance_audit", f"DELETE FROM ledger_leaves WHERE idx >= {signed_before}",
+        f"DELETE FROM ledger_checkpoints WHERE tree_size > {signed_before}")
+    assert kinds(report_of(db)) == ["truncated"]
+
+
+def test_a_rewritten_tail_signed_again_with_the_key_diverges_from_the_witness(db: Path, tmp_path: Path) -> None:
+    cut_last_import(db)
+    other = write(tmp_path / "three.csv", "c1,2026-03-21T10:00:00+08:00,王女士,我不要退款\n",
+                  "c1,2026-03-21T10:02:00+08:00,客服小李,好的\n", "c1,2026-03-21T10:03:00+08:00,王女士,谢谢\n")
+    with Archive(db) as archive:  # the attacker also holds the key: the new tail is validly signed
+        assert not import_paths(archive, [other]).errors
+    witness = orjson.loads(Path(str(db) + ".witness").read_bytes())
+    report = report_of(db)
+    assert not report.ok and set(kinds(report)) <= {"truncated", "witness"}, report.problems
+    with Archive(db) as archive:  # and the witness did not follow the rewritten log
+        ledger = Ledger(archive)
+        assert orjson.loads(ledger.witness_path.read_bytes()) == witness
+        assert ledger.sync_witness().startswith("refused")
+        with pytest.raises(Exception, match="tail was cut or rewritten"):
+            ledger.witness_checkpoint(1)
+
+
+def test_no_witness_is_a_notice_and_a_witness_of_another_key_is_a_problem(db: Path, tmp_path: Path) -> None:
+    Path(str(db) + ".witness").unlink()
+    report = report_of(db)
+    assert report.ok and report.witness["status"] == "none"
+    assert any(n["kind"] == "witness" and "would go unnoticed" in n["detail"] for n in report.notices)
+    with Archive(db) as archive:
+        ledger = Ledger(archive)
+        origin, latest = ledger.origin, ledger.latest_checkpoint()
+    forger = create_key(tmp_path / "other.key", origin)
+    forged = sign(Checkpoint(origin, latest.tree_size + 5, b"\x01" * 32).text(), forger)
+    Path(str(db) + ".witness").write_bytes(orjson.dumps({"v": 1, "logs": {origin: {"checkpoint": forged}}}))
+    assert kinds(report_of(db)) == ["witness"]
+    Path(str(db) + ".witness").write_text("{not json", encoding="utf-8")
+    assert kinds(report_of(db)) == ["witness"]
+
+
+def test_a_lagging_witness_is_proven_consistent(db: Path, tmp_path: Path) -> None:
+    with Archive(db) as archive:
+        first = Ledger(archive).checkpoints()[0]
+    witness = tmp_path / "w.witness"
+    witness.write_bytes(orjson.dumps({"v": 1, "logs": {first.note.split("\n", 1)[0]: {"checkpoint": first.note}}}))
+    report = report_of(db, witness_path=witness)
+    assert report.ok and report.witness["status"] == "consistent_behind", report.problems
+
+
+def test_witness_checkpoint_for_evidence_packages_proves_consistency(db: Path) -> None:
+    with Archive(db) as archive:
+        ledger = Ledger(archive)
+        first, latest = ledger.checkpoints()[0], ledger.latest_checkpoint()
+        doc = ledger.witness_checkpoint(first.tree_size)
+        verifier = load_key(ledger.key_path).verifier
+    head = Checkpoint.from_text(open_note(doc["note"], verifier).text)
+    assert (head.size, head.root.hex()) == (latest.tree_size, doc["root"])
+    merkle.verify_consistency(first.tree_size, head.size, [bytes.fromhex(h) for h in doc["consistency"]],
+                              first.root, head.root)
+
+
+def test_moving_a_signing_time_backwards_names_the_checkpoint_not_the_messages(db: Path) -> None:
+    drop_guards(db)
+    sql(db, "UPDATE ledger_checkpoints SET signed_at = '2020-01-01T00:00:00.000Z', signed_at_ms = 1577836800000")
+    report = report_of(db)
+    assert report.problems and set(kinds(report)) == {"checkpoint_time"}, report.problems
+    assert all("checkpoint" in p["detail"] and "signed note says" in p["detail"] for p in report.problems)
+
+
+def test_a_legacy_checkpoint_with_an_unsigned_time_moved_back_is_named_too(db: Path) -> None:
+    """Checkpoints signed before the time was under the signature: the imports they sign bound them."""
+    drop_guards(db)
+    with Archive(db) as archive:
+        ledger = Ledger(archive)
+        signer, origin = load_key(ledger.key_path), ledger.origin
+        rows = archive.db.execute("SELECT id, tree_size, root FROM ledger_checkpoints").fetchall()
+    connection = sqlite3.connect(db)
+    for cid, size, root in rows:  # re-sign each head as the code before signed times did
+        note = sign(Checkpoint(origin, size, root).text(), signer)
+        connection.execute("UPDATE ledger_checkpoints SET note = ?, signed_at = '2020-01-01T00:00:00.000Z',"
+                           " signed_at_ms = 1577836800000 WHERE id = ?", (note, cid))
+    connection.commit()
+    connection.close()
+    Path(str(db) + ".witness").unlink()
+    report = report_of(db)
+    assert set(kinds(report)) == {"checkpoint_time"} and "future_instant" not in kinds(report)
+    assert any(n["kind"] == "checkpoint_time_unsigned" for n in report.notices)
+    assert any("before the import it signs" in p["detail"] for p in report.problems)
+
+
+def test_summary_names_timestamped_checkpoints_and_the_witness(db: Path) -> None:
+    lines = summary_lines(report_of(db))
+    assert "timestamped checkpoints: none" in lines
+    assert any(line.startswith("witness ") and line.endswith(")") and "consistent" in line for line in lines)
