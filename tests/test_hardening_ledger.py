@@ -214,3 +214,63 @@ def test_summary_names_timestamped_checkpoints_and_the_witness(db: Path) -> None
     lines = summary_lines(report_of(db))
     assert "timestamped checkpoints: none" in lines
     assert any(line.startswith("witness ") and line.endswith(")") and "consistent" in line for line in lines)
+
+
+# ---- item 6: the full-text index is checked against the messages -----------------------------------
+
+def fts(db: Path, *statements: str) -> None:
+    connection = sqlite3.connect(db)
+    connection.create_function("index_body", 1, index_body)
+    for statement in statements:
+        connection.execute(statement)
+    connection.commit()
+    connection.close()
+
+
+def search_ids(db: Path, query: str) -> list[int]:
+    from chataudit.search import search_messages
+
+    with Archive(db) as archive:
+        return [row["id"] for row in search_messages(archive, query)]
+
+
+ROWID = f"(sent_at_ms / 1000) * {ROWID_SHIFT} + id"
+
+
+def test_a_dropped_index_row_is_named(db: Path) -> None:
+    assert search_ids(db, "全额退款") == [4]
+    fts(db, f"INSERT INTO message_fts (message_fts, rowid, body) SELECT 'delete', {ROWID}, index_body(text)"
+            " FROM messages WHERE id = 4")
+    assert search_ids(db, "全额退款") == []  # hidden from search
+    report = report_of(db)
+    assert kinds(report) == ["search_index"] and report.problems[0]["message"]["id"] == 4
+    assert report.problems[0]["detail"] == "full-text index: search cannot find it"
+    assert report_of(db, check_index=False).ok
+
+
+def test_a_poisoned_index_row_is_named_with_the_words(db: Path) -> None:
+    fts(db, f"INSERT INTO message_fts (message_fts, rowid, body) SELECT 'delete', {ROWID}, index_body(text)"
+            " FROM messages WHERE id = 1",
+        f"INSERT INTO message_fts (rowid, body) SELECT {ROWID}, index_body(text || ' 同意赔偿') FROM messages WHERE id = 1")
+    assert search_ids(db, "同意赔偿") == [1]  # the index makes it match what it never said
+    (problem,) = report_of(db).problems
+    assert problem["kind"] == "search_index" and problem["message"]["id"] == 1
+    assert "does not contain" in problem["detail"] and "'赔偿'" in problem["detail"]
+
+
+def test_an_index_row_under_another_instant_poisons_its_message_and_is_named(db: Path) -> None:
+    fts(db, f"INSERT INTO message_fts (rowid, body) VALUES ({5 * ROWID_SHIFT + 2}, 'refund approved')")
+    assert 2 in search_ids(db, "refund approved")
+    (problem,) = report_of(db).problems
+    assert problem["message"]["id"] == 2 and "'approved'" in problem["detail"]
+    fts(db, f"INSERT INTO message_fts (rowid, body) VALUES ({5 * ROWID_SHIFT + 999}, 'ghost')")
+    assert any("for no message" in p["detail"] and "'ghost'" in p["detail"] for p in report_of(db).problems)
+
+
+def test_purge_and_redaction_keep_the_index_true(db: Path) -> None:
+    with Archive(db) as archive:
+        ledger = Ledger(archive)
+        ledger.purge(1, "retention")
+        ledger.redact(4, ["text"], "privacy")
+    report = report_of(db)
+    assert report.ok and report.index_checked, report.problems

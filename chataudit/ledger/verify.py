@@ -51,6 +51,7 @@ FUTURE_INSTANT = "future_instant"
 CHECKPOINT_TIME = "checkpoint_time"
 TIMESTAMP = "timestamp"
 TRUNCATED = "truncated"                         # the witness saw a longer log than the archive holds now
+SEARCH_INDEX = "search_index"                   # the full-text index does not say what the messages say
 WITNESS = "witness"                             # the witness's checkpoint does not verify or does not match
 
 
@@ -68,6 +69,7 @@ class VerifyReport:
     seconds: float = 0.0
     problem_count: int = 0
     witness: dict[str, Any] = field(default_factory=dict)
+    index_checked: bool = False  # the full-text index was compared with the messages
     timestamped: list[int] = field(default_factory=list)  # ids of checkpoints with a verified RFC 3161 token
 
     def add(self, kind: str, detail: str, message: dict[str, Any] | None = None) -> None:
@@ -90,7 +92,7 @@ class VerifyReport:
         return {"ok": self.ok, "tree_size": self.tree_size, "root": self.root, "checked": self.checked,
                 "problems": self.problems, "problem_count": self.problem_count, "notices": self.notices,
                 "checkpoints": self.checkpoints, "timestamps": self.timestamps, "timestamped": self.timestamped,
-                "witness": self.witness, "key": self.key, "seconds": round(self.seconds, 3)}
+                "witness": self.witness, "index_checked": self.index_checked, "key": self.key, "seconds": round(self.seconds, 3)}
 
 
 def _iso(ms: int | None, offset_min: int = 0) -> str | None:
@@ -116,7 +118,8 @@ def trusted_verifier(ledger: Ledger, verifier: Verifier | None = None,
 
 
 def verify_archive(archive, *, verifier: Verifier | None = None, key_path: str | Path | None = None,
-                   check_timestamps: bool = True, witness_path: str | Path | None = None) -> VerifyReport:
+                   check_timestamps: bool = True, witness_path: str | Path | None = None,
+                   check_index: bool = True) -> VerifyReport:
     """Recompute everything and compare it with the signed checkpoints and with the checkpoint the
     witness file keeps outside the archive (one read snapshot)."""
     db = archive.db
@@ -124,7 +127,7 @@ def verify_archive(archive, *, verifier: Verifier | None = None, key_path: str |
     if own:
         db.execute("BEGIN")  # a snapshot: an import committing meanwhile is not half-seen
     try:
-        return _verify(archive, verifier, key_path, check_timestamps, witness_path)
+        return _verify(archive, verifier, key_path, check_timestamps, witness_path, check_index)
     finally:
         if own:
             db.execute("ROLLBACK")
@@ -142,7 +145,7 @@ def _ms(iso: str) -> int:
 
 
 def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, check_timestamps: bool,
-            witness_path: str | Path | None = None) -> VerifyReport:
+            witness_path: str | Path | None = None, check_index: bool = True) -> VerifyReport:
     started = time.perf_counter()
     ledger = Ledger(archive, key_path, witness_path=witness_path)
     report = VerifyReport()
@@ -426,6 +429,8 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
         _check_witness(witness, latest, builder.size, damaged_leaves, captured, report)
 
     _find_unledgered(ledger, live_message_rows, purged, report)
+    if check_index:
+        _check_text_index(db, describe_message, report)
     for source_id in sorted(set(sources) - signed_sightings):
         if db.execute("SELECT 1 FROM ledger_leaves WHERE kind = 0 AND ref = ?", (source_id,)).fetchone():
             report.notice("sightings_unsigned", f"sightings of source {source_id} ({sources[source_id][2]}) are not "
@@ -444,6 +449,50 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     report.ok = report.problem_count == 0
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_text_index(db, describe_message, report: VerifyReport) -> None:
+    """Name every message the full-text index hides from search or makes match words it lacks."""
+    from ..search import index_differences
+    from ..store.sqlite import ROWID_SHIFT
+
+    # a message already named as deleted, inserted or changed takes its stale index row with it
+    named = {p["message"]["id"] for p in report.problems if p.get("message") and p["message"].get("id")}
+    for p in report.problems:
+        leaf = (p.get("message") or {}).get("leaf")
+        if leaf is not None and not p["message"].get("id"):
+            ref = db.execute("SELECT ref FROM ledger_leaves WHERE idx = ? AND kind = 1", (leaf,)).fetchone()
+            if ref:
+                named.add(ref[0])
+    for difference in index_differences(db):
+        if (difference.message or difference.rowid & (ROWID_SHIFT - 1)) in named:
+            continue
+        if difference.message is None:
+            report.add(SEARCH_INDEX, f"the full-text index holds a row (rowid {difference.rowid}) for no message, "
+                                     f"with the words {_words(difference.extra)}")
+            continue
+        details = []
+        if difference.missing:
+            details.append("search cannot find it" + ("" if not difference.extra and _all_missing(db, difference)
+                                                      else f" by {_words(difference.missing)}"))
+        if difference.extra:
+            details.append(f"the index makes it match words it does not contain: {_words(difference.extra)}")
+        report.add(SEARCH_INDEX, f"full-text index: {'; '.join(details)}", describe_message(difference.message, None))
+    report.index_checked = True
+
+
+def _words(terms: list[str]) -> str:
+    unique = sorted(set(terms))
+    return ", ".join(repr(t) for t in unique[:8]) + (f" … ({len(unique)} in all)" if len(unique) > 8 else "")
+
+
+def _all_missing(db, difference) -> bool:
+    """True when the index has nothing at all of the message (its row was dropped)."""
+    from ..store.sqlite import ROWID_SHIFT
+
+    row = db.execute("SELECT (sent_at_ms / 1000) * ? + id FROM messages WHERE id = ?",
+                     (ROWID_SHIFT, difference.message)).fetchone()
+    return row is not None and db.execute("SELECT 1 FROM message_fts_docsize WHERE id = ?", (row[0],)).fetchone() is None
 
 
 def _check_sightings(db, source_id: int, idx: int, stored: bytes, sources, purged, report: VerifyReport,
