@@ -274,3 +274,25 @@ def test_purge_and_redaction_keep_the_index_true(db: Path) -> None:
         ledger.redact(4, ["text"], "privacy")
     report = report_of(db)
     assert report.ok and report.index_checked, report.problems
+
+
+# ---- issue #11: verify names the field that changed ------------------------------------------------
+
+@pytest.mark.parametrize(("statement", "field"), [
+    ("UPDATE messages SET text = '我同意全额退款' WHERE id = 2", "text"),
+    ("UPDATE messages SET amount = 900.0, currency = 'CNY' WHERE id = 2", "amount, currency"),
+    ("UPDATE messages SET kind = 'transfer' WHERE id = 2", "kind"),
+    ("UPDATE messages SET attachments = '[{\"name\":\"a.jpg\",\"size\":1}]' WHERE id = 2", "attachments"),
+    ("UPDATE messages SET utc_offset_min = 0 WHERE id = 2", "utc_offset_min"),
+])
+def test_verify_names_the_changed_field(db: Path, statement: str, field: str) -> None:
+    sql(db, statement)
+    problems = [p for p in report_of(db, check_index=False).problems if p["kind"] == "modified"]
+    assert [p["detail"] for p in problems] == [f"differs in {field}"]
+    assert problems[0]["message"]["id"] == 2
+
+
+def test_a_moved_message_names_its_locator_and_the_other_fields(db: Path) -> None:
+    sql(db, "UPDATE messages SET sent_at_ms = sent_at_ms + 60000, text = '改过' WHERE id = 2")
+    (problem,) = [p for p in report_of(db, check_index=False).problems if p["kind"] == "modified"]
+    assert problem["detail"].startswith("instant changed from ") and problem["detail"].endswith("; differs in text")

@@ -377,11 +377,12 @@ class Ledger:
                 conversations = self.conversation_ids()
                 native = conversations.get(conversation, "")
             salts = L.new_salts(L.salt_count(row[L.COL_ATTACHMENTS]))
-            digest = leaf_hash(L.message_leaf(row, native, source_sha256, salts.hex()))
+            data = L.message_leaf(row, native, source_sha256, salts.hex())
+            digest = leaf_hash(data)
             idx = builder.size
             builder.append(digest)
             leaves_rows.append((idx, L.MESSAGE, row[L.COL_ID], digest, conversation, row[L.COL_SENT_AT],
-                                row[L.COL_SENDER_NAME] or row[L.COL_SENDER_ID], salts))
+                                row[L.COL_SENDER_NAME] or row[L.COL_SENDER_ID], salts, L.field_fingerprints(data)))
             if len(leaves_rows) >= BATCH:
                 self._insert_leaves(leaves_rows)
         self._insert_leaves(leaves_rows)
@@ -412,8 +413,8 @@ class Ledger:
     def _insert_leaves(self, leaves_rows: list[tuple]) -> None:
         if leaves_rows:
             self.db.executemany(
-                "INSERT INTO ledger_leaves (idx, kind, ref, leaf_hash, conversation, sent_at_ms, sender, salts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", leaves_rows)
+                "INSERT INTO ledger_leaves (idx, kind, ref, leaf_hash, conversation, sent_at_ms, sender, salts, fields)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", leaves_rows)
             leaves_rows.clear()
 
     def _append_leaf(self, builder: TreeBuilder, kind: int, ref: int | None, data: bytes) -> int:

@@ -30,7 +30,7 @@ from .witness import load as load_witness
 MAX_PROBLEMS = 10_000
 # every leaf in tree order with its message row (MESSAGE_COLUMNS first, then the ledger's columns)
 VERIFY_QUERY = (f"SELECT {L.MESSAGE_COLUMNS}, l.idx, l.kind, l.ref, l.leaf_hash, l.salts, l.conversation,"
-                " l.sent_at_ms, l.sender FROM ledger_leaves l"
+                " l.sent_at_ms, l.sender, l.fields FROM ledger_leaves l"
                 " LEFT JOIN messages m ON l.kind = 1 AND m.id = l.ref ORDER BY l.idx")
 REDACTED_PLACEHOLDER = {"text": "", "sender_id": None, "sender_name": None, "extras": None, "attachments": None}
 
@@ -290,6 +290,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     signed_sightings: set[int] = set()
     builder = TreeBuilder()
     mismatched: dict[int, tuple[bytes, bytes, Any, tuple]] = {}  # idx -> (stored, recomputed, row, locator)
+    changed_fields: dict[int, list[str]] = {}  # idx -> the fields whose kept fingerprint differs
     damaged_leaves: list[int] = []
     live_message_rows = 0
     audited = 0
@@ -345,6 +346,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
                     recomputed = b"\xff" * 32  # an unreadable row cannot match
                 if recomputed != stored:
                     mismatched[idx] = (stored, recomputed, row, (row[25], row[26], row[27]))
+                    changed_fields[idx] = L.differing_fields(row[28], data) if recomputed != b"\xff" * 32 else []
                 if row[L.COL_SENT_AT] is not None and row[L.COL_SENT_AT] > leaf_bound:
                     report.add(FUTURE_INSTANT, f"sent at {_iso(row[L.COL_SENT_AT])}, after the archive signed it "
                                                f"at {_iso(leaf_bound)} — impossible for a genuine record",
@@ -411,7 +413,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
             return None
         return sha(leaf_hash_prefix + data).digest()
 
-    _classify_mismatches(mismatched, describe, report, damaged_leaves, recompute)
+    _classify_mismatches(mismatched, describe, report, damaged_leaves, recompute, changed_fields)
 
     # checkpoints at size 0, or beyond the leaves that exist
     for size in stop_sizes[stop_pos:]:
@@ -711,7 +713,8 @@ def _check_consistency(signed, proof_ranges, captured, report: VerifyReport) -> 
                                          f"to the latest: {error}")
 
 
-def _classify_mismatches(mismatched, describe, report: VerifyReport, damaged: list[int], recompute) -> None:
+def _classify_mismatches(mismatched, describe, report: VerifyReport, damaged: list[int], recompute,
+                         changed_fields: dict[int, list[str]] | None = None) -> None:
     """Name each leaf whose record no longer matches: moved/swapped rows, or changed content.
 
     Salts belong to the leaf, so a row moved to another message id is recognised by recomputing it
@@ -740,6 +743,10 @@ def _classify_mismatches(mismatched, describe, report: VerifyReport, damaged: li
             changes.append(f"instant changed from {_iso(sent_at_ms)}")
         if sender is not None and current[2] != sender:
             changes.append(f"sender changed from {sender!r}")
+        located = {"conversation", "sent_at_ms", "sender_id", "sender_name"} if changes else set()
+        fields = [f for f in (changed_fields or {}).get(idx, []) if f not in located]
+        if fields:
+            changes.append(f"differs in {', '.join(fields)}")
         detail = "; ".join(changes) if changes else "its content differs from what was signed (text, attachments or another field)"
         report.add(MODIFIED, detail, describe(row, locator, idx))
 
