@@ -67,7 +67,8 @@ def cut_last_import(db: Path) -> None:
     connection = sqlite3.connect(db)
     (source,) = connection.execute("SELECT max(id) FROM sources").fetchone()
     (first_leaf,) = connection.execute("SELECT idx FROM ledger_leaves WHERE kind = 0 AND ref = ?", (source,)).fetchone()
-    for statement in ("DELETE FROM sightings WHERE source = ?", "DELETE FROM ledger_sightings WHERE source = ?"):
+    for statement in ("DELETE FROM sightings WHERE source = ?", "DELETE FROM ledger_sightings WHERE source = ?",
+                      "DELETE FROM ledger_conversations WHERE source = ?"):
         connection.execute(statement, (source,))
     connection.create_function("index_body", 1, index_body)
     connection.execute("INSERT INTO message_fts (message_fts, rowid, body) SELECT 'delete',"
@@ -296,3 +297,90 @@ def test_a_moved_message_names_its_locator_and_the_other_fields(db: Path) -> Non
     sql(db, "UPDATE messages SET sent_at_ms = sent_at_ms + 60000, text = '改过' WHERE id = 2")
     (problem,) = [p for p in report_of(db, check_index=False).problems if p["kind"] == "modified"]
     assert problem["detail"].startswith("instant changed from ") and problem["detail"].endswith("; differs in text")
+
+
+# ---- item 5: a conversation's title, type and members are under the ledger -------------------------
+
+@pytest.mark.parametrize(("statement", "field"), [
+    ("UPDATE conversations SET title = '全额退款确认群'", "title"),
+    ("UPDATE conversations SET type = 'group'", "type"),
+    ("UPDATE conversations SET members = '[[\"wxid_x\",\"假客服\"]]'", "members"),
+])
+def test_a_changed_conversation_is_named_with_the_field(db: Path, statement: str, field: str) -> None:
+    with Archive(db) as archive:
+        assert set(Ledger(archive).conversation_states().values()) == {"signed"}
+    sql(db, statement)
+    (problem,) = report_of(db, check_index=False).problems
+    assert problem["kind"] == "modified" and problem["detail"].startswith("conversation generic:c1 ")
+    assert problem["detail"].endswith(f"differs in {field}")
+    with Archive(db) as archive:
+        assert set(Ledger(archive).conversation_states().values()) == {"changed"}
+
+
+def test_a_later_export_that_retitles_the_chat_is_signed_again(db: Path, tmp_path: Path) -> None:
+    export = tmp_path / "titled.json"  # a Telegram export names the chat
+    export.write_text(orjson.dumps({"name": "售后群", "type": "private_group", "id": 42, "messages": [
+        {"id": 1, "type": "message", "date": "2026-03-22T10:00:00", "date_unixtime": "1774144800",
+         "from": "王女士", "from_id": "user1", "text": "在吗"}]}).decode(), encoding="utf-8")
+    with Archive(db) as archive:
+        assert not import_paths(archive, [export]).errors
+    again = export.with_name("renamed.json")
+    again.write_text(export.read_text(encoding="utf-8").replace("售后群", "售后群（已解决）"), encoding="utf-8")
+    with Archive(db) as archive:
+        assert not import_paths(archive, [again]).errors
+        titles = [t for (t,) in archive.db.execute("SELECT title FROM conversations WHERE title IS NOT NULL")]
+    assert titles == ["售后群（已解决）"]
+    report = report_of(db)
+    assert report.ok and report.unsigned_conversations == [], report.problems
+
+
+def test_a_conversation_signed_before_it_was_covered_is_marked_unverified(db: Path) -> None:
+    drop_guards(db)
+    sql(db, "DELETE FROM ledger_conversations")
+    with Archive(db) as archive:
+        states = Ledger(archive).conversation_states()
+    assert set(states.values()) == {"unsigned"}
+    report = report_of(db, check_index=False)
+    assert report.unsigned_conversations == list(states)
+    assert any(n["kind"] == "conversations_unsigned" and "unverified" in n["detail"] for n in report.notices)
+
+
+# ---- the evidence package carries the latest checkpoint and marks the unproven conversation fields --
+
+def custody_of(package: Path) -> dict:
+    import zipfile
+
+    with zipfile.ZipFile(package) as z:
+        return orjson.loads(z.read("custody.json"))
+
+
+def test_a_package_carries_the_latest_checkpoint_and_a_consistency_proof_to_it(db: Path, tmp_path: Path) -> None:
+    from chataudit.evidence.package import export_package
+
+    with Archive(db) as archive:
+        first = Ledger(archive).checkpoints()[1]  # a package proving against an earlier checkpoint
+        record(archive, operator="auditor", command="search", params={"q": "退款"})  # the log grows after it
+        latest = Ledger(archive).latest_checkpoint()
+        export_package(archive, tmp_path / "p.zip", conversation="c1", pdf=False, argv=["chataudit"])
+    custody = custody_of(tmp_path / "p.zip")
+    carried = custody["archive"]["latest_checkpoint"]
+    assert carried["note"] == latest.note and carried["from_size"] == custody["archive"]["tree_size"]
+    assert custody["archive"]["tree_size"] in (first.tree_size, latest.tree_size)
+    merkle.verify_consistency(carried["from_size"], carried["tree_size"],
+                              [bytes.fromhex(h) for h in carried["consistency"]],
+                              bytes.fromhex(custody["archive"]["root"]), latest.root)
+    conversation = custody["selection"]["conversation"]
+    assert conversation["unverified"] == ["title", "type"] and conversation["archive_ledger"] == "signed"
+
+
+def test_no_package_from_a_cut_archive_or_a_changed_conversation(db: Path, tmp_path: Path) -> None:
+    from chataudit.errors import ChatAuditError
+    from chataudit.evidence.package import export_package
+
+    sql(db, "UPDATE conversations SET title = '假群名'")
+    with Archive(db) as archive, pytest.raises(ChatAuditError, match="title, type or members"):
+        export_package(archive, tmp_path / "p.zip", conversation="c1", pdf=False, argv=["chataudit"])
+    sql(db, "UPDATE conversations SET title = NULL")
+    cut_last_import(db)
+    with Archive(db) as archive, pytest.raises(ChatAuditError, match="tail was cut"):
+        export_package(archive, tmp_path / "p.zip", conversation="c1", pdf=False, argv=["chataudit"])

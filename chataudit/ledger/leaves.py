@@ -40,6 +40,14 @@ the SHA-256 of each line, concatenated in ascending message leaf order. The per-
 are kept (``ledger_sightings``), so a message purged later still verifies from its hash.
 A source appended before this leaf kind existed has none: its sightings are not signed.
 
+**conversations** (appended right after the sightings leaf of each source, ``ledger_leaves.ref`` is
+the source's id): ``{"count","digest","source":<sha256 of the source>,"type":"conversations","v":1}``,
+where each conversation that the source's messages are in is the line ``{"members","native_id",
+"platform","title","type"}`` (``members`` the stored JSON text as a JSON string, or null) as the
+archive held it after the import, ``digest`` the base64url SHA-256 of the SHA-256 of each line,
+concatenated in ascending conversation id order. The per-conversation hashes are kept
+(``ledger_conversations``); the latest one of each conversation must match it now.
+
 **purge** / **redaction** (policy events, appended when a message is purged or fields are
 redacted): ``{"at","fields","reason","target":<leaf index>,"type":"purge"|"redaction","v":1}``.
 A purged message's own leaf hash stays in the tree as its tombstone.
@@ -71,8 +79,9 @@ SALTED_FIELDS = ("text", "sender_id", "sender_name", "extras")  # then one salt 
 SALT_BYTES = 16
 SALT_CHARS = 32  # a salt is written as the lowercase hex of its 16 random bytes
 
-SOURCE, MESSAGE, EVENT, AUDIT, SIGHTINGS = 0, 1, 2, 3, 4
-KIND_NAMES = {SOURCE: "source", MESSAGE: "message", EVENT: "event", AUDIT: "audit", SIGHTINGS: "sightings"}
+SOURCE, MESSAGE, EVENT, AUDIT, SIGHTINGS, CONVERSATIONS = 0, 1, 2, 3, 4, 5
+KIND_NAMES = {SOURCE: "source", MESSAGE: "message", EVENT: "event", AUDIT: "audit", SIGHTINGS: "sightings",
+              CONVERSATIONS: "conversations"}
 
 # Column order of a message row as every leaf function reads it (a prefix of the verify query).
 MESSAGE_COLUMNS = (
@@ -264,6 +273,25 @@ def sightings_leaf_of(source_sha256: str, count: int, digest: bytes) -> bytes:
     })
 
 
+CONVERSATION_COLUMNS = "id, platform, native_id, title, type, members"
+
+
+def conversation_line(row: Sequence[Any]) -> bytes:
+    """The canonical line of a conversation row in CONVERSATION_COLUMNS order."""
+    return _dumps({"members": row[5], "native_id": row[2], "platform": row[1], "title": row[3], "type": row[4]})
+
+
+def conversations_leaf_of(source_sha256: str, count: int, digest: bytes) -> bytes:
+    """The leaf bytes from the count and the SHA-256 of the conversation hashes in id order."""
+    return _dumps({
+        "count": count,
+        "digest": _b2a(digest, newline=False)[:43].translate(_URLSAFE).decode(),
+        "source": source_sha256,
+        "type": "conversations",
+        "v": LEAF_VERSION,
+    })
+
+
 EVENT_COLUMNS = "leaf, action, target, fields, reason, at"
 
 
@@ -324,6 +352,8 @@ def _piece_names(leaf: bytes) -> list[str]:
     for piece in leaf.split(_SPLIT):
         if piece.startswith(b'{"_sd":{"'):
             piece = piece[9:]
+        elif piece.startswith(b'{"'):
+            piece = piece[2:]
         key, quote, rest = piece.partition(b'":')
         if quote and key and b'"' not in key:
             last = key.decode("utf-8", "replace")

@@ -47,6 +47,8 @@ GUARDS = [
     ("ledger_sightings_no_delete", "BEFORE DELETE ON ledger_sightings"),
     # a purge drops a sighting's salt; what the tree committed to may not change
     ("ledger_sightings_no_update", "BEFORE UPDATE OF source, leaf, hash ON ledger_sightings"),
+    ("ledger_conversations_no_delete", "BEFORE DELETE ON ledger_conversations"),
+    ("ledger_conversations_no_update", "BEFORE UPDATE ON ledger_conversations"),
 ]
 
 
@@ -410,6 +412,39 @@ class Ledger:
         self.db.executemany(insert, batch)
         self._append_leaf(builder, L.SIGHTINGS, source_id, L.sightings_leaf_of(source_sha256, count, digest.digest()))
 
+    def _append_conversations(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
+        """One leaf committing to the title, type and members of every conversation the source's
+        messages are in, as they stand after the import; each conversation's hash is kept."""
+        digest, rows = hashlib.sha256(), []
+        for row in _rows(self.db, f"SELECT {L.CONVERSATION_COLUMNS} FROM conversations WHERE id IN"
+                                  " (SELECT m.conversation FROM sightings si JOIN messages m ON m.id = si.message"
+                                  "  WHERE si.source = ? UNION SELECT conversation FROM messages WHERE source = ?)"
+                                  " ORDER BY id", (source_id, source_id)):
+            line = L.conversation_line(row)
+            value = hashlib.sha256(line).digest()
+            digest.update(value)
+            rows.append((source_id, row[0], value, L.field_fingerprints(line)))
+        self.db.executemany("INSERT INTO ledger_conversations (source, conversation, hash, fields) VALUES (?, ?, ?, ?)",
+                            rows)
+        self._append_leaf(builder, L.CONVERSATIONS, source_id,
+                          L.conversations_leaf_of(source_sha256, len(rows), digest.digest()))
+
+    def conversation_states(self) -> dict[int, str]:
+        """conversation id → ``signed`` (its title, type and members are the ones last signed),
+        ``changed`` (they differ from what was signed) or ``unsigned`` (imported before the ledger
+        committed to conversations). `verify` checks the same and names each change."""
+        latest: dict[int, bytes] = {}
+        for conversation, value in _rows(self.db, "SELECT lc.conversation, lc.hash FROM ledger_conversations lc"
+                                                  f" JOIN ledger_leaves l ON l.kind = {L.CONVERSATIONS} AND l.ref = lc.source"
+                                                  " ORDER BY l.idx"):
+            latest[conversation] = value
+        states = {}
+        for row in _rows(self.db, f"SELECT {L.CONVERSATION_COLUMNS} FROM conversations"):
+            kept = latest.get(row[0])
+            states[row[0]] = ("unsigned" if kept is None else
+                              "signed" if hashlib.sha256(L.conversation_line(row)).digest() == kept else "changed")
+        return states
+
     def _insert_leaves(self, leaves_rows: list[tuple]) -> None:
         if leaves_rows:
             self.db.executemany(
@@ -443,6 +478,7 @@ class Ledger:
                 self._append_leaf(builder, L.SOURCE, source[0], L.source_leaf(source))
                 self._append_messages(builder, source[0], source[1])
                 self._append_sightings(builder, source[0], source[1])
+                self._append_conversations(builder, source[0], source[1])
             return self._write_checkpoint(builder)
 
     # ---- policy: purge and redaction --------------------------------------------------------------

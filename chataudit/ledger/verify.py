@@ -70,6 +70,7 @@ class VerifyReport:
     problem_count: int = 0
     witness: dict[str, Any] = field(default_factory=dict)
     index_checked: bool = False  # the full-text index was compared with the messages
+    unsigned_conversations: list[int] = field(default_factory=list)  # title/type/members never signed
     timestamped: list[int] = field(default_factory=list)  # ids of checkpoints with a verified RFC 3161 token
 
     def add(self, kind: str, detail: str, message: dict[str, Any] | None = None) -> None:
@@ -92,7 +93,8 @@ class VerifyReport:
         return {"ok": self.ok, "tree_size": self.tree_size, "root": self.root, "checked": self.checked,
                 "problems": self.problems, "problem_count": self.problem_count, "notices": self.notices,
                 "checkpoints": self.checkpoints, "timestamps": self.timestamps, "timestamped": self.timestamped,
-                "witness": self.witness, "index_checked": self.index_checked, "key": self.key, "seconds": round(self.seconds, 3)}
+                "witness": self.witness, "index_checked": self.index_checked,
+                "unsigned_conversations": self.unsigned_conversations, "key": self.key, "seconds": round(self.seconds, 3)}
 
 
 def _iso(ms: int | None, offset_min: int = 0) -> str | None:
@@ -378,6 +380,10 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
                                          f"{entry[1]}) differs from what was signed")
                     damaged_leaves.append(idx)
                 audited += 1
+        elif kind == L.CONVERSATIONS:
+            recomputed = _check_conversations_leaf(db, row[22], idx, sources, report)
+            if recomputed != stored:
+                damaged_leaves.append(idx)
         elif kind == L.SIGHTINGS:
             signed_sightings.add(row[22])
             recomputed = _check_sightings(db, row[22], idx, stored, sources, purged, report, describe_message,
@@ -431,6 +437,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
         _check_witness(witness, latest, builder.size, damaged_leaves, captured, report)
 
     _find_unledgered(ledger, live_message_rows, purged, report)
+    _check_conversations(db, conversations, report)
     if check_index:
         _check_text_index(db, describe_message, report)
     for source_id in sorted(set(sources) - signed_sightings):
@@ -451,6 +458,49 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     report.ok = report.problem_count == 0
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_conversations_leaf(db, source_id: int, idx: int, sources, report: VerifyReport) -> bytes:
+    """A source's conversations leaf, recomputed from the conversation hashes kept for it."""
+    digest, count = hashlib.sha256(), 0
+    for (value,) in _rows(db, "SELECT hash FROM ledger_conversations WHERE source = ? ORDER BY conversation",
+                          (source_id,)):
+        digest.update(value)
+        count += 1
+    source = sources.get(source_id)
+    recomputed = hashlib.sha256(b"\x00" + L.conversations_leaf_of(source[1] if source else "", count,
+                                                                   digest.digest())).digest()
+    return recomputed
+
+
+def _check_conversations(db, conversations: dict[int, tuple], report: VerifyReport) -> None:
+    """Each conversation's platform, id, title, type and members must be the ones last signed; one
+    never signed (imported before the ledger committed to conversations) is named as unverified."""
+    latest: dict[int, tuple[bytes, bytes | None]] = {}
+    for conversation, value, fields in _rows(
+            db, "SELECT lc.conversation, lc.hash, lc.fields FROM ledger_conversations lc"
+                f" JOIN ledger_leaves l ON l.kind = {L.CONVERSATIONS} AND l.ref = lc.source ORDER BY l.idx"):
+        latest[conversation] = (value, fields)
+    unsigned = []
+    for row in _rows(db, f"SELECT {L.CONVERSATION_COLUMNS} FROM conversations ORDER BY id"):
+        kept = latest.pop(row[0], None)
+        if kept is None:
+            unsigned.append(row[0])
+            continue
+        line = L.conversation_line(row)
+        if hashlib.sha256(line).digest() != kept[0]:
+            fields = L.differing_fields(kept[1], line)
+            report.add(MODIFIED, f"conversation {row[1]}:{row[2]} (title {row[3]!r}) differs from what was signed"
+                                 + (f": differs in {', '.join(fields)}" if fields else " (title, type or members)"))
+    for conversation in sorted(latest):
+        report.add(DELETED, f"conversation {conversation} was deleted from the archive")
+    if unsigned:
+        names = [f"{conversations[c][0]}:{conversations[c][1]}" for c in unsigned[:10] if c in conversations]
+        report.notice("conversations_unsigned", f"{len(unsigned)} conversation(s) ({', '.join(names)}"
+                                                f"{' …' if len(unsigned) > 10 else ''}) have titles, types and members "
+                                                "that are not signed (imported before the ledger committed to "
+                                                "them): unverified")
+    report.unsigned_conversations = unsigned
 
 
 def _check_text_index(db, describe_message, report: VerifyReport) -> None:
