@@ -864,8 +864,7 @@ def summary_lines(report: VerifyReport) -> list[str]:
         lines.append(f"{n['kind']}: {who}{n['detail']}")
     if report.checkpoints:
         stamped = report.timestamped
-        lines.append(f"timestamped checkpoints: {_id_list(stamped) if stamped else 'none'}"
-                     f"{'' if not stamped or stamped[-1] == report.checkpoints else ''}")
+        lines.append(f"timestamped checkpoints: {_id_list(stamped) if stamped else 'none'}")
     if report.witness:
         w = report.witness
         lines.append(f"witness {w['path']}: {w['status']}" + (f" (size {w['tree_size']})" if "tree_size" in w else ""))
