@@ -384,3 +384,16 @@ def test_no_package_from_a_cut_archive_or_a_changed_conversation(db: Path, tmp_p
     cut_last_import(db)
     with Archive(db) as archive, pytest.raises(ChatAuditError, match="tail was cut"):
         export_package(archive, tmp_path / "p.zip", conversation="c1", pdf=False, argv=["chataudit"])
+
+
+def test_an_unwritable_witness_keeps_the_import_and_says_so_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("CHATAUDIT_WITNESS", str(blocker / "w.witness"))
+    source = write(tmp_path / "one.csv", "c1,2026-03-20T09:00:00+08:00,王女士,你好\n")
+    with Archive(tmp_path / "a.db") as archive:
+        assert not import_paths(archive, [source]).errors
+    err = capsys.readouterr().err
+    assert err.startswith("chataudit: witness file not updated: ") and err.count("\n") == 1 and "Traceback" not in err
+    report = report_of(tmp_path / "a.db")
+    assert kinds(report) == ["witness"] and report.witness["status"] == "unreadable"

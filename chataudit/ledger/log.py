@@ -320,6 +320,14 @@ class Ledger:
             return advance_witness(self.witness_path, latest.note, verifier, archive_holds)
         except NoteError as error:
             return f"refused: the latest checkpoint does not verify with {verifier.name} ({error})"
+        except OSError as error:
+            return f"refused: {self.witness_path}: {error.strerror or error}"
+        except ChatAuditError as error:  # an unreadable witness file is left for `verify` to name
+            return f"refused: {error}"
+
+    def _sync_witness_or_warn(self) -> None:
+        """After a commit: tell the witness; a refusal is one line on stderr (the commit stands)."""
+        _warn_unwitnessed(self.sync_witness())
 
     def _witness_on_close(self) -> None:
         """Have the archive tell the witness on close (a caller's transaction commits after us)."""
@@ -465,7 +473,7 @@ class Ledger:
 
         Runs inside the caller's transaction when there is one (the import hook), else in its own.
         """
-        with _transaction(self.db, self.sync_witness):
+        with _transaction(self.db, self._sync_witness_or_warn):
             self.ensure_guards()
             pending = list(_rows(self.db, f"SELECT {L.SOURCE_COLUMNS} FROM sources WHERE id NOT IN"
                                           " (SELECT ref FROM ledger_leaves WHERE kind = 0) ORDER BY id"))
@@ -523,7 +531,7 @@ class Ledger:
         naming the tombstone and the reason is appended.
         """
         purges = list(dict(purges).items())  # each message once
-        with _transaction(self.db, self.sync_witness):
+        with _transaction(self.db, self._sync_witness_or_warn):
             self.ensure_guards()
             self.signer()
             purged = self.purged_leaves()
@@ -552,7 +560,7 @@ class Ledger:
         that `verify` can still name the entry if its row is deleted. Runs inside the caller's
         transaction when there is one.
         """
-        with _transaction(self.db, self.sync_witness):
+        with _transaction(self.db, self._sync_witness_or_warn):
             self.ensure_guards()
             self.signer()
             builder = self._builder()
@@ -571,7 +579,7 @@ class Ledger:
         unknown = [f for f in fields if f not in REDACTABLE]
         if not fields or unknown:
             raise ChatAuditError(f"cannot redact {unknown or fields}; fields are {', '.join(REDACTABLE)}")
-        with _transaction(self.db, self.sync_witness):
+        with _transaction(self.db, self._sync_witness_or_warn):
             self.ensure_guards()
             self.signer()
             idx = self.message_leaf_index(message_id)
@@ -636,6 +644,10 @@ def _sync_witness_on_close(archive) -> None:
         status = Ledger(archive, key_path, witness_path=witness).sync_witness()
     except (ChatAuditError, NoteError, OSError) as error:
         status = f"refused: {error}"
+    _warn_unwitnessed(status)
+
+
+def _warn_unwitnessed(status: str) -> None:
     if status.startswith("refused"):
         print(f"chataudit: witness file not updated: {status[len('refused: '):]}", file=sys.stderr)
 

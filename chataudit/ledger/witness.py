@@ -22,7 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import orjson
 
@@ -94,6 +95,28 @@ def advance(path: Path, note: str, verifier: Verifier, archive_holds: Callable[[
     one must be there (else the archive does not descend from what was witnessed, and the kept head
     stays for `verify` to name). Returns ``recorded``, ``unchanged`` or ``refused: <why>``.
     """
+    with _locked(path):
+        return _advance(path, note, verifier, archive_holds)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One writer at a time (read, compare, replace), so two processes cannot move it backwards."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the atomic replace still leaves a whole file
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _advance(path: Path, note: str, verifier: Verifier, archive_holds: Callable[[str], bool]) -> str:
     entries = load(path)
     new = Checkpoint.from_text(open_note(note, verifier).text)
     origin = new.origin
