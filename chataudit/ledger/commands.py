@@ -177,6 +177,25 @@ def timestamp(ctx: click.Context, tsa_url: str, ca_file: str | None, as_json: bo
                f"at {result['gen_time']}; chain {'verified' if result['chain_verified'] else 'not checked (no --cert)'}")
 
 
-COMMANDS = [init, verify, proof, checkpoint, key, timestamp]
+@click.command("cosign")
+@click.option("--witness-url", "url", required=True, help="A C2SP tlog-witness's submission prefix (…/add-checkpoint is added).")
+@click.option("--witness-key", "witness_key", required=True,
+              help="The witness's verifier key <name>+<hex id>+<base64(0x04‖key)>, obtained from its operator.")
+@json_option
+@click.pass_context
+@friendly_errors
+def cosign(ctx: click.Context, url: str, witness_key: str, as_json: bool) -> None:
+    """Have a transparency-log witness cosign the latest checkpoint (it checks consistency with what it saw)."""
+    with open_archive(ctx) as archive:
+        result = Ledger(archive).cosign(url, witness_key)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"checkpoint {result['checkpoint']} (size {result['tree_size']}) cosigned by {result['witness']} "
+               f"at {result['timestamp']}")
+    click.echo(result["cosignature"], nl=False)
 
-__all__ = ["COMMANDS", "init", "verify", "proof", "checkpoint", "key", "timestamp"]
+
+COMMANDS = [init, verify, proof, checkpoint, key, timestamp, cosign]
+
+__all__ = ["COMMANDS", "init", "verify", "proof", "checkpoint", "key", "timestamp", "cosign"]

@@ -329,6 +329,32 @@ class Ledger:
         """After a commit: tell the witness; a refusal is one line on stderr (the commit stands)."""
         _warn_unwitnessed(self.sync_witness())
 
+    def cosign(self, url: str, witness_key: str, *, timeout: float = 30.0) -> dict[str, Any]:
+        """Have a C2SP tlog-witness at ``url`` cosign the latest checkpoint, proving it consistent with
+        the head the witness holds; the cosignature is kept in the witness file beside the checkpoint."""
+        from .cosign import CosignError, Cosigner, add_checkpoint
+        from .witness import add_cosignature
+
+        try:
+            cosigner = Cosigner.from_key(witness_key)
+        except NoteError as error:
+            raise ChatAuditError(f"witness key: {error}") from None
+        _warn_unwitnessed(self.sync_witness())
+        checkpoint, tree = self.checkpoint_tree()
+
+        def proof_from(old_size: int) -> list[bytes]:
+            if old_size > checkpoint.tree_size:
+                raise CosignError(f"{url}: the witness saw this log at size {old_size}, larger than its latest "
+                                  f"checkpoint ({checkpoint.tree_size}): the log was cut")
+            return tree.consistency_proof(old_size, checkpoint.tree_size)
+
+        line, timestamp = add_checkpoint(url, checkpoint.note, cosigner, proof_from, timeout=timeout)
+        origin = Checkpoint.from_text(checkpoint.note.split("\n\n", 1)[0] + "\n").origin
+        kept = add_cosignature(self.witness_path, origin, checkpoint.note,
+                               {"witness_key": str(cosigner), "line": line, "timestamp": timestamp, "url": url})
+        return {"checkpoint": checkpoint.id, "tree_size": checkpoint.tree_size, "witness": cosigner.name,
+                "timestamp": timestamp, "cosignature": line, "kept": kept}
+
     def _witness_on_close(self) -> None:
         """Have the archive tell the witness on close (a caller's transaction commits after us)."""
         hooks = getattr(self.archive, "on_close", None)

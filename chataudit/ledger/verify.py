@@ -6,6 +6,8 @@ checkpoint's size the builder's head is compared with the signed root, and the p
 that the consistency proofs from every earlier checkpoint to the latest need are captured on the
 way. A leaf that no longer matches names its message (conversation, sender, instant) and the kind
 of damage; policy purges and redactions, which are signed events of the log, are told apart.
+The checkpoint the witness file keeps outside the archive is proven consistent the same way (a
+smaller tree is a cut tail), and the full-text index is compared with the messages.
 """
 
 from __future__ import annotations
@@ -675,6 +677,20 @@ def _load_witnessed(ledger: Ledger, trusted: Verifier | None, report: VerifyRepo
         return None
     claimed = _signed_time(head)
     report.witness.update(tree_size=head.size, root=head.root.hex(), signed_at=claimed, recorded_at=kept.recorded_at)
+    if kept.cosignatures:
+        from .cosign import Cosigner
+
+        text = kept.note[:kept.note.rfind("\n\n") + 1]
+        cosigned = report.witness["cosigned_by"] = []
+        for cosignature in kept.cosignatures:
+            try:
+                cosigner = Cosigner.from_key(str(cosignature.get("witness_key", "")))
+                moment = cosigner.verify(text, str(cosignature.get("line", "")))
+            except NoteError as error:
+                report.add(WITNESS, f"a cosignature kept in {path} does not verify: {error}")
+                continue
+            cosigned.append({"witness": cosigner.name, "witness_key": str(cosigner),
+                             "timestamp": datetime.fromtimestamp(moment, timezone.utc).isoformat()})
     return {"id": "witness", "size": head.size, "root": head.root, "signed_at": claimed or kept.recorded_at,
             "path": str(path)}
 
@@ -867,7 +883,8 @@ def summary_lines(report: VerifyReport) -> list[str]:
         lines.append(f"timestamped checkpoints: {_id_list(stamped) if stamped else 'none'}")
     if report.witness:
         w = report.witness
-        lines.append(f"witness {w['path']}: {w['status']}" + (f" (size {w['tree_size']})" if "tree_size" in w else ""))
+        lines.append(f"witness {w['path']}: {w['status']}" + (f" (size {w['tree_size']})" if "tree_size" in w else "")
+                     + "".join(f"; cosigned by {c['witness']} at {c['timestamp']}" for c in w.get("cosigned_by", [])))
     verdict = "OK" if report.ok else "FAILED"
     lines.append(f"{verdict}: {report.checked} leaves recomputed, tree size {report.tree_size}, root {report.root}, "
                  f"{report.checkpoints} checkpoints, {report.timestamps} timestamps, {report.seconds:.2f} s "

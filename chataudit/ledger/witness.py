@@ -47,6 +47,8 @@ class WitnessedCheckpoint:
     origin: str
     note: str
     recorded_at: str
+    # cosignatures of this very checkpoint by C2SP tlog-witnesses: {"witness_key", "line", "timestamp"}
+    cosignatures: tuple[dict[str, Any], ...] = ()
 
     def open(self, verifier: Verifier) -> Checkpoint:
         """The checkpoint, if its note is signed by ``verifier`` (raises :class:`NoteError`)."""
@@ -66,7 +68,8 @@ def load(path: Path) -> dict[str, WitnessedCheckpoint]:
         logs = doc["logs"]
         if doc.get("v") != FORMAT_VERSION or not isinstance(logs, dict):
             raise ValueError("unknown version")
-        return {origin: WitnessedCheckpoint(origin, str(entry["checkpoint"]), str(entry.get("recorded_at", "")))
+        return {origin: WitnessedCheckpoint(origin, str(entry["checkpoint"]), str(entry.get("recorded_at", "")),
+                                            tuple(dict(c) for c in entry.get("cosignatures") or ()))
                 for origin, entry in logs.items()}
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise ChatAuditError(f"{path}: not a chataudit witness file ({error})") from None
@@ -74,7 +77,9 @@ def load(path: Path) -> dict[str, WitnessedCheckpoint]:
 
 def _write(path: Path, entries: dict[str, WitnessedCheckpoint]) -> None:
     doc: dict[str, Any] = {"v": FORMAT_VERSION, "logs": {
-        origin: {"checkpoint": entry.note, "recorded_at": entry.recorded_at} for origin, entry in sorted(entries.items())}}
+        origin: {"checkpoint": entry.note, "recorded_at": entry.recorded_at,
+                 **({"cosignatures": list(entry.cosignatures)} if entry.cosignatures else {})}
+        for origin, entry in sorted(entries.items())}}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
     try:
@@ -139,4 +144,17 @@ def _advance(path: Path, note: str, verifier: Verifier, archive_holds: Callable[
     return "recorded"
 
 
-__all__ = ["WITNESS_ENV", "WitnessedCheckpoint", "advance", "load", "witness_path"]
+def add_cosignature(path: Path, origin: str, note: str, cosignature: dict[str, Any]) -> bool:
+    """Keep a witness's cosignature beside the checkpoint it cosigned (if that is still the kept one)."""
+    with _locked(path):
+        entries = load(path)
+        kept = entries.get(origin)
+        if kept is None or kept.note != note:
+            return False
+        others = tuple(c for c in kept.cosignatures if c.get("witness_key") != cosignature["witness_key"])
+        entries[origin] = WitnessedCheckpoint(origin, kept.note, kept.recorded_at, others + (cosignature,))
+        _write(path, entries)
+        return True
+
+
+__all__ = ["WITNESS_ENV", "WitnessedCheckpoint", "add_cosignature", "advance", "load", "witness_path"]
