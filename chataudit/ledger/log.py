@@ -299,7 +299,8 @@ class Ledger:
         result: dict[str, Any] = {"note": latest.note, "tree_size": latest.tree_size, "root": latest.root.hex()}
         if from_size is not None:
             result["from_size"] = from_size
-            result["consistency"] = [h.hex() for h in self.consistency_proof(from_size)]
+            result["consistency"] = ([] if from_size == latest.tree_size else
+                                     [h.hex() for h in self.consistency_proof(from_size)])
         return result
 
     def sync_witness(self) -> str:
