@@ -312,7 +312,13 @@ class Ledger:
         latest = self.latest_checkpoint()
         if latest is None:
             return "unchanged"
-        verifier = self.signer().verifier
+        # the key the archive records (never create one here); a forged record fails against the kept head
+        try:
+            verifier = self.recorded_verifier()
+        except NoteError as error:
+            return f"refused: the archive's recorded key is unreadable ({error})"
+        if verifier is None:
+            return "refused: the archive records no signing key"
 
         def archive_holds(note: str) -> bool:
             return self.db.execute("SELECT 1 FROM ledger_checkpoints WHERE note = ?", (note,)).fetchone() is not None
