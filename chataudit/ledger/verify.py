@@ -27,7 +27,7 @@ from .keys import load_key
 from .log import SIGNED_AT_PREFIX, Ledger, _rows
 from .merkle import ProofError, TreeBuilder, consistency_ranges, hash_from_pieces, perfect_pieces, verify_consistency
 from .note import Checkpoint, NoteError, Verifier, open_note
-from .witness import load as load_witness
+from .witness import TRUNCATED, WITNESS, check_witness as _check_witness, witness_for_verify
 
 MAX_PROBLEMS = 10_000
 # every leaf in tree order with its message row (MESSAGE_COLUMNS first, then the ledger's columns)
@@ -52,9 +52,7 @@ INSERTED = "inserted"
 FUTURE_INSTANT = "future_instant"
 CHECKPOINT_TIME = "checkpoint_time"
 TIMESTAMP = "timestamp"
-TRUNCATED = "truncated"                         # the witness saw a longer log than the archive holds now
 SEARCH_INDEX = "search_index"                   # the full-text index does not say what the messages say
-WITNESS = "witness"                             # the witness's checkpoint does not verify or does not match
 
 
 @dataclass
@@ -655,88 +653,15 @@ def _check_checkpoint_times(db, signed: list[dict[str, Any]], report: VerifyRepo
 
 
 def _load_witnessed(ledger: Ledger, trusted: Verifier | None, report: VerifyReport) -> dict[str, Any] | None:
-    """The checkpoint the witness file keeps for this log, checked against the trusted key."""
-    path = ledger.witness_path
-    report.witness = {"path": str(path), "status": "none"}
-    try:
-        entries = load_witness(path)
-    except ChatAuditError as error:
-        report.add(WITNESS, str(error))
-        report.witness["status"] = "unreadable"
+    """The checkpoint the witness file keeps for this log, as a stop of the streaming pass."""
+    found = witness_for_verify(ledger.witness_path, ledger.origin, trusted, report)
+    if found is None:
         return None
-    kept = entries.get(ledger.origin or "")
-    if kept is None:
-        report.notice(WITNESS, f"no witness file entry for this log at {path}: a cut tail (the last imports, audit "
-                               "entries or policy events deleted with their checkpoints) would go unnoticed")
-        return None
-    try:
-        head = kept.open(trusted) if trusted is not None else None
-    except NoteError as error:
-        head = None
-        detail = str(error)
-    else:
-        detail = "no verifier key"
-    if head is None or head.origin != ledger.origin:
-        report.add(WITNESS, f"the checkpoint the witness file {path} keeps is not signed by the trusted key ({detail})")
-        report.witness["status"] = "bad_signature"
-        return None
+    kept, head = found
     claimed = _signed_time(head)
-    report.witness.update(tree_size=head.size, root=head.root.hex(), signed_at=claimed, recorded_at=kept.recorded_at)
-    if kept.cosignatures:
-        from .cosign import Cosigner
-
-        text = kept.note[:kept.note.rfind("\n\n") + 1]
-        cosigned = report.witness["cosigned_by"] = []
-        for cosignature in kept.cosignatures:
-            try:
-                cosigner = Cosigner.from_key(str(cosignature.get("witness_key", "")))
-                moment = cosigner.verify(text, str(cosignature.get("line", "")))
-            except NoteError as error:
-                report.add(WITNESS, f"a cosignature kept in {path} does not verify: {error}")
-                continue
-            cosigned.append({"witness": cosigner.name, "witness_key": str(cosigner),
-                             "timestamp": datetime.fromtimestamp(moment, timezone.utc).isoformat()})
+    report.witness["signed_at"] = claimed
     return {"id": "witness", "size": head.size, "root": head.root, "signed_at": claimed or kept.recorded_at,
-            "path": str(path)}
-
-
-def _check_witness(witness: dict[str, Any], latest: dict[str, Any], leaves: int, damaged: list[int],
-                   captured: dict[tuple[int, int], bytes], report: VerifyReport) -> None:
-    """The archive's latest head must extend the witnessed one: RFC 9162 consistency, proven from the
-    recomputed tree. A smaller tree is a cut tail; a different root at its size, rewritten history."""
-    size, where = witness["size"], f"the witness file {witness['path']} saw checkpoint size {witness['size']} " \
-                                   f"(signed {witness['signed_at']})"
-    if size > latest["size"]:
-        cut = (f"its ledger has {leaves} leaves and its latest checkpoint signs {latest['size']}" if leaves > latest["size"]
-               else f"it now holds only {latest['size']} signed leaves")
-        report.add(TRUNCATED, f"{where}, but {cut}: the tail of the log (the last imports, audit entries or policy "
-                              f"events after leaf {latest['size'] - 1 if latest['size'] else 0}) was cut with its "
-                              "checkpoints")
-        report.witness["status"] = "truncated"
-        return
-    if damaged and min(damaged) < size:
-        report.witness["status"] = "damaged"  # the damaged records are named; the witness adds nothing
-        return
-    if witness.get("recomputed_root") != witness["root"]:
-        if latest.get("recomputed_root") != latest["root"]:
-            report.witness["status"] = "damaged"  # the archive misses its own signed root: named above
-            return
-        report.add(WITNESS, f"{where}, but the archive's log does not hash to its root at that size: history was "
-                            "rewritten (and re-signed) after the witness saw it")
-        report.witness["status"] = "diverged"
-        return
-    try:
-        proof = [hash_from_pieces(a, b, captured) for a, b in witness.get("ranges", [])]
-        verify_consistency(size, latest["size"], proof, witness["root"], latest["root"])
-    except (ProofError, KeyError) as error:
-        if latest.get("recomputed_root") == latest["root"]:
-            report.add(WITNESS, f"{where}, but there is no consistency proof from it to the latest checkpoint: {error}")
-        report.witness["status"] = "inconsistent"
-        return
-    report.witness["status"] = "consistent" if size == latest["size"] else "consistent_behind"
-    if size < latest["size"]:
-        report.notice(WITNESS, f"{where}; the archive's latest checkpoint (size {latest['size']}) extends it "
-                               "(consistency proven); the witness catches up at the next write")
+            "path": str(ledger.witness_path)}
 
 
 def _explain_roots(signed: list[dict[str, Any]], damaged: list[int], report: VerifyReport) -> None:

@@ -19,18 +19,22 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 import orjson
 
 from ..errors import ChatAuditError
+from .merkle import ProofError, hash_from_pieces, verify_consistency
 from .note import Checkpoint, NoteError, Verifier, open_note
 
 WITNESS_ENV = "CHATAUDIT_WITNESS"
+# problem kinds `verify` reports (the README lists them)
+TRUNCATED = "truncated"   # the witness saw a longer log than the archive holds now
+WITNESS = "witness"       # the witness's checkpoint does not verify, or the log no longer reaches it
 FORMAT_VERSION = 1
 
 
@@ -157,4 +161,89 @@ def add_cosignature(path: Path, origin: str, note: str, cosignature: dict[str, A
         return True
 
 
-__all__ = ["WITNESS_ENV", "WitnessedCheckpoint", "add_cosignature", "advance", "load", "witness_path"]
+def witness_for_verify(path: Path, origin: str | None, trusted: Verifier | None,
+                       report: Any) -> tuple[WitnessedCheckpoint, Checkpoint] | None:
+    """The checkpoint the witness file keeps for ``origin``, checked against the trusted key, and its
+    cosignatures; what is wrong goes to ``report`` (a :class:`~.verify.VerifyReport`)."""
+    report.witness = {"path": str(path), "status": "none"}
+    try:
+        entries = load(path)
+    except ChatAuditError as error:
+        report.add(WITNESS, str(error))
+        report.witness["status"] = "unreadable"
+        return None
+    kept = entries.get(origin or "")
+    if kept is None:
+        report.notice(WITNESS, f"no witness file entry for this log at {path}: a cut tail (the last imports, audit "
+                               "entries or policy events deleted with their checkpoints) would go unnoticed")
+        return None
+    try:
+        head = kept.open(trusted) if trusted is not None else None
+    except NoteError as error:
+        head = None
+        detail = str(error)
+    else:
+        detail = "no verifier key"
+    if head is None or head.origin != origin:
+        report.add(WITNESS, f"the checkpoint the witness file {path} keeps is not signed by the trusted key ({detail})")
+        report.witness["status"] = "bad_signature"
+        return None
+    report.witness.update(tree_size=head.size, root=head.root.hex(), recorded_at=kept.recorded_at)
+    if kept.cosignatures:
+        from .cosign import Cosigner
+
+        text = kept.note[:kept.note.rfind("\n\n") + 1]
+        cosigned = report.witness["cosigned_by"] = []
+        for cosignature in kept.cosignatures:
+            try:
+                cosigner = Cosigner.from_key(str(cosignature.get("witness_key", "")))
+                moment = cosigner.verify(text, str(cosignature.get("line", "")))
+            except NoteError as error:
+                report.add(WITNESS, f"a cosignature kept in {path} does not verify: {error}")
+                continue
+            cosigned.append({"witness": cosigner.name, "witness_key": str(cosigner),
+                             "timestamp": datetime.fromtimestamp(moment, timezone.utc).isoformat()})
+    return kept, head
+
+
+def check_witness(witness: dict[str, Any], latest: dict[str, Any], leaves: int, damaged: list[int],
+                   captured: dict[tuple[int, int], bytes], report: Any) -> None:
+    """The archive's latest head must extend the witnessed one: RFC 9162 consistency, proven from the
+    recomputed tree. A smaller tree is a cut tail; a different root at its size, rewritten history."""
+    size, where = witness["size"], f"the witness file {witness['path']} saw checkpoint size {witness['size']} " \
+                                   f"(signed {witness['signed_at']})"
+    if size > latest["size"]:
+        cut = (f"its ledger has {leaves} leaves and its latest checkpoint signs {latest['size']}" if leaves > latest["size"]
+               else f"it now holds only {latest['size']} signed leaves")
+        report.add(TRUNCATED, f"{where}, but {cut}: the tail of the log (the last imports, audit entries or policy "
+                              f"events after leaf {latest['size'] - 1 if latest['size'] else 0}) was cut with its "
+                              "checkpoints")
+        report.witness["status"] = "truncated"
+        return
+    if damaged and min(damaged) < size:
+        report.witness["status"] = "damaged"  # the damaged records are named; the witness adds nothing
+        return
+    if witness.get("recomputed_root") != witness["root"]:
+        if latest.get("recomputed_root") != latest["root"]:
+            report.witness["status"] = "damaged"  # the archive misses its own signed root: named above
+            return
+        report.add(WITNESS, f"{where}, but the archive's log does not hash to its root at that size: history was "
+                            "rewritten (and re-signed) after the witness saw it")
+        report.witness["status"] = "diverged"
+        return
+    try:
+        proof = [hash_from_pieces(a, b, captured) for a, b in witness.get("ranges", [])]
+        verify_consistency(size, latest["size"], proof, witness["root"], latest["root"])
+    except (ProofError, KeyError) as error:
+        if latest.get("recomputed_root") == latest["root"]:
+            report.add(WITNESS, f"{where}, but there is no consistency proof from it to the latest checkpoint: {error}")
+        report.witness["status"] = "inconsistent"
+        return
+    report.witness["status"] = "consistent" if size == latest["size"] else "consistent_behind"
+    if size < latest["size"]:
+        report.notice(WITNESS, f"{where}; the archive's latest checkpoint (size {latest['size']}) extends it "
+                               "(consistency proven); the witness catches up at the next write")
+
+
+__all__ = ["TRUNCATED", "WITNESS", "WITNESS_ENV", "WitnessedCheckpoint", "add_cosignature", "advance", "check_witness",
+           "load", "witness_for_verify", "witness_path"]
