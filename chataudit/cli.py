@@ -111,6 +111,7 @@ class CapabilityGroup(click.Group):
         "checkpoint": "chataudit.ledger.commands:checkpoint",
         "key": "chataudit.ledger.commands:key",
         "timestamp": "chataudit.ledger.commands:timestamp",
+        "cosign": "chataudit.ledger.commands:cosign",
         "redact": "chataudit.privacy.commands:redact",
         "mode": "chataudit.governance.commands:mode",
         "roster": "chataudit.governance.commands:roster",

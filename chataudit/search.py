@@ -158,3 +158,72 @@ def nothing_found(what: str, counts: dict[str, int], filters: dict[str, Any]) ->
 
     return (f"No {what} in {many(counts['messages'], 'message')} of {many(counts['conversations'], 'conversation')}"
             + (f" ({given})" if given else "") + ".")
+
+
+# ---- the index against the messages -----------------------------------------------------------------
+
+@dataclass
+class IndexDifference:
+    """One index row that does not say what its message says (``message`` None: no message has it)."""
+
+    rowid: int
+    message: int | None
+    missing: list[str] = field(default_factory=list)  # tokens of the text the index lacks
+    extra: list[str] = field(default_factory=list)    # tokens the index holds that the text has not
+
+
+def _index_tokenizer(db: Any) -> str:
+    """The tokenizer the archive's index was built with, as its SQL literal (the check must tokenize alike)."""
+    (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'message_fts'").fetchone()
+    found = re.search(r"tokenize\s*=\s*('(?:[^']|'')*')", sql)
+    return found.group(1) if found else "'unicode61'"
+
+
+def index_differences(db: Any) -> list[IndexDifference]:
+    """Rebuild the full-text index of every message in a temporary table and compare the two, token
+    instance by token instance (term, row, offset), in SQL.
+
+    The index is contentless (it cannot be read back as text), so the only way to know it says
+    what the messages say is to index the messages again: a row dropped hides a message from
+    search, a poisoned row makes it match words it does not contain. Runs in the caller's
+    transaction; the temporary tables are dropped again.
+    """
+    from .store.sqlite import ROWID_SHIFT
+
+    check, real, fresh = "temp.chataudit_index_check", "temp.chataudit_index_real", "temp.chataudit_index_fresh"
+    statements = [
+        f"CREATE VIRTUAL TABLE {check} USING fts5(body, content='', tokenize={_index_tokenizer(db)})",
+        f"INSERT INTO {check} (rowid, body) SELECT (sent_at_ms / 1000) * {ROWID_SHIFT} + id, index_body(text)"
+        " FROM messages WHERE text <> ''",
+        f"CREATE VIRTUAL TABLE {real} USING fts5vocab(main, message_fts, instance)",
+        f"CREATE VIRTUAL TABLE {fresh} USING fts5vocab(temp, chataudit_index_check, instance)",
+    ]
+    try:
+        for statement in statements:
+            db.execute(statement)
+        cursor = db.cursor()
+        cursor.row_factory = None
+        real_count = cursor.execute(f"SELECT count(*) FROM {real}").fetchone()[0]
+        fresh_count = cursor.execute(f"SELECT count(*) FROM {fresh}").fetchone()[0]
+        columns = "term, doc, offset"  # the order the index yields them in: the EXCEPT appends in order
+        rows = [(doc, term, 1) for term, doc, _ in cursor.execute(
+            f"SELECT {columns} FROM {real} EXCEPT SELECT {columns} FROM {fresh}")]
+        # a token instance (term, row, offset) is unique in an index, so when every instance but the
+        # extra ones is also in the fresh index and the counts agree, nothing is missing: the
+        # costlier second difference runs only when something is
+        if real_count - len(rows) != fresh_count:
+            rows += [(doc, term, 2) for term, doc, _ in cursor.execute(
+                f"SELECT {columns} FROM {fresh} EXCEPT SELECT {columns} FROM {real}")]
+        rows.sort(key=lambda row: row[0])
+        found: dict[int, IndexDifference] = {}
+        for doc, term, side in rows:
+            difference = found.get(doc)
+            if difference is None:
+                message_id = doc & (ROWID_SHIFT - 1)  # what search joins an index row to
+                exists = cursor.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone()
+                difference = found[doc] = IndexDifference(doc, message_id if exists else None)
+            (difference.extra if side == 1 else difference.missing).append(term)
+        return list(found.values())
+    finally:
+        for table in (fresh, real, check):
+            db.execute(f"DROP TABLE IF EXISTS {table}")

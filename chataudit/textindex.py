@@ -12,7 +12,7 @@ its last character: ``我要退货`` → ``我要 要退 退货 货``. Then
   that a single index lookup.
 
 Emoji and other symbols (Unicode categories S*: 😀 👍 ❤ ¥ © + …) are tokens of their own: the
-tokenizer counts them as token characters (``categories 'L* N* Co S*'``, migration 0009) and
+tokenizer counts them as token characters (``categories 'L* N* Co S*'``, migration 0011) and
 :func:`index_body` puts each one apart, so ``hi😀`` is indexed as ``hi`` ``😀``; a multi-character
 emoji (👍🏽, 🇨🇳, 👨‍👩‍👧) is the phrase of its symbols (joiners and variation selectors are not indexed).
 

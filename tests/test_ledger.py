@@ -346,7 +346,8 @@ def test_import_writes_leaves_and_checkpoints_and_verify_is_clean(archive_path: 
         messages = archive.stats()["messages"]
         sources = archive.stats()["sources"]
         ledger = Ledger(archive)
-        assert doc["tree_size"] == messages + 2 * sources == doc["checked"]  # a source, its messages, its sightings
+        # a source, its messages, its sightings, its conversations
+        assert doc["tree_size"] == messages + 3 * sources == doc["checked"]
         assert len(ledger.checkpoints()) == sources  # one signed checkpoint per imported source
         assert doc["root"] == ledger.latest_checkpoint().root.hex()
     note = run(archive_path, "checkpoint").output
@@ -458,7 +459,8 @@ def test_leaf_hashes_rewritten_with_the_record_are_caught_by_the_signed_root(arc
         idx, data, _ = ledger.leaf_record(5)
     tamper(archive_path, "DROP TRIGGER ledger_leaves_no_update", "UPDATE ledger_leaves SET leaf_hash = ? WHERE idx = ?",
            params=(merkle.leaf_hash(data), idx))
-    assert kinds(report_of(archive_path)) == ["ledger_rewritten"]
+    # the attacker left the full-text index as it was: it still holds the old words
+    assert kinds(report_of(archive_path)) == ["ledger_rewritten", "search_index"]
 
 
 def test_history_rewritten_and_resigned_with_the_key_is_inconsistent(archive_path: Path) -> None:
@@ -473,8 +475,8 @@ def test_history_rewritten_and_resigned_with_the_key_is_inconsistent(archive_pat
         builder.extend(ledger.stored_leaf_hashes())
         ledger._write_checkpoint(builder)
     report = report_of(archive_path)
-    assert set(kinds(report)) == {"inconsistent_checkpoint"}
-    assert len(report.problems) == len(Ledger(Archive(archive_path)).checkpoints()) - 1
+    assert set(kinds(report)) == {"inconsistent_checkpoint", "search_index"}  # the index kept the old words
+    assert len(report.problems) - 1 == len(Ledger(Archive(archive_path)).checkpoints()) - 1
 
 
 def test_purge_and_redaction_are_told_apart_from_tampering(archive_path: Path) -> None:
@@ -549,7 +551,7 @@ def test_init_signs_a_pre_ledger_archive_and_an_empty_one(tmp_path: Path) -> Non
     result = run(db, "init", "--key", str(key), "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert doc["tree_size"] == 3 and doc["key_created"] and key.exists()  # source, message, sightings
+    assert doc["tree_size"] == 4 and doc["key_created"] and key.exists()  # source, message, sightings, conversations
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert report_of(db).ok
     assert run(db, "verify").exit_code == 0  # the recorded key path is found without --key
@@ -559,7 +561,7 @@ def test_init_signs_a_pre_ledger_archive_and_an_empty_one(tmp_path: Path) -> Non
         assert not import_paths(archive, [extra]).errors  # the import hook signs with the recorded key
     assert not Path(str(db) + ".key").exists() and report_of(db).ok
     again = json.loads(run(db, "init", "--json").output)
-    assert not again["key_created"] and again["tree_size"] == 6
+    assert not again["key_created"] and again["tree_size"] == 8
     empty = tmp_path / "empty.db"
     doc = json.loads(run(empty, "init", "--json").output)
     assert doc["tree_size"] == 0 and doc["root"] == merkle.EMPTY_ROOT.hex()

@@ -64,18 +64,20 @@ def test_each_source_gets_a_sightings_leaf_after_its_messages_and_verify_is_clea
     with Archive(db) as archive:
         rows = archive.db.execute("SELECT idx, kind, ref FROM ledger_leaves ORDER BY idx").fetchall()
         kinds = [kind for _, kind, _ in rows]
-        assert kinds == [L.SOURCE, L.MESSAGE, L.MESSAGE, L.MESSAGE, L.SIGHTINGS, L.SOURCE, L.MESSAGE, L.SIGHTINGS]
+        assert kinds == [L.SOURCE, L.MESSAGE, L.MESSAGE, L.MESSAGE, L.SIGHTINGS, L.CONVERSATIONS,
+                         L.SOURCE, L.MESSAGE, L.SIGHTINGS, L.CONVERSATIONS]
         b = source_of(db, "b.csv")
+        rows = rows[:-1]  # the sightings leaf is the last but one
         assert rows[-1][2] == b
         # b's leaf counts all three of its sightings, also the two messages a.csv brought first
         kept = archive.db.execute("SELECT leaf FROM ledger_sightings WHERE source = ? ORDER BY leaf", (b,)).fetchall()
-        assert [leaf for (leaf,) in kept] == [2, 3, 6]
+        assert [leaf for (leaf,) in kept] == [2, 3, 7]
         sha = archive.db.execute("SELECT sha256 FROM sources WHERE id = ?", (b,)).fetchone()[0]
         salts = dict(archive.db.execute("SELECT leaf, salt FROM ledger_sightings WHERE source = ?", (b,)))
         assert all(len(salt) == 16 for salt in salts.values())  # salted, like the message fields
         hashes = [(leaf, L.sighting_hash(row, salts[leaf])) for row in archive.db.execute(L.SIGHTINGS_QUERY, (b,))
                   for leaf in [row[0]]]
-        stored = archive.db.execute("SELECT leaf_hash FROM ledger_leaves WHERE idx = 7").fetchone()[0]
+        stored = archive.db.execute("SELECT leaf_hash FROM ledger_leaves WHERE idx = 8").fetchone()[0]
         leaf = L.sightings_leaf(sha, hashes)
         assert L.leaf_hash_of(leaf) == stored
         assert b'"count":3' in leaf and b'"type":"sightings"' in leaf
@@ -178,8 +180,10 @@ def test_a_source_appended_before_sightings_were_signed_gets_a_notice(tmp_path: 
     # an archive signed before this leaf kind existed: a source leaf, its message, no sightings leaf
     tamper(db, "DROP TRIGGER ledger_leaves_no_delete")
     tamper(db, "DROP TRIGGER ledger_sightings_no_delete")
-    tamper(db, "DELETE FROM ledger_leaves WHERE kind = 4")
+    tamper(db, "DROP TRIGGER ledger_conversations_no_delete")
+    tamper(db, "DELETE FROM ledger_leaves WHERE kind IN (4, 5)")  # nor conversations leaves
     tamper(db, "DELETE FROM ledger_sightings")
+    tamper(db, "DELETE FROM ledger_conversations")
     with Archive(db) as archive:
         ledger = Ledger(archive)
         assert ledger.leaf_count() == 2
@@ -190,7 +194,8 @@ def test_a_source_appended_before_sightings_were_signed_gets_a_notice(tmp_path: 
         archive.db.execute("COMMIT")
         assert old_style.tree_size == 2
     tamper(db, "DROP TRIGGER ledger_checkpoints_no_delete")
-    tamper(db, "DELETE FROM ledger_checkpoints WHERE tree_size = 3")
+    tamper(db, "DELETE FROM ledger_checkpoints WHERE tree_size = 4")
+    (tmp_path / "old.db.witness").unlink()  # such an archive predates witness files too
     report = report_of(db)
     assert report.ok, report.problems
     (notice,) = [n for n in report.notices if n["kind"] == "sightings_unsigned"]

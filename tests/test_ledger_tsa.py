@@ -377,3 +377,14 @@ def test_openssl_as_the_tsa(archive_path: Path, pki, tmp_path: Path, ca_pem: Pat
     assert json.loads(result.output)["chain_verified"]
     with Archive(archive_path) as archive:
         assert verify_archive(archive).ok
+
+
+def test_verify_names_the_time_stamped_checkpoints(archive_path: Path, tsa: Responder, ca_pem: Path) -> None:
+    with Archive(archive_path) as archive:
+        assert verify_archive(archive).timestamped == []
+    assert run(archive_path, "timestamp", "--tsa", tsa.url, "--cert", str(ca_pem)).exit_code == 0
+    with Archive(archive_path) as archive:
+        latest = Ledger(archive).latest_checkpoint()
+        report = verify_archive(archive)
+    assert report.timestamped == [latest.id] and report.as_dict()["timestamped"] == [latest.id]
+    assert f"timestamped checkpoints: {latest.id}" in run(archive_path, "verify").output

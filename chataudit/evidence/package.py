@@ -359,6 +359,11 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
                              f"({error}); run `chataudit verify`") from None
     _, tree = ledger.checkpoint_tree(checkpoint)
     stamps = ledger.timestamps(checkpoint.id)
+    latest = ledger.witness_checkpoint(checkpoint.tree_size)  # refuses an archive whose tail was cut
+    conversation_state = ledger.conversation_states().get(conv["id"], "unsigned")
+    if conversation_state == "changed":
+        raise ChatAuditError(f"conversation {conv['platform']}:{conv['native_id']} no longer has the title, type or "
+                             "members that were signed; run `chataudit verify`")
 
     redactor = None
     if redact is not None:
@@ -539,10 +544,14 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
                 "verifier_key": str(verifier),
                 "key_source": key_source,
                 "schema_version": archive.schema_version,
+                # the archive's latest checkpoint (the witness's) and the RFC 9162 consistency proof to it
+                "latest_checkpoint": latest,
             },
             "selection": {
                 "conversation": {"archive_id": conv["id"], "platform": conv["platform"],
-                                 "native_id": conv["native_id"], "title": shown_title, "type": conv["type"]},
+                                 "native_id": conv["native_id"], "title": shown_title, "type": conv["type"],
+                                 # the proofs cover the messages, not these: the archive's ledger does
+                                 "unverified": ["title", "type"], "archive_ledger": conversation_state},
                 "since": since, "until": until, "since_ms": since_ms, "until_ms": until_ms,
                 "messages": len(lines), "first_at": first_at, "last_at": last_at, "message_ids": ids,
             },
@@ -860,6 +869,8 @@ def _readme(title: str, conv: dict[str, Any], count: int, created_at: str, custo
     return f"""chataudit evidence package / 聊天记录证据包
 
 Conversation / 会话: {title} ({conv['platform']}:{conv['native_id']})
+                    (title and type as the archive holds them: not covered by the proofs here; the archive's
+                    ledger: {custody['selection']['conversation']['archive_ledger']})
 Messages / 消息数:    {count}
 Exported / 导出:      {created_at} by {custody['events'][0]['operator']} with chataudit {_version()}
 Checkpoint / 检查点:  {archive['origin']}, tree size {archive['tree_size']}, root {archive['root']}

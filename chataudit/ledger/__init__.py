@@ -8,6 +8,8 @@ inclusion/consistency proofs, salted field digests for selective disclosure, RFC
     log      appending, checkpoints, proofs, purge and redaction (:class:`Ledger`)
     verify   recompute everything and name the damage
     tsa      RFC 3161 requests, responses and their verification
+    witness  the latest checkpoint kept outside the archive (a cut tail shows against it)
+    cosign   C2SP tlog-witness cosignatures of checkpoints (the client side and the cosignature format)
 """
 
 from .log import CheckpointRecord, Ledger, Proof, after_import, attach

@@ -67,16 +67,23 @@ def init(ctx: click.Context, key_path: str | None, mode: str | None, reason: str
 @click.command("verify")
 @_key_option
 @click.option("--pubkey", help="Verifier key to trust (the string from `chataudit key export`, or a file holding it).")
+@click.option("--witness", "witness_path", type=click.Path(dir_okay=False),
+              help="Witness file holding the latest checkpoint seen (default: $CHATAUDIT_WITNESS, else beside the key).")
+@click.option("--no-index-check", is_flag=True,
+              help="Skip re-indexing every message to compare the full-text index with the text (the slowest check).")
 @json_option
 @click.pass_context
 @friendly_errors
-def verify(ctx: click.Context, key_path: str | None, pubkey: str | None, as_json: bool) -> None:
-    """Recompute every leaf and check the archive against its signed checkpoints; exit 1 on any damage."""
+def verify(ctx: click.Context, key_path: str | None, pubkey: str | None, witness_path: str | None,
+           no_index_check: bool, as_json: bool) -> None:
+    """Recompute every leaf and check the archive against its signed checkpoints, the witness file's latest
+    checkpoint and the full-text index; exit 1 on any damage."""
     from .verify import summary_lines, verify_archive
 
     verifier = parse_verifier_key(pubkey) if pubkey else None
     with open_archive(ctx) as archive:
-        report = verify_archive(archive, verifier=verifier, key_path=key_path)
+        report = verify_archive(archive, verifier=verifier, key_path=key_path, witness_path=witness_path,
+                                check_index=not no_index_check)
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -172,6 +179,25 @@ def timestamp(ctx: click.Context, tsa_url: str, ca_file: str | None, as_json: bo
                f"at {result['gen_time']}; chain {'verified' if result['chain_verified'] else 'not checked (no --cert)'}")
 
 
-COMMANDS = [init, verify, proof, checkpoint, key, timestamp]
+@click.command("cosign")
+@click.option("--witness-url", "url", required=True, help="A C2SP tlog-witness's submission prefix (…/add-checkpoint is added).")
+@click.option("--witness-key", "witness_key", required=True,
+              help="The witness's verifier key <name>+<hex id>+<base64(0x04‖key)>, obtained from its operator.")
+@json_option
+@click.pass_context
+@friendly_errors
+def cosign(ctx: click.Context, url: str, witness_key: str, as_json: bool) -> None:
+    """Have a transparency-log witness cosign the latest checkpoint (it checks consistency with what it saw)."""
+    with open_archive(ctx) as archive:
+        result = Ledger(archive).cosign(url, witness_key)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"checkpoint {result['checkpoint']} (size {result['tree_size']}) cosigned by {result['witness']} "
+               f"at {result['timestamp']}")
+    click.echo(result["cosignature"], nl=False)
 
-__all__ = ["COMMANDS", "init", "verify", "proof", "checkpoint", "key", "timestamp"]
+
+COMMANDS = [init, verify, proof, checkpoint, key, timestamp, cosign]
+
+__all__ = ["COMMANDS", "init", "verify", "proof", "checkpoint", "key", "timestamp", "cosign"]

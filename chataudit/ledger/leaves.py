@@ -40,6 +40,14 @@ the SHA-256 of each line, concatenated in ascending message leaf order. The per-
 are kept (``ledger_sightings``), so a message purged later still verifies from its hash.
 A source appended before this leaf kind existed has none: its sightings are not signed.
 
+**conversations** (appended right after the sightings leaf of each source, ``ledger_leaves.ref`` is
+the source's id): ``{"count","digest","source":<sha256 of the source>,"type":"conversations","v":1}``,
+where each conversation that the source's messages are in is the line ``{"members","native_id",
+"platform","title","type"}`` (``members`` the stored JSON text as a JSON string, or null) as the
+archive held it after the import, ``digest`` the base64url SHA-256 of the SHA-256 of each line,
+concatenated in ascending conversation id order. The per-conversation hashes are kept
+(``ledger_conversations``); the latest one of each conversation must match it now.
+
 **purge** / **redaction** (policy events, appended when a message is purged or fields are
 redacted): ``{"at","fields","reason","target":<leaf index>,"type":"purge"|"redaction","v":1}``.
 A purged message's own leaf hash stays in the tree as its tombstone.
@@ -59,6 +67,9 @@ import binascii
 import hashlib
 import json
 import os
+import sys
+import zlib
+from array import array
 from typing import Any, Mapping, Sequence
 
 import orjson
@@ -68,8 +79,9 @@ SALTED_FIELDS = ("text", "sender_id", "sender_name", "extras")  # then one salt 
 SALT_BYTES = 16
 SALT_CHARS = 32  # a salt is written as the lowercase hex of its 16 random bytes
 
-SOURCE, MESSAGE, EVENT, AUDIT, SIGHTINGS = 0, 1, 2, 3, 4
-KIND_NAMES = {SOURCE: "source", MESSAGE: "message", EVENT: "event", AUDIT: "audit", SIGHTINGS: "sightings"}
+SOURCE, MESSAGE, EVENT, AUDIT, SIGHTINGS, CONVERSATIONS = 0, 1, 2, 3, 4, 5
+KIND_NAMES = {SOURCE: "source", MESSAGE: "message", EVENT: "event", AUDIT: "audit", SIGHTINGS: "sightings",
+              CONVERSATIONS: "conversations"}
 
 # Column order of a message row as every leaf function reads it (a prefix of the verify query).
 MESSAGE_COLUMNS = (
@@ -261,6 +273,25 @@ def sightings_leaf_of(source_sha256: str, count: int, digest: bytes) -> bytes:
     })
 
 
+CONVERSATION_COLUMNS = "id, platform, native_id, title, type, members"
+
+
+def conversation_line(row: Sequence[Any]) -> bytes:
+    """The canonical line of a conversation row in CONVERSATION_COLUMNS order."""
+    return _dumps({"members": row[5], "native_id": row[2], "platform": row[1], "title": row[3], "type": row[4]})
+
+
+def conversations_leaf_of(source_sha256: str, count: int, digest: bytes) -> bytes:
+    """The leaf bytes from the count and the SHA-256 of the conversation hashes in id order."""
+    return _dumps({
+        "count": count,
+        "digest": _b2a(digest, newline=False)[:43].translate(_URLSAFE).decode(),
+        "source": source_sha256,
+        "type": "conversations",
+        "v": LEAF_VERSION,
+    })
+
+
 EVENT_COLUMNS = "leaf, action, target, fields, reason, at"
 
 
@@ -300,6 +331,52 @@ def audit_leaf(row: Sequence[Any]) -> bytes:
         "type": "audit",
         "v": LEAF_VERSION,
     })
+
+
+# ---- naming the field that changed ----------------------------------------------------------------
+# A canonical leaf splits on `,"` into one piece per field (inside a JSON string a quote is always
+# escaped, so `,"` only ever starts a key; an attachment digest after the first is a piece of its own).
+
+_SPLIT = b',"'
+_crc32 = zlib.crc32
+
+
+def field_fingerprints(leaf: bytes) -> bytes:
+    """One byte per piece of the leaf: the low byte of its CRC-32 (C-speed: the import runs it per message)."""
+    return array("I", map(_crc32, leaf.split(_SPLIT))).tobytes()[::4] if sys.byteorder == "little" \
+        else bytes(_crc32(piece) & 0xFF for piece in leaf.split(_SPLIT))
+
+
+def _piece_names(leaf: bytes) -> list[str]:
+    names, last = [], "attachments"
+    for piece in leaf.split(_SPLIT):
+        if piece.startswith(b'{"_sd":{"'):
+            piece = piece[9:]
+        elif piece.startswith(b'{"'):
+            piece = piece[2:]
+        key, quote, rest = piece.partition(b'":')
+        if quote and key and b'"' not in key:
+            last = key.decode("utf-8", "replace")
+        names.append(last)  # a piece without a key is the next attachment digest
+    return names
+
+
+def differing_fields(fingerprints: bytes | None, leaf: bytes) -> list[str]:
+    """The fields of ``leaf`` whose fingerprint is not the one kept when it was signed ([] unknown)."""
+    if not fingerprints:
+        return []
+    now, names = field_fingerprints(leaf), _piece_names(leaf)
+    differ: list[str] = []
+    if len(now) != len(fingerprints):  # the number of attachments changed; the fields after them align
+        differ.append("attachments")
+        tail = min(len(now), len(fingerprints)) - 1 - names.index("text") if "text" in names else 0
+        pairs = [(names[-i], now[-i], fingerprints[-i]) for i in range(1, tail + 1)]
+    else:
+        pairs = list(zip(names, now, fingerprints))
+    for name, a, b in pairs:
+        if a != b and name not in differ:
+            differ.append(name)
+    return sorted(differ)
 
 
 # ---- standard-library verification (what a standalone checker needs) ---------------------------

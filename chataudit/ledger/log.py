@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-
 import secrets
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,13 +22,16 @@ from ..errors import ChatAuditError
 from . import leaves as L
 from .keys import KEY_PATH_SETTING, load_or_create_key, resolve_key_path
 from .merkle import MemoryTree, TreeBuilder, consistency_proof, leaf_hash
-from .note import Checkpoint, Signer, Verifier, sign
+from .note import Checkpoint, NoteError, Signer, Verifier, sign
+from .witness import advance as advance_witness, load as load_witness, witness_path as resolve_witness_path
 
 ORIGIN_SETTING = "ledger.origin"
 VKEY_SETTING = "ledger.vkey"
 BATCH = 5000
 REDACTABLE = ("text", "sender_id", "sender_name", "extras", "attachments")
 GONE_SALT = bytes(L.SALT_BYTES)  # a redacted field's salt is discarded, so its value can't be guessed
+# a checkpoint's extension line carrying the instant it was signed, so the claim is under the signature
+SIGNED_AT_PREFIX = "chataudit-signed-at "
 
 # The migration runner splits on ';', which a trigger body needs, so the guards are created here.
 GUARDS = [
@@ -44,6 +47,8 @@ GUARDS = [
     ("ledger_sightings_no_delete", "BEFORE DELETE ON ledger_sightings"),
     # a purge drops a sighting's salt; what the tree committed to may not change
     ("ledger_sightings_no_update", "BEFORE UPDATE OF source, leaf, hash ON ledger_sightings"),
+    ("ledger_conversations_no_delete", "BEFORE DELETE ON ledger_conversations"),
+    ("ledger_conversations_no_update", "BEFORE UPDATE ON ledger_conversations"),
 ]
 
 
@@ -104,10 +109,11 @@ def _rows(db, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple]:
 class Ledger:
     """The ledger of one open :class:`~chataudit.store.Archive`."""
 
-    def __init__(self, archive, key_path: str | Path | None = None):
+    def __init__(self, archive, key_path: str | Path | None = None, *, witness_path: str | Path | None = None):
         self.archive = archive
         self.db = archive.db
         self.key_path = resolve_key_path(archive.path, key_path, archive.setting(KEY_PATH_SETTING))
+        self.witness_path = resolve_witness_path(self.key_path, witness_path)
         self._signer: Signer | None = None
         self._conversations: dict[int, str] | None = None
 
@@ -267,6 +273,104 @@ class Ledger:
         checkpoint, tree = self.checkpoint_tree()
         return consistency_proof(old_size, checkpoint.tree_size if new_size is None else new_size, tree.subtree)
 
+    # ---- the witness: the latest checkpoint, kept outside the archive --------------------------------
+
+    def witnessed(self) -> str | None:
+        """The checkpoint note the witness file keeps for this archive's log (None: none kept)."""
+        origin = self.origin
+        if origin is None:
+            return None
+        entry = load_witness(self.witness_path).get(origin)
+        return entry.note if entry else None
+
+    def witness_checkpoint(self, from_size: int | None = None) -> dict[str, Any] | None:
+        """The latest checkpoint, for an evidence package to carry beside the one it proves against:
+        its note, and the RFC 9162 consistency proof (hex) from ``from_size`` to it. Refused when the
+        witness file keeps a checkpoint this archive no longer holds (its tail was cut or rewritten).
+        None when the archive has no checkpoint."""
+        latest = self.latest_checkpoint()
+        if latest is None:
+            return None
+        kept = self.witnessed()
+        if kept is not None and kept != latest.note and self.db.execute(
+                "SELECT 1 FROM ledger_checkpoints WHERE note = ?", (kept,)).fetchone() is None:
+            raise ChatAuditError(f"the witness file {self.witness_path} keeps a checkpoint this archive does not hold: "
+                                 "its tail was cut or rewritten; run `chataudit verify`")
+        result: dict[str, Any] = {"note": latest.note, "tree_size": latest.tree_size, "root": latest.root.hex()}
+        if from_size is not None:
+            result["from_size"] = from_size
+            result["consistency"] = ([] if from_size == latest.tree_size else
+                                     [h.hex() for h in self.consistency_proof(from_size)])
+        return result
+
+    def sync_witness(self) -> str:
+        """Move the witness file forward to the latest committed checkpoint (never backwards, never to
+        a log that does not hold the kept one). Returns ``recorded``, ``unchanged``, ``pending`` (inside
+        a transaction: only committed checkpoints are witnessed) or ``refused: <why>``."""
+        if self.db.in_transaction:
+            return "pending"
+        latest = self.latest_checkpoint()
+        if latest is None:
+            return "unchanged"
+        # the key the archive records (never create one here); a forged record fails against the kept head
+        try:
+            verifier = self.recorded_verifier()
+        except NoteError as error:
+            return f"refused: the archive's recorded key is unreadable ({error})"
+        if verifier is None:
+            return "refused: the archive records no signing key"
+
+        def archive_holds(note: str) -> bool:
+            return self.db.execute("SELECT 1 FROM ledger_checkpoints WHERE note = ?", (note,)).fetchone() is not None
+
+        try:
+            return advance_witness(self.witness_path, latest.note, verifier, archive_holds)
+        except NoteError as error:
+            return f"refused: the latest checkpoint does not verify with {verifier.name} ({error})"
+        except OSError as error:
+            return f"refused: {self.witness_path}: {error.strerror or error}"
+        except ChatAuditError as error:  # an unreadable witness file is left for `verify` to name
+            return f"refused: {error}"
+
+    def _sync_witness_or_warn(self) -> None:
+        """After a commit: tell the witness; a refusal is one line on stderr (the commit stands)."""
+        _warn_unwitnessed(self.sync_witness())
+
+    def cosign(self, url: str, witness_key: str, *, timeout: float = 30.0) -> dict[str, Any]:
+        """Have a C2SP tlog-witness at ``url`` cosign the latest checkpoint, proving it consistent with
+        the head the witness holds; the cosignature is kept in the witness file beside the checkpoint."""
+        from .cosign import CosignError, Cosigner, add_checkpoint
+        from .witness import add_cosignature
+
+        try:
+            cosigner = Cosigner.from_key(witness_key)
+        except NoteError as error:
+            raise ChatAuditError(f"witness key: {error}") from None
+        _warn_unwitnessed(self.sync_witness())
+        checkpoint, tree = self.checkpoint_tree()
+
+        def proof_from(old_size: int) -> list[bytes]:
+            if old_size > checkpoint.tree_size:
+                raise CosignError(f"{url}: the witness saw this log at size {old_size}, larger than its latest "
+                                  f"checkpoint ({checkpoint.tree_size}): the log was cut")
+            return tree.consistency_proof(old_size, checkpoint.tree_size)
+
+        line, timestamp = add_checkpoint(url, checkpoint.note, cosigner, proof_from, timeout=timeout)
+        origin = Checkpoint.from_text(checkpoint.note.split("\n\n", 1)[0] + "\n").origin
+        kept = add_cosignature(self.witness_path, origin, checkpoint.note,
+                               {"witness_key": str(cosigner), "line": line, "timestamp": timestamp, "url": url})
+        return {"checkpoint": checkpoint.id, "tree_size": checkpoint.tree_size, "witness": cosigner.name,
+                "timestamp": timestamp, "cosignature": line, "kept": kept}
+
+    def _witness_on_close(self) -> None:
+        """Have the archive tell the witness on close (a caller's transaction commits after us)."""
+        hooks = getattr(self.archive, "on_close", None)
+        if hooks is None:
+            return
+        self.archive.ledger_witness = (self.key_path, self.witness_path)
+        if _sync_witness_on_close not in hooks:
+            hooks.append(_sync_witness_on_close)
+
     # ---- appending ------------------------------------------------------------------------------
 
     def _builder(self) -> TreeBuilder:
@@ -293,9 +397,10 @@ class Ledger:
     def _write_checkpoint(self, builder: TreeBuilder) -> CheckpointRecord:
         signer = self.signer()
         root = builder.root()
-        text = Checkpoint(self.origin or signer.name, builder.size, root).text()
-        note = sign(text, signer)
         signed_at, signed_ms = now_utc()
+        text = Checkpoint(self.origin or signer.name, builder.size, root, (SIGNED_AT_PREFIX + signed_at,)).text()
+        note = sign(text, signer)
+        self._witness_on_close()
         cursor = self.db.execute(
             "INSERT INTO ledger_checkpoints (tree_size, root, note, signed_at, signed_at_ms, frontier)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -315,11 +420,12 @@ class Ledger:
                 conversations = self.conversation_ids()
                 native = conversations.get(conversation, "")
             salts = L.new_salts(L.salt_count(row[L.COL_ATTACHMENTS]))
-            digest = leaf_hash(L.message_leaf(row, native, source_sha256, salts.hex()))
+            data = L.message_leaf(row, native, source_sha256, salts.hex())
+            digest = leaf_hash(data)
             idx = builder.size
             builder.append(digest)
             leaves_rows.append((idx, L.MESSAGE, row[L.COL_ID], digest, conversation, row[L.COL_SENT_AT],
-                                row[L.COL_SENDER_NAME] or row[L.COL_SENDER_ID], salts))
+                                row[L.COL_SENDER_NAME] or row[L.COL_SENDER_ID], salts, L.field_fingerprints(data)))
             if len(leaves_rows) >= BATCH:
                 self._insert_leaves(leaves_rows)
         self._insert_leaves(leaves_rows)
@@ -347,11 +453,44 @@ class Ledger:
         self.db.executemany(insert, batch)
         self._append_leaf(builder, L.SIGHTINGS, source_id, L.sightings_leaf_of(source_sha256, count, digest.digest()))
 
+    def _append_conversations(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
+        """One leaf committing to the title, type and members of every conversation the source's
+        messages are in, as they stand after the import; each conversation's hash is kept."""
+        digest, rows = hashlib.sha256(), []
+        for row in _rows(self.db, f"SELECT {L.CONVERSATION_COLUMNS} FROM conversations WHERE id IN"
+                                  " (SELECT m.conversation FROM sightings si JOIN messages m ON m.id = si.message"
+                                  "  WHERE si.source = ? UNION SELECT conversation FROM messages WHERE source = ?)"
+                                  " ORDER BY id", (source_id, source_id)):
+            line = L.conversation_line(row)
+            value = hashlib.sha256(line).digest()
+            digest.update(value)
+            rows.append((source_id, row[0], value, L.field_fingerprints(line)))
+        self.db.executemany("INSERT INTO ledger_conversations (source, conversation, hash, fields) VALUES (?, ?, ?, ?)",
+                            rows)
+        self._append_leaf(builder, L.CONVERSATIONS, source_id,
+                          L.conversations_leaf_of(source_sha256, len(rows), digest.digest()))
+
+    def conversation_states(self) -> dict[int, str]:
+        """conversation id → ``signed`` (its title, type and members are the ones last signed),
+        ``changed`` (they differ from what was signed) or ``unsigned`` (imported before the ledger
+        committed to conversations). `verify` checks the same and names each change."""
+        latest: dict[int, bytes] = {}
+        for conversation, value in _rows(self.db, "SELECT lc.conversation, lc.hash FROM ledger_conversations lc"
+                                                  f" JOIN ledger_leaves l ON l.kind = {L.CONVERSATIONS} AND l.ref = lc.source"
+                                                  " ORDER BY l.idx"):
+            latest[conversation] = value
+        states = {}
+        for row in _rows(self.db, f"SELECT {L.CONVERSATION_COLUMNS} FROM conversations"):
+            kept = latest.get(row[0])
+            states[row[0]] = ("unsigned" if kept is None else
+                              "signed" if hashlib.sha256(L.conversation_line(row)).digest() == kept else "changed")
+        return states
+
     def _insert_leaves(self, leaves_rows: list[tuple]) -> None:
         if leaves_rows:
             self.db.executemany(
-                "INSERT INTO ledger_leaves (idx, kind, ref, leaf_hash, conversation, sent_at_ms, sender, salts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", leaves_rows)
+                "INSERT INTO ledger_leaves (idx, kind, ref, leaf_hash, conversation, sent_at_ms, sender, salts, fields)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", leaves_rows)
             leaves_rows.clear()
 
     def _append_leaf(self, builder: TreeBuilder, kind: int, ref: int | None, data: bytes) -> int:
@@ -367,7 +506,7 @@ class Ledger:
 
         Runs inside the caller's transaction when there is one (the import hook), else in its own.
         """
-        with _transaction(self.db):
+        with _transaction(self.db, self._sync_witness_or_warn):
             self.ensure_guards()
             pending = list(_rows(self.db, f"SELECT {L.SOURCE_COLUMNS} FROM sources WHERE id NOT IN"
                                           " (SELECT ref FROM ledger_leaves WHERE kind = 0) ORDER BY id"))
@@ -380,6 +519,7 @@ class Ledger:
                 self._append_leaf(builder, L.SOURCE, source[0], L.source_leaf(source))
                 self._append_messages(builder, source[0], source[1])
                 self._append_sightings(builder, source[0], source[1])
+                self._append_conversations(builder, source[0], source[1])
             return self._write_checkpoint(builder)
 
     # ---- policy: purge and redaction --------------------------------------------------------------
@@ -424,7 +564,7 @@ class Ledger:
         naming the tombstone and the reason is appended.
         """
         purges = list(dict(purges).items())  # each message once
-        with _transaction(self.db):
+        with _transaction(self.db, self._sync_witness_or_warn):
             self.ensure_guards()
             self.signer()
             purged = self.purged_leaves()
@@ -453,7 +593,7 @@ class Ledger:
         that `verify` can still name the entry if its row is deleted. Runs inside the caller's
         transaction when there is one.
         """
-        with _transaction(self.db):
+        with _transaction(self.db, self._sync_witness_or_warn):
             self.ensure_guards()
             self.signer()
             builder = self._builder()
@@ -472,7 +612,7 @@ class Ledger:
         unknown = [f for f in fields if f not in REDACTABLE]
         if not fields or unknown:
             raise ChatAuditError(f"cannot redact {unknown or fields}; fields are {', '.join(REDACTABLE)}")
-        with _transaction(self.db):
+        with _transaction(self.db, self._sync_witness_or_warn):
             self.ensure_guards()
             self.signer()
             idx = self.message_leaf_index(message_id)
@@ -509,11 +649,13 @@ SALT_POSITION = {name: i for i, name in enumerate(L.SALTED_FIELDS)}
 
 
 class _transaction:
-    """BEGIN IMMEDIATE … COMMIT unless the connection is already inside a transaction."""
+    """BEGIN IMMEDIATE … COMMIT unless the connection is already inside a transaction; ``on_commit``
+    runs after a COMMIT of its own (the witness is told only what is committed)."""
 
-    def __init__(self, db):
+    def __init__(self, db, on_commit: Any = None):
         self.db = db
         self.own = False
+        self.on_commit = on_commit
 
     def __enter__(self):
         if not self.db.in_transaction:
@@ -525,6 +667,22 @@ class _transaction:
         if not self.own:
             return
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not exc_type and self.on_commit is not None:
+            self.on_commit()
+
+
+def _sync_witness_on_close(archive) -> None:
+    key_path, witness = getattr(archive, "ledger_witness", (None, None))
+    try:
+        status = Ledger(archive, key_path, witness_path=witness).sync_witness()
+    except (ChatAuditError, NoteError, OSError) as error:
+        status = f"refused: {error}"
+    _warn_unwitnessed(status)
+
+
+def _warn_unwitnessed(status: str) -> None:
+    if status.startswith("refused"):
+        print(f"chataudit: witness file not updated: {status[len('refused: '):]}", file=sys.stderr)
 
 
 def after_import(archive, source_id: int) -> None:

@@ -6,6 +6,8 @@ checkpoint's size the builder's head is compared with the signed root, and the p
 that the consistency proofs from every earlier checkpoint to the latest need are captured on the
 way. A leaf that no longer matches names its message (conversation, sender, instant) and the kind
 of damage; policy purges and redactions, which are signed events of the log, are told apart.
+The checkpoint the witness file keeps outside the archive is proven consistent the same way (a
+smaller tree is a cut tail), and the full-text index is compared with the messages.
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from typing import Any
 
 import orjson
 
+from ..errors import ChatAuditError
 from . import leaves as L
 from .keys import load_key
-from .log import Ledger, _rows
+from .log import SIGNED_AT_PREFIX, Ledger, _rows
 from .merkle import ProofError, TreeBuilder, consistency_ranges, hash_from_pieces, perfect_pieces, verify_consistency
 from .note import Checkpoint, NoteError, Verifier, open_note
+from .witness import TRUNCATED, WITNESS, check_witness as _check_witness, witness_for_verify
 
 MAX_PROBLEMS = 10_000
 # every leaf in tree order with its message row (MESSAGE_COLUMNS first, then the ledger's columns)
 VERIFY_QUERY = (f"SELECT {L.MESSAGE_COLUMNS}, l.idx, l.kind, l.ref, l.leaf_hash, l.salts, l.conversation,"
-                " l.sent_at_ms, l.sender FROM ledger_leaves l"
+                " l.sent_at_ms, l.sender, l.fields FROM ledger_leaves l"
                 " LEFT JOIN messages m ON l.kind = 1 AND m.id = l.ref ORDER BY l.idx")
 REDACTED_PLACEHOLDER = {"text": "", "sender_id": None, "sender_name": None, "extras": None, "attachments": None}
 
@@ -48,6 +52,7 @@ INSERTED = "inserted"
 FUTURE_INSTANT = "future_instant"
 CHECKPOINT_TIME = "checkpoint_time"
 TIMESTAMP = "timestamp"
+SEARCH_INDEX = "search_index"                   # the full-text index does not say what the messages say
 
 
 @dataclass
@@ -63,6 +68,10 @@ class VerifyReport:
     key: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     problem_count: int = 0
+    witness: dict[str, Any] = field(default_factory=dict)
+    index_checked: bool = False  # the full-text index was compared with the messages
+    unsigned_conversations: list[int] = field(default_factory=list)  # title/type/members never signed
+    timestamped: list[int] = field(default_factory=list)  # ids of checkpoints with a verified RFC 3161 token
 
     def add(self, kind: str, detail: str, message: dict[str, Any] | None = None) -> None:
         self.problem_count += 1
@@ -83,8 +92,9 @@ class VerifyReport:
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "tree_size": self.tree_size, "root": self.root, "checked": self.checked,
                 "problems": self.problems, "problem_count": self.problem_count, "notices": self.notices,
-                "checkpoints": self.checkpoints, "timestamps": self.timestamps, "key": self.key,
-                "seconds": round(self.seconds, 3)}
+                "checkpoints": self.checkpoints, "timestamps": self.timestamps, "timestamped": self.timestamped,
+                "witness": self.witness, "index_checked": self.index_checked,
+                "unsigned_conversations": self.unsigned_conversations, "key": self.key, "seconds": round(self.seconds, 3)}
 
 
 def _iso(ms: int | None, offset_min: int = 0) -> str | None:
@@ -110,22 +120,36 @@ def trusted_verifier(ledger: Ledger, verifier: Verifier | None = None,
 
 
 def verify_archive(archive, *, verifier: Verifier | None = None, key_path: str | Path | None = None,
-                   check_timestamps: bool = True) -> VerifyReport:
-    """Recompute everything and compare it with the signed checkpoints (one read snapshot)."""
+                   check_timestamps: bool = True, witness_path: str | Path | None = None,
+                   check_index: bool = True) -> VerifyReport:
+    """Recompute everything and compare it with the signed checkpoints and with the checkpoint the
+    witness file keeps outside the archive (one read snapshot)."""
     db = archive.db
     own = not db.in_transaction
     if own:
         db.execute("BEGIN")  # a snapshot: an import committing meanwhile is not half-seen
     try:
-        return _verify(archive, verifier, key_path, check_timestamps)
+        return _verify(archive, verifier, key_path, check_timestamps, witness_path, check_index)
     finally:
         if own:
             db.execute("ROLLBACK")
 
 
-def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, check_timestamps: bool) -> VerifyReport:
+def _signed_time(head: Checkpoint) -> str | None:
+    for line in head.extensions:
+        if line.startswith(SIGNED_AT_PREFIX):
+            return line[len(SIGNED_AT_PREFIX):]
+    return None
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, check_timestamps: bool,
+            witness_path: str | Path | None = None, check_index: bool = True) -> VerifyReport:
     started = time.perf_counter()
-    ledger = Ledger(archive, key_path)
+    ledger = Ledger(archive, key_path, witness_path=witness_path)
     report = VerifyReport()
     trusted, key_source = trusted_verifier(ledger, verifier, key_path)
     report.key = {"verifier_key": str(trusted) if trusted else None, "source": key_source}
@@ -156,8 +180,22 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
             report.add(CHECKPOINT_ORDER, f"{where} has size {head.size}, smaller than checkpoint "
                                          f"{signed[-1]['id']} before it ({signed[-1]['size']})")
             continue
-        signed.append({"id": record.id, "size": head.size, "root": head.root, "signed_at": record.signed_at,
-                       "signed_at_ms": record.signed_at_ms, "note": record.note, "time_bound_ms": record.signed_at_ms})
+        signed_at, signed_ms, time_signed = record.signed_at, record.signed_at_ms, False
+        claimed = _signed_time(head)
+        if claimed is not None:
+            try:
+                claimed_ms = _ms(claimed)
+            except ValueError:
+                report.add(CHECKPOINT_SIGNATURE, f"checkpoint {record.id}: malformed signed time {claimed!r}")
+            else:
+                if (record.signed_at, record.signed_at_ms) != (claimed, claimed_ms):
+                    report.add(CHECKPOINT_TIME, f"checkpoint {record.id}: its signing time was changed in the archive "
+                                                f"(to {record.signed_at}, {_iso(record.signed_at_ms)}); the signed note "
+                                                f"says {claimed}")
+                signed_at, signed_ms, time_signed = claimed, claimed_ms, True
+        signed.append({"id": record.id, "size": head.size, "root": head.root, "signed_at": signed_at,
+                       "signed_at_ms": signed_ms, "note": record.note, "time_bound_ms": signed_ms,
+                       "time_signed": time_signed})
     if not signed:
         if report.checkpoints == 0:
             report.add(NO_CHECKPOINT, "the archive has no signed checkpoint (run `chataudit init`)")
@@ -165,11 +203,19 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
         report.seconds = time.perf_counter() - started
         return report
 
+    unsigned_times = [entry["id"] for entry in signed if not entry["time_signed"]]
+    if unsigned_times:
+        report.notice("checkpoint_time_unsigned", f"{len(unsigned_times)} checkpoint(s) (ids {_id_list(unsigned_times)}) "
+                                                  "predate signed signing times: their time is checked only "
+                                                  "against the imports they sign")
+    _check_checkpoint_times(db, signed, report)
+
     # ---- timestamps: verify tokens, and let a TSA's time bound the checkpoint's --------------------
     if check_timestamps:
         _check_timestamps(ledger, signed, report)
     latest = signed[-1]
     n_latest = latest["size"]
+    witness = _load_witnessed(ledger, trusted, report)
 
     # time bound per checkpoint = the earliest trusted time it existed; a leaf's bound is the min over
     # all checkpoints that include it (suffix minimum over sizes)
@@ -186,6 +232,10 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
         proof_ranges[entry["id"]] = ranges
         for a, b in ranges:
             wanted.update(perfect_pieces(a, b))
+    if witness is not None and witness["size"] <= n_latest:
+        witness["ranges"] = consistency_ranges(witness["size"], n_latest)
+        for a, b in witness["ranges"]:
+            wanted.update(perfect_pieces(a, b))
     capture_ends = {b for _, b in wanted}
     captured: dict[tuple[int, int], bytes] = {}
 
@@ -196,6 +246,8 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     stops: dict[int, list[dict[str, Any]]] = {}
     for entry in signed:
         stops.setdefault(entry["size"], []).append(entry)
+    if witness is not None:
+        stops.setdefault(witness["size"], []).append(witness)
 
     # ---- the streaming pass -----------------------------------------------------------------------
     conversations = {cid: (platform, native, title) for cid, platform, native, title in
@@ -240,16 +292,16 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     signed_sightings: set[int] = set()
     builder = TreeBuilder()
     mismatched: dict[int, tuple[bytes, bytes, Any, tuple]] = {}  # idx -> (stored, recomputed, row, locator)
+    changed_fields: dict[int, list[str]] = {}  # idx -> the fields whose kept fingerprint differs
     damaged_leaves: list[int] = []
     live_message_rows = 0
     audited = 0
-    last_imported_at: str | None = None
     next_idx = 0
     stop_sizes = sorted(stops)
     stop_pos = 0
     bound_pos = 0  # signed[bound_pos] is the first checkpoint that includes the current leaf
     if stop_sizes and stop_sizes[0] == 0:
-        _check_stop(builder, stops[0], None, report)
+        _check_stop(builder, stops[0])
         stop_pos = 1
     message_leaf = L.message_leaf
     leaf_hash_prefix = b"\x00"
@@ -296,6 +348,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
                     recomputed = b"\xff" * 32  # an unreadable row cannot match
                 if recomputed != stored:
                     mismatched[idx] = (stored, recomputed, row, (row[25], row[26], row[27]))
+                    changed_fields[idx] = L.differing_fields(row[28], data) if recomputed != b"\xff" * 32 else []
                 if row[L.COL_SENT_AT] is not None and row[L.COL_SENT_AT] > leaf_bound:
                     report.add(FUTURE_INSTANT, f"sent at {_iso(row[L.COL_SENT_AT])}, after the archive signed it "
                                                f"at {_iso(leaf_bound)} — impossible for a genuine record",
@@ -307,7 +360,6 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
                 damaged_leaves.append(idx)
             else:
                 recomputed = sha(leaf_hash_prefix + L.source_leaf(source)).digest()
-                last_imported_at = source[6]
                 if recomputed != stored:
                     report.add(MODIFIED, f"source {source[0]} ({source[2]}, sha256 {source[1][:12]}…) differs from "
                                          "what was signed (path, size, format, label, time or counts)")
@@ -328,6 +380,10 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
                                          f"{entry[1]}) differs from what was signed")
                     damaged_leaves.append(idx)
                 audited += 1
+        elif kind == L.CONVERSATIONS:
+            recomputed = _check_conversations_leaf(db, row[22], idx, sources, report)
+            if recomputed != stored:
+                damaged_leaves.append(idx)
         elif kind == L.SIGHTINGS:
             signed_sightings.add(row[22])
             recomputed = _check_sightings(db, row[22], idx, stored, sources, purged, report, describe_message,
@@ -352,7 +408,7 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
             builder.append(recomputed)
         if stop_pos < len(stop_sizes) and size == stop_sizes[stop_pos]:
             stop_pos += 1
-            _check_stop(builder, stops[size], last_imported_at, report)
+            _check_stop(builder, stops[size])
     report.checked = builder.size
 
     def recompute(row: tuple, salts: bytes | None) -> bytes | None:
@@ -363,10 +419,12 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
             return None
         return sha(leaf_hash_prefix + data).digest()
 
-    _classify_mismatches(mismatched, describe, report, damaged_leaves, recompute)
+    _classify_mismatches(mismatched, describe, report, damaged_leaves, recompute, changed_fields)
 
     # checkpoints at size 0, or beyond the leaves that exist
     for size in stop_sizes[stop_pos:]:
+        if stops[size][0] is witness:
+            continue
         report.add(MISSING_LEAVES, f"checkpoint {stops[size][0]['id']} signed {size} leaves, the ledger has "
                                    f"{builder.size}: leaves were removed")
     if builder.size > n_latest:
@@ -375,9 +433,14 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     _explain_roots(signed, damaged_leaves, report)
     if builder.size >= n_latest:
         _check_consistency(signed, proof_ranges, captured, report)
+    if witness is not None:
+        _check_witness(witness, latest, builder.size, damaged_leaves, captured, report)
 
     _find_unledgered(ledger, live_message_rows, purged, report)
     _reread_notices(sources, report)
+    _check_conversations(db, conversations, report)
+    if check_index:
+        _check_text_index(db, describe_message, report)
     for source_id in sorted(set(sources) - signed_sightings):
         if db.execute("SELECT 1 FROM ledger_leaves WHERE kind = 0 AND ref = ?", (source_id,)).fetchone():
             report.notice("sightings_unsigned", f"sightings of source {source_id} ({sources[source_id][2]}) are not "
@@ -397,6 +460,98 @@ def _verify(archive, verifier: Verifier | None, key_path: str | Path | None, che
     report.ok = report.problem_count == 0
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_conversations_leaf(db, source_id: int, idx: int, sources, report: VerifyReport) -> bytes:
+    """A source's conversations leaf, recomputed from the conversation hashes kept for it."""
+    digest, count = hashlib.sha256(), 0
+    for (value,) in _rows(db, "SELECT hash FROM ledger_conversations WHERE source = ? ORDER BY conversation",
+                          (source_id,)):
+        digest.update(value)
+        count += 1
+    source = sources.get(source_id)
+    recomputed = hashlib.sha256(b"\x00" + L.conversations_leaf_of(source[1] if source else "", count,
+                                                                   digest.digest())).digest()
+    return recomputed
+
+
+def _check_conversations(db, conversations: dict[int, tuple], report: VerifyReport) -> None:
+    """Each conversation's platform, id, title, type and members must be the ones last signed; one
+    never signed (imported before the ledger committed to conversations) is named as unverified."""
+    latest: dict[int, tuple[bytes, bytes | None]] = {}
+    for conversation, value, fields in _rows(
+            db, "SELECT lc.conversation, lc.hash, lc.fields FROM ledger_conversations lc"
+                f" JOIN ledger_leaves l ON l.kind = {L.CONVERSATIONS} AND l.ref = lc.source ORDER BY l.idx"):
+        latest[conversation] = (value, fields)
+    unsigned = []
+    for row in _rows(db, f"SELECT {L.CONVERSATION_COLUMNS} FROM conversations ORDER BY id"):
+        kept = latest.pop(row[0], None)
+        if kept is None:
+            unsigned.append(row[0])
+            continue
+        line = L.conversation_line(row)
+        if hashlib.sha256(line).digest() != kept[0]:
+            fields = L.differing_fields(kept[1], line)
+            report.add(MODIFIED, f"conversation {row[1]}:{row[2]} (title {row[3]!r}) differs from what was signed"
+                                 + (f": differs in {', '.join(fields)}" if fields else " (title, type or members)"))
+    for conversation in sorted(latest):
+        report.add(DELETED, f"conversation {conversation} was deleted from the archive")
+    if unsigned:
+        names = [f"{conversations[c][0]}:{conversations[c][1]}" for c in unsigned[:10] if c in conversations]
+        report.notice("conversations_unsigned", f"{len(unsigned)} conversation(s) ({', '.join(names)}"
+                                                f"{' …' if len(unsigned) > 10 else ''}) have titles, types and members "
+                                                "that are not signed (imported before the ledger committed to "
+                                                "them): unverified")
+    report.unsigned_conversations = unsigned
+
+
+def _check_text_index(db, describe_message, report: VerifyReport) -> None:
+    """Name every message the full-text index hides from search or makes match words it lacks."""
+    from ..search import index_differences
+    from ..store.sqlite import ROWID_SHIFT
+
+    # a message already named as deleted, inserted or changed takes its stale index row with it
+    named = {p["message"]["id"] for p in report.problems if p.get("message") and p["message"].get("id")}
+    for p in report.problems:
+        leaf = (p.get("message") or {}).get("leaf")
+        if leaf is not None and not p["message"].get("id"):
+            ref = db.execute("SELECT ref FROM ledger_leaves WHERE idx = ? AND kind = 1", (leaf,)).fetchone()
+            if ref:
+                named.add(ref[0])
+    orphans = []
+    for difference in index_differences(db):
+        if (difference.message or difference.rowid & (ROWID_SHIFT - 1)) in named:
+            continue
+        if difference.message is None:
+            orphans.append(difference)
+            continue
+        details = []
+        if difference.missing:
+            details.append("search cannot find it" + ("" if not difference.extra and _all_missing(db, difference)
+                                                      else f" by {_words(difference.missing)}"))
+        if difference.extra:
+            details.append(f"the index makes it match words it does not contain: {_words(difference.extra)}")
+        report.add(SEARCH_INDEX, f"full-text index: {'; '.join(details)}", describe_message(difference.message, None))
+    if orphans:  # one line: a deleted import leaves many
+        words = [w for d in orphans for w in d.extra]
+        rows = ", ".join(str(d.rowid) for d in orphans[:3]) + (" …" if len(orphans) > 3 else "")
+        report.add(SEARCH_INDEX, f"the full-text index holds {len(orphans)} row{'s' if len(orphans) > 1 else ''} for no "
+                                 f"message (rowid {rows}), with the words {_words(words)}")
+    report.index_checked = True
+
+
+def _words(terms: list[str]) -> str:
+    unique = sorted(set(terms))
+    return ", ".join(repr(t) for t in unique[:8]) + (f" … ({len(unique)} in all)" if len(unique) > 8 else "")
+
+
+def _all_missing(db, difference) -> bool:
+    """True when the index has nothing at all of the message (its row was dropped)."""
+    from ..store.sqlite import ROWID_SHIFT
+
+    row = db.execute("SELECT (sent_at_ms / 1000) * ? + id FROM messages WHERE id = ?",
+                     (ROWID_SHIFT, difference.message)).fetchone()
+    return row is not None and db.execute("SELECT 1 FROM message_fts_docsize WHERE id = ?", (row[0],)).fetchone() is None
 
 
 def _check_sightings(db, source_id: int, idx: int, stored: bytes, sources, purged, report: VerifyReport,
@@ -491,16 +646,47 @@ def _check_governance(archive, report: VerifyReport) -> None:
     check(archive, report)
 
 
-def _check_stop(builder: TreeBuilder, entries: list[dict[str, Any]], last_imported_at: str | None,
-                report: VerifyReport) -> None:
+def _check_stop(builder: TreeBuilder, entries: list[dict[str, Any]]) -> None:
     root = builder.root()
     for entry in entries:
         entry["recomputed_root"] = root
-        if last_imported_at:
-            imported_ms = int(datetime.fromisoformat(last_imported_at).timestamp() * 1000)
-            if entry["signed_at_ms"] < imported_ms - 1000:
-                report.add(CHECKPOINT_TIME, f"checkpoint {entry['id']} claims to be signed at {entry['signed_at']}, "
-                                            f"before the import it signs ({last_imported_at})")
+
+
+def _id_list(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:10])) + (f" … ({len(ids)} in all)" if len(ids) > 10 else "")
+
+
+def _check_checkpoint_times(db, signed: list[dict[str, Any]], report: VerifyReport) -> None:
+    """A checkpoint claiming a time before an import it signs names itself (not the messages it
+    would make look "from the future"); its time then bounds nothing."""
+    imports = sorted(_rows(db, "SELECT l.idx, s.imported_at FROM ledger_leaves l JOIN sources s"
+                               " ON l.kind = 0 AND s.id = l.ref"))
+    latest_import, latest_ms, position = None, None, 0
+    for entry in signed:
+        while position < len(imports) and imports[position][0] < entry["size"]:
+            try:
+                moment = _ms(imports[position][1])
+            except (TypeError, ValueError):
+                moment = None
+            if moment is not None and (latest_ms is None or moment > latest_ms):
+                latest_import, latest_ms = imports[position][1], moment
+            position += 1
+        if latest_ms is not None and entry["signed_at_ms"] < latest_ms - 1000:
+            report.add(CHECKPOINT_TIME, f"checkpoint {entry['id']} claims to be signed at {entry['signed_at']}, "
+                                        f"before the import it signs ({latest_import})")
+            entry["time_bound_ms"] = float("inf")
+
+
+def _load_witnessed(ledger: Ledger, trusted: Verifier | None, report: VerifyReport) -> dict[str, Any] | None:
+    """The checkpoint the witness file keeps for this log, as a stop of the streaming pass."""
+    found = witness_for_verify(ledger.witness_path, ledger.origin, trusted, report)
+    if found is None:
+        return None
+    kept, head = found
+    claimed = _signed_time(head)
+    report.witness["signed_at"] = claimed
+    return {"id": "witness", "size": head.size, "root": head.root, "signed_at": claimed or kept.recorded_at,
+            "path": str(ledger.witness_path)}
 
 
 def _explain_roots(signed: list[dict[str, Any]], damaged: list[int], report: VerifyReport) -> None:
@@ -548,7 +734,8 @@ def _check_consistency(signed, proof_ranges, captured, report: VerifyReport) -> 
                                          f"to the latest: {error}")
 
 
-def _classify_mismatches(mismatched, describe, report: VerifyReport, damaged: list[int], recompute) -> None:
+def _classify_mismatches(mismatched, describe, report: VerifyReport, damaged: list[int], recompute,
+                         changed_fields: dict[int, list[str]] | None = None) -> None:
     """Name each leaf whose record no longer matches: moved/swapped rows, or changed content.
 
     Salts belong to the leaf, so a row moved to another message id is recognised by recomputing it
@@ -577,6 +764,10 @@ def _classify_mismatches(mismatched, describe, report: VerifyReport, damaged: li
             changes.append(f"instant changed from {_iso(sent_at_ms)}")
         if sender is not None and current[2] != sender:
             changes.append(f"sender changed from {sender!r}")
+        located = {"conversation", "sent_at_ms", "sender_id", "sender_name"} if changes else set()
+        fields = [f for f in (changed_fields or {}).get(idx, []) if f not in located]
+        if fields:
+            changes.append(f"differs in {', '.join(fields)}")
         detail = "; ".join(changes) if changes else "its content differs from what was signed (text, attachments or another field)"
         report.add(MODIFIED, detail, describe(row, locator, idx))
 
@@ -621,6 +812,8 @@ def _check_timestamps(ledger: Ledger, signed: list[dict[str, Any]], report: Veri
         if gen_ms < entry["signed_at_ms"] - 60_000:
             report.add(CHECKPOINT_TIME, f"checkpoint {checkpoint_id} claims to be signed at {entry['signed_at']}, but "
                                         f"a TSA stamped it at {info.gen_time.isoformat()}, earlier")
+        if checkpoint_id not in report.timestamped:
+            report.timestamped.append(checkpoint_id)
         report.notice("timestamped", f"checkpoint {checkpoint_id} existed at {info.gen_time.isoformat()} "
                                      f"({info.tsa_name or info.signer}; chain {'verified' if info.chain_verified else 'not checked'})")
 
@@ -640,6 +833,13 @@ def summary_lines(report: VerifyReport) -> list[str]:
         m = n.get("message")
         who = f"{m.get('conversation')} / {m.get('sent_at')} (leaf {m.get('leaf')}): " if m else ""
         lines.append(f"{n['kind']}: {who}{n['detail']}")
+    if report.checkpoints:
+        stamped = report.timestamped
+        lines.append(f"timestamped checkpoints: {_id_list(stamped) if stamped else 'none'}")
+    if report.witness:
+        w = report.witness
+        lines.append(f"witness {w['path']}: {w['status']}" + (f" (size {w['tree_size']})" if "tree_size" in w else "")
+                     + "".join(f"; cosigned by {c['witness']} at {c['timestamp']}" for c in w.get("cosigned_by", [])))
     verdict = "OK" if report.ok else "FAILED"
     lines.append(f"{verdict}: {report.checked} leaves recomputed, tree size {report.tree_size}, root {report.root}, "
                  f"{report.checkpoints} checkpoints, {report.timestamps} timestamps, {report.seconds:.2f} s "

@@ -141,6 +141,8 @@ class Archive:
         # called as hook(archive, source_id) inside each source's import transaction, after its
         # messages are stored; an exception rolls the whole source back (the ledger signs here)
         self.after_import: list[Callable[["Archive", int], None]] = []
+        # called as hook(archive) by close(), after the last commit (the ledger tells its witness file)
+        self.on_close: list[Callable[["Archive"], None]] = []
         _check_location(self.path, create)
         try:
             if create:
@@ -178,7 +180,12 @@ class Archive:
     # ---- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
-        self.db.close()
+        try:
+            if not self.db.in_transaction:
+                for hook in self.on_close:
+                    hook(self)
+        finally:
+            self.db.close()
 
     def __enter__(self) -> "Archive":
         return self
