@@ -231,7 +231,8 @@ def _template():
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("chataudit.render", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True,
+                      finalize=lambda value: "" if value is None else value)  # a missing value, never "None"
     env.filters["size"] = _human_size
     env.filters["instant"] = lambda text: str(text).replace("T", " ", 1).replace("Z", " UTC") if text else ""
     return env.get_template("evidence.html.j2")

@@ -34,7 +34,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import io
 import json
 import re
 import stat
@@ -1034,8 +1033,10 @@ def verify(path, pubkey=None, limits=None, allow_unsigned=False):
                                      "signed by another key", file="pubkey.txt")
             elif pubkey is None and key is not None:
                 report.notice(UNAUTHENTICATED)
-            else:
-                report.signer_authenticated = key is not None
+            elif key is not None:
+                report.signer_authenticated = True
+                if package_key is not None:
+                    report.proven.add("pubkey.txt")  # the very key the user gave
         except ValueError as error:
             report.add("pubkey", f"not a note verifier key ({error})", file=None if pubkey else "pubkey.txt")
         report.key = key_text

@@ -85,6 +85,8 @@ def _key(z: S.SafeZip, pubkey: str | None, report: S.Report) -> tuple[Verifier |
                                      "signed by another key", file="pubkey.txt")
             else:
                 report.signer_authenticated = True
+                if package_key is not None:
+                    report.proven.add("pubkey.txt")  # the very key the user gave
         elif package_key is not None:
             verifier = Verifier.from_key(package_key.strip())
             report.notice(S.UNAUTHENTICATED)
