@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import resource
 import subprocess
 import sys
@@ -44,6 +45,8 @@ def world(tmp_path_factory):
          "kind": "image", "attachments": [{"mime": "image/jpeg", "size": 48213}]},
         {"sent_at": "2026-03-14T10:02:00+08:00", "conversation_id": LONG_ID, "sender_name": "王女士",
          "text": "收到，谢谢"},
+        {"sent_at": "2026-03-15T09:30:00+08:00", "conversation_id": LONG_ID, "sender_name": "王女士",
+         "kind": "file", "text": "发票在这里", "attachments": [{"name": "发票.pdf", "size": 1024}]},
     ]
     chat.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
@@ -152,8 +155,9 @@ def test_the_attacks_that_passed_before_are_caught(world, tmp_path, attack) -> N
         gone = json.loads(messages[3])["id"]
         custody["selection"]["messages"] -= 1
         custody["selection"]["message_ids"].remove(gone)
+        html = re.sub(rf'<tr class="[^"]*" id="m{gone}">.*?</tr>'.encode(), b"", files["messages.html"], flags=re.S)
         changes = {"messages.jsonl": b"".join(messages[:3] + messages[4:]),
-                   "proofs.jsonl": b"".join(proofs[:3] + proofs[4:]),
+                   "proofs.jsonl": b"".join(proofs[:3] + proofs[4:]), "messages.html": html,
                    "custody.json": json.dumps(custody, ensure_ascii=False, indent=2).encode()}
         target = "messages.jsonl"
     elif attack == "custody rewritten":
@@ -171,7 +175,11 @@ def test_the_attacks_that_passed_before_are_caught(world, tmp_path, attack) -> N
     report = both(forged, pubkey=key)
     assert not report["ok"] and ("unsigned", "manifest.sig") in kinds(report)
     report = both(forged, pubkey=key, allow_unsigned=True)
-    if attack == "message removed":  # each remaining message is proven; that none is missing is not
+    if attack == "edited rendering":  # the transcript is checked against the proven messages all the same
+        first = json.loads(files["messages.jsonl"].splitlines()[0])["id"]
+        assert [(p["kind"], p["file"], p["message"]["id"]) for p in report["problems"]] == \
+            [("rendering", "messages.html", first)] and "text" in report["problems"][0]["detail"]
+    elif attack == "message removed":  # each remaining message is proven; that none is missing is not
         assert report["ok"] and report["messages"] == 7 and "custody.json" in report["unverified"]
     else:
         assert report["ok"] and target in report["unverified"]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import hashlib
 import json
 import re
@@ -41,6 +42,7 @@ import sys
 import zipfile
 import zlib
 from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
 
 PYTHON_REQUIRES = (3, 8)  # the one requirement both READMEs state (a test runs this file with it)
 PACKAGE_FORMAT = "chataudit-evidence"
@@ -796,8 +798,9 @@ def parse_checkpoint(text):
     return {"origin": lines[0], "tree_size": int(lines[1]), "root": root.hex()}
 
 
-def check_messages(z, report, checkpoint, digests, manifest):
-    """Disclosures, leaves and proofs of every message; returns [(id, platform, conversation, sent_at_ms)]."""
+def check_messages(z, report, checkpoint, digests, manifest, rendered=None):
+    """Disclosures, leaves and proofs of every message; returns [(id, platform, conversation, sent_at_ms)]
+    and fills ``rendered`` with what the transcript must show of each proven message."""
     proofs = {}
     for number, proof in iter_jsonl(z, "proofs.jsonl", report):
         if not isinstance(proof.get("id"), int):
@@ -858,6 +861,8 @@ def check_messages(z, report, checkpoint, digests, manifest):
                        message=where)
             continue
         report.checked["proofs"] += 1
+        if rendered is not None:
+            rendered[mid] = rendering_expectation(message)
     for mid in proofs:
         report.add("proof", f"a proof for message {mid}, which is not in messages.jsonl", file="proofs.jsonl")
     _check_attachment_files(manifest, digests, shown_attachments, report)
@@ -990,6 +995,206 @@ def _check_attachment_files(manifest, digests, shown_attachments, report):
         report.checked["attachments"] += 1
 
 
+# ---- the rendering: its transcript against the proven messages ----------------------------------------
+
+RENDERING = "messages.html"
+_ACTIVE_TAGS = frozenset(("script", "iframe", "frame", "frameset", "object", "embed", "applet", "link", "base",
+                          "form", "svg", "math", "template", "portal"))
+_VOID_TAGS = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+                        "track", "wbr", "param"))
+_URL_ATTRIBUTES = frozenset(("href", "src", "srcset", "action", "formaction", "data", "poster", "xlink:href"))
+_SCHEME = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z0-9+.\-]*:|//|\\\\)")
+_EXTERNAL_CSS = re.compile(r"url\(\s*['\"]?\s*(?:[a-zA-Z][a-zA-Z0-9+.\-]*:|//)|@import", re.IGNORECASE)
+_ROW_ID = re.compile(r"m(\d{1,19})$")
+
+
+def _digest_text(text):
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _squeeze(text):
+    return " ".join(text.split())
+
+
+def rendering_expectation(message):
+    """What the transcript row of a proven message must show: day, time, sender, text (its SHA-256),
+    kind, amount and attachment names — None for a field whose value no template prints faithfully."""
+    sent_at = message.get("sent_at") if isinstance(message.get("sent_at"), str) else ""
+    withheld = message.get("withheld") if isinstance(message.get("withheld"), dict) else {}
+    who = ""
+    for field in ("sender_name", "sender_id"):
+        if withheld.get(field) is not None:
+            break
+        if message.get(field) is not None:
+            who = message.get(field) if isinstance(message.get(field), str) else None
+            break
+    text = message.get("text")
+    text = "" if text is None else text if isinstance(text, str) else None
+    amount, currency, kind = message.get("amount"), message.get("currency"), message.get("kind")
+    files = []
+    for item in message.get("attachments") or []:
+        if isinstance(item, dict) and (item.get("name") or item.get("path")):
+            files.append(str(item.get("name") or item.get("path")))
+    return {"day": sent_at[:10],
+            "time": sent_at[11:19] + "UTC" + (sent_at[19:].lstrip(".0123456789") or "Z"),
+            "sender": None if who is None else who.strip(),
+            "text": None if text is None else _digest_text(text),
+            "kind": "" if kind in ("text", None) else str(kind),
+            "amount": _squeeze(f"{currency or ''} {amount}") if amount else "",
+            "attachments": files}
+
+
+class _RenderingReader(HTMLParser):
+    """Reads the transcript rows of messages.html (as the evidence template writes them) and any
+    active content (scripts, frames, external loads) a faithful rendering must not hold."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack = []  # (tag, classes) of the open elements
+        self.row = None  # the transcript row being read, with the stack depth it opened at
+        self.day_at = None  # the stack depth of an open day row
+        self.day = None
+        self.day_text = []
+        self.rows = []  # completed rows, taken by the caller as it goes
+        self.active = []
+
+    def _attributes(self, tag, attrs):
+        if tag in _ACTIVE_TAGS or (tag == "meta" and any(k == "http-equiv" for k, _ in attrs)):
+            self.active.append(f"<{tag}>")
+        for name, value in attrs:
+            value = value or ""
+            if name.startswith("on"):
+                self.active.append(f"an {name} handler")
+            elif name in _URL_ATTRIBUTES and _SCHEME.match(value):
+                self.active.append(f"{name}={value[:60]!r}")
+            elif name == "style" and _EXTERNAL_CSS.search(value):
+                self.active.append("an external resource in a style attribute")
+
+    def handle_startendtag(self, tag, attrs):
+        self._attributes(tag, attrs)
+
+    def handle_starttag(self, tag, attrs):
+        self._attributes(tag, attrs)
+        if tag in _VOID_TAGS:
+            return
+        classes = set()
+        row_id = None
+        for name, value in attrs:
+            if name == "class" and value:
+                classes.update(value.split())
+            elif name == "id" and value and _ROW_ID.match(value):
+                row_id = int(value[1:])
+        self.stack.append((tag, classes))
+        if tag == "tr" and row_id is not None and self.row is None:
+            self.row = {"at": len(self.stack), "id": row_id, "day": self.day, "time": [], "sender": [],
+                        "text": [], "kind": [], "amount": [], "attachments": []}
+        elif tag == "tr" and "day" in classes and self.day_at is None:
+            self.day_at, self.day_text = len(self.stack), []
+        elif self.row is not None and tag == "span" and "file" in classes:
+            self.row["attachments"].append([])
+
+    def handle_endtag(self, tag):
+        if tag in _VOID_TAGS:
+            return
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][0] == tag:
+                del self.stack[depth:]
+                break
+        else:
+            return
+        if self.row is not None and len(self.stack) < self.row["at"]:
+            self.rows.append(self.row)
+            self.row = None
+        if self.day_at is not None and len(self.stack) < self.day_at:
+            self.day, self.day_at = _squeeze("".join(self.day_text)), None
+
+    def handle_data(self, data):
+        if self.stack and self.stack[-1][0] == "style" and _EXTERNAL_CSS.search(data):
+            self.active.append("an external resource in a stylesheet")
+        if self.day_at is not None:
+            self.day_text.append(data)
+        row = self.row
+        if row is None:
+            return
+        inside = self.stack[row["at"]:]
+        for tag, classes in inside:
+            if tag == "td" and "time" in classes:
+                row["time"].append(data)
+            if "text" in classes and "redacted" not in classes:
+                row["text"].append(data)
+            if "kind" in classes:
+                row["kind"].append(data)
+            if "amount" in classes:
+                row["amount"].append(data)
+            if "file" in classes and row["attachments"]:
+                row["attachments"][-1].append(data)
+        if inside and inside[-1][0] == "td" and "who" in inside[-1][1]:
+            row["sender"].append(data)
+
+
+def _shown_row(row):
+    return {"day": row["day"], "time": "".join("".join(row["time"]).split()),
+            "sender": "".join(row["sender"]).strip(), "text": _digest_text("".join(row["text"])),
+            "kind": _squeeze("".join(row["kind"])), "amount": _squeeze("".join(row["amount"])),
+            "attachments": ["".join(parts) for parts in row["attachments"]]}
+
+
+def check_rendering(z, report, ids, expected):
+    """The transcript of messages.html against messages.jsonl: one row per message, in order, each
+    proven message (``expected``: id → :func:`rendering_expectation`) shown as it was proven; and no
+    active content. Streamed: the page is never held whole."""
+    if RENDERING not in z.members:
+        return
+    reader = _RenderingReader()
+    state = {"at": 0, "order_broken": False}
+
+    def take():
+        for row in reader.rows:
+            at = state["at"]
+            state["at"] += 1
+            if state["order_broken"]:
+                continue
+            if at >= len(ids) or row["id"] != ids[at]:
+                state["order_broken"] = True
+                where = f"message {ids[at]}" if at < len(ids) else "no further message"
+                report.add("rendering", f"row {at + 1} of the transcript shows message {row['id']} where "
+                                        f"messages.jsonl has {where}", file=RENDERING)
+                continue
+            want = expected.get(row["id"])
+            if want is None:
+                continue  # not proven: its problem is reported already
+            shown = _shown_row(row)
+            wrong = [key for key in ("day", "time", "sender", "text", "kind", "amount", "attachments")
+                     if want[key] is not None and shown[key] != want[key]]
+            if wrong:
+                report.add("rendering", f"the transcript shows a {', '.join(wrong)} other than the proven "
+                                        "message's", file=RENDERING, message={"id": row["id"]})
+        del reader.rows[:]
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with z.zip.open(z.members[RENDERING]) as handle:
+            while True:
+                chunk = handle.read(1 << 20)
+                reader.feed(decoder.decode(chunk, final=not chunk))
+                take()
+                if not chunk:
+                    break
+        reader.close()
+        take()
+    except UnicodeDecodeError as error:
+        report.add("rendering", f"not valid UTF-8 ({error})", file=RENDERING)
+        return
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error):
+        return  # reported as unreadable by the manifest check
+    if not state["order_broken"] and state["at"] < len(ids):
+        report.add("rendering", f"the transcript has {state['at']} rows, messages.jsonl {len(ids)} messages",
+                   file=RENDERING)
+    if reader.active:
+        report.add("rendering", f"active content ({', '.join(sorted(set(reader.active))[:5])}): a page that can run "
+                                "code or load from elsewhere is no faithful rendering", file=RENDERING)
+
+
 def check_timestamp_imprint(z, report, checkpoint_bytes):
     if "checkpoint.tsr" not in z.members:
         return
@@ -1068,8 +1273,10 @@ def verify(path, pubkey=None, limits=None, allow_unsigned=False):
                     report.manifest_signed = True
         elif MANIFEST_SIGNATURE not in z.members:
             check_unsigned(report, allow_unsigned)
-        messages = check_messages(z, report, checkpoint, digests, manifest)
+        rendered = {}
+        messages = check_messages(z, report, checkpoint, digests, manifest, rendered)
         check_selection(manifest, messages, report)
+        check_rendering(z, report, [m[0] for m in messages], rendered)
         custody = read_json(z, "custody.json", report)
         check_custody(custody, manifest, checkpoint, messages, report.withheld, key_text, report)
         check_verify_py(digests, _own_sha256(), report)

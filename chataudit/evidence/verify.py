@@ -53,8 +53,10 @@ def verify_package(path: str | Path, pubkey: str | None = None, limits: S.Limits
                                  "root": checkpoint.root.hex(), "signed_by": f"{verifier.name}+{verifier.key_id:08x}"}
             _timestamp(z, note_text.encode(), report)
         _manifest_signature(z, verifier, report, allow_unsigned)
-        messages = _messages(z, report, checkpoint, digests, manifest)
+        rendered: dict[int, dict] = {}
+        messages = _messages(z, report, checkpoint, digests, manifest, rendered)
         S.check_selection(manifest, messages, report)
+        S.check_rendering(z, report, [m[0] for m in messages], rendered)
         custody = S.read_json(z, "custody.json", report)
         S.check_custody(custody, manifest, report.checkpoint, messages, report.withheld, key_text, report)
         S.check_verify_py(digests, standalone_sha256(), report)
@@ -162,7 +164,7 @@ def _manifest_signature(z: S.SafeZip, verifier: Verifier | None, report: S.Repor
 
 
 def _messages(z: S.SafeZip, report: S.Report, checkpoint: Checkpoint | None, digests: dict,
-              manifest: dict | None) -> list[tuple]:
+              manifest: dict | None, rendered: dict[int, dict]) -> list[tuple]:
     proofs: dict[Any, dict] = {}
     for number, proof in S.iter_jsonl(z, "proofs.jsonl", report):
         if not isinstance(proof.get("id"), int):
@@ -229,6 +231,7 @@ def _messages(z: S.SafeZip, report: S.Report, checkpoint: Checkpoint | None, dig
                        file="proofs.jsonl", message=where)
             continue
         report.checked["proofs"] += 1
+        rendered[mid] = S.rendering_expectation(message)
     for mid in proofs:
         report.add("proof", f"a proof for message {mid}, which is not in messages.jsonl", file="proofs.jsonl")
     S._check_attachment_files(manifest, digests, shown_attachments, report)
