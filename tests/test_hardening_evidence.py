@@ -207,6 +207,19 @@ def test_a_message_dropped_from_messages_proofs_and_manifest_is_caught_by_the_co
     assert manifest["selection"]["last_id"] == ids[-1]
 
 
+def test_a_directory_entry_carrying_data_is_refused(world, tmp_path) -> None:
+    """Every byte in the zip is in a file the manifest lists: a 'directory' holding data is refused."""
+    import zipfile
+
+    package = tmp_path / "dir.zip"
+    package.write_bytes(pkg(world, "signed").read_bytes())
+    with zipfile.ZipFile(package, "a") as z:
+        z.writestr(zipfile.ZipInfo("hidden/"), b"a note no reader shows")
+    report = both(package)
+    assert [p["kind"] for p in report["problems"]] == ["unsafe_package"]
+    assert "directory entry 'hidden/' carries" in report["problems"][0]["detail"]
+
+
 # ---- who signed -----------------------------------------------------------------------------------------------------
 
 def test_the_signer_is_authenticated_only_by_pubkey(world, tmp_path) -> None:

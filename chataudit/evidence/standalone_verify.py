@@ -170,6 +170,8 @@ class SafeZip:
                 raise PackageError(f"{self.path}: member {name!r} appears twice (refused)")
             seen.add(key)
             if info.is_dir():
+                if info.file_size:  # data no reader shows and no manifest lists
+                    raise PackageError(f"{self.path}: directory entry {name!r} carries {info.file_size} bytes (refused)")
                 continue
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise PackageError(f"{self.path}: member {name!r} uses compression method {info.compress_type} "
