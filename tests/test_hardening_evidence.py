@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from chataudit.cli import cli
 from chataudit.evidence import export_package, verify_package
@@ -375,3 +377,55 @@ def test_long_ids_fit_a_phone(world, tmp_path) -> None:
         finally:
             browser.close()
     assert overflow <= 0 and wide == [], wide
+
+
+# ---- the transcript reader agrees with the template on any text ------------------------------------------------------
+
+def _render(lines: list[dict]) -> bytes:
+    """messages.html as export_package writes it, for synthetic package lines."""
+    from chataudit.evidence.package import REASONS, _template, _view
+
+    checkpoint = {"origin": "o", "tree_size": 1, "root": "0" * 64, "checkpoint_signed_at": None, "verifier_key": "k"}
+    context = {"title": "t", "conversation": {"platform": "generic", "type": "private", "native_id": "c"},
+               "since": None, "until": None, "first_at": lines[0]["sent_at"], "last_at": lines[-1]["sent_at"],
+               "count": len(lines), "created_at": "2026-03-14T00:00:00Z", "operator": "o", "tool": "chataudit",
+               "checkpoint": checkpoint, "timestamp": None, "withheld": {"messages": 0, "fields": {}},
+               "redacted": False, "documents": [], "statements": [], "matches": [], "matches_summary": None,
+               "not_included": [], "reasons": REASONS, "manifest_signed": True, "files": [], "package": "p.zip",
+               "pdf_planned": False, "title_withheld": False}
+    return "".join(_template().generate(messages=(_view(line, {}) for line in lines), **context)).encode()
+
+
+class _Members:
+    """Just enough of SafeZip for check_rendering: one member, streamed."""
+
+    def __init__(self, html: bytes, tmp: Path):
+        import zipfile
+
+        path = tmp / "r.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("messages.html", html)
+        self.zip = zipfile.ZipFile(path)
+        self.members = {"messages.html": self.zip.getinfo("messages.html")}
+
+
+TEXTS = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=TEXTS, sender=TEXTS, amount=st.none() | st.sampled_from(["299.00", "0", "1,000"]),
+       kind=st.sampled_from(["text", "transfer", "image", "system"]), name=st.none() | TEXTS)
+@example(text="a\r\nb\x00 &amp; <i>x</i>\u2028 ", sender=" 王 ", amount="299.00", kind="transfer", name="")
+def test_any_faithful_transcript_verifies(tmp_path, text, sender, amount, kind, name) -> None:
+    line = {"seq": 1, "id": 7, "leaf_index": 3, "sent_at": "2026-03-14T10:00:00.250+08:00", "kind": kind,
+            "amount": amount, "currency": "CNY" if amount else None, "is_me": False, "edited_at": None,
+            "reply_to": None, "message_id": "x", "text": text or None, "sender_name": sender or None,
+            "sender_id": None, "extras": None, "withheld": {},
+            "attachments": [{"name": name, "size": 3, "mime": "application/pdf"}] if name is not None else []}
+    report = S.Report()
+    S.check_rendering(_Members(_render([line]), tmp_path), report, [7], {7: S.rendering_expectation(line)})
+    assert report.problems == []
+    changed = dict(line, text=(text or "") + "!")
+    report = S.Report()
+    S.check_rendering(_Members(_render([line]), tmp_path), report, [7], {7: S.rendering_expectation(changed)})
+    assert [p["detail"] for p in report.problems] == ["the transcript shows a text other than the proven message's"]
