@@ -265,6 +265,9 @@ def test_a_trusted_verifier_is_documented_and_the_package_copy_is_compared(world
     info = json.loads(result.output)
     assert result.exit_code == 0 and info["sha256"] == own and info["python_requires"] == "3.8"
     assert (tmp_path / "verify.py").read_bytes() == Path(S.__file__).read_bytes()
+    result = CliRunner().invoke(cli, ["evidence", "verifier", "--out", str(tmp_path / "no" / "such" / "verify.py")])
+    assert result.exit_code == 1 and "cannot write the verifier" in result.output and result.exception is not None \
+        and not isinstance(result.exception, OSError)
     done = subprocess.run([sys.executable, "-m", "chataudit.evidence.standalone_verify", str(package)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "signer NOT authenticated" in done.stdout
@@ -335,7 +338,7 @@ def test_json_over_the_size_limit_is_refused_before_it_is_parsed(world, tmp_path
     damaged = reseal(signed, tmp_path / "l.zip", {"messages.jsonl": long_line + files["messages.jsonl"]}, world["key"])
     report = verify_package(damaged, limits=limits)
     assert (report["problems"][0]["kind"], report["problems"][0]["file"]) == ("unreadable", "messages.jsonl")
-    assert "line 1 is longer than" in report["problems"][0]["detail"]
+    assert report["problems"][0]["detail"] == "line 1 is longer than 4,096 bytes (the limit of a line)"
     assert report["messages"] == 8  # the lines after the long one are still read
     big = S.Limits(max_json_bytes=1024)
     report = S.verify(signed, limits=big).as_dict()

@@ -118,7 +118,10 @@ def verifier(out: str | None, as_json: bool) -> None:
     from .verify import standalone_sha256
 
     if out is not None:
-        shutil.copyfile(S.__file__, out)
+        try:
+            shutil.copyfile(S.__file__, out)
+        except OSError as error:
+            raise click.ClickException(f"{out}: cannot write the verifier ({error.strerror})") from None
     info = {"path": str(Path(out or S.__file__).resolve()), "sha256": standalone_sha256(),
             "python_requires": ".".join(map(str, S.PYTHON_REQUIRES))}
     if as_json:

@@ -95,7 +95,7 @@ class JsonLimitError(ValueError):
 
 
 def _mib(n):
-    return f"{n / (1 << 20):,.1f} MiB"
+    return f"{n:,} bytes" if n < 1 << 20 else f"{n / (1 << 20):,.1f} MiB"
 
 
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
