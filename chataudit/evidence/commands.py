@@ -75,8 +75,6 @@ def export(ctx: click.Context, conversation_ref: str, since: str | None, until: 
                        f"{result.attachments['not_included']} not found or not matching (see custody.json)")
         if not result.pdf.get("included"):
             click.echo(f"PDF: {result.pdf.get('reason')}")
-        if not result.manifest_signed:
-            click.echo("note: the manifest is not signed (the archive's signing key is not at hand)")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
 
@@ -84,10 +82,13 @@ def export(ctx: click.Context, conversation_ref: str, since: str | None, until: 
 @evidence.command("verify")
 @click.argument("package", type=click.Path(exists=True, dir_okay=False))
 @click.option("--pubkey", help="The verifier key to trust (from `chataudit key export` of the archive's owner, "
-                               "or a file holding it); default: the package's own pubkey.txt.")
+                               "or a file holding it); default: the package's own pubkey.txt (signer not authenticated).")
+@click.option("--allow-unsigned", is_flag=True,
+              help="Accept a package without manifest.sig: check what the signed checkpoint proves and list every "
+                   "other file as unverified (without it such a package fails).")
 @json_option
 @friendly_errors
-def verify(package: str, pubkey: str | None, as_json: bool) -> None:
+def verify(package: str, pubkey: str | None, allow_unsigned: bool, as_json: bool) -> None:
     """Check a package offline: files, disclosures, proofs, signatures, timestamp, custody; exit 1 on any failure."""
     from .verify import summary_lines, verify_package
 
@@ -95,7 +96,7 @@ def verify(package: str, pubkey: str | None, as_json: bool) -> None:
         from ..ledger.keys import parse_verifier_key
 
         pubkey = str(parse_verifier_key(pubkey))
-    report = verify_package(package, pubkey)
+    report = verify_package(package, pubkey, allow_unsigned=allow_unsigned)
     if as_json:
         emit_json(report)
     else:
@@ -105,4 +106,28 @@ def verify(package: str, pubkey: str | None, as_json: bool) -> None:
         sys.exit(1)
 
 
-__all__ = ["evidence", "export", "verify"]
+@evidence.command("verifier")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write a copy of the standalone verifier here.")
+@json_option
+@friendly_errors
+def verifier(out: str | None, as_json: bool) -> None:
+    """The standalone verify.py of this installation and its SHA-256: a trusted copy, unlike a package's own."""
+    import shutil
+
+    from . import standalone_verify as S
+    from .verify import standalone_sha256
+
+    if out is not None:
+        try:
+            shutil.copyfile(S.__file__, out)
+        except OSError as error:
+            raise click.ClickException(f"{out}: cannot write the verifier ({error.strerror})") from None
+    info = {"path": str(Path(out or S.__file__).resolve()), "sha256": standalone_sha256(),
+            "python_requires": ".".join(map(str, S.PYTHON_REQUIRES))}
+    if as_json:
+        emit_json(info)
+    else:
+        click.echo(f"{info['sha256']}  {info['path']}  (Python {info['python_requires']}+)")
+
+
+__all__ = ["evidence", "export", "verify", "verifier"]

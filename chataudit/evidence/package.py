@@ -231,7 +231,8 @@ def _template():
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("chataudit.render", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True,
+                      finalize=lambda value: "" if value is None else value)  # a missing value, never "None"
     env.filters["size"] = _human_size
     env.filters["instant"] = lambda text: str(text).replace("T", " ", 1).replace("Z", " UTC") if text else ""
     return env.get_template("evidence.html.j2")
@@ -603,8 +604,8 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
         custody["pdf"] = pdf_state
         (stage / "custody.json").write_bytes(orjson.dumps(custody, option=orjson.OPT_INDENT_2) + b"\n")
         files["custody.json"] = {"role": "custody"}
-        (stage / "README.txt").write_text(_readme(title, conv, len(lines), created_at, custody, out.name, pdf_state),
-                                          encoding="utf-8")
+        (stage / "README.txt").write_text(_readme(title, conv, len(lines), created_at, custody, out.name, pdf_state,
+                                                  _digests(stage / "verify.py")["sha256"]), encoding="utf-8")
         files["README.txt"] = {"role": "readme"}
 
         # manifest, its signature, the zip ---------------------------------------------------------------
@@ -613,6 +614,9 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
             "generator": f"chataudit {_version()}",
             "conversation": {"platform": conv["platform"], "native_id": conv["native_id"], "title": shown_title},
             "messages": len(lines),
+            # the range the export covers, committed by the signature (a message dropped with its proof shows)
+            "selection": {"since_ms": since_ms, "until_ms": until_ms, "first_id": lines[0]["id"],
+                          "last_id": lines[-1]["id"]},
             "checkpoint": {"file": "checkpoint.txt", "origin": ledger.origin, "tree_size": checkpoint.tree_size,
                            "root": checkpoint.root.hex()},
             "timestamp": "checkpoint.tsr" if timestamp else None,
@@ -629,6 +633,9 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
                                                       encoding="utf-8")
             members.append(S.MANIFEST_SIGNATURE)
         warnings = _leaks(stage, members, withheld_values, files)
+        if signer is None:
+            warnings.append(f"{signer_note}: `evidence verify` refuses an unsigned package unless --allow-unsigned "
+                            "is given, and then vouches for the messages only")
         _write_zip(stage, members, out, created, limits)
 
     return ExportResult(
@@ -862,8 +869,13 @@ def _store(path: Path, size: int, limits: S.Limits) -> bool:
 
 
 def _readme(title: str, conv: dict[str, Any], count: int, created_at: str, custody: dict[str, Any],
-            package: str, pdf_state: dict[str, Any]) -> str:
+            package: str, pdf_state: dict[str, Any], verify_sha256: str) -> str:
     archive = custody["archive"]
+    python = ".".join(map(str, S.PYTHON_REQUIRES))
+    signed_line = ("manifest.sig signs the manifest, which lists every file: a changed, added or removed file "
+                   "fails." if custody["manifest_signed"] else
+                   "THIS PACKAGE IS NOT SIGNED (no manifest.sig): verifiers refuse it unless --allow-unsigned is "
+                   "given,\n  and then vouch only for the messages, not for the rendering, custody log or documents.")
     pdf_line = "messages.pdf     the same, as PDF\n" if pdf_state.get("included") else \
         f"(no PDF: {pdf_state.get('reason')})\n"
     return f"""chataudit evidence package / 聊天记录证据包
@@ -876,11 +888,17 @@ Exported / 导出:      {created_at} by {custody['events'][0]['operator']} with 
 Checkpoint / 检查点:  {archive['origin']}, tree size {archive['tree_size']}, root {archive['root']}
 Signing key / 公钥:   {archive['verifier_key']}
 
-How to check it / 如何核验 (offline, nothing to install but Python 3.8+):
-    python verify.py {package}
-    python verify.py {package} --pubkey "<the archive's key, obtained from its owner independently>"
+How to check it / 如何核验 (offline, Python {python}+):
+  With chataudit installed (a verifier you trust, not the one in this package):
+    chataudit evidence verify {package} --pubkey "<the archive's key, obtained from its owner independently>"
+    python -m chataudit.evidence.standalone_verify {package} --pubkey KEY
+  verify.py in this package is a convenience only: whoever forges a package forges its verify.py too,
+  so it cannot vouch for itself. Get a trusted copy with `chataudit evidence verifier --out verify.py`
+  (it prints the file's SHA-256; this package's copy has SHA-256 {verify_sha256}), then
+    python verify.py {package} --pubkey KEY
   `pip install cryptography` lets verify.py check the Ed25519 signatures; without it, it says so.
-  With chataudit installed:  chataudit evidence verify {package} --pubkey KEY
+  Without --pubkey the signer is not authenticated (the key is this package's own pubkey.txt).
+  {signed_line}
   The RFC 3161 timestamp, if any:  openssl ts -verify -data checkpoint.txt -in checkpoint.tsr -CAfile tsa-ca.pem
 
 What is inside / 内容:

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Check a chataudit evidence package with nothing but Python (3.8 or later).
 
-    python verify.py PACKAGE.zip [--pubkey VERIFIER_KEY_OR_FILE] [--json]
+    python verify.py PACKAGE.zip [--pubkey VERIFIER_KEY_OR_FILE] [--allow-unsigned] [--json]
+
+A copy of this file inside a package cannot vouch for itself (a forged package carries a forged
+verify.py): run one obtained independently — ``python -m chataudit.evidence.standalone_verify`` from
+an installed chataudit, or the file ``chataudit evidence verifier`` names with its SHA-256.
 
 What is checked, offline:
   * the zip is read defensively: no absolute or ``..`` paths, no symlinks, no encrypted or oddly
@@ -15,10 +19,13 @@ What is checked, offline:
     NOT checked and exits with status 2;
   * that an RFC 3161 timestamp token, if present, carries the checkpoint's SHA-256 (its CMS
     signature needs OpenSSL: ``openssl ts -verify -data checkpoint.txt -in checkpoint.tsr -CAfile tsa-ca.pem``);
-  * the chain-of-custody log against the checkpoint and the messages.
+  * the chain-of-custody log against the checkpoint and the messages;
+  * that the manifest is signed: without manifest.sig the package is NOT verified (exit 1) unless
+    --allow-unsigned accepts it, and then every file no signature covers is listed as unverified.
 
 Exit status: 0 everything verified, 1 a problem was found, 2 nothing wrong found but the
-signatures could not be checked. The leaf format is documented in chataudit's README
+signatures could not be checked. Without --pubkey the signer is not authenticated (the key is the
+package's own pubkey.txt), and the verdict says so. The leaf format is documented in chataudit's README
 ("Tamper-evident ledger"); the package layout in its section "Evidence packages".
 """
 
@@ -26,15 +33,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import hashlib
-import io
 import json
+import re
 import stat
 import sys
 import zipfile
 import zlib
 from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
 
+PYTHON_REQUIRES = (3, 8)  # the one requirement both READMEs state (a test runs this file with it)
 PACKAGE_FORMAT = "chataudit-evidence"
 PACKAGE_VERSION = 1
 MANIFEST = "manifest.json"
@@ -47,16 +57,24 @@ EM_DASH = "\u2014"
 CLOCK_SKEW = timedelta(minutes=10)  # the archive may have been signed on another computer
 
 
+MAX_JSON_DEPTH = 100  # a message line nests 4 or 5 levels; 100 stays far below any recursion limit
+MAX_JSON_BYTES = 64 << 20  # per JSON document or JSON Lines line: what one parse may hold in memory
+
+
 class Limits:
-    """What a package may be: checked on the zip's central directory before anything is read."""
+    """What a package may be: checked on the zip's central directory before anything is read, and on
+    each JSON document (or JSON Lines line) before it is parsed."""
 
     def __init__(self, max_entries=10_000, max_member_bytes=1 << 30, max_total_bytes=4 << 30,
-                 max_ratio=200, ratio_floor_bytes=1 << 20):
+                 max_ratio=200, ratio_floor_bytes=1 << 20, max_json_bytes=MAX_JSON_BYTES,
+                 max_json_depth=MAX_JSON_DEPTH):
         self.max_entries = max_entries
         self.max_member_bytes = max_member_bytes
         self.max_total_bytes = max_total_bytes
         self.max_ratio = max_ratio  # uncompressed / compressed, for members above ratio_floor_bytes
         self.ratio_floor_bytes = ratio_floor_bytes
+        self.max_json_bytes = max_json_bytes
+        self.max_json_depth = max_json_depth
 
 
 class PackageError(Exception):
@@ -72,8 +90,34 @@ class MemberError(Exception):
         self.detail = detail
 
 
+class JsonLimitError(ValueError):
+    """A JSON text over a limit (size or nesting depth); refused before it is parsed."""
+
+
 def _mib(n):
-    return f"{n / (1 << 20):,.1f} MiB"
+    return f"{n:,} bytes" if n < 1 << 20 else f"{n / (1 << 20):,.1f} MiB"
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def load_json(data, max_bytes=MAX_JSON_BYTES, max_depth=MAX_JSON_DEPTH):
+    """Parse UTF-8 JSON bytes within a size and a nesting-depth limit (JsonLimitError, a ValueError).
+
+    The depth is measured before parsing: a deeply nested text would otherwise make the parser (or a
+    later comparison) exceed the interpreter's recursion limit."""
+    if len(data) > max_bytes:
+        raise JsonLimitError(f"{_mib(len(data))} of JSON, over the limit of {_mib(max_bytes)}")
+    depth = 0
+    for bracket in _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > max_depth:
+            raise JsonLimitError(f"JSON nested deeper than {max_depth} levels (the limit)")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:  # not reached with the depth limit above; kept so no traceback can escape
+        raise JsonLimitError(f"JSON nested deeper than {max_depth} levels (the limit)") from None
 
 
 def unsafe_name(name):
@@ -95,7 +139,7 @@ class SafeZip:
 
     def __init__(self, path, limits=None):
         self.path = str(path)
-        limits = limits or Limits()
+        limits = self.limits = limits or Limits()
         try:
             self.zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError, ValueError) as error:
@@ -126,6 +170,8 @@ class SafeZip:
                 raise PackageError(f"{self.path}: member {name!r} appears twice (refused)")
             seen.add(key)
             if info.is_dir():
+                if info.file_size:  # data no reader shows and no manifest lists
+                    raise PackageError(f"{self.path}: directory entry {name!r} carries {info.file_size} bytes (refused)")
                 continue
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise PackageError(f"{self.path}: member {name!r} uses compression method {info.compress_type} "
@@ -156,8 +202,11 @@ class SafeZip:
     def names(self):
         return list(self.members)
 
-    def read(self, name):
-        """The whole member (sizes were checked); MemberError when it is damaged."""
+    def read(self, name, max_bytes=None):
+        """The whole member (sizes were checked); MemberError when it is damaged or over ``max_bytes``."""
+        info = self.members.get(name)
+        if info is not None and max_bytes is not None and info.file_size > max_bytes:
+            raise MemberError(name, f"{_mib(info.file_size)}, over the limit of {_mib(max_bytes)} for this file")
         try:
             with self.zip.open(self.members[name]) as handle:
                 return handle.read()
@@ -165,6 +214,11 @@ class SafeZip:
             raise MemberError(name, "not in the package") from None
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as error:
             raise MemberError(name, f"cannot be read from the zip ({error})") from None
+
+    def load_json(self, name):
+        """A JSON member, within the JSON limits (JsonLimitError) — MemberError when it is damaged."""
+        limits = self.limits
+        return load_json(self.read(name, limits.max_json_bytes), limits.max_json_bytes, limits.max_json_depth)
 
     def digests(self, name):
         """(size, sha256 hex, md5 hex) of a member, streamed."""
@@ -200,6 +254,11 @@ class Report:
         self.timestamp = None
         self.signature_checked = False
         self.key = None
+        self.manifest_signed = False  # manifest.sig verified: every listed file is vouched for by the signer
+        self.signer_authenticated = False  # checked with a key the user gave (--pubkey), not the package's own
+        self.unverified = []  # files nothing signed vouches for (an unsigned package accepted with --allow-unsigned)
+        self.proven = set()  # files proven without the manifest's signature (attachments by their committed hash)
+        self.verify_py = None
 
     def add(self, kind, detail, file=None, message=None):
         entry = {"kind": kind}
@@ -220,7 +279,9 @@ class Report:
     def as_dict(self):
         return {"ok": self.ok, "checked": self.checked, "problems": self.problems, "messages": self.messages,
                 "withheld": self.withheld, "checkpoint": self.checkpoint, "timestamp": self.timestamp,
-                "signature_checked": self.signature_checked, "key": self.key, "notices": self.notices}
+                "signature_checked": self.signature_checked, "key": self.key,
+                "signer_authenticated": self.signer_authenticated, "manifest_signed": self.manifest_signed,
+                "unverified": self.unverified, "verify_py": self.verify_py, "notices": self.notices}
 
 
 # ---- JSON helpers -----------------------------------------------------------------------------------
@@ -241,9 +302,11 @@ def read_json(z, name, report, required=True):
             report.add("missing_file", "the package has no " + name, file=name)
         return None
     try:
-        return json.loads(z.read(name).decode("utf-8"))
+        return z.load_json(name)
     except MemberError as error:
         report.add("unreadable", error.detail, file=name)
+    except JsonLimitError as error:
+        report.add("unreadable", str(error), file=name)
     except (UnicodeDecodeError, ValueError) as error:
         report.add("unreadable", f"not valid UTF-8 JSON ({error})", file=name)
     return None
@@ -255,7 +318,7 @@ def read_text(z, name, report, required=True):
             report.add("missing_file", "the package has no " + name, file=name)
         return None
     try:
-        return z.read(name).decode("utf-8")
+        return z.read(name, z.limits.max_json_bytes).decode("utf-8")
     except MemberError as error:
         report.add("unreadable", error.detail, file=name)
     except UnicodeDecodeError as error:
@@ -264,27 +327,42 @@ def read_text(z, name, report, required=True):
 
 
 def iter_jsonl(z, name, report):
-    """(line number, object) of a JSON Lines member; damage is reported, not raised."""
+    """(line number, object) of a JSON Lines member, streamed line by line within the JSON limits;
+    damage is reported, not raised."""
     if name not in z.members:
         report.add("missing_file", "the package has no " + name, file=name)
         return
+    limit = z.limits.max_json_bytes
+    number = 0
     try:
-        data = z.read(name)
-    except MemberError as error:
-        report.add("unreadable", error.detail, file=name)
-        return
-    for number, raw in enumerate(io.BytesIO(data), 1):
-        if not raw.strip():
-            continue
-        try:
-            doc = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as error:
-            report.add("unreadable", f"line {number} is not valid UTF-8 JSON ({error})", file=name)
-            continue
-        if not isinstance(doc, dict):
-            report.add("unreadable", f"line {number} is not a JSON object", file=name)
-            continue
-        yield number, doc
+        with z.zip.open(z.members[name]) as handle:
+            while True:
+                raw = handle.readline(limit + 1)
+                if not raw:
+                    break
+                number += 1
+                if len(raw) > limit:
+                    while raw and not raw.endswith(b"\n"):  # skip the rest of the line, a chunk at a time
+                        raw = handle.readline(1 << 20)
+                    report.add("unreadable", f"line {number} is longer than {_mib(limit)} (the limit of a line)",
+                               file=name)
+                    continue
+                if not raw.strip():
+                    continue
+                try:
+                    doc = load_json(raw, limit, z.limits.max_json_depth)
+                except JsonLimitError as error:
+                    report.add("unreadable", f"line {number}: {error}", file=name)
+                    continue
+                except (UnicodeDecodeError, ValueError) as error:
+                    report.add("unreadable", f"line {number} is not valid UTF-8 JSON ({error})", file=name)
+                    continue
+                if not isinstance(doc, dict):
+                    report.add("unreadable", f"line {number} is not a JSON object", file=name)
+                    continue
+                yield number, doc
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
+        report.add("unreadable", f"cannot be read from the zip after line {number} ({error})", file=name)
 
 
 # ---- manifest: every file's size and hashes ----------------------------------------------------------
@@ -298,12 +376,15 @@ def check_manifest(z, report):
         report.add("missing_file", "the package has no manifest.json", file=MANIFEST)
     else:
         try:
-            raw = z.read(MANIFEST)
-            manifest = json.loads(raw.decode("utf-8"))
+            raw = z.read(MANIFEST, z.limits.max_json_bytes)
+            manifest = load_json(raw, z.limits.max_json_bytes, z.limits.max_json_depth)
             if not isinstance(manifest, dict):
                 raise ValueError("not a JSON object")
         except MemberError as error:
             report.add("unreadable", error.detail, file=MANIFEST)
+        except JsonLimitError as error:
+            report.add("manifest", str(error), file=MANIFEST)
+            manifest = None
         except (UnicodeDecodeError, ValueError) as error:
             report.add("manifest", f"not valid JSON ({error})", file=MANIFEST)
             manifest = None
@@ -359,6 +440,94 @@ def check_manifest(z, report):
 
 def manifest_note_text(manifest_bytes):
     return f"{MANIFEST_NOTE_HEADER}\n{hashlib.sha256(manifest_bytes).hexdigest()}\n"
+
+
+# ---- what the signatures cover -------------------------------------------------------------------------
+
+# files proven without the manifest's signature: the checkpoint is signed, and each message line and its
+# proof are checked against it (but not that none was left out: only the signed manifest commits to that)
+PROVEN_BY_CHECKPOINT = ("checkpoint.txt", "messages.jsonl", "proofs.jsonl")
+UNAUTHENTICATED = ("the signer is NOT authenticated: the signatures were checked with the package's own pubkey.txt, "
+                   "which whoever re-signs a forged package replaces too; pass --pubkey with the archive owner's key "
+                   "obtained independently (`chataudit key export` on their side)")
+
+
+def check_unsigned(report, allow_unsigned):
+    """A package without manifest.sig: refused, unless the user accepts an unsigned package."""
+    if not allow_unsigned:
+        report.add("unsigned", "the package has no manifest.sig, so it is NOT verified: nothing signed vouches for "
+                   "its rendering, custody log, documents and verify.py, nor that no message was left out (to check "
+                   "only what the signed checkpoint proves, accept an unsigned package with --allow-unsigned)",
+                   file=MANIFEST_SIGNATURE)
+    else:
+        report.notice("UNSIGNED package accepted (--allow-unsigned): each message in messages.jsonl is proven "
+                      "against the signed checkpoint, but nothing proves that none was removed, and the files listed "
+                      "in 'unverified' (the rendering, custody log, documents, verify.py ...) are not vouched for by "
+                      "any signature")
+
+
+def account_unverified(z, report):
+    """After every check: the files of a package without a verified manifest signature that no signature covers."""
+    if report.manifest_signed:
+        report.unverified = []
+        return
+    report.unverified = sorted(n for n in z.names() if n not in PROVEN_BY_CHECKPOINT and n not in report.proven)
+
+
+def check_verify_py(digests, own_sha256, report):
+    """Is the package's verify.py the verifier now running? It cannot vouch for itself: a forged package
+    carries a forged verify.py."""
+    if "verify.py" not in digests or own_sha256 is None:
+        return
+    theirs = digests["verify.py"][1]
+    report.verify_py = {"sha256": theirs, "same_as_this_verifier": theirs == own_sha256}
+    if theirs != own_sha256:
+        report.notice(f"the package's verify.py (SHA-256 {theirs}) is not this verifier ({own_sha256}): do not run "
+                      "it; a verify.py inside a package cannot vouch for itself (use `python -m "
+                      "chataudit.evidence.standalone_verify PKG.zip` from an installed chataudit)")
+
+
+def check_selection(manifest, messages, report):
+    """messages.jsonl against what the (signed) manifest commits to: the conversation, the number of
+    messages and the exported range — a message removed with its proof is caught here."""
+    if not isinstance(manifest, dict):
+        return
+    count = manifest.get("messages")
+    if count != len(messages):
+        report.add("manifest", f"the manifest says {count} messages were exported, messages.jsonl holds "
+                               f"{len(messages)}", file=MANIFEST)
+    conversation = manifest.get("conversation") or {}
+    wanted = (conversation.get("platform"), conversation.get("native_id")) if isinstance(conversation, dict) else None
+    strangers = [m[0] for m in messages if (m[1], m[2]) != wanted]
+    if strangers:
+        report.add("manifest", f"message {strangers[0]} is not of the conversation the manifest names", file=MANIFEST)
+    selection = manifest.get("selection")
+    if not isinstance(selection, dict):
+        return  # packages made before chataudit committed the range
+    ids = [m[0] for m in messages]
+    first, last = selection.get("first_id"), selection.get("last_id")
+    if ids and (ids[0] != first or ids[-1] != last):
+        report.add("manifest", f"the manifest says the export runs from message {first} to {last}, messages.jsonl "
+                               f"from {ids[0]} to {ids[-1]}", file=MANIFEST)
+    since, until = selection.get("since_ms"), selection.get("until_ms")
+    for mid, _platform, _native, sent_ms in messages:
+        if isinstance(sent_ms, int) and ((isinstance(since, int) and sent_ms < since) or
+                                         (isinstance(until, int) and sent_ms >= until)):
+            report.add("manifest", f"message {mid} lies outside the period the manifest commits to", file=MANIFEST)
+            break
+
+
+def verdict(report):
+    """The last line's verdict: FAILED, or OK with what it does not cover (report as a dict)."""
+    if report["problems"]:
+        return f"FAILED ({len(report['problems'])} problems)"
+    words = "OK" if report.get("signature_checked", True) else "INCOMPLETE (signatures not checked)"
+    if not report["manifest_signed"]:
+        words += f" — UNSIGNED: {len(report['unverified'])} files unverified ({', '.join(report['unverified'][:6])}" \
+                 + (", …" if len(report["unverified"]) > 6 else "") + ")"
+    if not report["signer_authenticated"]:
+        words += " — signer NOT authenticated (no --pubkey)"
+    return words
 
 
 # ---- chain of custody ----------------------------------------------------------------------------------
@@ -484,7 +653,7 @@ def disclosure_digest(disclosure):
 
 def open_disclosure(disclosure):
     """[salt, name, value] (or [salt, value] for an attachment) of a disclosure string."""
-    doc = json.loads(b64url_decode(disclosure).decode("utf-8"))
+    doc = load_json(b64url_decode(disclosure))
     if not isinstance(doc, list) or len(doc) not in (2, 3) or not isinstance(doc[0], str):
         raise ValueError("malformed disclosure")
     return doc
@@ -631,8 +800,9 @@ def parse_checkpoint(text):
     return {"origin": lines[0], "tree_size": int(lines[1]), "root": root.hex()}
 
 
-def check_messages(z, report, checkpoint, digests, manifest):
-    """Disclosures, leaves and proofs of every message; returns [(id, platform, conversation, sent_at_ms)]."""
+def check_messages(z, report, checkpoint, digests, manifest, rendered=None):
+    """Disclosures, leaves and proofs of every message; returns [(id, platform, conversation, sent_at_ms)]
+    and fills ``rendered`` with what the transcript must show of each proven message."""
     proofs = {}
     for number, proof in iter_jsonl(z, "proofs.jsonl", report):
         if not isinstance(proof.get("id"), int):
@@ -693,6 +863,8 @@ def check_messages(z, report, checkpoint, digests, manifest):
                        message=where)
             continue
         report.checked["proofs"] += 1
+        if rendered is not None:
+            rendered[mid] = rendering_expectation(message)
     for mid in proofs:
         report.add("proof", f"a proof for message {mid}, which is not in messages.jsonl", file="proofs.jsonl")
     _check_attachment_files(manifest, digests, shown_attachments, report)
@@ -785,8 +957,8 @@ def _check_digest(digest):
 
 def _leaf_difference(signed_leaf, data):
     try:
-        signed = json.loads(signed_leaf)
-        now = json.loads(data.decode("utf-8"))
+        signed = load_json(signed_leaf.encode("utf-8"))
+        now = load_json(data)
         def differ(a, b):
             return json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True)
 
@@ -820,7 +992,209 @@ def _check_attachment_files(manifest, digests, shown_attachments, report):
             report.add("attachment", f"SHA-256 {digests[path][1]} is not the {committed} the message commits to",
                        file=path, message={"id": key[0]})
             continue
+        else:
+            report.proven.add(path)
         report.checked["attachments"] += 1
+
+
+# ---- the rendering: its transcript against the proven messages ----------------------------------------
+
+RENDERING = "messages.html"
+_ACTIVE_TAGS = frozenset(("script", "iframe", "frame", "frameset", "object", "embed", "applet", "link", "base",
+                          "form", "svg", "math", "template", "portal"))
+_VOID_TAGS = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+                        "track", "wbr", "param"))
+_URL_ATTRIBUTES = frozenset(("href", "src", "srcset", "action", "formaction", "data", "poster", "xlink:href"))
+_SCHEME = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z0-9+.\-]*:|//|\\\\)")
+_EXTERNAL_CSS = re.compile(r"url\(\s*['\"]?\s*(?:[a-zA-Z][a-zA-Z0-9+.\-]*:|//)|@import", re.IGNORECASE)
+_ROW_ID = re.compile(r"m(\d{1,19})$")
+
+
+def _digest_text(text):
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _squeeze(text):
+    return " ".join(text.split())
+
+
+def rendering_expectation(message):
+    """What the transcript row of a proven message must show: day, time, sender, text (its SHA-256),
+    kind, amount and attachment names — None for a field whose value no template prints faithfully."""
+    sent_at = message.get("sent_at") if isinstance(message.get("sent_at"), str) else ""
+    withheld = message.get("withheld") if isinstance(message.get("withheld"), dict) else {}
+    who = ""
+    for field in ("sender_name", "sender_id"):
+        if withheld.get(field) is not None:
+            break
+        if message.get(field) is not None:
+            who = message.get(field) if isinstance(message.get(field), str) else None
+            break
+    text = message.get("text")
+    text = "" if text is None else text if isinstance(text, str) else None
+    amount, currency, kind = message.get("amount"), message.get("currency"), message.get("kind")
+    files = []
+    for item in message.get("attachments") or []:
+        if isinstance(item, dict) and (item.get("name") or item.get("path")):
+            files.append(str(item.get("name") or item.get("path")))
+    return {"day": sent_at[:10],
+            "time": sent_at[11:19] + "UTC" + (sent_at[19:].lstrip(".0123456789") or "Z"),
+            "sender": None if who is None else who.strip(),
+            "text": None if text is None else _digest_text(text),
+            "kind": "" if kind in ("text", None) else str(kind),
+            "amount": _squeeze(f"{currency or ''} {amount}") if amount else "",
+            "attachments": files}
+
+
+class _RenderingReader(HTMLParser):
+    """Reads the transcript rows of messages.html (as the evidence template writes them) and any
+    active content (scripts, frames, external loads) a faithful rendering must not hold."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack = []  # (tag, classes) of the open elements
+        self.row = None  # the transcript row being read, with the stack depth it opened at
+        self.day_at = None  # the stack depth of an open day row
+        self.day = None
+        self.day_text = []
+        self.rows = []  # completed rows, taken by the caller as it goes
+        self.active = []
+
+    def _attributes(self, tag, attrs):
+        if tag in _ACTIVE_TAGS or (tag == "meta" and any(k == "http-equiv" for k, _ in attrs)):
+            self.active.append(f"<{tag}>")
+        for name, value in attrs:
+            value = value or ""
+            if name.startswith("on"):
+                self.active.append(f"an {name} handler")
+            elif name in _URL_ATTRIBUTES and _SCHEME.match(value):
+                self.active.append(f"{name}={value[:60]!r}")
+            elif name == "style" and _EXTERNAL_CSS.search(value):
+                self.active.append("an external resource in a style attribute")
+
+    def handle_startendtag(self, tag, attrs):
+        self._attributes(tag, attrs)
+
+    def handle_starttag(self, tag, attrs):
+        self._attributes(tag, attrs)
+        if tag in _VOID_TAGS:
+            return
+        classes = set()
+        row_id = None
+        for name, value in attrs:
+            if name == "class" and value:
+                classes.update(value.split())
+            elif name == "id" and value and _ROW_ID.match(value):
+                row_id = int(value[1:])
+        self.stack.append((tag, classes))
+        if tag == "tr" and row_id is not None and self.row is None:
+            self.row = {"at": len(self.stack), "id": row_id, "day": self.day, "time": [], "sender": [],
+                        "text": [], "kind": [], "amount": [], "attachments": []}
+        elif tag == "tr" and "day" in classes and self.day_at is None:
+            self.day_at, self.day_text = len(self.stack), []
+        elif self.row is not None and tag == "span" and "file" in classes:
+            self.row["attachments"].append([])
+
+    def handle_endtag(self, tag):
+        if tag in _VOID_TAGS:
+            return
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][0] == tag:
+                del self.stack[depth:]
+                break
+        else:
+            return
+        if self.row is not None and len(self.stack) < self.row["at"]:
+            self.rows.append(self.row)
+            self.row = None
+        if self.day_at is not None and len(self.stack) < self.day_at:
+            self.day, self.day_at = _squeeze("".join(self.day_text)), None
+
+    def handle_data(self, data):
+        if self.stack and self.stack[-1][0] == "style" and _EXTERNAL_CSS.search(data):
+            self.active.append("an external resource in a stylesheet")
+        if self.day_at is not None:
+            self.day_text.append(data)
+        row = self.row
+        if row is None:
+            return
+        inside = self.stack[row["at"]:]
+        for tag, classes in inside:
+            if tag == "td" and "time" in classes:
+                row["time"].append(data)
+            if "text" in classes and "redacted" not in classes:
+                row["text"].append(data)
+            if "kind" in classes:
+                row["kind"].append(data)
+            if "amount" in classes:
+                row["amount"].append(data)
+            if "file" in classes and row["attachments"]:
+                row["attachments"][-1].append(data)
+        if inside and inside[-1][0] == "td" and "who" in inside[-1][1]:
+            row["sender"].append(data)
+
+
+def _shown_row(row):
+    return {"day": row["day"], "time": "".join("".join(row["time"]).split()),
+            "sender": "".join(row["sender"]).strip(), "text": _digest_text("".join(row["text"])),
+            "kind": _squeeze("".join(row["kind"])), "amount": _squeeze("".join(row["amount"])),
+            "attachments": ["".join(parts) for parts in row["attachments"]]}
+
+
+def check_rendering(z, report, ids, expected):
+    """The transcript of messages.html against messages.jsonl: one row per message, in order, each
+    proven message (``expected``: id → :func:`rendering_expectation`) shown as it was proven; and no
+    active content. Streamed: the page is never held whole."""
+    if RENDERING not in z.members:
+        return
+    reader = _RenderingReader()
+    state = {"at": 0, "order_broken": False}
+
+    def take():
+        for row in reader.rows:
+            at = state["at"]
+            state["at"] += 1
+            if state["order_broken"]:
+                continue
+            if at >= len(ids) or row["id"] != ids[at]:
+                state["order_broken"] = True
+                where = f"message {ids[at]}" if at < len(ids) else "no further message"
+                report.add("rendering", f"row {at + 1} of the transcript shows message {row['id']} where "
+                                        f"messages.jsonl has {where}", file=RENDERING)
+                continue
+            want = expected.get(row["id"])
+            if want is None:
+                continue  # not proven: its problem is reported already
+            shown = _shown_row(row)
+            wrong = [key for key in ("day", "time", "sender", "text", "kind", "amount", "attachments")
+                     if want[key] is not None and shown[key] != want[key]]
+            if wrong:
+                report.add("rendering", f"the transcript shows a {', '.join(wrong)} other than the proven "
+                                        "message's", file=RENDERING, message={"id": row["id"]})
+        del reader.rows[:]
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with z.zip.open(z.members[RENDERING]) as handle:
+            while True:
+                chunk = handle.read(1 << 20)
+                reader.feed(decoder.decode(chunk, final=not chunk))
+                take()
+                if not chunk:
+                    break
+        reader.close()
+        take()
+    except UnicodeDecodeError as error:
+        report.add("rendering", f"not valid UTF-8 ({error})", file=RENDERING)
+        return
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error):
+        return  # reported as unreadable by the manifest check
+    if not state["order_broken"] and state["at"] < len(ids):
+        report.add("rendering", f"the transcript has {state['at']} rows, messages.jsonl {len(ids)} messages",
+                   file=RENDERING)
+    if reader.active:
+        report.add("rendering", f"active content ({', '.join(sorted(set(reader.active))[:5])}): a page that can run "
+                                "code or load from elsewhere is no faithful rendering", file=RENDERING)
 
 
 def check_timestamp_imprint(z, report, checkpoint_bytes):
@@ -841,8 +1215,11 @@ def check_timestamp_imprint(z, report, checkpoint_bytes):
                       "openssl ts -verify -data checkpoint.txt -in checkpoint.tsr -CAfile tsa-ca.pem")
 
 
-def verify(path, pubkey=None, limits=None):
-    """Check a package; returns the report (as chataudit's ``evidence verify --json`` shapes it)."""
+def verify(path, pubkey=None, limits=None, allow_unsigned=False):
+    """Check a package; returns the report (as chataudit's ``evidence verify --json`` shapes it).
+
+    A package without manifest.sig fails unless ``allow_unsigned``; then the files no signature
+    covers are listed in ``unverified``."""
     report = Report()
     try:
         z = SafeZip(path, limits)
@@ -862,8 +1239,11 @@ def verify(path, pubkey=None, limits=None):
                 report.add("pubkey", f"pubkey.txt is {package_key.strip()}, not the key you gave: the package was "
                                      "signed by another key", file="pubkey.txt")
             elif pubkey is None and key is not None:
-                report.notice("checked against the key inside the package (pubkey.txt); pass --pubkey with a key you "
-                              "obtained independently to rule out a re-signed package")
+                report.notice(UNAUTHENTICATED)
+            elif key is not None:
+                report.signer_authenticated = True
+                if package_key is not None:
+                    report.proven.add("pubkey.txt")  # the very key the user gave
         except ValueError as error:
             report.add("pubkey", f"not a note verifier key ({error})", file=None if pubkey else "pubkey.txt")
         report.key = key_text
@@ -885,22 +1265,36 @@ def verify(path, pubkey=None, limits=None):
             if sig is not None:
                 text = check_note(sig, key, report, MANIFEST_SIGNATURE, "manifest_signature")
                 try:
-                    manifest_bytes = z.read(MANIFEST)
+                    manifest_bytes = z.read(MANIFEST, z.limits.max_json_bytes)
                 except MemberError:
                     manifest_bytes = b""
                 if text is not None and text != manifest_note_text(manifest_bytes):
                     report.add("manifest_signature", "the signed digest is not the SHA-256 of manifest.json: the "
                                "manifest was changed after it was signed", file=MANIFEST_SIGNATURE)
+                elif text is not None:
+                    report.manifest_signed = True
         elif MANIFEST_SIGNATURE not in z.members:
-            report.notice("the manifest is not signed (the exporter had no signing key): documents, rendering and "
-                          "custody log are vouched for by the manifest's hashes only")
-        messages = check_messages(z, report, checkpoint, digests, manifest)
+            check_unsigned(report, allow_unsigned)
+        rendered = {}
+        messages = check_messages(z, report, checkpoint, digests, manifest, rendered)
+        check_selection(manifest, messages, report)
+        check_rendering(z, report, [m[0] for m in messages], rendered)
         custody = read_json(z, "custody.json", report)
         check_custody(custody, manifest, checkpoint, messages, report.withheld, key_text, report)
+        check_verify_py(digests, _own_sha256(), report)
+        account_unverified(z, report)
         if not report.signature_checked:
             report.notice("the Ed25519 signatures were NOT checked: install the `cryptography` package "
                           "(pip install cryptography) and run again")
     return report
+
+
+def _own_sha256():
+    try:
+        with open(__file__, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except (NameError, OSError):
+        return None
 
 
 def summary_lines(report):
@@ -915,21 +1309,27 @@ def summary_lines(report):
     c = report.checkpoint
     head = (f"checkpoint {c['origin']} size {c['tree_size']} root {c['root']}" if c else "no verified checkpoint")
     counts = report.checked
-    status = "FAILED" if report.problems else ("OK" if report.signature_checked else "INCOMPLETE (signatures not checked)")
-    lines.append(f"{status}: {report.messages} messages, {counts['proofs']} proofs, {counts['disclosures']} disclosures, "
-                 f"{counts['files']} files checked; {head}")
+    lines.append(f"{verdict(report.as_dict())}: {report.messages} messages, {counts['proofs']} proofs, "
+                 f"{counts['disclosures']} disclosures, {counts['files']} files checked; {head}")
     return lines
 
 
+USAGE = "usage: python verify.py PACKAGE.zip [--pubkey KEY_OR_FILE] [--allow-unsigned] [--json]"
+
+
 def main(argv=None):
+    if sys.version_info < PYTHON_REQUIRES:
+        print(f"verify.py needs Python {'.'.join(map(str, PYTHON_REQUIRES))} or later", file=sys.stderr)
+        return 1
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
-    args = [a for a in args if a != "--json"]
+    allow_unsigned = "--allow-unsigned" in args
+    args = [a for a in args if a not in ("--json", "--allow-unsigned")]
     pubkey = None
     if "--pubkey" in args:
         at = args.index("--pubkey")
         if at + 1 >= len(args):
-            print("usage: python verify.py PACKAGE.zip [--pubkey KEY_OR_FILE] [--json]", file=sys.stderr)
+            print(USAGE, file=sys.stderr)
             return 1
         pubkey = args[at + 1]
         del args[at:at + 2]
@@ -939,9 +1339,9 @@ def main(argv=None):
         except OSError:
             pass
     if len(args) != 1:
-        print("usage: python verify.py PACKAGE.zip [--pubkey KEY_OR_FILE] [--json]", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 1
-    report = verify(args[0], pubkey)
+    report = verify(args[0], pubkey, allow_unsigned=allow_unsigned)
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:

@@ -9,6 +9,7 @@ verification — so the two verifiers recompute the same things independently.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import orjson
@@ -28,8 +29,12 @@ _ROW_KEYS = {L.COL_PLATFORM: "platform", L.COL_MESSAGE_ID: "message_id", L.COL_S
              L.COL_IS_ME: "is_me", L.COL_POSITION: "position", L.COL_OCCURRENCE: "occurrence"}
 
 
-def verify_package(path: str | Path, pubkey: str | None = None, limits: S.Limits | None = None) -> dict[str, Any]:
-    """The report of a package: ``ok, checked, problems, messages, withheld, checkpoint, timestamp`` …"""
+def verify_package(path: str | Path, pubkey: str | None = None, limits: S.Limits | None = None,
+                   allow_unsigned: bool = False) -> dict[str, Any]:
+    """The report of a package: ``ok, checked, problems, messages, withheld, checkpoint, timestamp`` …
+
+    A package without manifest.sig fails unless ``allow_unsigned``; then the files no signature
+    covers are listed in ``unverified``."""
     report = S.Report()
     try:
         z = S.SafeZip(path, limits)
@@ -47,12 +52,22 @@ def verify_package(path: str | Path, pubkey: str | None = None, limits: S.Limits
             report.checkpoint = {"origin": checkpoint.origin, "tree_size": checkpoint.size,
                                  "root": checkpoint.root.hex(), "signed_by": f"{verifier.name}+{verifier.key_id:08x}"}
             _timestamp(z, note_text.encode(), report)
-        _manifest_signature(z, verifier, report)
-        messages = _messages(z, report, checkpoint, digests, manifest)
+        _manifest_signature(z, verifier, report, allow_unsigned)
+        rendered: dict[int, dict] = {}
+        messages = _messages(z, report, checkpoint, digests, manifest, rendered)
+        S.check_selection(manifest, messages, report)
+        S.check_rendering(z, report, [m[0] for m in messages], rendered)
         custody = S.read_json(z, "custody.json", report)
         S.check_custody(custody, manifest, report.checkpoint, messages, report.withheld, key_text, report)
+        S.check_verify_py(digests, standalone_sha256(), report)
+        S.account_unverified(z, report)
         report.signature_checked = True
     return _finish(report)
+
+
+def standalone_sha256() -> str:
+    """SHA-256 of the standalone verifier this chataudit installs (and copies into packages as verify.py)."""
+    return hashlib.sha256(Path(S.__file__).read_bytes()).hexdigest()
 
 
 def _finish(report: S.Report) -> dict[str, Any]:
@@ -70,10 +85,13 @@ def _key(z: S.SafeZip, pubkey: str | None, report: S.Report) -> tuple[Verifier |
             if package_key is not None and package_key.strip() != str(verifier):
                 report.add("pubkey", f"pubkey.txt is {package_key.strip()}, not the key you gave: the package was "
                                      "signed by another key", file="pubkey.txt")
+            else:
+                report.signer_authenticated = True
+                if package_key is not None:
+                    report.proven.add("pubkey.txt")  # the very key the user gave
         elif package_key is not None:
             verifier = Verifier.from_key(package_key.strip())
-            report.notice("checked against the key inside the package (pubkey.txt); pass --pubkey with a key you "
-                          "obtained independently to rule out a re-signed package")
+            report.notice(S.UNAUTHENTICATED)
     except (ChatAuditError, NoteError) as error:
         report.add("pubkey", f"not a note verifier key ({error})", file=None if pubkey else "pubkey.txt")
     report.key = str(verifier) if verifier else None
@@ -120,10 +138,9 @@ def _timestamp(z: S.SafeZip, note: bytes, report: S.Report) -> None:
         report.notice("the timestamp's signature verifies, but its certificate chain was not checked (no tsa-ca.pem)")
 
 
-def _manifest_signature(z: S.SafeZip, verifier: Verifier | None, report: S.Report) -> None:
+def _manifest_signature(z: S.SafeZip, verifier: Verifier | None, report: S.Report, allow_unsigned: bool) -> None:
     if S.MANIFEST_SIGNATURE not in z.members:
-        report.notice("the manifest is not signed (the exporter had no signing key): documents, rendering and "
-                      "custody log are vouched for by the manifest's hashes only")
+        S.check_unsigned(report, allow_unsigned)
         return
     note = S.read_text(z, S.MANIFEST_SIGNATURE, report)
     if note is None or verifier is None or S.MANIFEST not in z.members:
@@ -135,7 +152,7 @@ def _manifest_signature(z: S.SafeZip, verifier: Verifier | None, report: S.Repor
                    file=S.MANIFEST_SIGNATURE)
         return
     try:
-        expected = S.manifest_note_text(z.read(S.MANIFEST))
+        expected = S.manifest_note_text(z.read(S.MANIFEST, z.limits.max_json_bytes))
     except S.MemberError:
         return
     if opened.text != expected:
@@ -143,10 +160,11 @@ def _manifest_signature(z: S.SafeZip, verifier: Verifier | None, report: S.Repor
                                          "changed after it was signed", file=S.MANIFEST_SIGNATURE)
         return
     report.checked["signatures"] += 1
+    report.manifest_signed = True
 
 
 def _messages(z: S.SafeZip, report: S.Report, checkpoint: Checkpoint | None, digests: dict,
-              manifest: dict | None) -> list[tuple]:
+              manifest: dict | None, rendered: dict[int, dict]) -> list[tuple]:
     proofs: dict[Any, dict] = {}
     for number, proof in S.iter_jsonl(z, "proofs.jsonl", report):
         if not isinstance(proof.get("id"), int):
@@ -213,6 +231,7 @@ def _messages(z: S.SafeZip, report: S.Report, checkpoint: Checkpoint | None, dig
                        file="proofs.jsonl", message=where)
             continue
         report.checked["proofs"] += 1
+        rendered[mid] = S.rendering_expectation(message)
     for mid in proofs:
         report.add("proof", f"a proof for message {mid}, which is not in messages.jsonl", file="proofs.jsonl")
     S._check_attachment_files(manifest, digests, shown_attachments, report)
@@ -227,8 +246,11 @@ def _sd(message: dict, report: S.Report, shown_attachments: dict) -> dict[str, A
 
 
 def _open_disclosure(disclosure: str) -> list[Any]:
-    """[salt, name, value] (or [salt, value]) of a disclosure, decoded by the ledger's code."""
-    doc = orjson.loads(L._b64url_decode(disclosure))
+    """[salt, name, value] (or [salt, value]) of a disclosure, decoded by the ledger's code (within the
+    JSON limits both verifiers apply: the ledger's parser alone would recurse on a deeply nested value)."""
+    raw = L._b64url_decode(disclosure)
+    S.load_json(raw)
+    doc = orjson.loads(raw)
     field, value = L.verify_disclosure(disclosure, L.digest(disclosure.encode("ascii")))
     return [doc[0], field, value] if len(doc) == 3 else [doc[0], value]
 
@@ -261,8 +283,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     withheld = report["withheld"]
     held = f"; {sum(withheld['fields'].values())} withheld fields in {withheld['messages']} messages" \
         if withheld["messages"] else ""
-    verdict = "OK" if report["ok"] else f"FAILED ({len(report['problems'])} problems)"
-    lines.append(f"{verdict}: {report['messages']} messages, {counts['proofs']} proofs, {counts['disclosures']} "
+    lines.append(f"{S.verdict(report)}: {report['messages']} messages, {counts['proofs']} proofs, {counts['disclosures']} "
                  f"disclosures, {counts['files']} files checked{held}; {head}{stamp}")
     return lines
 
