@@ -33,7 +33,77 @@ from ..model import Conversation, Message, Record, from_unix
 from . import head_text, numbered_lines
 
 _VALUE_START = {"start_map", "start_array"}
+_VALUE_END = {"end_map", "end_array"}
 _SCALARS = {"null", "boolean", "integer", "double", "number", "string"}
+
+# No real export nests beyond a dozen levels.  ijson builds each event's prefix ("item.item.…")
+# anew, so N nested brackets cost O(N²) memory: 400 KB of "[" took 24 GB.  Every streaming JSON
+# reader therefore feeds ijson pieces holding at most OPENERS_PER_PIECE opening brackets and
+# stops at MAX_JSON_DEPTH, which bounds the prefixes alive at once to a few MB.
+MAX_JSON_DEPTH = 256
+OPENERS_PER_PIECE = 512
+
+
+def bounded_pieces(data: bytes) -> Iterator[bytes]:
+    """``data`` cut so that no piece holds more than OPENERS_PER_PIECE ``[`` or ``{`` (ijson takes
+    a document in pieces cut anywhere; counting brackets inside strings too only cuts more often)."""
+    if data.count(b"[") + data.count(b"{") <= OPENERS_PER_PIECE or len(data) <= OPENERS_PER_PIECE:
+        yield data
+        return
+    middle = len(data) // 2
+    yield from bounded_pieces(data[:middle])
+    yield from bounded_pieces(data[middle:])
+
+
+class BoundedReader:
+    """A binary reader for ``ijson.parse`` whose reads never hold more than OPENERS_PER_PIECE
+    opening brackets, so a :class:`DepthGuard` on the events sees a bomb before it grows."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+        self._pending: list[bytes] = []
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._pending:
+            data = self._stream.read(size)
+            if not data:
+                return data
+            self._pending = list(bounded_pieces(data))
+            self._pending.reverse()
+        return self._pending.pop()
+
+
+class DepthGuard:
+    """Counts the nesting of ijson events and refuses a document nested deeper than MAX_JSON_DEPTH."""
+
+    __slots__ = ("depth",)
+
+    def __init__(self, depth: int = 0) -> None:
+        self.depth = depth
+
+    def event(self, event: str, where: str, line: int | None) -> None:
+        if event == "start_map" or event == "start_array":
+            self.depth += 1
+            if self.depth > MAX_JSON_DEPTH:
+                raise ParseError(where, line, f"JSON nested deeper than {MAX_JSON_DEPTH} levels (refused: "
+                                              "no chat export nests so deep)")
+        elif event == "end_map" or event == "end_array":
+            self.depth -= 1
+
+
+def guarded_events(stream: Any, where: str, line: Callable[[], int | None] = lambda: None,
+                   buf_size: int = 64 * 1024) -> Iterator[tuple[str, str, Any]]:
+    """``ijson.parse`` events of a binary stream, nesting bounded (see MAX_JSON_DEPTH)."""
+    depth = 0  # DepthGuard inlined: this loop sees every event of a large export
+    for event_tuple in ijson.parse(BoundedReader(stream), buf_size=buf_size):
+        event = event_tuple[1]
+        if event in _VALUE_START:
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                DepthGuard(depth - 1).event(event, where, line())
+        elif event in _VALUE_END:
+            depth -= 1
+        yield event_tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +211,7 @@ def _push_parse(
     join = (lambda *parts: ".".join(p for p in parts if p))
     item_prefixes = {join(record_prefix, *keys, "item") for keys in paths}
 
+    guard = DepthGuard()
     top: ObjectBuilder | None = None
     top_depth = 0
     top_line = 0
@@ -152,6 +223,7 @@ def _push_parse(
     def feed() -> Iterator[JsonRecord]:
         nonlocal top, top_depth, top_line, item, item_depth, item_line
         for prefix, event, value in events:
+            guard.event(event, str(path), number)
             if item is not None:
                 item.event(event, value)
                 item_depth += 1 if event in _VALUE_START else -1 if event in ("end_map", "end_array") else 0
@@ -186,12 +258,13 @@ def _push_parse(
 
     try:
         for number, line in chain(head, rest):
-            try:
-                parser.send(line.encode("utf-8") + b"\n")
-            except JSONError as error:
-                raise ParseError(str(path), number, f"invalid JSON: {_first_line(error)}") from None
-            if events:
-                yield from feed()
+            for piece in bounded_pieces(line.encode("utf-8") + b"\n"):
+                try:
+                    parser.send(piece)
+                except JSONError as error:
+                    raise ParseError(str(path), number, f"invalid JSON: {_first_line(error)}") from None
+                if events:
+                    yield from feed()
         try:
             parser.close()
         except JSONError as error:

@@ -38,6 +38,7 @@ import ijson
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record
 from . import ParseOptions
+from .json_stream import MAX_JSON_DEPTH, guarded_events
 
 NAME = "slack-export"
 PLATFORM = "slack"
@@ -217,6 +218,8 @@ def _json_error_line(export: _Export, rel: str) -> tuple[int | None, str]:
         return error.lineno, error.msg
     except (UnicodeDecodeError, ValueError) as error:
         return None, str(error)
+    except RecursionError:
+        return None, f"nested deeper than {MAX_JSON_DEPTH} levels"
     return None, "malformed JSON"
 
 
@@ -224,7 +227,7 @@ def _items(export: _Export, rel: str) -> Iterator[dict]:
     """Objects of a top-level JSON array, streamed (users.json can be large)."""
     try:
         with export.open(rel) as handle:
-            for item in ijson.items(_BomSkipper(handle), "item"):
+            for item in ijson.items(guarded_events(_BomSkipper(handle), export.display(rel)), "item"):
                 if isinstance(item, dict):
                     yield item
     except ijson.JSONError:
@@ -339,6 +342,9 @@ def _array_items(text: str, where: str) -> Iterator[tuple[int, int, Any]]:
         index += 1
         try:
             value, end = decoder.raw_decode(text, pos)
+        except RecursionError:
+            raise ParseError(where, line_at(pos), f"message {index} is JSON nested deeper than {MAX_JSON_DEPTH} levels "
+                                                  "(refused: no chat export nests so deep)") from None
         except json.JSONDecodeError as error:
             if _WS.match(text, error.pos).end() >= len(text):
                 raise ParseError(where, error.lineno, f"day file ends inside message {index} (truncated)") from None

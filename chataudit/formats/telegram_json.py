@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - pure-Python fallback
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record, from_unix, localize
 from . import HEAD_BYTES, ParseOptions, head_text, sniff_encoding
+from .json_stream import guarded_events
 
 NAME = "telegram-json"
 PLATFORM = "telegram"
@@ -706,7 +707,7 @@ class _Parser:
         top_keys = 0
         saw_top = False
         try:
-            for event_tuple in ijson.parse(reader, buf_size=_CHUNK):
+            for event_tuple in guarded_events(reader, str(self.path), lambda: reader.line, _CHUNK):
                 if send is not None:
                     if event_tuple[1] == "end_array" and event_tuple[0] == messages_prefix:
                         yield from self._flush_pending(chat)

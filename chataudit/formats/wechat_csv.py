@@ -319,7 +319,7 @@ def _load_users(path: Path) -> dict[str, dict[str, Any]]:
     try:
         with open(path, "rb") as handle:
             data = json.loads(handle.read().decode("utf-8-sig"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     if isinstance(data, list):
         data = {u.get("wxid"): u for u in data if isinstance(u, dict) and u.get("wxid")}
@@ -461,7 +461,7 @@ def _parse_pywxdump(pages: list[Path], users_path: Path, options: ParseOptions) 
             if "content" in row and "msg" not in row:  # older releases: JSON {"src", "msg"}
                 try:
                     decoded = json.loads(row["content"])
-                except ValueError:
+                except (ValueError, RecursionError):
                     decoded = row["content"]
                 if isinstance(decoded, dict):
                     row["msg"], row["src"] = str(decoded.get("msg") or ""), str(decoded.get("src") or "")
