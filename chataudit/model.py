@@ -126,6 +126,29 @@ def utc_ms(moment: datetime) -> int:
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
+# The instants an archive stores.  The full-text index keys a message by sent_at seconds × 2³¹ in a
+# 64-bit rowid, which overflows outside 1833-11-24 … 2106-02-07; the supported range is the round,
+# narrower one below, checked once for every format (by the importer, and by the store for API callers).
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=timezone.utc)  # exclusive
+
+
+def instant_problem(message: Message) -> str | None:
+    """Why a message's sent/edited instant cannot be stored, or None when both can."""
+    for name, moment in (("date", message.sent_at), ("edit date", message.edited_at)):
+        if moment is None:
+            continue
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            return f"the {name} {moment.isoformat()} has no time zone"
+        try:
+            inside = EARLIEST_INSTANT <= moment < LATEST_INSTANT
+        except OverflowError:
+            inside = False
+        if not inside:
+            return (f"the {name} {moment.isoformat()} is outside the supported range "
+                    f"{EARLIEST_INSTANT:%Y-%m-%d} to {LATEST_INSTANT:%Y-%m-%d} (UTC)")
+    return None
+
 
 def canonical_bytes(message: Message) -> bytes:
     """The documented serialization the content hash (and later the ledger) is computed over."""
