@@ -21,7 +21,7 @@ from . import formats
 from .errors import ChatAuditError, ParseError
 from .formats import ParseOptions
 from .ledger import attach as attach_ledger
-from .model import Message, Record, default_zone_name, instant_problem, zone
+from .model import Message, Record, default_zone_name, escape_undecodable, instant_problem, zone
 from .store import Archive, ImportResult, SourceInfo
 
 MIN_CONFIDENCE = 0.5
@@ -392,11 +392,12 @@ def _import_unit(
 
 
 def storable(records: Iterator[Record], path: str) -> Iterator[Record]:
-    """The records, refusing at its line a message whose instant the archive cannot store
-    (see :data:`chataudit.model.EARLIEST_INSTANT`): every format goes through here."""
+    """The records as the archive can store them, whatever the format: a message whose instant is out
+    of range (:data:`chataudit.model.EARLIEST_INSTANT`) is refused at its line, text that cannot be
+    decoded is kept escaped (:func:`chataudit.model.escape_undecodable`)."""
     for record in records:
         if isinstance(record, Message):
             problem = instant_problem(record)
             if problem:
                 raise ParseError(path, record.position, problem)
-        yield record
+        yield escape_undecodable(record)

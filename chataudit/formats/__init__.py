@@ -166,8 +166,9 @@ def open_text(path: Path, encoding: str | None = None) -> IO[str]:
     return io.TextIOWrapper(open(path, "rb"), encoding=encoding, errors="strict", newline="")
 
 
-def numbered_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[int, str]]:
-    """(line number, line without its end) for a text file; a decoding error names its exact line.
+def numbered_lines(path: Path, encoding: str | None = None, keep_ends: bool = False) -> Iterator[tuple[int, str]]:
+    """(line number, line without its end — with it if ``keep_ends``) for a text file; a decoding error
+    names its exact line.
 
     Byte-oriented encodings are decoded line by line (a bad byte is reported where it is, not
     where a read-ahead buffer happened to start); UTF-16 goes through a text wrapper.
@@ -186,7 +187,9 @@ def numbered_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[in
                 if not line:
                     return
                 number += 1
-                yield number, line.lstrip("\ufeff").rstrip("\r\n") if number == 1 else line.rstrip("\r\n")
+                if number == 1:
+                    line = line.lstrip("\ufeff")
+                yield number, line if keep_ends else line.rstrip("\r\n")
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
             try:
@@ -195,4 +198,4 @@ def numbered_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[in
                 raise ParseError(str(path), number, f"cannot decode text as {encoding}: {error.reason} at byte {error.start}") from None
             if number == 1 and line.startswith("\ufeff"):
                 line = line[1:]
-            yield number, line.rstrip("\r\n")
+            yield number, line if keep_ends else line.rstrip("\r\n")

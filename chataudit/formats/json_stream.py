@@ -29,7 +29,7 @@ import orjson
 from ijson.common import JSONError, ObjectBuilder
 
 from ..errors import ParseError
-from ..model import Conversation, Message, Record, from_unix
+from ..model import UNDECODABLE_MARK, Conversation, Message, Record, from_unix
 from . import head_text, numbered_lines
 
 _VALUE_START = {"start_map", "start_array"}
@@ -42,6 +42,21 @@ _SCALARS = {"null", "boolean", "integer", "double", "number", "string"}
 # stops at MAX_JSON_DEPTH, which bounds the prefixes alive at once to a few MB.
 MAX_JSON_DEPTH = 256
 OPENERS_PER_PIECE = 512
+
+
+# A lone surrogate escape: ijson's C backend would turn it into "?", orjson refuses the line.  It is
+# rewritten to UNDECODABLE_MARK + its hex digits, which the importer shows as "\\ud800" and notes.
+_LONE_HIGH = re.compile(rb"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+_LONE_LOW = re.compile(rb"(?<!\\u[dD][89abAB][0-9a-fA-F]{2})(?<!\\)((?:\\\\)*)\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+_MARK = rb"\\u" + f"{ord(UNDECODABLE_MARK):04x}".encode()
+
+
+def keep_lone_surrogates(data: bytes) -> bytes:
+    """JSON text with each lone ``\\udXXX`` escape replaced by the undecodable mark (pairs stay)."""
+    if b"\\u" not in data:
+        return data
+    data = _LONE_HIGH.sub(rb"\1" + _MARK + rb"\2", data)
+    return _LONE_LOW.sub(rb"\1" + _MARK + rb"\2", data)
 
 
 def bounded_pieces(data: bytes) -> Iterator[bytes]:
@@ -130,7 +145,7 @@ def iter_json_records(path: Path, page_paths: Iterable[str] = ("data.items",)) -
             continue
         if stripped[0] == "{":
             try:
-                first = orjson.loads(stripped)
+                first = orjson.loads(keep_lone_surrogates(stripped.encode("utf-8")))
             except orjson.JSONDecodeError:
                 first = None  # a pretty-printed object: not JSON Lines
             if isinstance(first, dict):
@@ -161,7 +176,7 @@ def _json_lines(path: Path, lines: Iterator[tuple[int, str]], paths: tuple[tuple
         if not stripped:
             continue
         try:
-            value = orjson.loads(stripped)
+            value = orjson.loads(keep_lone_surrogates(stripped.encode("utf-8")))
         except orjson.JSONDecodeError as error:
             raise ParseError(str(path), number, f"invalid JSON line: {error}") from None
         if isinstance(value, list):
@@ -258,7 +273,7 @@ def _push_parse(
 
     try:
         for number, line in chain(head, rest):
-            for piece in bounded_pieces(line.encode("utf-8") + b"\n"):
+            for piece in bounded_pieces(keep_lone_surrogates(line.encode("utf-8")) + b"\n"):
                 try:
                     parser.send(piece)
                 except JSONError as error:
