@@ -250,7 +250,7 @@ def _parse_date(value: str, options: ParseOptions) -> datetime | None:
                 return localize(naive, options.tz)
             try:
                 return naive.replace(tzinfo=timezone(timedelta(seconds=offset)))
-            except ValueError:
+            except (ValueError, OverflowError):  # an offset no zone has ("+99999999")
                 return None
     match = _ISO_DATE.search(value)  # "2019-07-18 11:10:00 +0800", written by some web mailers
     if match:

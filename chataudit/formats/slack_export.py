@@ -211,12 +211,16 @@ def detect(path: Path, head: bytes) -> float:
 
 def _json_error_line(export: _Export, rel: str) -> tuple[int | None, str]:
     """Line and message of a JSON syntax error, found by re-reading the file (only on the error path)."""
+    data = b""
     try:
         with export.open(rel) as handle:
-            json.loads(handle.read().decode("utf-8-sig"))
+            data = handle.read()
+        json.loads(data.decode("utf-8-sig"))
     except json.JSONDecodeError as error:
         return error.lineno, error.msg
-    except (UnicodeDecodeError, ValueError) as error:
+    except UnicodeDecodeError as error:
+        return data.count(b"\n", 0, error.start) + 1, f"cannot decode text as UTF-8: {error.reason}"
+    except ValueError as error:
         return None, str(error)
     except RecursionError:
         return None, f"nested deeper than {MAX_JSON_DEPTH} levels"
@@ -230,7 +234,7 @@ def _items(export: _Export, rel: str) -> Iterator[dict]:
             for item in ijson.items(guarded_events(_BomSkipper(handle), export.display(rel)), "item"):
                 if isinstance(item, dict):
                     yield item
-    except ijson.JSONError:
+    except (ijson.JSONError, UnicodeDecodeError):
         line, message = _json_error_line(export, rel)
         raise ParseError(export.display(rel), line, f"malformed JSON: {message}") from None
 
