@@ -183,7 +183,8 @@ def escape_undecodable(record: Record) -> Record:
         return record
     if isinstance(record, Message):
         extras = dict(changes.get("extras", record.extras))
-        extras[UNDECODABLE_NOTE] = "lone UTF-16 surrogates, which are no text, kept as \\uXXXX escapes"
+        extras[UNDECODABLE_NOTE] = ("text that could not be decoded kept as \\uXXXX escapes: lone UTF-16 "
+                                    "surrogates, or \\udc80-\\udcff for the bytes 80-ff that were not UTF-8")
         changes["extras"] = extras
     return replace(record, **changes)
 

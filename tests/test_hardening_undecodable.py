@@ -111,3 +111,17 @@ def test_a_multiline_quoted_csv_field_keeps_its_line_ends_and_numbering(archive,
     path.write_bytes(b'sent_at,text\r\n2024-01-01 10:00:00,"two\r\nlines"\r\n2024-01-01 10:01:00,next\r\nbad,row\r\n')
     summary = import_paths(archive, [path]).as_dict()
     assert summary["errors"] == [f"{path}:5: sent_at 'bad' is not ISO 8601 or a Unix time"]
+
+
+def test_wechat_db_text_that_is_not_utf8_keeps_its_bytes_escaped(archive, tmp_path: Path) -> None:
+    import sqlite3
+
+    folder = tmp_path / "db"
+    shutil.copytree(FIXTURES / "wechat" / "db", folder)
+    with sqlite3.connect(folder / "MSG0.db") as db:
+        local_id = db.execute("SELECT localId FROM MSG WHERE Type = 1 ORDER BY localId LIMIT 1").fetchone()[0]
+        db.execute("UPDATE MSG SET StrContent = CAST(x'6f6bff21' AS TEXT) WHERE localId = ?", (local_id,))
+    db.close()
+    summary = import_paths(archive, [folder / "MSG0.db"]).as_dict()
+    assert summary["errors"] == []  # before: "database error: Could not decode to UTF-8 column 'StrContent'"
+    assert [(t, UNDECODABLE_NOTE in e) for t, e in stored(archive) if t.startswith("ok")] == [(r"ok\udcff!", True)]
