@@ -381,10 +381,8 @@ def _import_unit(
         error.path = shown if error.path == str(unit) else error.path.replace(str(unit), shown)
         where = f"{error.path}:{error.line}" if error.line is not None else error.path
         return FileOutcome(shown, module.NAME, error=f"{where}: {error.message}")
-    except ChatAuditError as error:
-        return FileOutcome(shown, module.NAME, error=f"{shown}: {error}")
-    except (sqlite3.OperationalError, MemoryError):
-        raise  # the archive (locked, disk full) or the machine, not this file: stop
+    except (ChatAuditError, sqlite3.OperationalError, MemoryError):
+        raise  # the archive (wrong key, locked, disk full) or the machine, not this file: stop
     except Exception as error:  # noqa: BLE001 — one bad file never stops the others
         # a parser bug or an input shape it did not foresee: still one line, still nothing imported
         return FileOutcome(shown, module.NAME, error=f"{shown}: cannot read as {module.NAME}: {type(error).__name__}: {error}")
