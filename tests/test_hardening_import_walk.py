@@ -156,3 +156,19 @@ def test_an_empty_file_says_so_at_line_one(tmp_path: Path) -> None:
     assert result["messages"] == 1
     forced = run(tmp_path / "a.db", empty, format_name="telegram-json")
     assert forced["errors"] == [f"{empty}:1: empty file"]
+
+
+def test_a_file_a_format_reads_whole_is_bounded(tmp_path: Path, monkeypatch) -> None:
+    """A Slack day file or an .eml is read whole; over the limit it is refused, not loaded."""
+    from chataudit import formats
+
+    monkeypatch.setattr(formats, "MAX_WHOLE_READ", 4096)
+    export = tmp_path / "slack"
+    shutil.copytree(FIXTURES / "slack" / "acme_export", export)
+    day = export / "general" / "2024-03-04.json"
+    day.write_bytes(day.read_bytes().replace(b'"text": "', b'"text": "' + b"x" * 5000, 1))
+    mail = tmp_path / "big.eml"
+    mail.write_bytes((FIXTURES / "email" / "quote_cn.eml").read_bytes() + b"x" * 5000)
+    result = run(tmp_path / "a.db", export, mail)
+    assert result["errors"] == [f"{day}: over 0 MiB, more than this format reads whole (no real export has a file this big here)",
+                                f"{mail}: over 0 MiB, more than this format reads whole (no real export has a file this big here)"]

@@ -43,6 +43,9 @@ BUILTIN = [
 ]
 
 HEAD_BYTES = 64 * 1024
+# A file a format must read whole (a Slack day, one .eml) is at most this big: real ones are a few
+# MB, and a hostile one must not take the machine's memory.
+MAX_WHOLE_READ = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,15 @@ def sniff_encoding(head: bytes) -> str:
         return "gb18030"
     except UnicodeDecodeError:
         return "utf-8"  # let the reader report the exact bad line
+
+
+def read_whole(handle: IO[bytes], where: str) -> bytes:
+    """All of a file a format cannot stream, refused when it is over MAX_WHOLE_READ."""
+    data = handle.read(MAX_WHOLE_READ + 1)
+    if len(data) > MAX_WHOLE_READ:
+        raise ParseError(where, None, f"over {MAX_WHOLE_READ >> 20} MiB, more than this format reads whole "
+                                      "(no real export has a file this big here)")
+    return data
 
 
 def head_text(head: bytes) -> str:

@@ -40,7 +40,7 @@ from typing import Iterator
 
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record, localize
-from . import ParseOptions
+from . import ParseOptions, read_whole
 from .email_text import (
     decode_bytes,
     decode_words,
@@ -524,7 +524,7 @@ def _parse_mbox(path: Path, options: ParseOptions, seen: set[str]) -> Iterator[R
 
 def _parse_eml(path: Path, options: ParseOptions, seen: set[str]) -> Iterator[Record]:
     with open(path, "rb") as handle:
-        data = handle.read()  # one message: the format forces a whole read
+        data = read_whole(handle, str(path))  # one message: the format forces a whole read
     lines = data.splitlines(keepends=True)
     separator = None
     line = 1

@@ -37,7 +37,7 @@ import ijson
 
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record
-from . import ParseOptions
+from . import ParseOptions, read_whole
 from .json_stream import MAX_JSON_DEPTH, guarded_events
 
 NAME = "slack-export"
@@ -663,7 +663,7 @@ def _day_messages(export: _Export, rel: str, conversation: dict, directory: _Dir
                   options: ParseOptions) -> Iterator[Message]:
     where = export.display(rel)
     with export.open(rel) as handle:
-        data = handle.read()  # one conversation-day: the unit Slack writes
+        data = read_whole(handle, where)  # one conversation-day: the unit Slack writes
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
