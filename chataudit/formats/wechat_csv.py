@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Record, from_unix, localize
-from . import ParseOptions, head_text, open_text
+from . import ParseOptions, head_text, open_text, read_whole
 from .wechat_common import (
     PLATFORM,
     TRANSFER_STATUS,
@@ -318,7 +318,7 @@ def _load_users(path: Path) -> dict[str, dict[str, Any]]:
     """users.json: ``{wxid: {wxid, nickname, remark, account, …}}`` (unreadable -> no names)."""
     try:
         with open(path, "rb") as handle:
-            data = json.loads(handle.read().decode("utf-8-sig"))
+            data = json.loads(read_whole(handle, str(path)).decode("utf-8-sig"))
     except (OSError, ValueError, RecursionError):
         return {}
     if isinstance(data, list):
