@@ -203,7 +203,7 @@ def _walk(path: Path, shown: str, explicit: bool, budget: _ZipBudget, zip_depth:
     if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
         if zip_depth >= MAX_ZIP_NESTING:
             yield Unit(path, shown, explicit, FileOutcome(
-                shown, None, skipped=f"zip nested more than {MAX_ZIP_NESTING} deep: not opened"))
+                shown, None, skipped=f"a zip inside {MAX_ZIP_NESTING} other zips: not opened"))
             return
         with tempfile.TemporaryDirectory(prefix="chataudit-zip-") as folder:
             try:
