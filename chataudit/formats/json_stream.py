@@ -226,7 +226,6 @@ def _push_parse(
     join = (lambda *parts: ".".join(p for p in parts if p))
     item_prefixes = {join(record_prefix, *keys, "item") for keys in paths}
 
-    guard = DepthGuard()
     top: ObjectBuilder | None = None
     top_depth = 0
     top_line = 0
@@ -238,10 +237,11 @@ def _push_parse(
     def feed() -> Iterator[JsonRecord]:
         nonlocal top, top_depth, top_line, item, item_depth, item_line
         for prefix, event, value in events:
-            guard.event(event, str(path), number)
             if item is not None:
                 item.event(event, value)
                 item_depth += 1 if event in _VALUE_START else -1 if event in ("end_map", "end_array") else 0
+                if item_depth + top_depth > MAX_JSON_DEPTH:  # every nesting is inside a top value
+                    DepthGuard(MAX_JSON_DEPTH).event("start_array", str(path), number)
                 if item_depth == 0:
                     yield JsonRecord(item_line, item.value)
                     item = None
@@ -256,6 +256,8 @@ def _push_parse(
                     continue
                 top.event(event, value)
                 top_depth += 1 if event in _VALUE_START else -1 if event in ("end_map", "end_array") else 0
+                if top_depth > MAX_JSON_DEPTH:
+                    DepthGuard(MAX_JSON_DEPTH).event("start_array", str(path), number)
                 if top_depth == 0:
                     finished = top.value
                     top = None
@@ -273,7 +275,8 @@ def _push_parse(
 
     try:
         for number, line in chain(head, rest):
-            for piece in bounded_pieces(keep_lone_surrogates(line.encode("utf-8")) + b"\n"):
+            data = keep_lone_surrogates(line.encode("utf-8")) + b"\n"
+            for piece in (data,) if len(data) <= OPENERS_PER_PIECE else bounded_pieces(data):
                 try:
                     parser.send(piece)
                 except JSONError as error:
