@@ -26,7 +26,7 @@ from chataudit.store.sqlite import message_row
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # the suite runs a fixed, quick sample; CHATAUDIT_FUZZ_EXAMPLES=2000 fuzzes for real (random seeds)
-DEFAULT_EXAMPLES = 40
+DEFAULT_EXAMPLES = 100
 EXAMPLES = int(os.environ.get("CHATAUDIT_FUZZ_EXAMPLES", DEFAULT_EXAMPLES))
 
 # (format NAME, fixture, file to mutate inside a folder fixture)
