@@ -79,7 +79,7 @@ def test_an_out_of_range_date_is_refused_at_its_line_and_the_next_file_still_imp
         assert archive.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 1  # nothing half-imported
     assert len(summary["errors"]) == 1, summary["errors"]
     error = summary["errors"][0]
-    assert re.match(re.escape(str(bad)) + r"(/[^:]+)?:\d+: ", error), error
+    assert re.match(re.escape(str(bad)) + (r"/[^:]+\.json:\d+: " if case == "slack-export" else r"(/[^:]+)?:\d+: "), error), error
     assert "outside the supported range" in error or "no valid 'ts'" in error, error
     assert summary["sources"][-1]["messages"] == 1 and summary["sources"][-1]["error"] is None
 

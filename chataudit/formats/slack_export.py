@@ -36,7 +36,7 @@ from typing import IO, Any, Iterator
 import ijson
 
 from ..errors import ParseError
-from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record
+from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record, instant_problem
 from . import ParseOptions, read_whole
 from .json_stream import MAX_JSON_DEPTH, guarded_events
 
@@ -676,6 +676,9 @@ def _day_messages(export: _Export, rel: str, conversation: dict, directory: _Dir
             raise
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as error:  # a shape we did not foresee
             raise ParseError(where, line, f"unexpected structure in message {index}: {error}") from None
+        problem = instant_problem(message)  # checked here too: the importer knows only the folder and index
+        if problem:
+            raise ParseError(where, line, problem)
         yield message
 
 
