@@ -21,7 +21,7 @@ from . import formats
 from .errors import ChatAuditError, ParseError
 from .formats import ParseOptions
 from .ledger import attach as attach_ledger
-from .model import Message, Record, default_zone_name, escape_undecodable, instant_problem, zone
+from .model import Message, Record, default_zone_name, escape_undecodable, storage_problem, zone
 from .store import Archive, ImportResult, SourceInfo
 
 MIN_CONFIDENCE = 0.5
@@ -390,12 +390,14 @@ def _import_unit(
 
 
 def storable(records: Iterator[Record], path: str) -> Iterator[Record]:
-    """The records as the archive can store them, whatever the format: a message whose instant is out
-    of range (:data:`chataudit.model.EARLIEST_INSTANT`) is refused at its line, text that cannot be
-    decoded is kept escaped (:func:`chataudit.model.escape_undecodable`)."""
+    """The records as the archive can store them, whatever the format: text that cannot be decoded is
+    kept escaped (:func:`chataudit.model.escape_undecodable`); a message the archive cannot hold
+    (:func:`chataudit.model.storage_problem`: an instant out of range, a 65-bit integer) is refused
+    at its line."""
     for record in records:
+        record = escape_undecodable(record)
         if isinstance(record, Message):
-            problem = instant_problem(record)
+            problem = storage_problem(record)
             if problem:
                 raise ParseError(path, record.position, problem)
-        yield escape_undecodable(record)
+        yield record

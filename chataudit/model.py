@@ -119,6 +119,19 @@ def normalize_text(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
 
 
+def storage_problem(message: Message) -> str | None:
+    """Why the archive cannot store a message as it is (None when it can): an instant out of range,
+    or an attachment or extra the canonical JSON cannot hold (an integer beyond 64 bits)."""
+    problem = instant_problem(message)
+    if problem or not (message.attachments or message.extras):
+        return problem
+    try:
+        orjson.dumps([[a.as_dict() for a in message.attachments], message.extras])
+    except TypeError as error:  # orjson.JSONEncodeError
+        return f"a value the archive cannot store: {error}"
+    return None
+
+
 # ---- what cannot be decoded is kept, escaped, and said --------------------------------------------
 
 # A lone UTF-16 surrogate ("\ud800" in JSON) is no character: SQLite cannot store it and the JSON

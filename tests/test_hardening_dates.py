@@ -108,3 +108,19 @@ def test_the_store_refuses_out_of_range_records_from_api_callers_too(tmp_path: P
         with pytest.raises(ValueError, match="outside the supported range"):
             archive.import_records(source, iter([_message(datetime(2106, 2, 8, tzinfo=timezone.utc))]))
         assert archive.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+
+
+def test_values_the_archive_cannot_hold_are_refused_at_their_line(tmp_path: Path) -> None:
+    """A 65-bit integer in an extra field, or a CreateTime beyond any calendar, names its line."""
+    wecom = tmp_path / "archive.jsonl"
+    lines = (FIXTURES / "wecom" / "archive.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2] = lines[2].replace('"seq":', '"seq":99999999999999999999', 1)
+    wecom.write_text("".join(lines), encoding="utf-8")
+    memotrace = tmp_path / "梅梅_utf8.csv"
+    rows = (FIXTURES / "wechat" / "memotrace" / "梅梅_utf8.csv").read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    rows[2] = rows[2].replace(",1773300185,", ",99999999999999999999,")
+    memotrace.write_text("".join(rows), encoding="utf-8")
+    with Archive(tmp_path / "a.db") as archive:
+        summary = import_paths(archive, [wecom, memotrace]).as_dict()
+    assert [e.split(": ", 1)[0] for e in summary["errors"]] == [f"{wecom}:3", f"{memotrace}:3"], summary["errors"]
+    assert "cannot store" in summary["errors"][0] and "no instant a calendar holds" in summary["errors"][1]

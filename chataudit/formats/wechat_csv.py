@@ -192,7 +192,10 @@ def _offset_zone(str_time: str, create_time: int) -> timezone | None:
         local = datetime.strptime(str_time.strip(), TIME_FORMAT)
     except ValueError:
         return None
-    utc = datetime(1970, 1, 1) + timedelta(seconds=create_time)
+    try:
+        utc = datetime(1970, 1, 1) + timedelta(seconds=create_time)
+    except (OverflowError, ValueError):  # a CreateTime no calendar holds: the caller reports it
+        return None
     seconds = round((local - utc).total_seconds())
     if abs(seconds) > 14 * 3600 or seconds % 900:
         return None
@@ -267,7 +270,10 @@ def _parse_memotrace(path: Path, options: ParseOptions) -> Iterator[Record]:
             if seconds > 10_000_000_000:  # milliseconds
                 seconds //= 1000
             zone = options.tz if options.tz_given else (_offset_zone(str_time, seconds) or options.tz)
-            sent_at = from_unix(seconds, zone)
+            try:
+                sent_at = from_unix(seconds, zone)
+            except (OverflowError, ValueError, OSError):
+                raise ParseError(str(path), line, f"CreateTime {create_text!r} is no instant a calendar holds") from None
         else:
             try:
                 sent_at = localize(datetime.strptime(str_time, TIME_FORMAT), options.tz)
