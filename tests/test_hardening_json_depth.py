@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from chataudit.formats.json_stream import MAX_JSON_DEPTH, bounded_pieces, OPENERS_PER_PIECE
 

@@ -72,7 +72,7 @@ def bounded_pieces(data: bytes) -> Iterator[bytes]:
 
 class BoundedReader:
     """A binary reader for ``ijson.parse`` whose reads never hold more than OPENERS_PER_PIECE
-    opening brackets, so a :class:`DepthGuard` on the events sees a bomb before it grows."""
+    opening brackets, so a depth count on the events sees a bomb before it grows."""
 
     def __init__(self, stream: Any):
         self._stream = stream
@@ -88,34 +88,22 @@ class BoundedReader:
         return self._pending.pop()
 
 
-class DepthGuard:
-    """Counts the nesting of ijson events and refuses a document nested deeper than MAX_JSON_DEPTH."""
-
-    __slots__ = ("depth",)
-
-    def __init__(self, depth: int = 0) -> None:
-        self.depth = depth
-
-    def event(self, event: str, where: str, line: int | None) -> None:
-        if event == "start_map" or event == "start_array":
-            self.depth += 1
-            if self.depth > MAX_JSON_DEPTH:
-                raise ParseError(where, line, f"JSON nested deeper than {MAX_JSON_DEPTH} levels (refused: "
-                                              "no chat export nests so deep)")
-        elif event == "end_map" or event == "end_array":
-            self.depth -= 1
+def too_deep(where: str, line: int | None) -> ParseError:
+    """The error of a document nested deeper than MAX_JSON_DEPTH."""
+    return ParseError(where, line, f"JSON nested deeper than {MAX_JSON_DEPTH} levels (refused: no chat export "
+                                   "nests so deep)")
 
 
 def guarded_events(stream: Any, where: str, line: Callable[[], int | None] = lambda: None,
                    buf_size: int = 64 * 1024) -> Iterator[tuple[str, str, Any]]:
     """``ijson.parse`` events of a binary stream, nesting bounded (see MAX_JSON_DEPTH)."""
-    depth = 0  # DepthGuard inlined: this loop sees every event of a large export
+    depth = 0
     for event_tuple in ijson.parse(BoundedReader(stream), buf_size=buf_size):
         event = event_tuple[1]
         if event in _VALUE_START:
             depth += 1
             if depth > MAX_JSON_DEPTH:
-                DepthGuard(depth - 1).event(event, where, line())
+                raise too_deep(where, line())
         elif event in _VALUE_END:
             depth -= 1
         yield event_tuple
@@ -241,7 +229,7 @@ def _push_parse(
                 item.event(event, value)
                 item_depth += 1 if event in _VALUE_START else -1 if event in ("end_map", "end_array") else 0
                 if item_depth + top_depth > MAX_JSON_DEPTH:  # every nesting is inside a top value
-                    DepthGuard(MAX_JSON_DEPTH).event("start_array", str(path), number)
+                    raise too_deep(str(path), number)
                 if item_depth == 0:
                     yield JsonRecord(item_line, item.value)
                     item = None
@@ -257,7 +245,7 @@ def _push_parse(
                 top.event(event, value)
                 top_depth += 1 if event in _VALUE_START else -1 if event in ("end_map", "end_array") else 0
                 if top_depth > MAX_JSON_DEPTH:
-                    DepthGuard(MAX_JSON_DEPTH).event("start_array", str(path), number)
+                    raise too_deep(str(path), number)
                 if top_depth == 0:
                     finished = top.value
                     top = None
