@@ -13,9 +13,10 @@ class ParseError(ChatAuditError):
     def __init__(self, path: str, line: int | None, message: str):
         self.path = str(path)
         self.line = line
-        self.message = message
+        # one line, whatever the file put in it (a quoted value may hold line breaks)
+        self.message = message.replace("\r", "\\r").replace("\n", "\\n")
         where = f"{self.path}:{line}" if line is not None else self.path
-        super().__init__(f"{where}: {message}")
+        super().__init__(f"{where}: {self.message}")
 
 
 class UnknownFormatError(ChatAuditError):

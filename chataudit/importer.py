@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
+import stat
 import tempfile
 import time
 import zipfile
 from contextlib import contextmanager
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -19,7 +22,7 @@ from . import formats
 from .errors import ChatAuditError, ParseError
 from .formats import ParseOptions
 from .ledger import attach as attach_ledger
-from .model import default_zone_name, zone
+from .model import Message, Record, default_zone_name, escape_undecodable, storage_problem, zone
 from .store import Archive, ImportResult, SourceInfo
 
 MIN_CONFIDENCE = 0.5
@@ -126,17 +129,17 @@ def import_paths(
     options = ParseOptions(tz=zone(tz or archive_zone_name(archive)), tz_given=bool(tz), me=me)
     forced = formats.get(format_name) if format_name != "auto" else None
     for given in paths:
-        path = Path(given)
-        if not path.exists():
-            summary.files.append(FileOutcome(str(path), None, error=f"{path}: no such file or folder"))
-            continue
-        for unit, shown, explicit in _units(path):
-            outcome = _import_unit(archive, unit, shown, explicit, forced, label, options, on_progress)
+        for unit in walk(Path(given)):
+            if unit.outcome is not None:
+                summary.files.append(unit.outcome)
+                continue
+            outcome = _import_unit(archive, unit.path, unit.shown, unit.explicit, forced, label, options,
+                                   on_progress)
             summary.files.append(outcome)
             if ledger and outcome.new and not tz:
                 from .reread import wall_clock_warning
 
-                warning = wall_clock_warning(archive, unit, shown, outcome.format, tz)
+                warning = wall_clock_warning(archive, unit.path, unit.shown, outcome.format, tz)
                 if warning:
                     summary.warnings.append(warning)
     summary.seconds = time.perf_counter() - started
@@ -148,24 +151,123 @@ def archive_zone_name(archive: Archive) -> str:
     return archive.setting("tz") or default_zone_name()
 
 
+# ---- walking what was given: files, folders, zips ------------------------------------------------
+
+MAX_ZIP_NESTING = 3  # a zip in a zip in a zip is opened; a deeper one is reported, not opened
+
+
+@dataclass
+class Unit:
+    """One thing found under a given path: something to parse, or an outcome decided while walking
+    (a special file skipped, a zip refused)."""
+
+    path: Path
+    shown: str
+    explicit: bool
+    outcome: FileOutcome | None = None
+
+
+@dataclass
+class _ZipBudget:
+    """What every zip under one given path may still expand to, nested zips included."""
+
+    bytes: int
+    entries: int
+
+
+def walk(path: Path) -> Iterator[Unit]:
+    """The units of a file, folder or zip, as ``import`` reads them.
+
+    Zips are read within the evidence reader's limits (entries, sizes, compression ratio, unsafe
+    or duplicate names) shared by all the zips nested in one given path; a special file (FIFO,
+    device, socket) is skipped and reported, never opened.
+    """
+    from .evidence.standalone_verify import Limits
+
+    defaults = Limits()
+    budget = _ZipBudget(defaults.max_total_bytes, defaults.max_entries)
+    yield from _walk(path, str(path), True, budget, 0)
+
+
 def _units(path: Path) -> Iterator[tuple[Path, str, bool]]:
-    """(path to parse, name to show, given explicitly) for a file, folder or zip."""
-    if path.is_file() and zipfile.is_zipfile(path) and path.suffix.lower() == ".zip":
+    """(path to parse, name to show, given explicitly) of the importable units only; a refused zip
+    raises. For callers that only read (redact)."""
+    for unit in walk(path):
+        if unit.outcome is None:
+            yield unit.path, unit.shown, unit.explicit
+        elif unit.outcome.error:
+            raise ChatAuditError(unit.outcome.error)
+
+
+def _walk(path: Path, shown: str, explicit: bool, budget: _ZipBudget, zip_depth: int) -> Iterator[Unit]:
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        why = "no such file or folder" if isinstance(error, FileNotFoundError) else error.strerror or str(error)
+        if explicit:
+            yield Unit(path, shown, explicit, FileOutcome(shown, None, error=f"{shown}: {why}"))
+        else:
+            yield Unit(path, shown, explicit, FileOutcome(shown, None, skipped=f"cannot be read ({why})"))
+        return
+    if stat.S_ISDIR(mode):
+        yield from _walk_folder(path, shown, budget, zip_depth)
+        return
+    if not stat.S_ISREG(mode):
+        why = f"not a regular file ({_special_kind(mode)}): not opened"
+        outcome = FileOutcome(shown, None, error=f"{shown}: {why}") if explicit else FileOutcome(shown, None, skipped=why)
+        yield Unit(path, shown, explicit, outcome)
+        return
+    if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
+        if zip_depth >= MAX_ZIP_NESTING:
+            yield Unit(path, shown, explicit, FileOutcome(
+                shown, None, skipped=f"a zip inside {MAX_ZIP_NESTING} other zips: not opened"))
+            return
         with tempfile.TemporaryDirectory(prefix="chataudit-zip-") as folder:
-            _safe_extract(path, Path(folder))
-            for unit, shown, _ in _units_of_folder(Path(folder), f"{path}!"):
-                yield unit, shown, False
+            try:
+                _safe_extract(path, shown, Path(folder), budget)
+            except ChatAuditError as error:
+                yield Unit(path, shown, explicit, FileOutcome(shown, None, error=str(error)))
+                return
+            for unit in _walk_folder(Path(folder), shown + "!", budget, zip_depth + 1):
+                unit.explicit = False
+                yield unit
         return
-    if path.is_dir():
-        yield from _units_of_folder(path, "")
-        return
-    yield path, str(path), True
+    yield Unit(path, shown, explicit)
 
 
-def _units_of_folder(folder: Path, shown_prefix: str) -> Iterator[tuple[Path, str, bool]]:
+def _special_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def _walk_folder(folder: Path, shown: str, budget: _ZipBudget, zip_depth: int) -> Iterator[Unit]:
+    """A folder's units; ``shown`` names the folder, or ends in "!" inside a zip (its entries follow)."""
+
+    def show(rel: str) -> str:
+        if shown.endswith("!"):
+            return shown + rel if rel else shown[:-1]
+        return str(Path(shown) / rel) if rel else shown
+
+    special = _special_files(folder)
+    for rel, mode in special:
+        yield Unit(folder / rel, show(rel), False,
+                   FileOutcome(show(rel), None, skipped=f"not a regular file ({_special_kind(mode)}): not opened"))
+    if special:
+        # formats open the files of a folder export by name: they get a view without the special files
+        with tempfile.TemporaryDirectory(prefix="chataudit-view-") as view:
+            _mirror_regular_files(folder, Path(view))
+            yield from _walk_regular_folder(Path(view), show, budget, zip_depth)
+        return
+    yield from _walk_regular_folder(folder, show, budget, zip_depth)
+
+
+def _walk_regular_folder(folder: Path, show: Callable[[str], str], budget: _ZipBudget, zip_depth: int) -> Iterator[Unit]:
     module, confidence = formats.detect(folder)
     if module is not None and confidence >= MIN_CONFIDENCE:
-        yield folder, shown_prefix + str(folder) if not shown_prefix else shown_prefix.rstrip("!"), False
+        yield Unit(folder, show(""), False)
         return
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -175,38 +277,92 @@ def _units_of_folder(folder: Path, shown_prefix: str) -> Iterator[tuple[Path, st
             sub_module, sub_conf = formats.detect(root_path / d)
             if sub_module is not None and sub_conf >= MIN_CONFIDENCE:
                 sub_claimed.append(d)
-                rel = (root_path / d).relative_to(folder).as_posix()
-                yield root_path / d, (shown_prefix + rel) if shown_prefix else str(root_path / d), False
+                yield Unit(root_path / d, show((root_path / d).relative_to(folder).as_posix()), False)
         dirs[:] = [d for d in dirs if d not in sub_claimed]
         for name in sorted(files):
             if name.startswith(".") or name in IGNORED_NAMES:
                 continue
             file = root_path / name
-            rel = file.relative_to(folder).as_posix()
-            yield file, (shown_prefix + rel) if shown_prefix else str(file), False
+            yield from _walk(file, show(file.relative_to(folder).as_posix()), False, budget, zip_depth)
 
 
-def _safe_extract(archive_path: Path, target: Path) -> None:
-    with zipfile.ZipFile(archive_path) as bundle:
-        for member in bundle.infolist():
-            destination = (target / member.filename).resolve()
-            if not str(destination).startswith(str(target.resolve()) + os.sep) and destination != target.resolve():
-                raise ChatAuditError(f"{archive_path}: unsafe path in zip: {member.filename}")
-            name = member.filename
+def _special_files(folder: Path) -> list[tuple[str, int]]:
+    """(relative path, mode) of everything under ``folder`` that is neither a folder nor a regular file."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))]):
+            full = os.path.join(root, name)
+            try:
+                mode = os.stat(full).st_mode
+            except OSError:
+                continue  # a broken link: the walk reports it when it reaches it
+            if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+                found.append((Path(full).relative_to(folder).as_posix(), mode))
+    return found
+
+
+def _mirror_regular_files(folder: Path, view: Path) -> None:
+    """``view`` gets a link to each regular file of ``folder``, at the same relative path."""
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            source = Path(root) / name
+            try:
+                if not stat.S_ISREG(source.stat().st_mode):
+                    continue
+            except OSError:
+                continue
+            target = view / source.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(source.resolve(), target)
+
+
+def _safe_extract(archive_path: Path, shown: str, target: Path, budget: _ZipBudget) -> None:
+    """Extract a zip after its directory passed the evidence reader's checks (entries, sizes, ratio,
+    unsafe, encrypted or duplicate names); the bytes written are counted against ``budget``."""
+    from .evidence.standalone_verify import Limits, PackageError, SafeZip
+
+    limits = Limits(max_entries=budget.entries, max_total_bytes=budget.bytes)
+    try:
+        bundle = SafeZip(archive_path, limits)
+    except PackageError as error:
+        raise ChatAuditError(str(error).replace(str(archive_path), shown, 1)) from None
+    with bundle:
+        budget.entries -= len(bundle.zip.infolist())
+        # the per-member ratio spares members under ratio_floor_bytes: a thousand 1 MiB members of
+        # zeros would still make a 1 MB zip extract 1 GiB, so the whole zip's ratio is checked too
+        declared = sum(info.file_size for info in bundle.members.values())
+        packed = max(archive_path.stat().st_size, 1)
+        if declared > limits.ratio_floor_bytes and declared / packed > limits.max_ratio:
+            raise ChatAuditError(f"{shown}: {packed:,} bytes would expand to {declared:,}, a ratio over "
+                                 f"{limits.max_ratio}:1 (zip bomb?)")
+        root = target.resolve()
+        for info in bundle.zip.infolist():
+            name = info.filename
             # zips made on Chinese Windows store GBK names without the UTF-8 flag
-            if not member.flag_bits & 0x800:
+            if not info.flag_bits & 0x800:
                 try:
-                    name = member.filename.encode("cp437").decode("gb18030")
+                    name = info.filename.encode("cp437").decode("gb18030")
                 except (UnicodeEncodeError, UnicodeDecodeError):
                     pass
             out = target / name
-            if member.is_dir():
+            if not str(out.resolve()).startswith(str(root) + os.sep):
+                raise ChatAuditError(f"{shown}: unsafe path in zip: {info.filename}")
+            if info.is_dir():
                 out.mkdir(parents=True, exist_ok=True)
                 continue
+            if out.exists():
+                raise ChatAuditError(f"{shown}: two members are both named {name!r} (refused: which one is the export?)")
             out.parent.mkdir(parents=True, exist_ok=True)
-            with bundle.open(member) as src, open(out, "wb") as dst:
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
+            try:
+                with bundle.zip.open(info) as src, open(out, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        budget.bytes -= len(chunk)
+                        if budget.bytes < 0:
+                            raise ChatAuditError(f"{shown}: expands to more than {limits.max_total_bytes:,} bytes "
+                                                 "with the zips nested in it (zip bomb?)")
+                        dst.write(chunk)
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
+                raise ChatAuditError(f"{shown}!{name}: cannot be read from the zip ({error})") from None
 
 
 def _import_unit(
@@ -219,6 +375,10 @@ def _import_unit(
     options: ParseOptions,
     on_progress: Callable[..., None] | None,
 ) -> FileOutcome:
+    if not unit.is_dir() and unit.stat().st_size == 0:
+        if explicit or forced is not None:
+            return FileOutcome(shown, forced.NAME if forced else None, error=f"{shown}:1: empty file")
+        return FileOutcome(shown, None, skipped="empty file")
     if forced is not None:
         module = forced
     else:
@@ -229,21 +389,35 @@ def _import_unit(
                 return FileOutcome(shown, None, error=f"{shown}: unknown format (no importer recognises it; known: {names}; or pass --format)")
             return FileOutcome(shown, None, skipped="not a recognised chat export")
     sha256, size = folder_sha256(unit) if unit.is_dir() else file_sha256(unit)
-    if size == 0 and not unit.is_dir():
-        return FileOutcome(shown, module.NAME, error=f"{shown}:1: empty file")
     source = SourceInfo(path=shown, sha256=sha256, size=size, format=module.NAME, label=label)
     # (messages read, phase): phases after reading are "indexing" and "signing"
     progress = (lambda n, phase=None: on_progress(shown, n, phase)) if on_progress else None
     try:
-        result: ImportResult = archive.import_records(source, module.parse(unit, options), progress)
+        result: ImportResult = archive.import_records(source, storable(module.parse(unit, options), str(unit)), progress)
     except ParseError as error:
         error.path = shown if error.path == str(unit) else error.path.replace(str(unit), shown)
         where = f"{error.path}:{error.line}" if error.line is not None else error.path
         return FileOutcome(shown, module.NAME, error=f"{where}: {error.message}")
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+    except (ChatAuditError, sqlite3.OperationalError, MemoryError):
+        raise  # the archive (wrong key, locked, disk full) or the machine, not this file: stop
+    except Exception as error:  # noqa: BLE001 — one bad file never stops the others
         # a parser bug or an input shape it did not foresee: still one line, still nothing imported
         return FileOutcome(shown, module.NAME, error=f"{shown}: cannot read as {module.NAME}: {type(error).__name__}: {error}")
     return FileOutcome(shown, module.NAME, result.messages, result.new, result.already_imported)
+
+
+def storable(records: Iterator[Record], path: str) -> Iterator[Record]:
+    """The records as the archive can store them, whatever the format: text that cannot be decoded is
+    kept escaped (:func:`chataudit.model.escape_undecodable`); a message the archive cannot hold
+    (:func:`chataudit.model.storage_problem`: an instant out of range, a 65-bit integer) is refused
+    at its line."""
+    for record in records:
+        record = escape_undecodable(record)
+        if isinstance(record, Message):
+            problem = storage_problem(record)
+            if problem:
+                raise ParseError(path, record.position, problem)
+        yield record
 
 
 @contextmanager

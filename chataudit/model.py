@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, Iterator, Mapping, Union
@@ -122,6 +122,89 @@ def normalize_text(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
 
 
+def storage_problem(message: Message) -> str | None:
+    """Why the archive cannot store a message as it is (None when it can): an instant out of range,
+    or an attachment or extra the canonical JSON cannot hold (an integer beyond 64 bits)."""
+    problem = instant_problem(message)
+    if problem or not (message.attachments or message.extras):
+        return problem
+    try:
+        orjson.dumps([[a.as_dict() for a in message.attachments], message.extras])
+    except TypeError as error:  # orjson.JSONEncodeError
+        return f"a value the archive cannot store: {error}"
+    return None
+
+
+# ---- what cannot be decoded is kept, escaped, and said --------------------------------------------
+
+# A lone UTF-16 surrogate ("\ud800" in JSON) is no character: SQLite cannot store it and the JSON
+# libraries turn it into "?" or refuse the file.  Readers that cannot hand it over as a Python
+# surrogate write UNDECODABLE_MARK + its four hex digits instead (U+FDD0 is a noncharacter that
+# never occurs in text); :func:`escape_undecodable` turns both into the visible text "\ud800" and
+# notes it in the record's extras under UNDECODABLE_NOTE.
+UNDECODABLE_MARK = "\ufdd0"
+UNDECODABLE_NOTE = "undecodable"
+_UNDECODABLE = re.compile(r"[\ud800-\udfff]|\ufdd0([0-9A-Fa-f]{4})")
+
+
+def _escaped(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, str):
+        if not _UNDECODABLE.search(value):
+            return value, False
+        return _UNDECODABLE.sub(lambda m: "\\u" + (m.group(1) or f"{ord(m.group(0)):04x}").lower(), value), True
+    if isinstance(value, (list, tuple)):
+        items = [_escaped(v) for v in value]
+        changed = any(c for _, c in items)
+        return (type(value)(v for v, _ in items) if changed else value), changed
+    if isinstance(value, Mapping):
+        pairs = [(_escaped(k), _escaped(v)) for k, v in value.items()]
+        changed = any(kc or vc for (_, kc), (_, vc) in pairs)
+        return ({k: v for (k, _), (v, _) in pairs} if changed else value), changed
+    if isinstance(value, Attachment):
+        fields = {k: _escaped(getattr(value, k)) for k in value.__slots__}
+        changed = any(c for _, c in fields.values())
+        return (Attachment(**{k: v for k, (v, _) in fields.items()}) if changed else value), changed
+    return value, False
+
+
+_MARK_UTF8 = UNDECODABLE_MARK.encode()
+
+
+def _plain(message: Message) -> bool:
+    """True when nothing in the message needs escaping (the common case, checked fast)."""
+    strings = (message.text, message.sender_id, message.sender_name, message.conversation_title,
+               message.conversation_id, message.message_id, message.reply_to, message.amount, message.currency)
+    if _UNDECODABLE.search("".join(s for s in strings if s)):
+        return False
+    if message.attachments or message.extras:
+        try:
+            dumped = orjson.dumps([[a.as_dict() for a in message.attachments], message.extras], default=str)
+        except TypeError:  # a surrogate (orjson refuses it), or something only the slow path can judge
+            return False
+        return _MARK_UTF8 not in dumped
+    return True
+
+
+def escape_undecodable(record: Record) -> Record:
+    """The record with every lone surrogate written as visible "\\udXXX" text and, when there was one,
+    ``extras["undecodable"]`` saying so (the content hash covers the escaped text)."""
+    if isinstance(record, Message) and _plain(record):
+        return record
+    changes = {}
+    for name in record.__slots__:
+        value, changed = _escaped(getattr(record, name))
+        if changed:
+            changes[name] = value
+    if not changes:
+        return record
+    if isinstance(record, Message):
+        extras = dict(changes.get("extras", record.extras))
+        extras[UNDECODABLE_NOTE] = ("text that could not be decoded kept as \\uXXXX escapes: lone UTF-16 "
+                                    "surrogates, or \\udc80-\\udcff for the bytes 80-ff that were not UTF-8")
+        changes["extras"] = extras
+    return replace(record, **changes)
+
+
 def utc_ms(moment: datetime) -> int:
     """Milliseconds since the Unix epoch, the store's instant."""
     delta = moment - EPOCH
@@ -129,6 +212,29 @@ def utc_ms(moment: datetime) -> int:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+# The instants an archive stores.  The full-text index keys a message by sent_at seconds × 2³¹ in a
+# 64-bit rowid, which overflows outside 1833-11-24 … 2106-02-07; the supported range is the round,
+# narrower one below, checked once for every format (by the importer, and by the store for API callers).
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=timezone.utc)  # exclusive
+
+
+def instant_problem(message: Message) -> str | None:
+    """Why a message's sent/edited instant cannot be stored, or None when both can."""
+    for name, moment in (("date", message.sent_at), ("edit date", message.edited_at)):
+        if moment is None:
+            continue
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            return f"the {name} {moment.isoformat()} has no time zone"
+        try:
+            inside = EARLIEST_INSTANT <= moment < LATEST_INSTANT
+        except OverflowError:
+            inside = False
+        if not inside:
+            return (f"the {name} {moment.isoformat()} is outside the supported range "
+                    f"{EARLIEST_INSTANT:%Y-%m-%d} to {LATEST_INSTANT:%Y-%m-%d} (UTC)")
+    return None
 
 
 def canonical_bytes(message: Message) -> bytes:

@@ -43,6 +43,9 @@ BUILTIN = [
 ]
 
 HEAD_BYTES = 64 * 1024
+# A file a format must read whole (a Slack day, one .eml) is at most this big: real ones are a few
+# MB, and a hostile one must not take the machine's memory.
+MAX_WHOLE_READ = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,15 @@ def sniff_encoding(head: bytes) -> str:
         return "utf-8"  # let the reader report the exact bad line
 
 
+def read_whole(handle: IO[bytes], where: str) -> bytes:
+    """All of a file a format cannot stream, refused when it is over MAX_WHOLE_READ."""
+    data = handle.read(MAX_WHOLE_READ + 1)
+    if len(data) > MAX_WHOLE_READ:
+        raise ParseError(where, None, f"over {MAX_WHOLE_READ >> 20} MiB, more than this format reads whole "
+                                      "(no real export has a file this big here)")
+    return data
+
+
 def head_text(head: bytes) -> str:
     """The head decoded leniently, for detectors."""
     return head.decode(sniff_encoding(head), errors="ignore")
@@ -166,8 +178,9 @@ def open_text(path: Path, encoding: str | None = None) -> IO[str]:
     return io.TextIOWrapper(open(path, "rb"), encoding=encoding, errors="strict", newline="")
 
 
-def numbered_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[int, str]]:
-    """(line number, line without its end) for a text file; a decoding error names its exact line.
+def numbered_lines(path: Path, encoding: str | None = None, keep_ends: bool = False) -> Iterator[tuple[int, str]]:
+    """(line number, line without its end — with it if ``keep_ends``) for a text file; a decoding error
+    names its exact line.
 
     Byte-oriented encodings are decoded line by line (a bad byte is reported where it is, not
     where a read-ahead buffer happened to start); UTF-16 goes through a text wrapper.
@@ -186,7 +199,9 @@ def numbered_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[in
                 if not line:
                     return
                 number += 1
-                yield number, line.lstrip("\ufeff").rstrip("\r\n") if number == 1 else line.rstrip("\r\n")
+                if number == 1:
+                    line = line.lstrip("\ufeff")
+                yield number, line if keep_ends else line.rstrip("\r\n")
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
             try:
@@ -195,4 +210,4 @@ def numbered_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[in
                 raise ParseError(str(path), number, f"cannot decode text as {encoding}: {error.reason} at byte {error.start}") from None
             if number == 1 and line.startswith("\ufeff"):
                 line = line[1:]
-            yield number, line.rstrip("\r\n")
+            yield number, line if keep_ends else line.rstrip("\r\n")

@@ -42,7 +42,7 @@ from typing import Iterator
 
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record, localize
-from . import ParseOptions
+from . import ParseOptions, read_whole
 from .email_thread import Head, Threads
 from .email_text import (
     decode_bytes,
@@ -333,7 +333,7 @@ def _parse_date(value: str, options: ParseOptions) -> datetime | None:
                 return localize(naive, options.tz)
             try:
                 return naive.replace(tzinfo=timezone(timedelta(seconds=offset)))
-            except ValueError:
+            except (ValueError, OverflowError):  # an offset no zone has ("+99999999")
                 return None
     match = _ISO_DATE.search(value)  # "2019-07-18 11:10:00 +0800", written by some web mailers
     if match:
@@ -608,7 +608,7 @@ def _records(path: Path, line: int, separator: bytes | None, lines: list[bytes],
 
 def _eml_message(path: Path) -> Iterator[tuple[int, bytes | None, list[bytes]]]:
     with open(path, "rb") as handle:
-        data = handle.read()  # one message: the format forces a whole read
+        data = read_whole(handle, str(path))  # one message: the format forces a whole read
     lines = data.removeprefix(_BOM).splitlines(keepends=True)
     separator = None
     line = 1

@@ -12,6 +12,7 @@ Unix seconds/milliseconds. ``kind`` is one of chataudit's kinds (default ``text`
 from __future__ import annotations
 
 import csv
+from itertools import chain
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,8 +22,9 @@ import orjson
 
 from ..errors import ParseError
 from ..model import Attachment, Kind, Message, Record, from_unix
-from . import ParseOptions, head_text, numbered_lines, open_text
+from . import ParseOptions, head_text, numbered_lines
 from .dates import DayMonthOrder, wall_clock, year_last
+from .json_stream import keep_lone_surrogates
 
 NAME = "generic"
 PLATFORM = "generic"
@@ -35,6 +37,7 @@ ALIASES = {
     "conversation": "conversation_id", "chat": "conversation_id", "chat_id": "conversation_id",
     "type": "kind",
 }
+REQUIRED = ("sent_at", "text")  # a file without them is another format, not empty messages
 KNOWN = {
     "platform", "conversation_id", "conversation_title", "message_id", "sender_id", "sender_name",
     "sent_at", "kind", "text", "reply_to", "edited_at", "amount", "currency", "is_me",
@@ -94,38 +97,49 @@ def _parse_jsonl(path: Path, options: ParseOptions) -> Iterator[Record]:
         if not line.strip():
             continue
         try:
-            raw = orjson.loads(line)
+            raw = orjson.loads(keep_lone_surrogates(line.encode("utf-8")))
         except orjson.JSONDecodeError as error:
             raise ParseError(str(path), number, f"invalid JSON: {error}") from None
         if not isinstance(raw, dict):
             raise ParseError(str(path), number, "expected a JSON object per line")
-        yield _message({_canonical(k): v for k, v in raw.items()}, path, number, options)
+        row = {_canonical(k): v for k, v in raw.items()}
+        missing = [k for k in REQUIRED if k not in row]
+        if missing:
+            raise ParseError(str(path), number, f"no {' and no '.join(map(repr, missing))} field (required: "
+                                                f"{', '.join(REQUIRED)})")
+        yield _message(row, path, number, options)
 
 
 def _parse_csv(path: Path, options: ParseOptions) -> Iterator[Record]:
-    with open_text(path) as text:
-        first = text.readline()
-        text.seek(0)
-        reader = csv.reader(text, dialect=_dialect(first))
-        try:
-            header = [_canonical(k) for k in next(reader)]
+    # decoded line by line, so that a bad byte is reported at its own line (a text wrapper's
+    # read-ahead put it hundreds of lines early)
+    lines = numbered_lines(path, keep_ends=True)
+    first = next(lines, (1, ""))[1]
+    reader = csv.reader(chain([first], (line for _, line in lines)), dialect=_dialect(first))
+    try:
+        header = [_canonical(k) for k in next(reader, [])]
+        missing = [k for k in REQUIRED if k not in header]
+        if missing:
+            raise ParseError(str(path), 1, f"no {' and no '.join(map(repr, missing))} column (required: "
+                                           f"{', '.join(REQUIRED)}; header: {','.join(header)!r})")
+        start = reader.line_num + 1
+        for row in reader:
+            if row and not (len(row) == 1 and not row[0].strip()):
+                if len(row) != len(header):
+                    raise ParseError(str(path), start, f"expected {len(header)} columns, found {len(row)}")
+                yield _message(dict(zip(header, row)), path, start, options)
             start = reader.line_num + 1
-            for row in reader:
-                if row and not (len(row) == 1 and not row[0].strip()):
-                    if len(row) != len(header):
-                        raise ParseError(str(path), start, f"expected {len(header)} columns, found {len(row)}")
-                    yield _message(dict(zip(header, row)), path, start, options)
-                start = reader.line_num + 1
-        except csv.Error as error:
-            raise ParseError(str(path), reader.line_num, f"malformed CSV: {error}") from None
-        except UnicodeDecodeError as error:
-            raise ParseError(str(path), reader.line_num + 1, f"cannot decode text: {error.reason}") from None
+    except csv.Error as error:
+        raise ParseError(str(path), reader.line_num, f"malformed CSV: {error}") from None
 
 
 def _instant(value: Any, path: Path, line: int, options: ParseOptions, field: str) -> datetime:
     if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit()):
         number = float(value)
-        return from_unix(number / 1000 if abs(number) > 1e11 else number, options.tz)
+        try:
+            return from_unix(number / 1000 if abs(number) > 1e11 else number, options.tz)
+        except (OverflowError, ValueError, OSError):
+            raise ParseError(str(path), line, f"{field} {value!r} is no Unix time a calendar can hold") from None
     if not isinstance(value, str) or not value.strip():
         raise ParseError(str(path), line, f"{field} is missing")
     try:

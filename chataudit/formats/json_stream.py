@@ -29,11 +29,84 @@ import orjson
 from ijson.common import JSONError, ObjectBuilder
 
 from ..errors import ParseError
-from ..model import Conversation, Message, Record, from_unix
+from ..model import UNDECODABLE_MARK, Conversation, Message, Record, from_unix
 from . import head_text, numbered_lines
 
 _VALUE_START = {"start_map", "start_array"}
+_VALUE_END = {"end_map", "end_array"}
 _SCALARS = {"null", "boolean", "integer", "double", "number", "string"}
+
+# No real export nests beyond a dozen levels.  ijson builds each event's prefix ("item.item.…")
+# anew, so N nested brackets cost O(N²) memory: 400 KB of "[" took 24 GB.  Every streaming JSON
+# reader therefore feeds ijson pieces holding at most OPENERS_PER_PIECE opening brackets and
+# stops at MAX_JSON_DEPTH, which bounds the prefixes alive at once to a few MB.
+MAX_JSON_DEPTH = 256
+OPENERS_PER_PIECE = 512
+
+
+# A lone surrogate escape: ijson's C backend would turn it into "?", orjson refuses the line.  It is
+# rewritten to UNDECODABLE_MARK + its hex digits, which the importer shows as "\\ud800" and notes.
+_LONE_HIGH = re.compile(rb"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+_LONE_LOW = re.compile(rb"(?<!\\u[dD][89abAB][0-9a-fA-F]{2})(?<!\\)((?:\\\\)*)\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+_MARK = rb"\\u" + f"{ord(UNDECODABLE_MARK):04x}".encode()
+
+
+def keep_lone_surrogates(data: bytes) -> bytes:
+    """JSON text with each lone ``\\udXXX`` escape replaced by the undecodable mark (pairs stay)."""
+    if b"\\u" not in data:
+        return data
+    data = _LONE_HIGH.sub(rb"\1" + _MARK + rb"\2", data)
+    return _LONE_LOW.sub(rb"\1" + _MARK + rb"\2", data)
+
+
+def bounded_pieces(data: bytes) -> Iterator[bytes]:
+    """``data`` cut so that no piece holds more than OPENERS_PER_PIECE ``[`` or ``{`` (ijson takes
+    a document in pieces cut anywhere; counting brackets inside strings too only cuts more often)."""
+    if data.count(b"[") + data.count(b"{") <= OPENERS_PER_PIECE or len(data) <= OPENERS_PER_PIECE:
+        yield data
+        return
+    middle = len(data) // 2
+    yield from bounded_pieces(data[:middle])
+    yield from bounded_pieces(data[middle:])
+
+
+class BoundedReader:
+    """A binary reader for ``ijson.parse`` whose reads never hold more than OPENERS_PER_PIECE
+    opening brackets, so a depth count on the events sees a bomb before it grows."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+        self._pending: list[bytes] = []
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._pending:
+            data = self._stream.read(size)
+            if not data:
+                return data
+            self._pending = list(bounded_pieces(data))
+            self._pending.reverse()
+        return self._pending.pop()
+
+
+def too_deep(where: str, line: int | None) -> ParseError:
+    """The error of a document nested deeper than MAX_JSON_DEPTH."""
+    return ParseError(where, line, f"JSON nested deeper than {MAX_JSON_DEPTH} levels (refused: no chat export "
+                                   "nests so deep)")
+
+
+def guarded_events(stream: Any, where: str, line: Callable[[], int | None] = lambda: None,
+                   buf_size: int = 64 * 1024) -> Iterator[tuple[str, str, Any]]:
+    """``ijson.parse`` events of a binary stream, nesting bounded (see MAX_JSON_DEPTH)."""
+    depth = 0
+    for event_tuple in ijson.parse(BoundedReader(stream), buf_size=buf_size):
+        event = event_tuple[1]
+        if event in _VALUE_START:
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise too_deep(where, line())
+        elif event in _VALUE_END:
+            depth -= 1
+        yield event_tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +133,7 @@ def iter_json_records(path: Path, page_paths: Iterable[str] = ("data.items",)) -
             continue
         if stripped[0] == "{":
             try:
-                first = orjson.loads(stripped)
+                first = orjson.loads(keep_lone_surrogates(stripped.encode("utf-8")))
             except orjson.JSONDecodeError:
                 first = None  # a pretty-printed object: not JSON Lines
             if isinstance(first, dict):
@@ -91,7 +164,7 @@ def _json_lines(path: Path, lines: Iterator[tuple[int, str]], paths: tuple[tuple
         if not stripped:
             continue
         try:
-            value = orjson.loads(stripped)
+            value = orjson.loads(keep_lone_surrogates(stripped.encode("utf-8")))
         except orjson.JSONDecodeError as error:
             raise ParseError(str(path), number, f"invalid JSON line: {error}") from None
         if isinstance(value, list):
@@ -155,6 +228,8 @@ def _push_parse(
             if item is not None:
                 item.event(event, value)
                 item_depth += 1 if event in _VALUE_START else -1 if event in ("end_map", "end_array") else 0
+                if item_depth + top_depth > MAX_JSON_DEPTH:  # every nesting is inside a top value
+                    raise too_deep(str(path), number)
                 if item_depth == 0:
                     yield JsonRecord(item_line, item.value)
                     item = None
@@ -169,6 +244,8 @@ def _push_parse(
                     continue
                 top.event(event, value)
                 top_depth += 1 if event in _VALUE_START else -1 if event in ("end_map", "end_array") else 0
+                if top_depth > MAX_JSON_DEPTH:
+                    raise too_deep(str(path), number)
                 if top_depth == 0:
                     finished = top.value
                     top = None
@@ -186,12 +263,14 @@ def _push_parse(
 
     try:
         for number, line in chain(head, rest):
-            try:
-                parser.send(line.encode("utf-8") + b"\n")
-            except JSONError as error:
-                raise ParseError(str(path), number, f"invalid JSON: {_first_line(error)}") from None
-            if events:
-                yield from feed()
+            data = keep_lone_surrogates(line.encode("utf-8")) + b"\n"
+            for piece in (data,) if len(data) <= OPENERS_PER_PIECE else bounded_pieces(data):
+                try:
+                    parser.send(piece)
+                except JSONError as error:
+                    raise ParseError(str(path), number, f"invalid JSON: {_first_line(error)}") from None
+                if events:
+                    yield from feed()
         try:
             parser.close()
         except JSONError as error:

@@ -36,8 +36,9 @@ from typing import IO, Any, Iterator
 import ijson
 
 from ..errors import ParseError
-from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record
-from . import ParseOptions
+from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record, instant_problem
+from . import ParseOptions, read_whole
+from .json_stream import MAX_JSON_DEPTH, guarded_events
 
 NAME = "slack-export"
 PLATFORM = "slack"
@@ -210,13 +211,19 @@ def detect(path: Path, head: bytes) -> float:
 
 def _json_error_line(export: _Export, rel: str) -> tuple[int | None, str]:
     """Line and message of a JSON syntax error, found by re-reading the file (only on the error path)."""
+    data = b""
     try:
         with export.open(rel) as handle:
-            json.loads(handle.read().decode("utf-8-sig"))
+            data = handle.read()
+        json.loads(data.decode("utf-8-sig"))
     except json.JSONDecodeError as error:
         return error.lineno, error.msg
-    except (UnicodeDecodeError, ValueError) as error:
+    except UnicodeDecodeError as error:
+        return data.count(b"\n", 0, error.start) + 1, f"cannot decode text as UTF-8: {error.reason}"
+    except ValueError as error:
         return None, str(error)
+    except RecursionError:
+        return None, f"nested deeper than {MAX_JSON_DEPTH} levels"
     return None, "malformed JSON"
 
 
@@ -224,10 +231,10 @@ def _items(export: _Export, rel: str) -> Iterator[dict]:
     """Objects of a top-level JSON array, streamed (users.json can be large)."""
     try:
         with export.open(rel) as handle:
-            for item in ijson.items(_BomSkipper(handle), "item"):
+            for item in ijson.items(guarded_events(_BomSkipper(handle), export.display(rel)), "item"):
                 if isinstance(item, dict):
                     yield item
-    except ijson.JSONError:
+    except (ijson.JSONError, UnicodeDecodeError):
         line, message = _json_error_line(export, rel)
         raise ParseError(export.display(rel), line, f"malformed JSON: {message}") from None
 
@@ -339,6 +346,9 @@ def _array_items(text: str, where: str) -> Iterator[tuple[int, int, Any]]:
         index += 1
         try:
             value, end = decoder.raw_decode(text, pos)
+        except RecursionError:
+            raise ParseError(where, line_at(pos), f"message {index} is JSON nested deeper than {MAX_JSON_DEPTH} levels "
+                                                  "(refused: no chat export nests so deep)") from None
         except json.JSONDecodeError as error:
             if _WS.match(text, error.pos).end() >= len(text):
                 raise ParseError(where, error.lineno, f"day file ends inside message {index} (truncated)") from None
@@ -653,7 +663,7 @@ def _day_messages(export: _Export, rel: str, conversation: dict, directory: _Dir
                   options: ParseOptions) -> Iterator[Message]:
     where = export.display(rel)
     with export.open(rel) as handle:
-        data = handle.read()  # one conversation-day: the unit Slack writes
+        data = read_whole(handle, where)  # one conversation-day: the unit Slack writes
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -666,6 +676,9 @@ def _day_messages(export: _Export, rel: str, conversation: dict, directory: _Dir
             raise
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as error:  # a shape we did not foresee
             raise ParseError(where, line, f"unexpected structure in message {index}: {error}") from None
+        problem = instant_problem(message)  # checked here too: the importer knows only the folder and index
+        if problem:
+            raise ParseError(where, line, problem)
         yield message
 
 

@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover - pure-Python fallback
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record, from_unix, localize
 from . import HEAD_BYTES, ParseOptions, head_text, sniff_encoding
+from .json_stream import guarded_events, keep_lone_surrogates
 
 NAME = "telegram-json"
 PLATFORM = "telegram"
@@ -166,14 +167,15 @@ class _CountingReader:
             data, self._carry = self._carry + chunk, b""
             if not chunk:
                 break
-            cut = data.rfind(b"\\", max(0, len(data) - 4))
+            # an escape cut by the read stays for the next one: 12 bytes hold a surrogate pair
+            # (cut at an even place of a backslash run, so that what stays before it are whole escaped backslashes)
+            cut = data.find(b"\\", max(0, len(data) - 12))
             if cut != -1:
-                while cut > 0 and data[cut - 1] == 0x5C:
-                    cut -= 1
+                cut -= (cut - len(data[:cut].rstrip(b"\\"))) % 2
                 data, self._carry = data[:cut], data[cut:]
             if data:
                 break
-        data = _fix_control_escapes(data)
+        data = keep_lone_surrogates(_fix_control_escapes(data))
         self.consumed += len(data)
         self.newlines += data.count(b"\n")
         return data
@@ -309,7 +311,7 @@ def _read_span(path: Path, encoding: str, start: int, end: int) -> bytes:
 
 def _error_line_in(data: bytes, base_line: int, objects: bool) -> int | None:
     """Exact line of the first JSON error in ``data`` (Python's decoder), or None if it finds none."""
-    data = _fix_control_escapes(data)
+    data = keep_lone_surrogates(_fix_control_escapes(data))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -755,7 +757,7 @@ class _Parser:
         top_keys = 0
         saw_top = False
         try:
-            for event_tuple in ijson.parse(reader, buf_size=_CHUNK):
+            for event_tuple in guarded_events(reader, str(self.path), lambda: reader.line, _CHUNK):
                 if send is not None:
                     if event_tuple[1] == "end_array" and event_tuple[0] == messages_prefix:
                         yield from self._flush_pending(chat)

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import ParseError
 from ..model import Attachment, Conversation, ConversationType, Kind, Record, from_unix, localize
-from . import ParseOptions, head_text, open_text
+from . import ParseOptions, head_text, open_text, read_whole
 from .dates import DayMonthOrder, wall_clock, year_last
 from .wechat_common import (
     PLATFORM,
@@ -191,7 +191,10 @@ def _offset_zone(str_time: str, create_time: int) -> timezone | None:
     local = wall_clock(str_time) if not year_last(str_time) else None
     if local is None:
         return None
-    utc = datetime(1970, 1, 1) + timedelta(seconds=create_time)
+    try:
+        utc = datetime(1970, 1, 1) + timedelta(seconds=create_time)
+    except (OverflowError, ValueError):  # a CreateTime no calendar holds: the caller reports it
+        return None
     seconds = round((local - utc).total_seconds())
     if abs(seconds) > 14 * 3600 or seconds % 900:
         return None
@@ -268,7 +271,10 @@ def _parse_memotrace(path: Path, options: ParseOptions) -> Iterator[Record]:
             if seconds > 10_000_000_000:  # milliseconds
                 seconds //= 1000
             zone = options.tz if options.tz_given else (_offset_zone(str_time, seconds) or options.tz)
-            sent_at = from_unix(seconds, zone)
+            try:
+                sent_at = from_unix(seconds, zone)
+            except (OverflowError, ValueError, OSError):
+                raise ParseError(str(path), line, f"CreateTime {create_text!r} is no instant a calendar holds") from None
         else:
             order, order_extras = orders.of(str_time)
             naive = wall_clock(str_time, order)
@@ -321,8 +327,8 @@ def _load_users(path: Path) -> dict[str, dict[str, Any]]:
     """users.json: ``{wxid: {wxid, nickname, remark, account, …}}`` (unreadable -> no names)."""
     try:
         with open(path, "rb") as handle:
-            data = json.loads(handle.read().decode("utf-8-sig"))
-    except (OSError, ValueError):
+            data = json.loads(read_whole(handle, str(path)).decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
         return {}
     if isinstance(data, list):
         data = {u.get("wxid"): u for u in data if isinstance(u, dict) and u.get("wxid")}
@@ -487,7 +493,7 @@ def _parse_pywxdump(pages: list[Path], users_path: Path, options: ParseOptions) 
             if "content" in row and "msg" not in row:  # older releases: JSON {"src", "msg"}
                 try:
                     decoded = json.loads(row["content"])
-                except ValueError:
+                except (ValueError, RecursionError):
                     decoded = row["content"]
                 if isinstance(decoded, dict):
                     row["msg"], row["src"] = str(decoded.get("msg") or ""), str(decoded.get("src") or "")

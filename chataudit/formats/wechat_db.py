@@ -43,7 +43,10 @@ MEDIA_KINDS = (Kind.IMAGE, Kind.VIDEO, Kind.FILE, Kind.VOICE)
 
 def _connect(path: Path) -> sqlite3.Connection:
     uri = path.resolve().as_uri() + "?mode=ro&immutable=1"
-    return sqlite3.connect(uri, uri=True)
+    conn = sqlite3.connect(uri, uri=True)
+    # text that is not UTF-8 keeps its bytes as surrogates, which the importer shows escaped and notes
+    conn.text_factory = lambda data: data.decode("utf-8", errors="surrogateescape")
+    return conn
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:

@@ -656,12 +656,15 @@ class _Builder:
         """The exported file beside the chat, hashed when it is there."""
         size = digest = None
         candidate = self.folder / name
-        if "/" not in name and "\\" not in name and candidate.is_file():
-            hasher = hashlib.sha256()
-            with open(candidate, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    hasher.update(chunk)
-            size, digest = candidate.stat().st_size, hasher.hexdigest()
+        try:
+            if "/" not in name and "\\" not in name and candidate.is_file():  # never a FIFO or device
+                hasher = hashlib.sha256()
+                with open(candidate, "rb") as handle:
+                    for chunk in iter(lambda: handle.read(1 << 20), b""):
+                        hasher.update(chunk)
+                size, digest = candidate.stat().st_size, hasher.hexdigest()
+        except OSError:  # a name too long for the file system, unreadable: the file is not there for us
+            size = digest = None
         return Attachment(name=name, size=size, sha256=digest, mime=_mime(name), path=name)
 
     def build(self, number: int, m: re.Match[str], more: list[str]) -> Message:

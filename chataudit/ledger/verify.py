@@ -21,13 +21,12 @@ from typing import Any
 
 import orjson
 
-from ..errors import ChatAuditError
 from . import leaves as L
 from .keys import load_key
 from .log import SIGNED_AT_PREFIX, Ledger, _rows
 from .merkle import ProofError, TreeBuilder, consistency_ranges, hash_from_pieces, perfect_pieces, verify_consistency
 from .note import Checkpoint, NoteError, Verifier, open_note
-from .witness import TRUNCATED, WITNESS, check_witness as _check_witness, witness_for_verify
+from .witness import check_witness as _check_witness, witness_for_verify
 
 MAX_PROBLEMS = 10_000
 # every leaf in tree order with its message row (MESSAGE_COLUMNS first, then the ledger's columns)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 
 from ..errors import ChatAuditError
-from ..model import Conversation, Message, Record, canonical_bytes, utc_ms
+from ..model import Conversation, Message, Record, canonical_bytes, storage_problem, utc_ms
 from ..textindex import index_body
 
 BATCH = 5000
@@ -632,6 +632,9 @@ MESSAGE_KEYS = (
 
 def message_row(message: Message, conversation: int, source_id: int) -> tuple:
     """The messages-table row of one record (without its occurrence number)."""
+    problem = storage_problem(message)
+    if problem:
+        raise ValueError(problem)  # the importer refuses it first, with its file and line
     sent = message.sent_at
     offset = sent.utcoffset()
     digest = hashlib.sha256(canonical_bytes(message)).digest()
