@@ -103,7 +103,9 @@ def _parse_jsonl(path: Path, options: ParseOptions) -> Iterator[Record]:
         if not isinstance(raw, dict):
             raise ParseError(str(path), number, "expected a JSON object per line")
         row = {_canonical(k): v for k, v in raw.items()}
-        missing = [k for k in REQUIRED if k not in row]
+        # a JSON line may leave out `text` where it says what it carries instead (an image, a file)
+        says_what = row.get("attachments") or row.get("attachment") or row.get("kind") not in (None, "", "text")
+        missing = [k for k in REQUIRED if k not in row and not (k == "text" and says_what)]
         if missing:
             raise ParseError(str(path), number, f"no {' and no '.join(map(repr, missing))} field (required: "
                                                 f"{', '.join(REQUIRED)})")
