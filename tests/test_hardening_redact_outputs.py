@@ -117,13 +117,15 @@ def _export(db: Path, tmp: Path) -> list[tuple[str, bytes]]:
 
 
 def _compare(db: Path, tmp: Path) -> list[tuple[str, bytes]]:
-    html = tmp / "compare.html"
+    html, titled = tmp / "compare.html", tmp / "titled.html"
     return [
         ("compare table", run(db, "compare", "mine", "theirs", "--redact").encode()),
         ("compare json", run(db, "compare", "mine", "theirs", "--redact", "--json").encode()),
         ("compare html", (run(db, "compare", "mine", "theirs", "--redact", "--html", str(html), "--context", "-1"),
                           html.read_bytes())[1]),
         ("compare by title", run(db, "compare", "梅梅", "theirs", "--redact", "--json").encode()),
+        ("compare html by title", (run(db, "compare", "梅梅", "theirs", "--redact", "--html", str(titled)),
+                                   titled.read_bytes())[1]),
     ]
 
 

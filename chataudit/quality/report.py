@@ -63,6 +63,7 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
     started = time.perf_counter()
     senders, agents = sessions_sql.classify_senders(db, options.roster, None, options.new_days)
     con = sessions_sql.load_timeline(db, options, senders)
+    taken = sessions_sql.take_service_conversations(con, db, options, senders)
     agents, period_start_ms = sessions_sql.with_cohorts(con, options, agents)
     sessions_sql.build(con, options, agents)
     figures = timing.figures(con, options.sla_s, options.line_s)
@@ -112,7 +113,7 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
     confirm = nlp.CONFIRM
     score_one = score.Scorer(options.scorecard, required if options.nlp else [])
     for f in facts.values():
-        if f.agent_messages and options.nlp:
+        if f.agent_text_messages and options.nlp:
             used = matcher.used(f.first_agent_text, list(f.last_agent_texts), [])
             for name, value in used.items():
                 if name not in categories_any:
@@ -134,6 +135,7 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
         },
         **figures,
     }
+    report["conversations"] = taken
     report["_hour_sessions"] = dict(hour_sessions)
     report["by_agent"] = _agents(agents, per_agent, facts, slow_sessions)
     report["scripts"] = _scripts(options, facts) if options.nlp else []
@@ -287,7 +289,9 @@ def _rate(flags: list[bool]) -> float | None:
 
 def _scripts(options: QualityOptions, facts) -> list[dict[str, Any]]:
     rows = []
-    with_agents = [f for f in facts.values() if f.agent_messages]
+    # scripts are judged where an agent wrote text: a session holding only an agent's call record
+    # or file cannot have missed a greeting
+    with_agents = [f for f in facts.values() if f.agent_text_messages]
     for category in options.scripts:
         missed = [f.id for f in with_agents if not f.scripts_used.get(category.name)]
         used = len(with_agents) - len(missed)
