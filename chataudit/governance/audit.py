@@ -42,7 +42,7 @@ READS = frozenset({"messages", "search", "export", "facts", "quality", "check", 
 OTHER_AUDITED = {"verify": "verification", "redact": "redaction", "pii decrypt": "redaction",
                  "auth document": "document"}
 # Parameters that name a file or folder a command writes: hashed into the entry after it ran.
-OUTPUT_PARAMS = ("out", "out_dir", "output", "out_path", "html_path", "csv_path")
+OUTPUT_PARAMS = ("out", "out_dir", "output", "out_path", "html_path", "csv_path", "trends_path")
 
 
 def operator_of(ctx: click.Context | None) -> str:

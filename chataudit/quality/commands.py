@@ -47,6 +47,8 @@ def _period(text: str, tz_name: str) -> tuple[int, int]:
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100), help="How many topics to list.")
 @click.option("--no-nlp", is_flag=True, help="Timing figures only (no texts read).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per session to this CSV.")
+@click.option("--trends-csv", "trends_path", type=click.Path(dir_okay=False),
+              help="Write the trends (one row per day, then per ISO week) to this CSV.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the HTML report to this file.")
 @redact_option
 @json_option
@@ -57,7 +59,7 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             compare_to: str | None, platform: str | None, conversation_refs: tuple[str, ...],
             agent_refs: tuple[str, ...], team: str | None, tz: str | None, session_gap: str, sla: tuple[str, ...],
             new_days: int, hours: str | None, top: int, no_nlp: bool, csv_path: str | None,
-            html_path: str | None, redact_policy: str | None, as_json: bool) -> None:
+            trends_path: str | None, html_path: str | None, redact_policy: str | None, as_json: bool) -> None:
     """Service quality: response times, SLA, scripts, top questions, sentiment, typos, sensitive words, scores."""
     with open_archive(ctx) as archive:
         tz_name = tz or archive.setting("tz") or "Asia/Shanghai"
@@ -94,6 +96,12 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
                 count = report_api.write_csv(result, handle)
             click.echo(f"wrote {count} sessions to {csv_path}", err=True)
+        if trends_path:
+            from .trends import write_csv as write_trends
+
+            with open(trends_path, "w", encoding="utf-8-sig", newline="") as handle:
+                count = write_trends(result, handle)
+            click.echo(f"wrote {count} trend rows to {trends_path}", err=True)
         if html_path:
             from .html import write_report
 
@@ -102,7 +110,7 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             click.echo(f"wrote the report to {html_path}", err=True)
     if as_json:
         emit_json(result)
-    elif not csv_path and not html_path:
+    elif not csv_path and not html_path and not trends_path:
         _summary(result)
 
 
