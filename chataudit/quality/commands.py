@@ -91,7 +91,8 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
 
             redactor = Redactor(load_policy(redact_policy))
             # customers are people; agent names stay, a team lead needs them (they are the roster)
-            result = redactor.tree(result, frozenset({"customer", "sender", "sender_name"}))
+            # a conversation's title is its other party's name (or ids) in a one-to-one chat
+            result = redactor.tree(result, frozenset({"customer", "sender", "sender_name", "title"}))
         if csv_path:
             with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
                 count = report_api.write_csv(result, handle)
