@@ -80,6 +80,16 @@ def test_the_timeline_shows_a_file_name_once(db: Path, tmp_path: Path) -> None:
     html = page.read_text(encoding="utf-8")
     assert html.count("KJ500-E3故障排查指引.pdf") == 1
     assert "📎 KJ500-E3故障排查指引.pdf (240 KB)" in html
+    assert "[图片]\n📎 image (129 KB)" in html  # a nameless attachment on its own line, named by its kind
+    if os.path.exists(CHROMIUM):
+        playwright = pytest.importorskip("playwright.sync_api")
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            view = browser.new_page(viewport={"width": 390, "height": 800})
+            view.goto(page.as_uri())
+            width = view.evaluate("document.documentElement.scrollWidth")
+            browser.close()
+        assert width <= 390  # the WeCom chat's long id in the header wraps
 
 
 def test_number_changes_are_read_whole() -> None:
