@@ -107,7 +107,7 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             from .html import write_report
 
             with open(html_path, "w", encoding="utf-8") as handle:
-                write_report(result, handle, archive, redactor.message if redactor else None)
+                write_report(result, handle, archive, redactor.transform(archive) if redactor else None)
             click.echo(f"wrote the report to {html_path}", err=True)
     if as_json:
         emit_json(result)
@@ -128,9 +128,18 @@ def _summary(r: dict) -> None:
         if first["responses"]:
             echo(f"first response: mean {fmt_s(first['mean_response_s'])}, median {fmt_s(first['median_response_s'])}")
     for group, row in r["by_cohort"]["groups"].items():
-        echo(f"  {group}: mean {fmt_s(row['mean_response_s'])} over {row['responses']} responses")
+        echo(f"  {group}: mean {fmt_s(row['mean_response_s'])} over {row['responses']} "
+             + ("response" if row["responses"] == 1 else "responses"))
     if r["resolution_rate"] is not None:
         echo(f"resolution rate {r['resolution_rate']:.0%}; mean score {r['scores']['mean']}")
+    taken = [c for c in r.get("conversations", []) if c["service"]]
+    echo(f"conversations scored: {len(taken)} of {len(r.get('conversations', []))} "
+         "(the others are not customer service; see `conversations` in --json or the HTML)")
+    for week in r.get("trends", {}).get("week", []):
+        echo(f"  week of {week['start']}: {week['sessions']} sessions, first response "
+             f"{fmt_s(week['first_response_mean_s'])}, resolved "
+             + ("–" if week["resolution_rate"] is None else f"{week['resolution_rate']:.0%}")
+             + ("" if not week["ratings"] else f", satisfied {week['satisfied_rate']:.0%} of {week['ratings']}"))
     for s in r["scripts"]:
         if s["sessions"]:
             echo(f"script {s['category']}: used in {s['used']} of {s['sessions']} sessions")
