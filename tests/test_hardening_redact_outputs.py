@@ -71,11 +71,6 @@ def archive(tmp_path: Path) -> Path:
     return db
 
 
-def _conversation(db: Path, platform: str) -> str:
-    rows = json.loads(run(db, "conversations", "--json"))
-    return str(next(r["id"] for r in rows if r["platform"] == platform and r["type"] == "private"))
-
-
 def _conversations(db: Path) -> list[str]:
     return [str(r["id"]) for r in json.loads(run(db, "conversations", "--json"))]
 
