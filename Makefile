@@ -23,7 +23,8 @@ demo: $(STAMP)
 	$(BIN)/chataudit --db demo/chataudit.db conversations
 	$(BIN)/chataudit --db demo/chataudit.db search 退货
 	$(BIN)/chataudit --db demo/chataudit.db export --conversation 1 --format html --out demo/report.html
-	$(BIN)/chataudit --db demo/chataudit.db quality --html demo/quality.html
+	$(BIN)/chataudit --db demo/chataudit.db quality --roster samples/roster.csv --scripts samples/scripts.yaml
+	$(BIN)/chataudit --db demo/chataudit.db quality --roster samples/roster.csv --scripts samples/scripts.yaml --html demo/quality.html
 	$(BIN)/chataudit --db demo/chataudit.db verify
 	@echo "demo archive: demo/chataudit.db; timeline: demo/report.html; service quality: demo/quality.html"
 

@@ -30,13 +30,20 @@ def redact_option(command: Callable) -> Callable:
     )(command)
 
 
-def redactor_for(policy: str | None) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
-    """The row transform of --redact, or None."""
+def redactor_for(policy: str | None, archive: Archive | None = None,
+                 conversation: int | None = None) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    """The row transform of --redact, or None; with a conversation, its names and ids are learnt
+    first, so that no row printed before the one that reveals them leaks them."""
     if policy is None:
         return None
     from .privacy import Redactor, load_policy
 
-    return Redactor(load_policy(policy)).message
+    redactor = Redactor(load_policy(policy))
+    if archive is None:
+        return redactor.message
+    if conversation is not None:
+        redactor.learn_conversation(archive, conversation)
+    return redactor.transform(archive)
 
 
 @contextlib.contextmanager
@@ -317,7 +324,7 @@ def messages(ctx: click.Context, conversation_ref: str | None, person_ref: str |
         raise click.UsageError("give exactly one of --conversation or --person")
     with open_archive(ctx) as archive:
         since_ms, until_ms = time_window(archive, since, until, tz)
-        redact = redactor_for(redact_policy)
+        redact = redactor_for(redact_policy, archive)
         if person_ref:
             rows = people_api.person_timeline(archive, person_ref, since_ms, until_ms)
             if redact:
@@ -327,6 +334,7 @@ def messages(ctx: click.Context, conversation_ref: str | None, person_ref: str |
             return
         conversation = archive.resolve_conversation(conversation_ref)
         rows = archive.timeline(conversation["id"], since_ms, until_ms)
+        redact = redactor_for(redact_policy, archive, conversation["id"])
         if redact:
             rows = map(redact, rows)
         title = conversation["title"] or conversation["native_id"]
@@ -410,7 +418,7 @@ def search(ctx: click.Context, query: str, platform: str | None, sender: str | N
     with open_archive(ctx) as archive:
         since_ms, until_ms = time_window(archive, since, until, tz)
         conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref is not None else None
-        results = search_api.search_messages(archive, query, transform=redactor_for(redact_policy), platform=platform, sender=sender,
+        results = search_api.search_messages(archive, query, transform=redactor_for(redact_policy, archive), platform=platform, sender=sender,
                                   conversation=conversation, since_ms=since_ms, until_ms=until_ms, limit=limit)
         if not results and not as_json:
             counts = search_api.searched_scope(archive, platform=platform, sender=sender, conversation=conversation,
@@ -422,7 +430,9 @@ def search(ctx: click.Context, query: str, platform: str | None, sender: str | N
     if not as_json:
         for row in results:
             row["snippet"] = search_api.snippet(row["text"], [tuple(s) for s in row["highlights"]], plain=True)
-    emit(results, SEARCH_COLUMNS, as_json=as_json, title=f"{len(results)} results for {query}")
+    # under --redact the query (which may be a name) is not echoed
+    emit(results, SEARCH_COLUMNS, as_json=as_json,
+         title=f"{len(results)} results" + ("" if redact_policy else f" for {query}"))
 
 
 EXPORT_COLUMNS = ["id", "sent_at", "platform", "conversation_native_id", "conversation_title",
@@ -449,7 +459,7 @@ def export(ctx: click.Context, conversation_ref: str, out_format: str, out: str 
         since_ms, until_ms = time_window(archive, since, until, tz)
         conversation = dict(archive.resolve_conversation(conversation_ref))
         rows = archive.timeline(conversation["id"], since_ms, until_ms)
-        redact = redactor_for(redact_policy)
+        redact = redactor_for(redact_policy, archive, conversation["id"])
         if redact:
             rows = map(redact, rows)
             conversation.update(title="(redacted)", native_id="(redacted)")

@@ -352,7 +352,8 @@ def test_fixed_offset_zone_and_a_conversation_nobody_answered(tmp_path: Path) ->
     db = tmp_path / "q.db"
     runner = CliRunner()
     assert runner.invoke(cli, ["--db", str(db), "import", str(chat), "--tz", "+08:00"]).exit_code == 0
-    result = runner.invoke(cli, ["--db", str(db), "quality", "--no-nlp", "--json"])
+    # no agent wrote: scored only when named (a conversation nobody answered is not service by itself)
+    result = runner.invoke(cli, ["--db", str(db), "quality", "--no-nlp", "--json", "--conversation", "c1"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert (report["responses"], report["unanswered"], report["mean_response_s"]) == (0, 1, None)

@@ -58,6 +58,7 @@ def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S,
         # alteration inside a phone number is still found, and its diff shows no digits
         alignment = _align_module.align(copies[0].side, copies[1].side, tolerance_s)
         if redactor is not None:
+            _learn_entities(copies, redactor)
             for copy in copies:
                 _redact_copy(copy, redactor)
             alignment.sender_mapping = {
@@ -66,6 +67,7 @@ def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S,
             }
         return Comparison(copies, pair_report(copies[0], copies[1], alignment), alignment)
     if redactor is not None:  # the matrix aligns as it reports, so it sees de-identified text
+        _learn_entities(copies, redactor)
         for copy in copies:
             _redact_copy(copy, redactor)
     return Comparison(copies, matrix_report(copies, tolerance_s), None)
@@ -76,13 +78,26 @@ def is_different(report: dict[str, Any]) -> bool:
     return not report["verdict"].startswith("IDENTICAL")
 
 
+def _learn_entities(copies: list[Copy], redactor: Any) -> None:
+    """Every copy's sender names and ids (and a one-to-one chat's title, the other party's name)
+    before anything is redacted, so a name is hidden wherever it shows — a system line "你已添加了梅梅",
+    the page title, the conversation header — also in the copy that shows it first."""
+    for copy in copies:
+        redactor.learn_names([*copy.side.names, *copy.side.sender])
+        for kind, text in zip(copy.side.kind, copy.side.text):
+            redactor.learn_message({"kind": kind, "text": text})
+        if copy.conversation.get("type") == "private":
+            redactor.learn_names([copy.conversation.get("title")])
+
+
 def _redact_copy(copy: Copy, redactor: Any) -> None:
     side = copy.side
-    side.text = [redactor.text(text) for text in side.text]
+    side.text = [redactor.message({"kind": kind, "text": text})["text"] for kind, text in zip(side.kind, side.text)]
     side.names = [redactor.sender("sender_name", name) for name in side.names]
     side.sender = [redactor.sender("sender_id", sender) for sender in side.sender]
     side._display = None
     copy.conversation = redactor.tree(copy.conversation)
+    copy.name = redactor.text(copy.name)
     copy.sources = [{**source, "path": redactor.text(source.get("path") or "")} for source in copy.sources]
 
 

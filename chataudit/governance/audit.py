@@ -48,7 +48,7 @@ OTHER_AUDITED = {"verify": "verification", "redact": "redaction", "pii decrypt":
 # Audited when --db names an archive, but they run without one (they read only the files they are given).
 NEEDS_NO_ARCHIVE = {"redact", "pii decrypt"}
 # Parameters that name a file or folder a command writes: hashed into the entry after it ran.
-OUTPUT_PARAMS = ("out", "out_dir", "output", "out_path", "html_path", "csv_path")
+OUTPUT_PARAMS = ("out", "out_dir", "output", "out_path", "html_path", "csv_path", "trends_path")
 
 
 def operator_of(ctx: click.Context | None) -> str:

@@ -42,12 +42,12 @@ NOT_NAMES = {"谢谢", "银行", "银行卡", "高兴", "周末", "金额", "方
              "荣耀", "王者"}
 # a name right after one of these is taken even when jieba does not tag it nr (我叫徐然 → 徐然/d)
 NAME_CUES = re.compile(r"(?:我叫|我的名字是|姓名|名字叫|名字|收件人|收货人|联系人|寄件人|签收人|负责人|经办人|委托人|当事人|"
-                       r"持卡人|开户名|户名|户主|转告|联系|客户)\s{0,2}[:：]?\s{0,2}(?:是|为)?\s{0,2}$")
+                       r"持卡人|开户名|户名|户主|转告|联系|客户|处理人|跟进人|对接人|@)\s{0,2}[:：]?\s{0,2}(?:是|为)?\s{0,2}$")
 _NOT_GIVEN = set("说是的了在和与及等处吧呢吗啊呀哦也都就还要会能把被给让对向从到")
 
 _ADMIN_END = re.compile(r"(?:省|市|区|县|旗|自治州|州|盟|镇|乡|街道)$")
 _ROAD_END = re.compile(r"(?:路|街|大道|道|巷|弄|胡同|里|村|组|社区|小区|花园|公寓|大厦|广场|中心|苑|园|城|院|庄|屯"
-                       r"|栋|幢|座|单元|室|楼|层|号楼|号院|段|期)$")
+                       r"|栋|幢|座|单元|室|楼|层|号楼|号院|段|期|号口|出口|入口|号门)$")
 _NUMBER = re.compile(r"(?:\d+|[一二三四五六七八九十百零两]+)(?:号|栋|幢|单元|室|楼|层|弄|段|巷|排|组|期)?")
 _CONTINUE_FLAGS = {"ns", "n", "nz", "nr", "nrt", "nrfg", "nt", "m", "eng", "f", "q", "s", "nsf", "a", "b", "ng"}
 _JOINERS = {"-", "—", "#", "弄", "号", "之"}
@@ -82,6 +82,31 @@ def _is_address_part(word: str, flag: str) -> bool:
     return flag in _CONTINUE_FLAGS and not word.isspace()
 
 
+_SEPARATORS = {",", "，", "、", " ", "\u3000"}
+
+
+_UNITS = {"号", "弄", "室", "栋", "幢", "单元", "楼", "层", "号楼"}
+
+
+def _after_separators(toks: list[tuple[str, str, int]], k: int) -> int | None:
+    """Separators from ``k`` on inside an address: the index of the token after them when it is a
+    place, a road, or a house number right after a road (so "北京市，3个人" stays out), else None."""
+    end = k
+    while end < len(toks) and end - k < 3 and toks[end][0] in _SEPARATORS:
+        end += 1
+    if end == k or end >= len(toks):
+        return None
+    word, flag, _ = toks[end]
+    previous = toks[k - 1][0] if k else ""
+    if _ROAD_END.search(word) or _is_admin(word, flag):
+        return end
+    if _NUMBER.fullmatch(word) and _ROAD_END.search(previous):
+        return end
+    if word in _UNITS and _NUMBER.fullmatch(previous):
+        return end
+    return None
+
+
 def _is_admin(word: str, flag: str) -> bool:
     return len(word) >= 2 and (flag == "ns" or (flag.startswith("n") and bool(_ADMIN_END.search(word))))
 
@@ -95,8 +120,14 @@ def _addresses(toks: list[tuple[str, str, int]]) -> list[tuple[int, int]]:
             i += 1
             continue
         j = i
-        while j + 1 < len(toks) and _is_address_part(toks[j + 1][0], toks[j + 1][1]):
-            j += 1
+        while j + 1 < len(toks):
+            if _is_address_part(toks[j + 1][0], toks[j + 1][1]):
+                j += 1
+            else:
+                after = _after_separators(toks, j + 1)
+                if after is None:
+                    break
+                j = after  # "上海市, 人民广场 3号口", "张杨路 500 号": a comma or space inside the address
         # trim back to the last token an address may end with
         while j > i:
             w, f, _ = toks[j]

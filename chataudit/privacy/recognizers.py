@@ -31,7 +31,7 @@ from stdnum.cn import ric, uscc
 from .regions import known_region
 
 # Bump when recognizers change: stored findings of an older version are recomputed.
-VERSION = "1"
+VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,7 @@ _PATTERNS: list[tuple[str, str]] = [
     ("health", "|".join(HEALTH_TERMS)),
     # cues that send the text to jieba for names and addresses (they yield no finding themselves)
     ("cue", r"地址|住址|住在|家住|寄到|送到|寄往|发到|收货|收件|寄件|签收|联系人|负责人|经办人|委托人|当事人|持卡人|"
-            r"开户名|户主|姓名|名字|我叫|叫我|我是|转告|先生|女士|小姐|老师|经理|律师|医生|师傅|同学|"
+            r"开户名|户主|姓名|名字|我叫|叫我|我是|转告|处理人|跟进人|对接人|@(?=[\u4e00-\u9fff])|先生|女士|小姐|老师|经理|律师|医生|师傅|同学|"
             r"[省市区县](?=[\u4e00-\u9fff]{1,12}(?:路|街|大道|巷|弄|胡同|村|镇|乡|号))"),
 ]
 

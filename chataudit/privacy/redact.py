@@ -12,6 +12,12 @@ or the one-shot functions :func:`redact_message` and :func:`redact_text`.
 Guarantee: a value found anywhere in a message (its text, names, titles, paths, extras) is replaced
 in *every* field of that message, and — for the rest of the run — in every later message too, so
 that a number given once with its context words and repeated later without them does not leak.
+
+One entity, one pseudonym: a sender id or name (and the ids and names a message carries in its
+structure — a shared contact card, the authors of a forwarded chat history) is an *entity* whose
+rendering depends on its value alone, so it reads the same as a sender, inside a text, in a title
+or in a conversation id. :meth:`Redactor.learn_conversation` learns a conversation's entities before
+the first row is written, so nothing printed early leaks a name that only a later row reveals.
 """
 
 from __future__ import annotations
@@ -37,6 +43,13 @@ NEVER_REDACTED = {
 }
 SENDER_KEYS = ("sender_id", "sender_name")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# extras keys whose string values name a person or an account (a contact card's id, a WeCom user id,
+# the author of a line of a forwarded chat history …): they are entities wherever they appear
+IDENTITY_EXTRAS = frozenset({"card_id", "userid", "user_id", "username", "alias", "nickname", "from",
+                             "from_id", "forwarded_from", "author", "display_name", "open_id", "union_id"})
+_HISTORY_TITLE = re.compile(r"([^\n和与]{2,4})(?:[和与]([^\n和与]{2,4}))?的聊天记录")
+_HISTORY_LINE = re.compile(r"(?<=\n)([^\n:：]{1,24})[:：] ")
+_BRACKET_PREFIX = re.compile(r"^\s*\[[^\]\n]{1,8}\]\s*")  # [名片] / [位置] shown before a structured message
 
 
 def _learnable(value: str) -> bool:
@@ -51,7 +64,7 @@ class Redactor:
 
     policy: Policy = field(default_factory=default_policy)
     keys: KeyRing | None = None
-    _known: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # value → type
+    _known: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # value → type or ENTITY
     _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False)
     _cache: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
     counts: dict[str, int] = field(default_factory=dict, init=False)  # recognizer findings by type
@@ -63,7 +76,9 @@ class Redactor:
     # ---- values --------------------------------------------------------------------------------
 
     def replacement(self, kind: str, value: str) -> str:
-        """What one found value becomes under the policy."""
+        """What one found value becomes under the policy (an entity's the same whatever the type)."""
+        if kind == ENTITY or self._known.get(value) == ENTITY:
+            return self.sender("", value)
         rule = self.policy.rule_for(kind) if kind in TYPES else self.policy.senders
         if rule.operator == "encrypt":
             return OPERATORS["encrypt"](kind, value, rule.settings, self.keys)  # fresh nonce each time
@@ -87,7 +102,51 @@ class Redactor:
             self._pattern = None
 
     def learn_names(self, names: Iterable[str | None]) -> None:
-        self.learn(("person", n) for n in names if n)
+        """Sender ids and names (any mix): entities, replaced wherever they appear from now on."""
+        self.learn_entities(names)
+
+    def learn_entities(self, values: Iterable[str | None]) -> None:
+        if self.policy.senders.operator == "keep":
+            return
+        changed = False
+        for value in values:
+            if isinstance(value, str) and _learnable(value) and self._known.get(value) != ENTITY:
+                self._known[value] = ENTITY
+                changed = True
+        if changed:
+            self._pattern = None
+
+    def learn_conversation(self, archive: Any, conversation_id: int) -> None:
+        """Every entity of one conversation — its senders' ids and names as any copy showed them,
+        and the title of a one-to-one chat (the other party's name) — before its rows are written."""
+        self.learn_entities(conversation_entities(archive, conversation_id))
+        for kind, text, extras in archive.db.execute(
+                "SELECT kind, text, extras FROM messages WHERE conversation = ? AND kind IN ('contact', 'chat_history')",
+                (conversation_id,)):
+            try:
+                extras = orjson.loads(extras) if extras else None
+            except orjson.JSONDecodeError:
+                extras = None
+            self.learn_message({"kind": kind, "text": text, "extras": extras})
+
+    def transform(self, archive: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """:meth:`message` for rows read from ``archive``: the entities of each row's conversation
+        are learnt before its first row is redacted (search hits, a person's timeline)."""
+        learnt: set[Any] = set()
+
+        def redact(row: dict[str, Any]) -> dict[str, Any]:
+            conversation = row.get("conversation")
+            if isinstance(conversation, int) and conversation not in learnt:
+                learnt.add(conversation)
+                self.learn_conversation(archive, conversation)
+            return self.message(row)
+
+        return redact
+
+    def learn_message(self, message: dict[str, Any]) -> None:
+        """The entities one message names: its sender's id and name, and those its structure carries."""
+        self.learn_entities(message.get(key) for key in SENDER_KEYS)
+        self.learn_entities(_structured_entities(message))
 
     def _keeps(self, kind: str) -> bool:
         rule = self.policy.rule_for(kind) if kind in TYPES else self.policy.senders
@@ -155,34 +214,32 @@ class Redactor:
 
     # ---- messages ------------------------------------------------------------------------------
 
-    def sender(self, kind: str, value: Any) -> Any:
+    def sender(self, key: str, value: Any) -> Any:
+        """An entity (a sender id or name, wherever it appears) under the policy's sender rule; its
+        rendering depends on the value alone, not on the field (``key``) it was read from."""
         rule = self.policy.senders
         if not isinstance(value, str) or not value or rule.operator == "keep":
             return value
+        kind = entity_kind(value)
         if rule.operator == "encrypt":
             return OPERATORS["encrypt"](kind, value, rule.settings, self.keys)
-        key = ("sender:" + kind, value)
-        out = self._cache.get(key)
+        cached = ("entity", value)
+        out = self._cache.get(cached)
         if out is None:
-            out = self._cache[key] = OPERATORS[rule.operator](kind, value, rule.settings, self.keys)
+            out = self._cache[cached] = OPERATORS[rule.operator](kind, value, rule.settings, self.keys)
         return out
 
     def message(self, message: dict[str, Any]) -> dict[str, Any]:
         """A redacted copy of a message dict (the README's message shape, or any dict of strings)."""
         out = dict(message)
-        sender_kinds = {}
-        for key in SENDER_KEYS:
-            value = message.get(key)
-            if isinstance(value, str) and value:
-                sender_kinds[key] = _sender_kind(key, value)
-        if self.policy.senders.operator != "keep":
-            self.learn((sender_kinds[k], message[k]) for k in sender_kinds)
+        self.learn_message(message)
+        structured = _structured_findings(message)
         # first pass: find and learn everything, so that the second replaces it in every field
         seen: dict[str, list[Finding]] = {}
 
         def first(text: str) -> str:
             if text and text not in seen:
-                seen[text] = self._recognized(text)
+                seen[text] = _merge(structured.get(text, []), self._recognized(text))
             return text
 
         for key, value in message.items():
@@ -196,7 +253,7 @@ class Redactor:
 
         for key, value in message.items():
             if key in SENDER_KEYS:
-                out[key] = self.sender(sender_kinds.get(key, "account"), value)
+                out[key] = self.sender(key, value)
             elif key == "snippet":
                 # offsets and <mark> tags of the original no longer fit: show the redacted text plainly
                 out[key] = html.escape(second(str(message.get("text") or "")))
@@ -204,14 +261,126 @@ class Redactor:
                 out[key] = _walk(value, second)
         if "highlights" in message:
             out["highlights"] = []
+        if message.get("kind") == "location" and isinstance(message.get("extras"), dict):
+            out["extras"] = self._coordinates(out["extras"])
         return out
 
+    def _coordinates(self, extras: dict[str, Any]) -> dict[str, Any]:
+        """A location's latitude/longitude extras under the ``location`` rule (numbers included)."""
+        lat, lon = extras.get("latitude"), extras.get("longitude")
+        if lat is None or lon is None or self._keeps("location"):
+            return extras
+        shown = self.replacement("location", f"{lat},{lon}")
+        parts = shown.split(",")
+        extras = dict(extras)
+        if len(parts) == 2 and all(re.fullmatch(r"-?\d+(?:\.\d+)?", p) for p in parts):
+            extras["latitude"], extras["longitude"] = parts
+        else:
+            extras["latitude"] = extras["longitude"] = shown
+        return extras
 
-def _sender_kind(key: str, value: str) -> str:
+
+ENTITY = "entity"  # the _known type of sender ids and names
+
+
+def conversation_entities(archive: Any, conversation_id: int) -> list[str]:
+    """Sender ids and names of a conversation as every copy showed them, its members, and the
+    title of a one-to-one chat (which is the other party's name)."""
+    db = archive.db
+    values = [r[0] for r in db.execute(
+        "SELECT sender_id FROM messages WHERE conversation = ? AND sender_id IS NOT NULL"
+        " UNION SELECT sender_name FROM messages WHERE conversation = ? AND sender_name IS NOT NULL"
+        " UNION SELECT s.sender_name FROM sightings s JOIN messages m ON m.id = s.message"
+        "  WHERE m.conversation = ? AND s.sender_name IS NOT NULL",
+        (conversation_id, conversation_id, conversation_id))]
+    row = db.execute("SELECT type, title, members FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+    if row is not None:
+        if row[0] == "private" and row[1]:
+            values.append(row[1])
+        try:
+            members = orjson.loads(row[2]) if row[2] else []
+        except orjson.JSONDecodeError:
+            members = []
+        values += [v for member in members if isinstance(member, list) for v in member if isinstance(v, str)]
+    return sorted(set(values))
+
+
+def entity_kind(value: str) -> str:
+    """The type an entity is labelled with, from its value alone: what the recognizers see in the
+    whole value (a WeChat id, a mobile number, an e-mail), else an account id (latin letters with
+    digits or ``_``, or a long token) or a person's name."""
     whole = [f for f in find(value) if f.start == 0 and f.end == len(value)]
     if whole:
         return whole[0].type
-    return "person" if key == "sender_name" else "account"
+    if not _CJK.search(value) and " " not in value.strip() and (re.search(r"[\d_]", value) or len(value) >= 16):
+        return "account"
+    return "person"
+
+
+def _structured_entities(message: dict[str, Any]) -> list[str]:
+    """Ids and names a message carries in its structure: contact cards, chat-history authors …"""
+    found: list[str] = []
+
+    def walk(value: Any, key: str | None = None) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, str) and key in IDENTITY_EXTRAS and value.strip():
+            found.append(value.strip())
+
+    extras = message.get("extras")
+    walk(extras)
+    text = message.get("text") or ""
+    if message.get("kind") == "chat_history" and isinstance(text, str):
+        # a forwarded chat history prints one "name: text" line per message after its title
+        found += [m.group(1).strip() for m in _HISTORY_LINE.finditer(text)]
+        title = _HISTORY_TITLE.match(_BRACKET_PREFIX.sub("", text, count=1))
+        if title:  # "张伟和客户的聊天记录": the names in the title WeChat and WeCom give a forwarded chat
+            from .names import _name
+
+            found += [part for part in title.groups() if part and _name(part) == part]
+    if message.get("kind") == "contact" and isinstance(text, str):
+        # the card's display name is what follows the [名片] prefix (minus a company name)
+        name = _BRACKET_PREFIX.sub("", text, count=1)
+        for company in ((extras or {}).get("corpname"), (extras or {}).get("company")) if isinstance(extras, dict) else ():
+            if isinstance(company, str) and company:
+                name = name.replace(company, " ")
+        name = name.strip()
+        if name and name not in found:
+            found.append(name)
+    return found
+
+
+def _structured_findings(message: dict[str, Any]) -> dict[str, list[Finding]]:
+    """A location message's place (landmark, address, house number) is one address, whatever
+    the recognizers make of its parts: text → findings to apply before the recognizers'."""
+    if message.get("kind") != "location":
+        return {}
+    out: dict[str, list[Finding]] = {}
+    texts = [message.get("text")]
+    extras = message.get("extras")
+    if isinstance(extras, dict):
+        texts += [extras.get(k) for k in ("address", "label", "poiname", "title", "name")]
+    for text in texts:
+        if not isinstance(text, str) or not text.strip():
+            continue
+        prefix = _BRACKET_PREFIX.match(text)
+        start = prefix.end() if prefix else 0
+        end = len(text.rstrip())
+        if end > start:
+            out[text] = [Finding("address", text[start:end], start, end)]
+    return out
+
+
+def _merge(first: list[Finding], rest: list[Finding]) -> list[Finding]:
+    if not first:
+        return rest
+    kept = list(first)
+    kept += [f for f in rest if not any(k.start < f.end and f.start < k.end for k in first)]
+    return sorted(kept, key=lambda f: f.start)
 
 
 def _walk(value: Any, fn: Callable[[str], str]) -> Any:

@@ -47,6 +47,8 @@ def _period(text: str, tz_name: str) -> tuple[int, int]:
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100), help="How many topics to list.")
 @click.option("--no-nlp", is_flag=True, help="Timing figures only (no texts read).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per session to this CSV.")
+@click.option("--trends-csv", "trends_path", type=click.Path(dir_okay=False),
+              help="Write the trends (one row per day, then per ISO week) to this CSV.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the HTML report to this file.")
 @redact_option
 @json_option
@@ -57,7 +59,7 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             compare_to: str | None, platforms: tuple[str, ...], conversation_refs: tuple[str, ...],
             agent_refs: tuple[str, ...], team: str | None, tz: str | None, session_gap: str, sla: tuple[str, ...],
             new_days: int, hours: str | None, top: int, no_nlp: bool, csv_path: str | None,
-            html_path: str | None, redact_policy: str | None, as_json: bool) -> None:
+            trends_path: str | None, html_path: str | None, redact_policy: str | None, as_json: bool) -> None:
     """Service quality: response times, SLA, scripts, top questions, sentiment, typos, sensitive words, scores."""
     with open_archive(ctx) as archive:
         tz_name = tz or archive.setting("tz") or "Asia/Shanghai"
@@ -89,20 +91,27 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
 
             redactor = Redactor(load_policy(redact_policy))
             # customers are people; agent names stay, a team lead needs them (they are the roster)
-            result = redactor.tree(result, frozenset({"customer", "sender", "sender_name"}))
+            # a conversation's title is its other party's name (or ids) in a one-to-one chat
+            result = redactor.tree(result, frozenset({"customer", "sender", "sender_name", "title"}))
         if csv_path:
             with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
                 count = report_api.write_csv(result, handle)
             click.echo(f"wrote {count} sessions to {csv_path}", err=True)
+        if trends_path:
+            from .trends import write_csv as write_trends
+
+            with open(trends_path, "w", encoding="utf-8-sig", newline="") as handle:
+                count = write_trends(result, handle)
+            click.echo(f"wrote {count} trend rows to {trends_path}", err=True)
         if html_path:
             from .html import write_report
 
             with open(html_path, "w", encoding="utf-8") as handle:
-                write_report(result, handle, archive, redactor.message if redactor else None)
+                write_report(result, handle, archive, redactor.transform(archive) if redactor else None)
             click.echo(f"wrote the report to {html_path}", err=True)
     if as_json:
         emit_json(result)
-    elif not csv_path and not html_path:
+    elif not csv_path and not html_path and not trends_path:
         _summary(result)
 
 
@@ -119,9 +128,18 @@ def _summary(r: dict) -> None:
         if first["responses"]:
             echo(f"first response: mean {fmt_s(first['mean_response_s'])}, median {fmt_s(first['median_response_s'])}")
     for group, row in r["by_cohort"]["groups"].items():
-        echo(f"  {group}: mean {fmt_s(row['mean_response_s'])} over {row['responses']} responses")
+        echo(f"  {group}: mean {fmt_s(row['mean_response_s'])} over {row['responses']} "
+             + ("response" if row["responses"] == 1 else "responses"))
     if r["resolution_rate"] is not None:
         echo(f"resolution rate {r['resolution_rate']:.0%}; mean score {r['scores']['mean']}")
+    taken = [c for c in r.get("conversations", []) if c["service"]]
+    echo(f"conversations scored: {len(taken)} of {len(r.get('conversations', []))} "
+         "(the others are not customer service; see `conversations` in --json or the HTML)")
+    for week in r.get("trends", {}).get("week", []):
+        echo(f"  week of {week['start']}: {week['sessions']} sessions, first response "
+             f"{fmt_s(week['first_response_mean_s'])}, resolved "
+             + ("–" if week["resolution_rate"] is None else f"{week['resolution_rate']:.0%}")
+             + ("" if not week["ratings"] else f", satisfied {week['satisfied_rate']:.0%} of {week['ratings']}"))
     for s in r["scripts"]:
         if s["sessions"]:
             echo(f"script {s['category']}: used in {s['used']} of {s['sessions']} sessions")

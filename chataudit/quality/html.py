@@ -37,6 +37,13 @@ def referenced_sessions(report: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(wanted))[:MAX_SESSIONS]
 
 
+def _trend_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Days for up to five weeks of sessions, else weeks: a chart stays readable on a phone."""
+    trends = report.get("trends") or {}
+    days = trends.get("day") or []
+    return days if len(days) <= 35 else (trends.get("week") or [])
+
+
 def write_report(report: dict[str, Any], out: IO[str], archive: Archive | None = None,
                  transform: Any = None) -> None:
     """The HTML report; ``transform`` (a redactor's ``message``) is applied to the session transcripts."""
@@ -55,6 +62,7 @@ def write_report(report: dict[str, Any], out: IO[str], archive: Archive | None =
         "distribution": charts.columns(report["distribution"], "label", "count", title="Response-time distribution",
                                        value_fmt=lambda v: f"{v:,}"),
         "heatmap": charts.heatmap(report["heatmap"], title="Mean response by weekday and hour", target=target),
+        "heatmap_legend": charts.heatmap_legend(target),
         "hours": charts.hour_line(report["by_hour"], title="Mean first response by hour of day", target=target),
         "agents": charts.bars(agent_items, "name", "mean_response_s", title="Mean response by agent",
                               value_fmt=fmt_s, href_key="href", target=target, target_label=f"target {fmt_s(target)}",
@@ -66,14 +74,36 @@ def write_report(report: dict[str, Any], out: IO[str], archive: Archive | None =
                               value_fmt=lambda v: f"{v:,}", href_key="href", color=charts.ORANGE),
         "sentiment": charts.sentiment_bar(report["sentiment"]["improved"], report["sentiment"]["unchanged"],
                                           report["sentiment"]["worsened"],
-                                          title="Customer mood from the start to the end of a session"),
+                                          title="Customer mood, start to end of a session"),
+        "sentiment_legend": charts.sentiment_legend(report["sentiment"]["improved"], report["sentiment"]["unchanged"],
+                                                    report["sentiment"]["worsened"]),
+        "agent_legend": charts.legend([(charts.ORANGE, "new cohort"), (charts.BLUE, "veterans"),
+                                       (charts.RED, "dashed: SLA target")]),
         "dimensions": charts.bars([{"label": DIMENSION_LABELS[d], "value": report["scores"]["dimensions"][d]}
                                    for d in DIMENSIONS], "label", "value", title="Score by dimension (0–100)",
                                   value_fmt=lambda v: "–" if v is None else f"{v:.0f}", color=charts.GREEN),
     }
+    trend_rows = _trend_rows(report)
+    if trend_rows:
+        figures["trend_sessions"] = charts.trend(trend_rows, "sessions", title=f"Sessions per {trend_rows[0]['period']}",
+                                                 value_fmt=lambda v: f"{v:g}")
+        figures["trend_first"] = charts.trend(trend_rows, "first_response_mean_s",
+                                              title=f"Mean first response per {trend_rows[0]['period']}",
+                                              value_fmt=lambda v: "0" if not v else fmt_s(v), color=charts.GREEN,
+                                              target=target, target_label=f"target {fmt_s(target)}",
+                                              nice=charts.nice_seconds)
+        figures["trend_resolution"] = charts.trend(trend_rows, "resolution_rate",
+                                                   title=f"Resolution rate per {trend_rows[0]['period']}",
+                                                   value_fmt=lambda v: f"{v:.0%}", color=charts.ORANGE,
+                                                   nice=lambda peak: 1.0)
+        if any(row["ratings"] for row in trend_rows):
+            figures["trend_satisfaction"] = charts.trend(trend_rows, "satisfied_rate",
+                                                         title=f"Satisfied customers per {trend_rows[0]['period']}",
+                                                         value_fmt=lambda v: f"{v:.0%}", color=charts.BLUE,
+                                                         nice=lambda peak: 1.0)
     template = _env.get_template("quality.html.j2")
     out.write(template.render(
-        r=report, figures=figures, agents=agents, shown=shown, transcripts=transcripts,
+        r=report, figures=figures, agents=agents, trend_rows=trend_rows, shown=shown, transcripts=transcripts,
         shown_ids={row["session"] for row in shown}, labels=DIMENSION_LABELS, dimensions=DIMENSIONS,
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"), target=target,
     ))

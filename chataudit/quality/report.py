@@ -23,7 +23,7 @@ from typing import IO, Any
 from ..errors import ChatAuditError
 from ..model import zone
 from ..store import Archive
-from . import nlp, score, sessions as sessions_sql, timing
+from . import nlp, score, sessions as sessions_sql, timing, trends as trends_api
 from .config import QualityOptions, read_text
 from .scripts import ScriptMatcher
 from .topics import TopicFinder
@@ -63,6 +63,7 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
     started = time.perf_counter()
     senders, agents = sessions_sql.classify_senders(db, options.roster, None, options.new_days)
     con = sessions_sql.load_timeline(db, options, senders)
+    taken = sessions_sql.take_service_conversations(con, db, options, senders)
     agents, period_start_ms = sessions_sql.with_cohorts(con, options, agents)
     sessions_sql.build(con, options, agents)
     figures = timing.figures(con, options.sla_s, options.line_s)
@@ -104,7 +105,6 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
         nlp_stats = {"messages": cache.analyzed + cache.cached, "analyzed": cache.analyzed, "cached": cache.cached,
                      "seconds": round(time.perf_counter() - nlp_started, 3)}
         nlp_stats["per_second"] = round(nlp_stats["messages"] / nlp_stats["seconds"], 1) if nlp_stats["seconds"] else None
-    con.close()
 
     topics, session_topic = finder.group(questions, options.top)
     required = [c.name for c in options.scripts if c.required]
@@ -112,7 +112,7 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
     confirm = nlp.CONFIRM
     score_one = score.Scorer(options.scorecard, required if options.nlp else [])
     for f in facts.values():
-        if f.agent_messages and options.nlp:
+        if f.agent_text_messages and options.nlp:
             used = matcher.used(f.first_agent_text, list(f.last_agent_texts), [])
             for name, value in used.items():
                 if name not in categories_any:
@@ -134,6 +134,7 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
         },
         **figures,
     }
+    report["conversations"] = taken
     report["_hour_sessions"] = dict(hour_sessions)
     report["by_agent"] = _agents(agents, per_agent, facts, slow_sessions)
     report["scripts"] = _scripts(options, facts) if options.nlp else []
@@ -148,7 +149,12 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
                             ("resolved", "no_confirmation", "repeating", "complaining", "unanswered")}}
     report["complaints"] = sum(1 for f in facts.values()
                                if any(s["role"] == "customer" and s["category"] == "legal" for s in f.sensitive))
-    report["satisfaction"] = satisfaction(db, facts, agents, options)
+    rated = matched_ratings(db, facts)
+    report["satisfaction"] = satisfaction(db, facts, agents, options, rated)
+    report["trends"] = trends_api.trends(
+        con, options.tz, ((f.conv, f.session_no, f.resolution == "resolved") for f in facts.values() if f.resolution),
+        ((f.conv, f.session_no, rating) for f, rating in rated or ()))
+    con.close()
     report["scores"] = _scores(facts, agents, options)
     report["_unanswered_sessions"] = [f.id for f in facts.values() if f.resolution == "unanswered"]
     report["suggestions"] = score.suggestions(report, options.sla_s)
@@ -287,7 +293,9 @@ def _rate(flags: list[bool]) -> float | None:
 
 def _scripts(options: QualityOptions, facts) -> list[dict[str, Any]]:
     rows = []
-    with_agents = [f for f in facts.values() if f.agent_messages]
+    # scripts are judged where an agent wrote text: a session holding only an agent's call record
+    # or file cannot have missed a greeting
+    with_agents = [f for f in facts.values() if f.agent_text_messages]
     for category in options.scripts:
         missed = [f.id for f in with_agents if not f.scripts_used.get(category.name)]
         used = len(with_agents) - len(missed)
@@ -505,9 +513,9 @@ def import_ratings(archive: Archive, path: str, tz_name: str) -> dict[str, int]:
     return {"ratings": total, "new": added}
 
 
-def satisfaction(db, facts, agents, options: QualityOptions) -> dict[str, Any] | None:
+def matched_ratings(db, facts) -> list[tuple[score.SessionFacts, float]] | None:
     """Ratings matched to sessions: same conversation (or customer), given from the session's start
-    to 24 h after its end; the latest such session wins."""
+    to 24 h after its end; the latest such session wins. None when no rating was ever imported."""
     rows = db.execute("SELECT conversation, customer, rated_at_ms, rating FROM quality_ratings").fetchall()
     if not rows:
         return None
@@ -520,6 +528,16 @@ def satisfaction(db, facts, agents, options: QualityOptions) -> dict[str, Any] |
         hit = [f for f in candidates if f.start_ms <= at <= f.end_ms + 86_400_000]
         if hit:
             matched.append((max(hit, key=lambda f: f.start_ms), rating))
+    return matched
+
+
+def satisfaction(db, facts, agents, options: QualityOptions,
+                 matched: list[tuple[score.SessionFacts, float]] | None = None) -> dict[str, Any] | None:
+    """Satisfaction of the matched ratings (:func:`matched_ratings`), overall and per agent."""
+    if matched is None:
+        matched = matched_ratings(db, facts)
+        if matched is None:
+            return None
     if not matched:
         return {"ratings": 0, "mean": None, "satisfied_rate": None, "by_agent": {}}
     names = {a.code: a.name for a in agents}

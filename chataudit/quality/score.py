@@ -193,6 +193,10 @@ def fmt_s(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _sessions(count: int) -> str:
+    return f"{count} session" + ("" if count == 1 else "s")
+
+
 def suggestions(report: dict[str, Any], sla_s: dict[str, float], limit: int = 8) -> list[dict[str, Any]]:
     """Concrete, figure-backed advice; each names the figure and the sessions behind it."""
     out: list[dict[str, Any]] = []
@@ -225,7 +229,7 @@ def suggestions(report: dict[str, Any], sla_s: dict[str, float], limit: int = 8)
                 "figure": "scripts", "category": script["category"],
                 "text": f"{script['missed'] / script['sessions']:.0%} of sessions ({script['missed']} of "
                         f"{script['sessions']}) miss the standard {script['category']} "
-                        f"(“{script['example']}”): add it as the first quick reply and check it in QA.",
+                        f"(“{script['example']}”): add it to the quick replies and check it in QA.",
                 "sessions": script["missed_sessions"][:20],
             })
     team_mean = report["mean_response_s"]
@@ -267,15 +271,15 @@ def suggestions(report: dict[str, Any], sla_s: dict[str, float], limit: int = 8)
         words = ", ".join(w for w, _ in sorted(counted.items(), key=lambda x: -x[1])[:4])
         out.append({
             "figure": "sensitive",
-            "text": f"{len(sessions_)} sessions carry legal-risk words from customers ({words}): hand them to a "
-                    "senior agent the same day.",
+            "text": f"Legal-risk words from customers ({words}) in {_sessions(len(sessions_))}: hand them to "
+                    "a senior agent the same day.",
             "sessions": sessions_[:20],
         })
     left = report["resolution"]["unanswered"]
     if report["resolution"]["sessions"] and left / report["resolution"]["sessions"] > 0.03:
         out.append({
             "figure": "resolution",
-            "text": f"{left} sessions ({left / report['resolution']['sessions']:.0%}) ended with the customer's question "
+            "text": f"{_sessions(left)} ({left / report['resolution']['sessions']:.0%}) ended with the customer's question "
                     "unanswered: add an auto-reply with opening hours and a call-back queue.",
             "sessions": report.get("_unanswered_sessions", [])[:20],
         })
@@ -291,7 +295,7 @@ def suggestions(report: dict[str, Any], sla_s: dict[str, float], limit: int = 8)
     if sentiment["sessions"] and sentiment["worsened"] / sentiment["sessions"] > 0.15:
         out.append({
             "figure": "sentiment",
-            "text": f"In {sentiment['worsened']} sessions ({sentiment['worsened'] / sentiment['sessions']:.0%}) the "
+            "text": f"In {_sessions(sentiment['worsened'])} ({sentiment['worsened'] / sentiment['sessions']:.0%}) the "
                     "customer ended in a worse mood than they started: review them for tone and hand-offs.",
             "sessions": sentiment.get("worsened_sessions", [])[:20],
         })

@@ -58,6 +58,9 @@ class Sender:
     sender_id: str
     sender_name: str
     code: int  # agent code, CUSTOMER or IGNORED
+    # why: roster | staff (WeCom/DingTalk internal) | me (your own messages) | external (a
+    # platform's customer id) | other (anyone else) | ignored
+    basis: str = "other"
 
     @property
     def label(self) -> str:
@@ -121,6 +124,7 @@ def classify_senders(
             agent_for(entry.id, entry.name, entry.role,
                       entry.hired_on.isoformat() if entry.hired_on else None, entry.team)
     codes: dict[tuple[str, str], int] = {}
+    bases: dict[tuple[str, str], str] = {}
     rows = db.execute(
         "SELECT platform, sender_id, sender_name, max(is_me), group_concat(DISTINCT side)"
         " FROM quality_senders GROUP BY platform, sender_id, sender_name"
@@ -128,21 +132,26 @@ def classify_senders(
     for platform, sender_id, sender_name, is_me, sides in rows:
         sides = set(filter(None, (sides or "").split(",")))
         entry = (by_key.get(sender_id) if sender_id else None) or (by_key.get(sender_name) if sender_name else None)
+        basis = "ignored"
         if not sender_id and not sender_name:
             code = IGNORED
         elif entry is not None:
-            code = IGNORED if entry.role == "bot" else agents[entry.id].code
+            code, basis = (IGNORED, "ignored") if entry.role == "bot" else (agents[entry.id].code, "roster")
         elif "bot" in sides or (platform == "wecom" and sender_id.startswith("wb")):
             code = IGNORED
         elif "external" in sides or (platform == "wecom" and sender_id[:2] in ("wo", "wm")):
-            code = CUSTOMER
+            code, basis = CUSTOMER, "external"
         elif not roster and (is_me or "internal" in sides):
             code = agent_for(sender_id or sender_name, sender_name or sender_id, "service", None, None)
+            basis = "staff" if "internal" in sides else "me"
         else:
-            code = CUSTOMER
-        previous = codes.get((sender_id, sender_name))
-        codes[(sender_id, sender_name)] = code if previous is None else max(previous, code)
-    senders = [Sender(n, sid, sname, code) for n, ((sid, sname), code) in enumerate(sorted(codes.items()), start=1)]
+            code, basis = CUSTOMER, "other"
+        key = (sender_id, sender_name)
+        previous = codes.get(key)
+        if previous is None or code > previous:
+            codes[key], bases[key] = code, basis
+    senders = [Sender(n, sid, sname, code, bases[(sid, sname)])
+               for n, ((sid, sname), code) in enumerate(sorted(codes.items()), start=1)]
     return senders, sorted(agents.values(), key=lambda a: a.code)
 
 
@@ -219,6 +228,85 @@ def load_timeline(db: sqlite3.Connection, options: QualityOptions, senders: list
     finally:
         os.unlink(path)
     return con
+
+
+def load_rows(con: duckdb.DuckDBPyConnection, table: str, columns: str, rows: Any) -> None:
+    """A DuckDB table from Python rows of plain values (no commas, quotes or newlines) through a
+    temporary CSV, as :func:`load_timeline` does: one read instead of a statement per row."""
+    names = [c.split()[0] for c in columns.split(",")]
+    types = dict(c.split()[:2] for c in columns.split(","))
+    handle, path = tempfile.mkstemp(prefix=f"chataudit-{table}-", suffix=".csv")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(",".join(names) + "\n")
+            for row in rows:
+                out.write(",".join("" if v is None else str(v) for v in row) + "\n")
+        spec = ", ".join(f"'{n}': '{t}'" for n, t in types.items())
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv(?, header = true, "
+                    f"columns = {{{spec}}})", [path])
+    finally:
+        os.unlink(path)
+
+
+SERVICE_REASONS = {
+    "named": "named with --conversation",
+    "roster": "a roster member wrote in it",
+    "staff": "enterprise staff (WeCom/DingTalk internal) talked with a customer",
+    "external": "a customer (an external WeCom/DingTalk id) wrote in it",
+    "private": "a chat of your own (is_me) with no roster member and no external customer: taken as "
+               "private, not service (give --roster, or --conversation to score it)",
+    "no_agent": "no agent wrote in it (no roster member, no enterprise staff)",
+    "no_customer": "only agents wrote in it",
+}
+
+
+def take_service_conversations(con: duckdb.DuckDBPyConnection, db: sqlite3.Connection, options: QualityOptions,
+                               senders: list[Sender]) -> list[dict[str, Any]]:
+    """Keep in ``m`` only the conversations that are customer service, and say of each why.
+
+    A conversation is service when a roster member wrote in it, when enterprise staff (WeCom or
+    DingTalk ``internal``) talked with a customer there, when an external customer id wrote in it,
+    or when it was named with ``--conversation``. A chat whose only "agent" is you (``is_me``,
+    without a roster) is a private chat between friends, not a service session; so is a
+    conversation where no agent wrote at all.
+    """
+    load_rows(con, "who_basis", "who BIGINT, basis VARCHAR", ((s.number, s.basis) for s in senders))
+    named = [int(c) for c in options.conversations]
+    con.execute(
+        "CREATE OR REPLACE TABLE taken AS"
+        " WITH c AS ("
+        "  SELECT conv, count(*) AS messages,"
+        "   bool_or(b.basis = 'roster') AS roster, bool_or(b.basis = 'staff') AS staff,"
+        "   bool_or(b.basis = 'external') AS external, bool_or(b.basis = 'me') AS me,"
+        "   bool_or(m.code > 0) AS agent, bool_or(m.code = 0) AS customer"
+        "  FROM m JOIN who_basis b USING (who) GROUP BY conv"
+        " )"
+        " SELECT conv, messages, CASE"
+        "   WHEN list_contains(?::BIGINT[], conv) THEN 'named'"
+        "   WHEN NOT customer AND agent THEN 'no_customer'"
+        "   WHEN roster THEN 'roster'"
+        "   WHEN staff AND customer THEN 'staff'"
+        "   WHEN external THEN 'external'"
+        "   WHEN me THEN 'private'"
+        "   ELSE 'no_agent' END AS reason"
+        " FROM c",
+        [named],
+    )
+    con.execute("DELETE FROM m WHERE conv NOT IN (SELECT conv FROM taken"
+                " WHERE reason IN ('named', 'roster', 'staff', 'external'))")
+    rows = con.execute("SELECT conv, messages, reason FROM taken ORDER BY conv").fetchall()
+    titles = {}
+    if rows:
+        ids = ",".join(str(int(r[0])) for r in rows)
+        titles = {r[0]: (r[1], r[2], r[3], r[4]) for r in db.execute(
+            f"SELECT id, platform, native_id, title, type FROM conversations WHERE id IN ({ids})")}
+    out = []
+    for conv, messages, reason in rows:
+        platform, native_id, title, kind = titles.get(conv, (None, None, None, None))
+        out.append({"conversation": conv, "platform": platform, "title": title or native_id, "type": kind,
+                    "messages": messages, "service": reason in ("named", "roster", "staff", "external"),
+                    "reason": reason, "why": SERVICE_REASONS[reason]})
+    return out
 
 
 def build(con: duckdb.DuckDBPyConnection, options: QualityOptions, agents: list[Agent]) -> None:

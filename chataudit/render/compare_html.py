@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import IO, Any
 
@@ -57,7 +58,34 @@ def _signed(seconds: float | int | None) -> str:
     return sign + " ".join(p for p in parts if p)
 
 
-_env.filters.update(day=_day, clock=_clock, zone=_zone, signed=_signed)
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def number_changes(a: str | None, b: str | None) -> list[tuple[str, str]]:
+    """The numbers an alteration changed, each as (in A, in B): "￥5000.00" → "￥500.00" is one
+    change ``("5000.00", "500.00")``, not one struck digit. Numbers are paired in order when both
+    texts hold as many; otherwise what only one side holds is paired with "" (missing)."""
+    left = _NUMBER.findall(a or "")
+    right = _NUMBER.findall(b or "")
+    if len(left) == len(right):
+        return [(x, y) for x, y in zip(left, right) if x.replace(",", "") != y.replace(",", "")]
+    only_left = [x for x in left if x not in right]
+    only_right = [y for y in right if y not in left]
+    width = max(len(only_left), len(only_right))
+    return list(zip(only_left + [""] * (width - len(only_left)), only_right + [""] * (width - len(only_right))))
+
+
+def copy_title(copy: dict[str, Any]) -> str:
+    """What a copy is called on the page: its label or file, or — for a copy named by a
+    conversation (an archive id such as "7") — that chat's title."""
+    conversation = copy.get("conversation") or {}
+    if not copy.get("sources"):
+        return conversation.get("title") or conversation.get("native_id") or str(copy.get("name"))
+    return str(copy.get("name"))
+
+
+_env.filters.update(day=_day, clock=_clock, zone=_zone, signed=_signed, number_changes=number_changes,
+                    copy_title=copy_title)
 
 
 def write_compare(comparison: Any, out: IO[str], *, context: int = 3) -> None:

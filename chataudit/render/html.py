@@ -23,7 +23,21 @@ def _clock(iso: str) -> str:
     return iso[11:19]
 
 
+def _filesize(size: int | str | None) -> str:
+    """245760 → 240 KB: a size as people read it (the exact byte count is in the JSON export)."""
+    try:
+        value = float(size or 0)
+    except (TypeError, ValueError):
+        return str(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" or value >= 10 else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
 _env.filters["day"] = _day
+_env.filters["filesize"] = _filesize
 _env.filters["clock"] = _clock
 
 

@@ -1,0 +1,102 @@
+"""Trends over time — what a team lead reads first: per day and per ISO week, how many conversations
+and sessions, how fast the first response, how many resolved, how satisfied (where ratings exist).
+
+Set-based like the rest of quality: one GROUP BY over DuckDB's ``sessions`` and ``waits`` tables,
+joined with two small tables of per-session outcomes (resolution from the texts, matched ratings)
+that reach DuckDB the way the timeline does, through a temporary CSV. Every day (week) between the
+first and the last session is a row, also one without sessions, so a chart shows the gaps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import duckdb
+
+from .sessions import load_rows, local_ms_sql
+
+PERIODS = ("day", "week")
+COLUMNS = ["period", "start", "conversations", "sessions", "first_responses", "first_response_mean_s",
+           "first_response_median_s", "first_response_sla_rate", "unanswered_sessions", "resolution_sessions",
+           "resolved", "resolution_rate", "ratings", "satisfaction_mean", "satisfied_rate"]
+
+
+def trends(con: duckdb.DuckDBPyConnection, tz: str, resolutions: Iterable[tuple[int, int, bool]],
+           ratings: Iterable[tuple[int, int, float]]) -> dict[str, list[dict[str, Any]]]:
+    """``{"day": [row…], "week": [row…]}``; ``resolutions`` are (conv, session_no, resolved) of the
+    sessions whose resolution is known, ``ratings`` (conv, session_no, rating 0–1) the matched ones."""
+    load_rows(con, "outcome", "conv BIGINT, session_no BIGINT, resolved BOOLEAN",
+          ((c, s, str(r).lower()) for c, s, r in resolutions))
+    load_rows(con, "rated", "conv BIGINT, session_no BIGINT, rating DOUBLE", ratings)
+    local_day = f"(({local_ms_sql('s.start_ms', tz)}) // 86400000)"
+    out: dict[str, list[dict[str, Any]]] = {}
+    for period in PERIODS:
+        bucket = local_day if period == "day" else f"({local_day} - (({local_day} + 3) % 7))"  # Monday
+        step = 1 if period == "day" else 7
+        rows = con.execute(
+            "WITH per_session AS ("
+            f"  SELECT s.conv, s.session_no, {bucket} AS bucket,"
+            "   f.wait_ms AS first_ms, f.sla_ms AS sla_ms, u.unanswered, o.resolved, r.rating"
+            "  FROM sessions s"
+            "  LEFT JOIN (SELECT conv, session_no, wait_ms, sla_ms FROM waits"
+            "             WHERE first_of_session AND reply_ms IS NOT NULL) f USING (conv, session_no)"
+            "  LEFT JOIN (SELECT conv, session_no, count(*) AS unanswered FROM waits WHERE reply_ms IS NULL"
+            "             GROUP BY ALL) u USING (conv, session_no)"
+            "  LEFT JOIN outcome o USING (conv, session_no)"
+            "  LEFT JOIN (SELECT conv, session_no, avg(rating) AS rating FROM rated GROUP BY ALL) r"
+            "   USING (conv, session_no)"
+            " ), figures AS ("
+            "  SELECT bucket, count(DISTINCT conv) AS conversations, count(*) AS sessions,"
+            "   count(first_ms) AS first_responses, avg(first_ms) / 1000 AS first_mean,"
+            "   quantile_cont(first_ms::DOUBLE, 0.5) / 1000 AS first_median,"
+            "   count(*) FILTER (WHERE first_ms <= sla_ms) AS first_within,"
+            "   count(unanswered) AS unanswered_sessions,"
+            "   count(resolved) AS resolution_sessions, count(*) FILTER (WHERE resolved) AS resolved,"
+            "   count(rating) AS ratings, avg(rating) AS rating_mean,"
+            "   count(*) FILTER (WHERE rating >= 0.75) AS satisfied"
+            "  FROM per_session GROUP BY bucket"
+            " ), buckets AS ("
+            f"  SELECT unnest(range(min(bucket), max(bucket) + 1, {step})) AS bucket FROM figures"
+            " )"
+            " SELECT (DATE '1970-01-01' + b.bucket::INTEGER)::VARCHAR, coalesce(f.conversations, 0),"
+            "  coalesce(f.sessions, 0), coalesce(f.first_responses, 0), f.first_mean, f.first_median,"
+            "  f.first_within, coalesce(f.unanswered_sessions, 0), coalesce(f.resolution_sessions, 0),"
+            "  coalesce(f.resolved, 0), coalesce(f.ratings, 0), f.rating_mean, f.satisfied"
+            " FROM buckets b LEFT JOIN figures f USING (bucket) ORDER BY b.bucket"
+        ).fetchall()
+        out[period] = [_row(period, *row) for row in rows]
+    return out
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _row(period: str, start: str, conversations: int, sessions: int, first_responses: int,
+         first_mean: float | None, first_median: float | None, first_within: int | None, unanswered: int,
+         resolution_sessions: int, resolved: int, ratings: int, rating_mean: float | None,
+         satisfied: int | None) -> dict[str, Any]:
+    return {
+        "period": period, "start": start, "conversations": conversations, "sessions": sessions,
+        "first_responses": first_responses, "first_response_mean_s": _round(first_mean),
+        "first_response_median_s": _round(first_median),
+        "first_response_sla_rate": _round(first_within / first_responses, 4) if first_responses else None,
+        "unanswered_sessions": unanswered, "resolution_sessions": resolution_sessions, "resolved": resolved,
+        "resolution_rate": _round(resolved / resolution_sessions, 4) if resolution_sessions else None,
+        "ratings": ratings, "satisfaction_mean": _round(rating_mean, 4) if ratings else None,
+        "satisfied_rate": _round((satisfied or 0) / ratings, 4) if ratings else None,
+    }
+
+
+def write_csv(report: dict[str, Any], out: Any) -> int:
+    """Every trend row, days then weeks, one CSV row each (``period`` tells them apart)."""
+    import csv
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for period in PERIODS:
+        for row in report["trends"][period]:
+            writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+            count += 1
+    return count
