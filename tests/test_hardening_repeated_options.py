@@ -33,9 +33,12 @@ def chats(tmp_path: Path) -> Path:
 def test_quality_platform_is_repeatable(tmp_path: Path) -> None:
     db = tmp_path / "q.db"
     run(db, "import", str(chats(tmp_path)), "--tz", "Asia/Shanghai")
-    every = json.loads(run(db, "quality", "--no-nlp", "--json").output)
-    one = json.loads(run(db, "quality", "--no-nlp", "--json", "--platform", "wechat").output)
-    two = json.loads(run(db, "quality", "--no-nlp", "--json", "--platform", "wechat", "--platform", "dingtalk").output)
+    roster = tmp_path / "roster.csv"  # without one, chats answered only by `is_me` are private, not service
+    roster.write_text("id,name,role,hired_on\n客服,客服,service,2025-01-01\n", encoding="utf-8")
+    base = ("quality", "--no-nlp", "--json", "--roster", str(roster))
+    every = json.loads(run(db, *base).output)
+    one = json.loads(run(db, *base, "--platform", "wechat").output)
+    two = json.loads(run(db, *base, "--platform", "wechat", "--platform", "dingtalk").output)
     assert (every["sessions"], one["sessions"], two["sessions"]) == (3, 1, 2)  # before: two kept only dingtalk's 1
     assert two["period"]["platforms"] == ["wechat", "dingtalk"]
 
