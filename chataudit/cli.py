@@ -432,7 +432,7 @@ def search(ctx: click.Context, query: str, platform: str | None, sender: str | N
             row["snippet"] = search_api.snippet(row["text"], [tuple(s) for s in row["highlights"]], plain=True)
     # under --redact the query (which may be a name) is not echoed
     emit(results, SEARCH_COLUMNS, as_json=as_json,
-         title=f"{len(results)} results" + ("" if redact_policy else f" for {query}"))
+         title=f"{len(results)} result{'' if len(results) == 1 else 's'}" + ("" if redact_policy else f" for {query}"))
 
 
 EXPORT_COLUMNS = ["id", "sent_at", "platform", "conversation_native_id", "conversation_title",
