@@ -246,8 +246,9 @@ def import_command(ctx: click.Context, paths: tuple[str, ...], format_name: str,
         click.echo(f"Error: {error}", err=True)
     if not as_json:
         failed = f", {len(result['failed'])} failed" if result["failed"] else ""
-        click.echo(f"{result['files']} files{failed}, {result['messages']} messages: {result['new']} new, "
-                   f"{result['duplicates']} duplicate, in {result['seconds']:.2f} s")
+        files = f"{result['files']} file{'' if result['files'] == 1 else 's'}"
+        click.echo(f"{files}{failed}, {result['messages']:,} messages: {result['new']:,} new, "
+                   f"{result['duplicates']:,} duplicate, in {result['seconds']:.2f} s")
     if result["errors"]:
         sys.exit(1)
 
