@@ -328,13 +328,6 @@ def _safe_extract(archive_path: Path, shown: str, target: Path, budget: _ZipBudg
         raise ChatAuditError(str(error).replace(str(archive_path), shown, 1)) from None
     with bundle:
         budget.entries -= len(bundle.zip.infolist())
-        # the per-member ratio spares members under ratio_floor_bytes: a thousand 1 MiB members of
-        # zeros would still make a 1 MB zip extract 1 GiB, so the whole zip's ratio is checked too
-        declared = sum(info.file_size for info in bundle.members.values())
-        packed = max(archive_path.stat().st_size, 1)
-        if declared > limits.ratio_floor_bytes and declared / packed > limits.max_ratio:
-            raise ChatAuditError(f"{shown}: {packed:,} bytes would expand to {declared:,}, a ratio over "
-                                 f"{limits.max_ratio}:1 (zip bomb?)")
         root = target.resolve()
         for info in bundle.zip.infolist():
             name = info.filename

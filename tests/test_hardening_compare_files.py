@@ -157,3 +157,17 @@ def test_readme_documents_the_exit_codes_these_tests_check() -> None:
     assert "## Exit codes" in readme
     assert "| `compare` | the copies are identical | differences found | error" in readme
     assert "| `check` | no anomaly found | anomalies found | error" in readme
+
+
+def test_enterprise_trail_records_a_finding_as_ok_and_a_refusal_as_refused(tmp_path: Path) -> None:
+    """Exit 1 of compare/check is a finding, not a failure: the audit trail must not call it an error."""
+    governance = FIXTURES / "governance"
+    db = tmp_path / "g.db"
+    for args in (["import", str(governance / "staff_chats.csv"), "--tz", "Asia/Shanghai"],
+                 ["roster", "set", str(governance / "roster.csv")], ["init", "--mode", "enterprise"]):
+        assert run(db, *args).exit_code == 0
+    found = run(db, "check", str(FIXTURES / "check" / "tampered_wechat.jsonl"), "--tz", "Asia/Shanghai")
+    assert found.exit_code == 1, found.output
+    trail = json.loads(run(db, "audit", "--command", "check", "--json").output)
+    finished = [entry for entry in trail if entry["outcome"] != "started"]
+    assert finished and finished[-1]["outcome"] == "ok" and finished[-1]["exit_code"] == 1

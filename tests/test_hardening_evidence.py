@@ -432,3 +432,19 @@ def test_any_faithful_transcript_verifies(tmp_path, text, sender, amount, kind, 
     report = S.Report()
     S.check_rendering(_Members(_render([line]), tmp_path), report, [7], {7: S.rendering_expectation(changed)})
     assert [p["detail"] for p in report.problems] == ["the transcript shows a text other than the proven message's"]
+
+
+def test_a_package_of_many_small_bombs_is_refused_by_both_verifiers(tmp_path: Path) -> None:
+    """Each member under the per-member ratio floor, the whole zip far over the ratio: refused before
+    anything is inflated (the same SafeZip check guards `import`)."""
+    import zipfile
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        for number in range(300):
+            out.writestr(f"part{number}.bin", b"\0" * (1 << 20))
+    assert bomb.stat().st_size < 2_000_000
+    with pytest.raises(S.PackageError, match="ratio over"):
+        S.SafeZip(bomb)
+    result = CliRunner().invoke(cli, ["evidence", "verify", str(bomb)])
+    assert result.exit_code != 0 and "zip bomb" in result.output, result.output

@@ -36,6 +36,7 @@ import binascii
 import codecs
 import hashlib
 import json
+import os
 import re
 import stat
 import sys
@@ -188,6 +189,15 @@ class SafeZip:
                     raise PackageError(f"{self.path}: member {name!r} expands {_mib(info.compress_size)} to "
                                        f"{_mib(info.file_size)}, a ratio over {limits.max_ratio}:1 (zip bomb?)")
             members[name] = info
+        # the per-member ratio spares members under ratio_floor_bytes: a thousand 1 MiB members of
+        # zeros would still make a 1 MB zip expand to 1 GiB, so the whole zip's ratio is checked too
+        try:
+            packed = max(os.path.getsize(self.path), 1)
+        except OSError:
+            packed = 1
+        if total > limits.ratio_floor_bytes and total / packed > limits.max_ratio:
+            raise PackageError(f"{self.path}: {packed:,} bytes would expand to {total:,}, a ratio over "
+                               f"{limits.max_ratio}:1 (zip bomb?)")
         return members
 
     def close(self):

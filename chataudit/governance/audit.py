@@ -27,6 +27,7 @@ from typing import IO, Any, Callable, Iterable, Iterator
 import click
 import orjson
 
+from .. import exitcodes
 from ..errors import ChatAuditError
 from ..render import output
 from ..store import Archive
@@ -332,6 +333,14 @@ def _outcome(error: BaseException) -> tuple[str, int, str | None]:
     return "error", 1, f"{type(error).__name__}: {error}"
 
 
+def _is_diff_style(ctx: click.Context, command: str | None) -> bool:
+    """Whether ``command`` exits as diff(1) does (1: differences found, 2: error)."""
+    found: Any = ctx.command
+    for name in (command or "").split():
+        found = found.get_command(ctx, name) if isinstance(found, click.Group) else None
+    return isinstance(found, exitcodes.DiffStyleCommand)
+
+
 @contextmanager
 def audited(ctx: click.Context) -> Iterator[Session]:
     """Run one command as an audited session (the CLI's group wraps every invocation in this)."""
@@ -347,6 +356,8 @@ def audited(ctx: click.Context) -> Iterator[Session]:
             yield session
     except BaseException as error:
         result = _outcome(error)
+        if result[1] == exitcodes.DIFFERENT and _is_diff_style(ctx, session.command):
+            result = ("ok", result[1], "differences or anomalies found")  # a finding, not a failure
         raise
     finally:
         sys.stdout = original
