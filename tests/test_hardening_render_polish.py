@@ -145,3 +145,12 @@ def test_the_redacted_compare_page_fits_a_390px_phone(compared) -> None:
             page.close()
         browser.close()
     assert widths == [390, 390]
+
+
+def test_compare_verdict_names_a_conversation_copy_by_its_title(compared) -> None:
+    db, _, _ = compared
+    conversation = str(json.loads(run(db, "conversations", "--json"))[0]["id"])
+    verdict = run(db, "compare", conversation, "theirs").splitlines()[0]
+    assert verdict.startswith(f"DIFFERENT: {conversation} “梅梅” ("), verdict
+    redacted = run(db, "compare", conversation, "theirs", "--redact").splitlines()[0]
+    assert "梅梅" not in redacted, redacted

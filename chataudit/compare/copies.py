@@ -49,6 +49,15 @@ class Copy:
     side: Side
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def shown_name(self) -> str:
+        """The name as given, with the chat's title when the copy is a conversation named by its id
+        ("7 “客户王女士”"): an archive id alone tells a reader nothing."""
+        title = self.conversation.get("title")
+        if self.sources or not title or title == self.name:
+            return self.name
+        return f"{self.name} “{title}”"
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -65,7 +65,7 @@ def pair_report(a: Copy, b: Copy, alignment: Alignment) -> dict[str, Any]:
     mapping = {sa.display_name(k): sb.display_name(v) for k, v in sorted(alignment.sender_mapping.items())}
     findings = _findings(a, b, alignment, mapping)
     report: dict[str, Any] = {
-        "verdict": verdict(a.name, b.name, counts, len(sa), len(sb), offset),
+        "verdict": verdict(a.shown_name, b.shown_name, counts, len(sa), len(sb), offset),
         "matched": counts["matched"],
         **lists,
         "summary": counts,
@@ -257,7 +257,7 @@ def matrix_report(copies: list[Copy], tolerance_s: float) -> dict[str, Any]:
             entry.update({k: v for k, v in pairwise[number - 1].items() if k != "copy"})
         described.append(entry)
     differing = len(rows) - everywhere
-    names = ", ".join(c.name for c in copies)
+    names = ", ".join(c.shown_name for c in copies)
     if differing == 0:
         line = f"IDENTICAL: all {len(copies)} copies ({names}) hold the same {everywhere} messages"
     else:
