@@ -466,3 +466,16 @@ def test_unreadable_date_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(ParseError) as caught:
         list(email_mbox.parse(eml, options()))
     assert caught.value.line == 3 and "sometime last week" in caught.value.message
+
+
+@pytest.mark.parametrize("raw, decoded", [
+    ("0  =?utf-8?q?=C3=A9?=", "0  é"),                      # blanks before a word are text: kept
+    ("=?utf-8?B?5oql5Lu3?= =?utf-8?B?5Y2V?=", "报价单"),       # blanks between two words: dropped
+    ("Re: =?gb2312?B?sai827Wl?= final", "Re: 报价单 final"),  # gb2312 read as GB18030
+    ("=?utf-8?q?a_b?=", "a b"),
+    ("=?utf-8?x?broken?=", "=?utf-8?x?broken?="),
+])
+def test_encoded_words_keep_the_blanks_the_sender_wrote(raw: str, decoded: str) -> None:
+    from chataudit.formats.email_text import decode_words
+
+    assert decode_words(raw) == decoded

@@ -154,3 +154,12 @@ def test_compare_verdict_names_a_conversation_copy_by_its_title(compared) -> Non
     assert verdict.startswith(f"DIFFERENT: {conversation} “梅梅” ("), verdict
     redacted = run(db, "compare", conversation, "theirs", "--redact").splitlines()[0]
     assert "梅梅" not in redacted, redacted
+
+
+def test_compare_terminal_and_json_give_a_changed_amount_its_own_line(compared) -> None:
+    db, _, _ = compared
+    text = run(db, "compare", "mine", "theirs")
+    assert "    number: 5000.00 → 500.00" in text, text
+    report = json.loads(run(db, "compare", "mine", "theirs", "--json"))
+    amounts = [entry["numbers_changed"] for entry in report["altered"] if "5000" in entry["a"]["text"]]
+    assert amounts and all(changed == [["5000.00", "500.00"]] for changed in amounts), amounts

@@ -113,6 +113,8 @@ def _print_pair(report: dict[str, Any]) -> None:
                 echo(f"    A: {_line(a['text'], a['kind'])}")
                 echo(f"    B: {_line(b['text'], b['kind'])}")
                 echo("    diff: " + "".join(_diff_piece(s) for s in entry["diff"]).replace("\n", "⏎"))
+                for old, new in entry.get("numbers_changed", []):  # 5000 → 500 is one change, not a struck 0
+                    echo(f"    number: {old or '—'} → {new or '—'}")
             elif key == "kind_changed":
                 echo(f"    A: {_line(a['text'], a['kind'])}")
                 echo(f"    B: {_line(b['text'], b['kind'])}")

@@ -6,6 +6,8 @@ matrix (``copies`` and ``rows``) built by merging each copy into the rows found 
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Iterator
 
 from ..store.sqlite import iso_from_ms
@@ -37,6 +39,23 @@ def message(side: Side, index: int) -> dict[str, Any]:
     }
 
 
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def number_changes(a: str | None, b: str | None) -> list[tuple[str, str]]:
+    """The numbers an alteration changed, each as (in A, in B): "￥5000.00" → "￥500.00" is one
+    change ``("5000.00", "500.00")``, not one struck digit. Numbers are paired in order when both
+    texts hold as many; otherwise what only one side holds is paired with "" (missing)."""
+    left = _NUMBER.findall(a or "")
+    right = _NUMBER.findall(b or "")
+    if len(left) == len(right):
+        return [(x, y) for x, y in zip(left, right) if x.replace(",", "") != y.replace(",", "")]
+    only_left = [x for x in left if x not in right]
+    only_right = [y for y in right if y not in left]
+    width = max(len(only_left), len(only_right))
+    return list(zip(only_left + [""] * (width - len(only_left)), only_right + [""] * (width - len(only_right))))
+
+
 def _seconds(ms: int) -> int | float:
     return ms // 1000 if ms % 1000 == 0 else ms / 1000
 
@@ -53,6 +72,7 @@ def pair_report(a: Copy, b: Copy, alignment: Alignment) -> dict[str, Any]:
         delta = sb.ms[j] - offset - sa.ms[i]
         if status == ALTERED:
             entry["diff"] = char_diff(sa.text[i], sb.text[j])
+            entry["numbers_changed"] = [list(change) for change in number_changes(sa.text[i], sb.text[j])]
             if abs(delta) > alignment.tolerance_ms:
                 entry["delta_seconds"] = _seconds(delta)
         elif status in (RETIMED, REORDERED, KIND_CHANGED):

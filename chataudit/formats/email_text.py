@@ -6,9 +6,11 @@ about how mail clients write replies) can be read and tested on their own.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
+import quopri
 import re
-from email.header import decode_header
 from html.parser import HTMLParser
 
 # ---- charsets ------------------------------------------------------------------------------
@@ -94,19 +96,32 @@ def decode_words(value: str | None) -> str:
         return value.strip()
     # encoded words wrongly placed inside quotes ("=?utf-8?B?…?=" <a@b>) still decode
     value = re.sub(r'"(=\?[^"]*\?=)"', r"\1", value)
+    # RFC 2047: blanks between two encoded words are dropped, all other text is kept as written
+    # (email.header.decode_header loses or invents blanks around encoded words: "0  =?…?=" → "0 é")
+    out: list[str] = []
+    last_end, previous_was_word = 0, False
+    for found in _ENCODED_WORD.finditer(value):
+        between = value[last_end:found.start()]
+        if not (previous_was_word and not between.strip(" \t")):
+            out.append(between)
+        out.append(_decode_word(found.group(0)))
+        last_end, previous_was_word = found.end(), True
+    out.append(value[last_end:])
+    return "".join(out).strip()
+
+
+def _decode_word(word: str) -> str:
+    """One encoded word ``=?charset?B|Q?text?=``; a broken one is kept as written."""
     try:
-        parts = decode_header(value)
-    except Exception:  # a broken word: keep the raw text rather than lose the header
-        return value.strip()
-    out = []
-    for chunk, charset in parts:
-        if isinstance(chunk, str):
-            out.append(chunk)
-        elif charset is None:
-            out.append(chunk.decode("raw-unicode-escape", errors="replace"))
+        charset, encoding, text = word[2:-2].split("?", 2)
+        charset = charset.split("*", 1)[0]  # RFC 2231 language suffix
+        if encoding in "bB":
+            data = base64.b64decode(text + "=" * (-len(text) % 4))
         else:
-            out.append(decode_bytes(chunk, charset)[0])
-    return re.sub(r"[ \t]+", " ", "".join(out)).strip()
+            data = quopri.decodestring(text.replace("_", " ").encode("ascii"), header=True)
+    except (ValueError, binascii.Error, UnicodeEncodeError):
+        return word
+    return decode_bytes(data, charset)[0]
 
 
 # ---- subjects ------------------------------------------------------------------------------

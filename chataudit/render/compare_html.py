@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import IO, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ..compare.report import number_changes
 
 _env = Environment(
     loader=PackageLoader("chataudit.render", "templates"),
@@ -56,23 +57,6 @@ def _signed(seconds: float | int | None) -> str:
     parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "",
              f"{seconds + value - whole:g} s" if seconds or value != whole or not (hours or minutes) else ""]
     return sign + " ".join(p for p in parts if p)
-
-
-_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-
-
-def number_changes(a: str | None, b: str | None) -> list[tuple[str, str]]:
-    """The numbers an alteration changed, each as (in A, in B): "￥5000.00" → "￥500.00" is one
-    change ``("5000.00", "500.00")``, not one struck digit. Numbers are paired in order when both
-    texts hold as many; otherwise what only one side holds is paired with "" (missing)."""
-    left = _NUMBER.findall(a or "")
-    right = _NUMBER.findall(b or "")
-    if len(left) == len(right):
-        return [(x, y) for x, y in zip(left, right) if x.replace(",", "") != y.replace(",", "")]
-    only_left = [x for x in left if x not in right]
-    only_right = [y for y in right if y not in left]
-    width = max(len(only_left), len(only_right))
-    return list(zip(only_left + [""] * (width - len(only_left)), only_right + [""] * (width - len(only_right))))
 
 
 def copy_title(copy: dict[str, Any]) -> str:
