@@ -43,6 +43,15 @@ class JobCancelled(ChatAuditError):
     """The user cancelled the job; what it had finished before stays (an import keeps whole files)."""
 
 
+class JobFailed(ChatAuditError):
+    """The job ran but failed as its CLI command exits 1 (a file that could not be imported); its
+    ``result`` is still kept, as the command's ``--json`` still prints it."""
+
+    def __init__(self, message: str, result: dict[str, Any]):
+        super().__init__(message)
+        self.result = result
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -118,6 +127,10 @@ class JobRunner:
                 except JobCancelled as error:
                     db.execute("UPDATE web_jobs SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ?",
                                (str(error), _now(), job_id))
+                except JobFailed as error:
+                    db.execute("UPDATE web_jobs SET state = 'failed', error = ?, result = ?, updated_at = ? WHERE id = ?",
+                               (str(error), orjson.dumps(error.result, option=orjson.OPT_NON_STR_KEYS).decode(),
+                                _now(), job_id))
                 except ChatAuditError as error:
                     db.execute("UPDATE web_jobs SET state = 'failed', error = ?, updated_at = ? WHERE id = ?",
                                (str(error), _now(), job_id))
@@ -127,6 +140,9 @@ class JobRunner:
                 else:
                     db.execute("UPDATE web_jobs SET state = 'done', result = ?, updated_at = ? WHERE id = ?",
                                (orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS).decode(), _now(), job_id))
+                finally:  # the last progress stays on the record
+                    count, note = self.live.get(job_id, (0, None))
+                    db.execute("UPDATE web_jobs SET progress = ?, note = ? WHERE id = ?", (count, note, job_id))
         finally:
             self.live.pop(job_id, None)
             self.cancelled.discard(job_id)
@@ -180,15 +196,12 @@ def run_import(job: Job, *, label: str | None = None, tz: str | None = None, me:
               "me": me, "reread_source": None, "as_json": True}
     admission = access.admit(job.archive, operator=job.user.operator, command="import", params=params)
     paths = sorted(job.folder.iterdir())
-    files_done: list[str] = []
-
     def on_progress(path: str, count: int, phase: str | None = None) -> None:
-        if path not in files_done:
-            files_done.append(path)
         job.progress(count, f"{Path(path).name}: {phase}" if phase else Path(path).name)
 
     try:
-        summary = importer.import_paths(job.archive, paths, label=label, tz=tz, me=me, on_progress=on_progress)
+        summary = importer.import_paths(job.archive, paths, label=label, tz=tz, me=me, on_progress=on_progress,
+                                        base=job.folder)
     except BaseException as error:
         access.conclude(job.archive, admission, records=0, outputs=[], outcome="error", exit_code=1, detail=str(error))
         raise
@@ -196,4 +209,6 @@ def run_import(job: Job, *, label: str | None = None, tz: str | None = None, me:
     access.conclude(job.archive, admission, records=result["messages"], outputs=[], outcome="ok", exit_code=0,
                     detail=None, facts={"via": "web", "job": job.id})
     job.progress(result["messages"], None)
+    if result["errors"]:  # as `import` exits 1: the other files were still imported
+        raise JobFailed("; ".join(result["errors"]), result)
     return result

@@ -21,7 +21,14 @@ TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not F
           503: "Service Unavailable"}
 
 
-def problem(status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+def problem(status: int, detail: str, *, headers: dict[str, str] | None = None, request: Request | None = None,
+            **extra: Any) -> Response:
+    """The problem document; a browser asking for a page gets the same words as a page."""
+    if request is not None and _wants_html(request):
+        from .pages import render
+
+        html = render(request, "error.j2", {"status": status, "title": TITLES.get(status, "Error"), "detail": detail})
+        return Response(html, status_code=status, media_type="text/html", headers=headers)
     body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail, **extra}
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -43,24 +50,24 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ChatAuditError)
     async def chataudit_error(request: Request, error: ChatAuditError) -> Response:
-        return problem(status_of(error), str(error))
+        return problem(status_of(error), str(error), request=request)
 
     @app.exception_handler(ValueError)
     async def value_error(request: Request, error: ValueError) -> Response:
-        return problem(400, str(error))
+        return problem(400, str(error), request=request)
 
     @app.exception_handler(sqlite3.DatabaseError)
     async def database_error(request: Request, error: sqlite3.DatabaseError) -> Response:
         line = database_error_line(request.app.state.config.db, error)
-        return problem(503, line or "the archive could not be read")
+        return problem(503, line or "the archive could not be read", request=request)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
         if error.status_code == 401 and _wants_html(request):
             return RedirectResponse("/login?next=" + request.url.path, status_code=303)
-        return problem(error.status_code, str(error.detail), headers=getattr(error, "headers", None))
+        return problem(error.status_code, str(error.detail), headers=getattr(error, "headers", None), request=request)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
-        return problem(422, "; ".join(lines))
+        return problem(422, "; ".join(lines), request=request)
