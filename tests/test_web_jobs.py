@@ -137,7 +137,7 @@ def test_the_import_page_uploads_and_its_job_page_polls(empty: Path) -> None:
                         data={"csrf_token": csrf, "tz": "Asia/Shanghai"}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].startswith("/jobs/")
     job_id = int(done.headers["location"].rsplit("/", 1)[1])
-    assert wait(client_for(empty), job_id)["state"] == "done"
+    assert wait(browser, job_id)["state"] == "done"
     status = browser.get(f"/jobs/{job_id}/status").text
     assert 'data-state="done"' in status and "hx-trigger" not in status  # finished: polling stops
     assert browser.post("/import", files={"files": ("a.txt", b"x")}, data={"csrf_token": "forged"}).status_code == 403
