@@ -123,25 +123,42 @@ def conversations_page(request: Request, user: User = Depends(require("list"))) 
         return call.page("conversations.j2", {"conversations": rows}, records=len(rows))
 
 
+SEARCH_FILTERS = ("platform", "sender", "conversation", "since", "until")
+
+
+def _filters(request: Request) -> dict[str, str | None]:
+    """The search page's filters, as `search`'s options (empty fields are no filter)."""
+    return {name: (request.query_params.get(name) or "").strip() or None for name in SEARCH_FILTERS}
+
+
 @router.get("/search")
 def search_page(request: Request, q: str = "", redact: bool = False, user: User = Depends(require("read"))) -> Response:
-    hits = _hits(request, user, q, redact) if q.strip() else None
-    return _page(request, "search.j2", {"q": q, "redact": redact, "hits": hits})
+    from .. import formats
+
+    filters = _filters(request)
+    hits = _hits(request, user, q, redact, filters) if q.strip() else None
+    platforms = sorted({module.PLATFORM for module in formats.registry().values()})
+    return _page(request, "search.j2", {"q": q, "redact": redact, "hits": hits, "filters": filters,
+                                        "platforms": platforms})
 
 
 @router.get("/search/hits")
 def search_hits(request: Request, q: str = "", redact: bool = False, user: User = Depends(require("read"))) -> Response:
     """The htmx partial the search box fetches as you type."""
-    return _page(request, "_hits.j2", {"q": q, "redact": redact, "hits": _hits(request, user, q, redact) if q.strip() else None})
+    hits = _hits(request, user, q, redact, _filters(request)) if q.strip() else None
+    return _page(request, "_hits.j2", {"q": q, "redact": redact, "hits": hits})
 
 
-def _hits(request: Request, user: User, q: str, redact: bool) -> dict[str, Any]:
+def _hits(request: Request, user: User, q: str, redact: bool, filters: dict[str, str | None]) -> dict[str, Any]:
     policy = "default" if redact else None
-    params = {"query": q, "platform": None, "sender": None, "conversation_ref": None, "since": None, "until": None,
+    params = {"query": q, "platform": filters["platform"], "sender": filters["sender"],
+              "conversation_ref": filters["conversation"], "since": filters["since"], "until": filters["until"],
               "tz": None, "limit": 50, "redact_policy": policy, "as_json": False}
     with governed(request, user, "search", params) as call:
         try:
-            rows = queries.search(call.archive, q, limit=50, redact_policy=call.redact_policy(policy))
+            rows = queries.search(call.archive, q, platform=filters["platform"], sender=filters["sender"],
+                                  conversation_ref=filters["conversation"], since=filters["since"],
+                                  until=filters["until"], limit=50, redact_policy=call.redact_policy(policy))
         except Exception as error:  # a query that only excludes, an unbalanced quote: say so in place
             from ..errors import ChatAuditError
 
@@ -155,7 +172,9 @@ def _hits(request: Request, user: User, q: str, redact: bool) -> dict[str, Any]:
 @router.get("/conversations/{conversation}")
 def conversation_page(request: Request, conversation: str, redact: bool = False,
                       before: Annotated[int | None, Query()] = None, after: Annotated[int | None, Query()] = None,
-                      at: Annotated[int | None, Query()] = None, user: User = Depends(require("read"))) -> Response:
+                      at: Annotated[int | None, Query()] = None,
+                      date: Annotated[str | None, Query(description="Jump to the first message on or after this date.")] = None,
+                      user: User = Depends(require("read"))) -> Response:
     policy = "default" if redact else None
     params = {"conversation_ref": conversation, "person_ref": None, "since": None, "until": None, "tz": None,
               "redact_policy": policy, "as_json": False}
@@ -163,6 +182,11 @@ def conversation_page(request: Request, conversation: str, redact: bool = False,
         policy = call.redact_policy(policy)
         archive = call.archive
         found = dict(archive.resolve_conversation(conversation))
+        if date:
+            since_ms, _ = queries.time_window(archive, date, None, None)
+            first = next(iter(queries.timeline(archive, found["id"], since_ms, None, limit=1)), None)
+            at = first["id"] if first else None
+            before = None if first else before
         rows = queries.timeline_page(archive, found["id"], before=before, after=after, at=at, size=PAGE_SIZE)
         transform = queries.redactor_for(policy, archive, found["id"])
         if transform:
@@ -173,7 +197,7 @@ def conversation_page(request: Request, conversation: str, redact: bool = False,
         more_after = last is not None and bool(list(queries.timeline(archive, found["id"], after=last, limit=1)))
         days = [(day, list(group)) for day, group in groupby(rows, key=lambda row: row["sent_at"][:10])]
         return call.page("conversation.j2", {
-            "conversation": found, "days": days, "redact": bool(policy), "redact_asked": redact, "at": at,
+            "conversation": found, "days": days, "redact": bool(policy), "redact_asked": redact, "at": at, "date": date,
             "older": first if more_before else None, "newer": last if more_after else None}, records=len(rows))
 
 
