@@ -63,3 +63,12 @@ def test_an_authorized_read_is_audited_under_the_user_with_the_body_hash(enterpr
     listing = client.get("/api/v1/conversations")
     assert audit(enterprise, "conversations")[-1]["output_sha256"] == hashlib.sha256(listing.content).hexdigest()
     assert cli_json(enterprise, "verify")["ok"] is True  # the web's entries are signed like the CLI's
+
+
+def test_user_changes_are_on_the_audit_trail_in_enterprise_mode(enterprise: Path) -> None:
+    run_cli(enterprise, "user", "disable", "compliance-li", operator="admin-wu")
+    added = audit(enterprise, "user add")[-1]
+    assert added["params"]["name"] == "compliance-li" and added["params"]["role"] == "lead"
+    assert "password" not in str(added["params"])
+    disabled = audit(enterprise, "user disable")
+    assert [e["outcome"] for e in disabled] == ["started", "ok"] and disabled[0]["operator"] == "admin-wu"

@@ -3,6 +3,7 @@ login rate limiting, passwords as argon2id, enterprise mode's check and audit tr
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import sqlite3
@@ -113,6 +114,13 @@ def test_roles_are_enforced_and_a_reviewer_only_receives_redacted_data(db: Path)
     assert hits == cli_json(db, "search", "退货", "--redact")
     page = reviewer.get(f"/conversations/{telegram}").text
     assert "Alice Schmidt" not in page and "Bob Jones" not in page
+    message = plain[0]["id"]
+    proof = reviewer.get(f"/api/v1/messages/{message}/proof").json()
+    full = cli_json(db, "proof", str(message))
+    assert proof["leaf"] is None and set(proof["disclosures"]) == set(full["disclosures"])
+    assert not any(proof["disclosures"].values()) and proof["leaf_hash"] == full["leaf_hash"]
+    detail = reviewer.get(f"/messages/{message}").text
+    assert plain[0]["sender_name"] not in detail and html.escape(shown[0]["sender_name"]) in detail  # as `messages --redact`
     assert reviewer.post("/api/v1/import", files={"files": ("a.txt", b"x")},
                          headers={"X-CSRF-Token": "irrelevant"}).status_code == 403
     agent = TestClient(app_for(db))
@@ -138,7 +146,8 @@ def test_login_is_rate_limited_and_passwords_are_argon2id(db: Path) -> None:
 def test_user_commands_disable_and_reset_revoke_sessions_and_tokens(db: Path) -> None:
     made = run_cli(db, "user", "add", "lee", "--role", "lead", "--token", input=f"{PASSWORD}\n{PASSWORD}\n")
     token = made.output.strip().split()[-1]
-    assert run_cli(db, "user", "add", "x", "--role", "boss", input="a\na\n", ok=False).exit_code == 2
+    boss = run_cli(db, "user", "add", "x", "--role", "boss", input="a\na\n", ok=False)
+    assert boss.exit_code == 1 and "unknown role 'boss' (one of: admin, lead, reviewer, agent, auditor)" in boss.output
     short = run_cli(db, "user", "add", "y", "--role", "agent", input="short\nshort\n", ok=False)
     assert "too short" in short.output and "Traceback" not in short.output
     listed = cli_json(db, "user", "list")

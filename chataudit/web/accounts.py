@@ -64,13 +64,18 @@ def _check_password(password: str) -> None:
         raise ChatAuditError(f"the password is too short (at least {MIN_PASSWORD} characters)")
 
 
-def add_user(archive: Archive, name: str, role: str, password: str) -> dict[str, Any]:
+def check_new_user(archive: Archive, name: str, role: str) -> None:
+    """Raise unless ``name`` may be added with ``role``."""
     _check_role(role)
-    _check_password(password)
     if not name.strip() or name != name.strip():
         raise ChatAuditError(f"a user name may not be empty or start or end with spaces: {name!r}")
     if archive.db.execute("SELECT 1 FROM web_users WHERE name = ?", (name,)).fetchone():
         raise ChatAuditError(f"user {name!r} exists already (see `chataudit user list`)")
+
+
+def add_user(archive: Archive, name: str, role: str, password: str) -> dict[str, Any]:
+    check_new_user(archive, name, role)
+    _check_password(password)
     archive.db.execute("INSERT INTO web_users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
                        (name, role, _hasher.hash(password), _now()))
     return _user_row(archive, name)
@@ -83,6 +88,11 @@ def _user_row(archive: Archive, name: str) -> dict[str, Any]:
     if row is None:
         raise ChatAuditError(f"no user {name!r} (see `chataudit user list`)")
     return dict(row)
+
+
+def list_user(archive: Archive, name: str) -> dict[str, Any]:
+    """One user's row of `user list` (raises naming `user list` when there is none)."""
+    return _user_row(archive, name)
 
 
 def list_users(archive: Archive) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import click
 from ..cli import friendly_errors, json_option, open_archive
 from ..errors import ChatAuditError
 from ..render import emit
-from .roles import DESCRIPTIONS, ROLES
+from .roles import DESCRIPTIONS
 
 LOOPBACK_NAMES = {"localhost", "localhost."}
 
@@ -88,8 +88,8 @@ def _password(confirm: bool = True) -> str:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), required=True,
-              help="; ".join(f"{role}: {text}" for role, text in DESCRIPTIONS.items()))
+@click.option("--role", required=True, metavar="ROLE",
+              help="One of: " + "; ".join(f"{role}: {text}" for role, text in DESCRIPTIONS.items()) + ".")
 @click.option("--token", "with_token", is_flag=True, help="Also make an API token for scripts (printed once).")
 @click.pass_context
 @friendly_errors
@@ -97,9 +97,9 @@ def user_add(ctx: click.Context, name: str, role: str, with_token: bool) -> None
     """Add a user; asks for the password (at least 8 characters; stored as an argon2id hash)."""
     from . import accounts
 
-    password = _password()
-    with open_archive(ctx) as archive:
-        accounts.add_user(archive, name, role, password)
+    with open_archive(ctx) as archive:  # a mistyped --db or role fails before the password is asked for
+        accounts.check_new_user(archive, name, role)
+        accounts.add_user(archive, name, role, _password())
         token = accounts.new_token(archive, name) if with_token else None
     click.echo(f"user {name} added ({role})")
     if token:
@@ -140,9 +140,9 @@ def user_reset(ctx: click.Context, name: str) -> None:
     """Set a new password (asked for) and enable the user; their sessions and API tokens are revoked."""
     from . import accounts
 
-    password = _password()
     with open_archive(ctx) as archive:
-        accounts.reset_user(archive, name, password)
+        accounts.list_user(archive, name)  # an unknown name fails before the password is asked for
+        accounts.reset_user(archive, name, _password())
     click.echo(f"user {name}: new password set; sessions and API tokens revoked")
 
 

@@ -225,8 +225,10 @@ def message_page(request: Request, message_id: int, redact: bool = False, user: 
         try:
             (result,) = Ledger(archive).proofs([message_id])
             proof = result.as_dict()
-            proof.pop("disclosures", None) if policy else None
-            proof.pop("leaf", None) if policy else None
+            if policy:
+                from .api.ledger import withhold_plain_text
+
+                proof = withhold_plain_text(proof)
         except Exception as error:
             from ..errors import ChatAuditError
 

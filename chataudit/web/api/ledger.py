@@ -31,10 +31,21 @@ def checkpoint(request: Request, user: User = Depends(require("list"))) -> Respo
         return call.json(queries.checkpoint(call.archive))
 
 
-@router.get("/messages/{message_id}/proof", summary="`chataudit proof MESSAGE_ID --json`")
+@router.get("/messages/{message_id}/proof", summary="`chataudit proof MESSAGE_ID --json`",
+            description="For a role that sees de-identified data only, `leaf` and every disclosure are null "
+                        "(they hold the message's text and names); `leaf_hash` and the audit path still prove inclusion.")
 def proof(request: Request, message_id: int, user: User = Depends(require("read"))) -> Response:
     from ...ledger.log import Ledger
 
     with governed(request, user, "proof", {"message_id": message_id, "as_json": True}) as call:
         (result,) = Ledger(call.archive).proofs([message_id])
-        return call.json(result.as_dict(), records=1)
+        doc = result.as_dict()
+        if call.redact_policy(None):
+            doc = withhold_plain_text(doc)
+        return call.json(doc, records=1)
+
+
+def withhold_plain_text(proof: dict) -> dict:
+    """A proof without what de-identified data may not carry: the leaf and its disclosures."""
+    disclosures = proof.get("disclosures") or {}
+    return {**proof, "leaf": None, "disclosures": {key: None for key in disclosures}}
