@@ -25,6 +25,10 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
+# Routers of HTML pages, in order: a capability's pages module adds its router here.
+PAGE_ROUTERS = [pages.router]
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     app = FastAPI(title="chataudit", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url=None,  # served below, behind the login like everything with data
@@ -34,7 +38,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.limiter = LoginLimiter(config.login_attempts, config.login_window_s)
     problems.install(app)
     app.include_router(api.router())
-    app.include_router(pages.router)
+    for router in PAGE_ROUTERS:
+        app.include_router(router)
     from . import jobs
 
     app.state.jobs = jobs.JobRunner(config)

@@ -16,7 +16,11 @@ _FOLDER = Path(__file__).parent / "messages"
 
 @functools.cache
 def catalogue(lang: str) -> dict[str, str]:
-    return json.loads((_FOLDER / f"{lang}.json").read_text(encoding="utf-8"))
+    """messages/<lang>.json, and each capability's own messages/<lang>.<capability>.json over it."""
+    messages: dict[str, str] = {}
+    for path in [_FOLDER / f"{lang}.json", *sorted(_FOLDER.glob(f"{lang}.*.json"))]:
+        messages.update(json.loads(path.read_text(encoding="utf-8")))
+    return messages
 
 
 def language(request: Request) -> str:

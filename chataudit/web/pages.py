@@ -27,6 +27,11 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blo
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 200
 
+# The main navigation: (path, message key, permission). A capability's pages module appends its own
+# entry (``pages.NAV.append(("/quality", "quality", "read"))``) and its router to app.PAGE_ROUTERS.
+NAV: list[tuple[str, str, str]] = [("/search", "search", "read"), ("/conversations", "conversations", "list"),
+                                   ("/import", "import", "import")]
+
 
 def render(request: Request, name: str, context: dict[str, Any]) -> str:
     """A template with what every page needs: the translator, the user, the CSRF token, the language."""
@@ -34,6 +39,7 @@ def render(request: Request, name: str, context: dict[str, Any]) -> str:
     user = getattr(request.state, "user", None)
     return _env.get_template(name).render(
         request=request, t=i18n.translator(lang), lang=lang, user=user, csrf=getattr(request.state, "csrf", None),
+        nav=[(path, key) for path, key, permission in NAV if user is not None and roles.allowed(user.role, permission)],
         can=(lambda permission: user is not None and roles.allowed(user.role, permission)), **context)
 
 
