@@ -141,3 +141,16 @@ def test_the_import_page_uploads_and_its_job_page_polls(empty: Path) -> None:
     status = browser.get(f"/jobs/{job_id}/status").text
     assert 'data-state="done"' in status and "hx-trigger" not in status  # finished: polling stops
     assert browser.post("/import", files={"files": ("a.txt", b"x")}, data={"csrf_token": "forged"}).status_code == 403
+
+
+def test_job_progress_streams_as_server_sent_events_until_it_finishes(empty: Path) -> None:
+    import json
+
+    client = client_for(empty)
+    job_id = client.post("/api/v1/import", files={"files": ("samples.zip", samples_zip())}).json()["id"]
+    with client.stream("GET", f"/api/v1/jobs/{job_id}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        events = [json.loads(line[len("data: "):]) for line in stream.iter_lines() if line.startswith("data: ")]
+    assert events[-1]["state"] == "done" and events[-1]["result"]["new"] > 0
+    assert all(e["id"] == job_id for e in events)
+    assert client.get("/api/v1/jobs/999/events").status_code == 404

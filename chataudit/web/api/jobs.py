@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
+import orjson
+
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
+
+from ..jobs import FINISHED
 
 from ..accounts import User
 from ..security import require
 from ..uploads import save_uploads
 
 router = APIRouter(tags=["jobs"])
+POLL_S = 0.25  # how often an event stream looks at its job
 
 
 def start_import(request: Request, user: User, files: list[UploadFile], label: str | None, tz: str | None,
@@ -47,6 +53,28 @@ def list_jobs(request: Request, user: User = Depends(require("jobs"))) -> JSONRe
 @router.get("/jobs/{job_id}", summary="One job: state, progress, result or error")
 def get_job(request: Request, job_id: int, user: User = Depends(require("jobs"))) -> JSONResponse:
     return JSONResponse(request.app.state.jobs.get(job_id, user))
+
+
+@router.get("/jobs/{job_id}/events", summary="A job's progress as server-sent events, until it finishes",
+            description="`text/event-stream`: one `data:` line (the job, as GET /jobs/ID) whenever it changes, "
+                        "the last when its state is done, failed or cancelled.")
+def job_events(request: Request, job_id: int, user: User = Depends(require("jobs"))) -> StreamingResponse:
+    runner = request.app.state.jobs
+    first = runner.get(job_id, user)  # an unknown job is a 404 now, not an empty stream
+
+    def events():
+        job, last = first, None
+        while True:
+            body = orjson.dumps(job).decode()
+            if body != last:
+                yield f"data: {body}\n\n"
+                last = body
+            if job["state"] in FINISHED:
+                return
+            time.sleep(POLL_S)
+            job = runner.get(job_id, user)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/jobs/{job_id}/cancel", summary="Ask a job to stop (what it finished stays)")
