@@ -34,6 +34,16 @@ def test_listings_equal_the_cli_json(db: Path, client: TestClient) -> None:
         assert response.json() == cli_json(db, *args), path
 
 
+def test_users_equal_user_list_json_for_an_admin_only(db: Path, client: TestClient) -> None:
+    from web_support import add_user, login
+
+    add_user(db, "lee", "lead")
+    assert client.get("/api/v1/users").json() == cli_json(db, "user", "list")
+    lead = TestClient(app_for(db))
+    login(lead, "lee")
+    assert lead.get("/api/v1/users").status_code == 403
+
+
 def test_search_equals_the_cli_json_with_filters(db: Path, client: TestClient) -> None:
     for query, extra in (("退货", {}), ("退货", {"platform": "generic"}), ("refund OR 退款", {"limit": "3"}),
                          ("-快递 退货", {"since": "2026-03-12", "until": "2026-03-31"})):

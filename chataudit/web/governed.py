@@ -40,6 +40,11 @@ class Call:
     admission: access.Admission
     records: int = 0
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None  # set by failed(): the call answered, but as the CLI would have failed
+
+    def failed(self, detail: str) -> None:
+        """Record this call as an error (as the CLI's exit 1) although its page shows the message."""
+        self.error = detail
 
     def redact_policy(self, requested: str | None) -> str | None:
         """The redaction this call runs with (a reviewer's is never off)."""
@@ -76,5 +81,6 @@ def governed(request: Request, user: User, command: str, params: dict[str, Any])
             access.conclude(archive, admission, records=call.records, outputs=call.outputs, outcome="error",
                             exit_code=1, detail=str(error) or type(error).__name__)
             raise
-        access.conclude(archive, admission, records=call.records, outputs=call.outputs, outcome="ok",
-                        exit_code=0, detail=None, facts={"via": "web", "user_role": user.role})
+        access.conclude(archive, admission, records=call.records, outputs=call.outputs,
+                        outcome="error" if call.error else "ok", exit_code=1 if call.error else 0, detail=call.error,
+                        facts={"via": "web", "user_role": user.role})

@@ -170,6 +170,7 @@ def _hits(request: Request, user: User, q: str, redact: bool, filters: dict[str,
 
             if not isinstance(error, (ChatAuditError, ValueError)):
                 raise
+            call.failed(str(error))
             return {"rows": [], "error": str(error), "redacted": bool(call.redact_policy(policy))}
         call.records += len(rows)
         return {"rows": rows, "error": None, "redacted": bool(call.redact_policy(policy))}

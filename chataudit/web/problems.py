@@ -18,7 +18,7 @@ from ..store import database_error_line
 PROBLEM = "application/problem+json"
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
           409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content", 429: "Too Many Requests",
-          503: "Service Unavailable"}
+          500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def problem(status: int, detail: str, *, headers: dict[str, str] | None = None, request: Request | None = None,
@@ -66,6 +66,11 @@ def install(app: FastAPI) -> None:
         if error.status_code == 401 and _wants_html(request):
             return RedirectResponse("/login?next=" + request.url.path, status_code=303)
         return problem(error.status_code, str(error.detail), headers=getattr(error, "headers", None), request=request)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, error: Exception) -> Response:
+        # a bug: the traceback goes to the server's log (uvicorn), never to the client
+        return problem(500, "internal error (a bug in chataudit: the server's log has the details)", request=request)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:

@@ -79,3 +79,12 @@ def search(request: Request, q: Annotated[str, Query(min_length=1, description="
         rows = queries.search(call.archive, q, platform=platform, sender=sender, conversation_ref=conversation,
                               since=since, until=until, tz=tz, limit=limit, redact_policy=call.redact_policy(policy))
         return call.json(rows, records=len(rows))
+
+
+@router.get("/users", summary="`chataudit user list --json` (admins only)")
+def users(request: Request, user: User = Depends(require("users"))) -> Response:
+    from ..accounts import list_users
+
+    with governed(request, user, "user list", {"as_json": True}) as call:
+        rows = list_users(call.archive)
+        return call.json(rows, records=len(rows))
