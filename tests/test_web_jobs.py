@@ -140,6 +140,7 @@ def test_the_import_page_uploads_and_its_job_page_polls(empty: Path) -> None:
     assert wait(browser, job_id)["state"] == "done"
     status = browser.get(f"/jobs/{job_id}/status").text
     assert 'data-state="done"' in status and "hx-trigger" not in status  # finished: polling stops
+    assert "<td>samples.zip!service_chat.csv</td><td>generic</td>" in status  # the per-file summary
     assert browser.post("/import", files={"files": ("a.txt", b"x")}, data={"csrf_token": "forged"}).status_code == 403
 
 

@@ -58,7 +58,7 @@ async def _token_login(request: Request, call_next) -> Response:
     """Jupyter-style: ``GET /any/page?token=TOKEN`` with the owner's token logs the browser in and
     redirects to the same address without the token (so it stays out of history and logs)."""
     token = request.query_params.get("token")
-    if request.method != "GET" or token is None or request.url.path.startswith("/api/"):
+    if request.method != "GET" or token is None or request.url.path.startswith("/api/v1/"):
         return await call_next(request)
     if not is_owner_token(request, token):
         return RedirectResponse("/login", status_code=303)
