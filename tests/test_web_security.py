@@ -172,3 +172,12 @@ def test_serve_refuses_a_public_address_without_tls(db: Path) -> None:
     from chataudit.web.commands import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and not is_loopback("10.0.0.1")
+
+
+def test_a_loopback_server_answers_loopback_names_only(db: Path) -> None:
+    """DNS rebinding: a page at evil.example rebound to 127.0.0.1 sends Host: evil.example."""
+    client = TestClient(app_for(db, allowed_hosts=["127.0.0.1", "localhost"]), base_url="http://127.0.0.1:8787")
+    assert client.get("/login").status_code == 200
+    assert client.get("/login", headers={"Host": "evil.example:8787"}).status_code == 400
+    tls = TestClient(app_for(db, tls=True), base_url="https://testserver")
+    assert tls.get("/login").headers["strict-transport-security"].startswith("max-age=")

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
@@ -51,6 +52,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BaseHTTPMiddleware, dispatch=_token_login)
     app.add_middleware(BaseHTTPMiddleware, dispatch=_security_headers)
+    if config.allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.allowed_hosts)
     return app
 
 
@@ -78,4 +81,6 @@ async def _security_headers(request: Request, call_next) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     if not request.url.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
+    if request.app.state.config.tls:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response

@@ -59,7 +59,9 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, cert: str
         pass
     root = ctx.find_root().obj
     token = token or new_secret()
-    config = ServerConfig(db=root["db"], token=token, owner=root["operator"], tls=bool(cert))
+    config = ServerConfig(db=root["db"], token=token, owner=root["operator"], tls=bool(cert),
+                          # (starlette's host check cannot read an IPv6 Host header: [::1] is left unchecked)
+                          allowed_hosts=["127.0.0.1", "localhost"] if is_loopback(host) and ":" not in host else None)
     app = create_app(config)
     scheme = "https" if cert else "http"
     shown_host = f"[{host}]" if ":" in host else host

@@ -18,6 +18,9 @@ class ServerConfig:
     login_attempts: int = 5  # failed logins per client and per name within login_window_s
     login_window_s: float = 300.0
     max_upload_bytes: int = 2 << 30
+    # Host headers answered (None: any). `serve` on loopback answers only loopback names, so a web
+    # page whose name was rebound to 127.0.0.1 (DNS rebinding) cannot talk to it.
+    allowed_hosts: list[str] | None = None
     extra: dict = field(default_factory=dict)
 
     def open_archive(self) -> Archive:
