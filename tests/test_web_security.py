@@ -39,6 +39,8 @@ def test_nothing_without_login(db: Path) -> None:
         assert response.status_code == 303 and response.headers["location"].startswith("/login"), path
     for path in ("/api/v1/import", "/api/v1/jobs/1/cancel", "/import", "/logout"):
         assert client.post(path).status_code in (401, 303), path
+    back = client.get("/search?q=退货", headers={"Accept": "text/html"}, follow_redirects=False).headers["location"]
+    assert back == "/login?next=%2Fsearch%3Fq%3D%25E9%2580%2580%25E8%25B4%25A7"  # where to go after logging in
     wrong = client.get("/api/v1/conversations", headers={"Authorization": "Bearer not-the-token"})
     assert wrong.status_code == 401
     # the public pieces: the login page, static files, the manifest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from urllib.parse import urlencode
 from typing import Any
 
 import orjson
@@ -64,7 +65,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
         if error.status_code == 401 and _wants_html(request):
-            return RedirectResponse("/login?next=" + request.url.path, status_code=303)
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
         return problem(error.status_code, str(error.detail), headers=getattr(error, "headers", None), request=request)
 
     @app.exception_handler(Exception)
