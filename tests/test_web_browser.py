@@ -93,7 +93,21 @@ def test_log_in_search_and_open_the_conversation_on_desktop_and_phone(server: st
                 assert len(page.inner_text("dl.facts code")) == 64  # the content hash
                 page.screenshot(path=str(ARTIFACTS / f"web-{name}-4-message.png"), full_page=True)
                 problems += [f"{name} message: {v}" for v in axe_violations(page)]
-                if name == "desktop":  # the API docs: the vendored Swagger UI draws every operation
+                if name == "desktop":  # drop an export on the import form; its job runs and reports
+                    page.goto(server + "/import")
+                    page.evaluate("""() => {
+                        const data = new DataTransfer();
+                        data.items.add(new File(["[12/03/2026, 09:15:00] Alice: 退货 please\\n"], "chat.txt"));
+                        document.querySelector("form.card").dispatchEvent(new DragEvent("drop", {dataTransfer: data}));
+                    }""")
+                    assert page.evaluate("document.querySelector('#files').files.length") == 1
+                    problems += [f"{name} import: {v}" for v in axe_violations(page)]
+                    page.click("form.card button[type=submit]")
+                    page.wait_for_selector('[data-state="done"]')
+                    assert "chat.txt" in page.inner_text("table.summary")
+                    page.screenshot(path=str(ARTIFACTS / f"web-{name}-5-import-job.png"), full_page=True)
+                    problems += [f"{name} job: {v}" for v in axe_violations(page)]
+                    # the API docs: the vendored Swagger UI draws every operation
                     page.goto(server + "/api/docs")
                     page.wait_for_selector(".opblock")
                     assert page.locator(".opblock").count() >= 10
