@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from web_support import TOKEN, app_for, cli_json, demo_archive, owner_client, run_cli
+from web_support import app_for, cli_json, demo_archive, owner_client, run_cli
 
 from fastapi.testclient import TestClient
 

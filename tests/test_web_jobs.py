@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chataudit.web import jobs
+from chataudit.web.accounts import User
 from web_support import SAMPLES, TOKEN, app_for, cli_json, demo_archive, run_cli
 
 
@@ -107,13 +108,8 @@ def _wait_until_cancelled(job: jobs.Job) -> dict:
 def test_a_running_job_is_cancelled_and_a_job_of_a_stopped_server_is_failed(empty: Path) -> None:
     client = client_for(empty)
     runner = client.app.state.jobs
-    owner = runner.get  # noqa: F841 (the owner's jobs are visible to the owner)
-    from chataudit.web.security import owner as owner_of
-
-    class Req:  # owner_of reads only the app's config
-        app = client.app
-
-    job_id = runner.submit("test-wait", owner_of(Req))
+    owner = User(None, "owner", "admin", "owner")  # the Bearer token's user
+    job_id = runner.submit("test-wait", owner)
     deadline = time.monotonic() + 5
     while client.get(f"/api/v1/jobs/{job_id}").json()["progress"] < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -122,7 +118,7 @@ def test_a_running_job_is_cancelled_and_a_job_of_a_stopped_server_is_failed(empt
     assert client.post(f"/api/v1/jobs/{job_id}/cancel").json()["cancel_requested"] is True
     assert wait(client, job_id)["state"] == "cancelled"
     # a job left running by a server that stopped is failed when the next one starts
-    stuck = runner.create("test-wait", owner_of(Req))
+    stuck = runner.create("test-wait", owner)
     assert client_for(empty).get(f"/api/v1/jobs/{stuck}").json()["error"] == "the server stopped while it ran"
 
 

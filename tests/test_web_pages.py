@@ -87,6 +87,8 @@ def test_languages_and_the_manifest(db: Path) -> None:
     chosen = client.get("/search?lang=zh", headers={"Accept-Language": "en-US"})
     assert 'lang="zh-CN"' in chosen.text and "chataudit_lang=zh" in chosen.headers["set-cookie"]
     assert 'lang="zh-CN"' in client.get("/conversations", headers={"Accept-Language": "en-US"}).text  # remembered
+    back = client.get("/conversations?lang=en", headers={"Accept-Language": "zh-CN"})  # a governed page sets it too
+    assert ">Conversations<" in back.text and "chataudit_lang=en" in back.headers["set-cookie"]
     folder = Path(__file__).parent.parent / "chataudit/web/messages"
     for english in folder.glob("en*.json"):  # every catalogue file has its Chinese twin, with the same keys
         chinese = folder / ("zh" + english.name[2:])

@@ -62,11 +62,11 @@ class Call:
         return Response(body, media_type="application/json", headers=headers)
 
     def page(self, name: str, context: dict[str, Any], *, records: int = 0) -> HTMLResponse:
-        from .pages import render
+        from .pages import html_response, render
 
         body = render(self.request, name, context).encode()
         self._sent(body, records)
-        return HTMLResponse(body)
+        return html_response(self.request, body)
 
 
 @contextmanager

@@ -44,7 +44,12 @@ def render(request: Request, name: str, context: dict[str, Any]) -> str:
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    response = HTMLResponse(render(request, name, context), status_code=status)
+    return html_response(request, render(request, name, context), status)
+
+
+def html_response(request: Request, body: str | bytes, status: int = 200) -> HTMLResponse:
+    """A rendered page; a language chosen with ?lang= is remembered in a cookie."""
+    response = HTMLResponse(body, status_code=status)
     if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie(i18n.LANG_COOKIE, request.query_params["lang"], samesite="strict", httponly=True)
     return response
