@@ -97,3 +97,14 @@ def test_languages_and_the_manifest(db: Path) -> None:
     assert manifest.headers["content-type"] == "application/manifest+json"
     for icon in manifest.json()["icons"]:
         assert client.get(icon["src"]).status_code == 200
+
+
+def test_message_kinds_are_named_in_the_page_language(db: Path) -> None:
+    client = browser(db)
+    telegram_or_wechat = [c["id"] for c in cli_json(db, "conversations")]
+    kinds = {row["kind"] for c in telegram_or_wechat for row in cli_json(db, "messages", "--conversation", str(c))}
+    assert "image" in kinds
+    conversation = next(c for c in telegram_or_wechat
+                        if any(r["kind"] == "image" for r in cli_json(db, "messages", "--conversation", str(c))))
+    assert '<p class="kind">图片' in client.get(f"/conversations/{conversation}?lang=zh").text
+    assert '<p class="kind">image' in client.get(f"/conversations/{conversation}?lang=en").text
