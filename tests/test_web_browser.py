@@ -91,6 +91,8 @@ def test_log_in_search_and_open_the_conversation_on_desktop_and_phone(server: st
                 page.click("article.bubble.target a.time")
                 page.wait_for_selector("dl.facts")
                 assert len(page.inner_text("dl.facts code")) == 64  # the content hash
+                page.wait_for_selector("dl.proof")  # the inclusion proof, fetched after the page shows
+                assert "leaf_hash" in page.inner_text("dl.proof")
                 page.screenshot(path=str(ARTIFACTS / f"web-{name}-4-message.png"), full_page=True)
                 problems += [f"{name} message: {v}" for v in axe_violations(page)]
                 if name == "desktop":  # drop an export on the import form; its job runs and reports

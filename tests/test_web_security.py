@@ -121,6 +121,8 @@ def test_roles_are_enforced_and_a_reviewer_only_receives_redacted_data(db: Path)
     full = cli_json(db, "proof", str(message))
     assert proof["leaf"] is None and set(proof["disclosures"]) == set(full["disclosures"])
     assert not any(proof["disclosures"].values()) and proof["leaf_hash"] == full["leaf_hash"]
+    partial = reviewer.get(f"/messages/{message}/proof").text
+    assert full["leaf_hash"] in partial and "disclosures" not in partial and full["leaf"][:20] not in partial
     detail = reviewer.get(f"/messages/{message}").text
     assert plain[0]["sender_name"] not in detail and html.escape(shown[0]["sender_name"]) in detail  # as `messages --redact`
     assert reviewer.post("/api/v1/import", files={"files": ("a.txt", b"x")},

@@ -215,8 +215,7 @@ def conversation_page(request: Request, conversation: str, redact: bool = False,
 
 @router.get("/messages/{message_id}")
 def message_page(request: Request, message_id: int, redact: bool = False, user: User = Depends(require("read"))) -> Response:
-    from ..ledger.log import Ledger
-
+    """A message, its hashes and the sources that hold it; its inclusion proof follows (see below)."""
     policy = "default" if redact else None
     with governed(request, user, "proof", {"message_id": message_id, "as_json": False}) as call:
         policy = call.redact_policy(policy)
@@ -234,20 +233,28 @@ def message_page(request: Request, message_id: int, redact: bool = False, user: 
             " WHERE si.message = ? ORDER BY s.id", (message_id,))]
         if policy:
             seen = [{**s, "label": None} for s in seen]  # labels often name a person's phone
+        return call.page("message.j2", {"message": row, "seen": seen, "redact": bool(policy),
+                                        "redact_asked": redact}, records=1)
+
+
+@router.get("/messages/{message_id}/proof")
+def message_proof(request: Request, message_id: int, redact: bool = False, user: User = Depends(require("read"))) -> Response:
+    """The inclusion proof, fetched by the message page after it shows: computing it costs time in
+    proportion to the ledger's size, so the page does not wait for it."""
+    from ..errors import ChatAuditError
+    from ..ledger.log import Ledger
+
+    with governed(request, user, "proof", {"message_id": message_id, "as_json": False}) as call:
         try:
-            (result,) = Ledger(archive).proofs([message_id])
+            (result,) = Ledger(call.archive).proofs([message_id])
             proof = result.as_dict()
-            if policy:
+            if call.redact_policy("default" if redact else None):
                 from .api.ledger import withhold_plain_text
 
                 proof = withhold_plain_text(proof)
-        except Exception as error:
-            from ..errors import ChatAuditError
-
-            if not isinstance(error, ChatAuditError):
-                raise
+        except ChatAuditError as error:
             proof = {"error": str(error)}
-        return call.page("message.j2", {"message": row, "seen": seen, "proof": proof, "redact": bool(policy)}, records=1)
+        return call.page("_proof.j2", {"proof": proof}, records=1)
 
 
 @router.get("/manifest.webmanifest")
