@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean browser
+.PHONY: demo test install bench clean browser serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(STAMP)
 	$(BIN)/chataudit --db demo/chataudit.db quality --roster samples/roster.csv --scripts samples/scripts.yaml --html demo/quality.html
 	$(BIN)/chataudit --db demo/chataudit.db verify
 	@echo "demo archive: demo/chataudit.db; timeline: demo/report.html; service quality: demo/quality.html"
+
+# The web app over the demo archive (prints the login URL; Ctrl-C stops it).
+serve: demo
+	$(BIN)/chataudit --db demo/chataudit.db serve
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest

@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 import click
 
-from . import formats, governance, importer, people as people_api, search as search_api
+from . import formats, governance, importer, people as people_api, queries, search as search_api
 from .errors import ChatAuditError
-from .model import parse_user_time, utc_ms, zone
+from .queries import CONVERSATION_COLUMNS, TIMELINE_COLUMNS, redactor_for, time_window  # noqa: F401 (used by capability modules)
 from .render import emit, emit_json, write_csv, write_jsonl
 from .render.output import records_written
 from .store import Archive, database_error_line, default_db_path
@@ -28,22 +28,6 @@ def redact_option(command: Callable) -> Callable:
         "--redact", "redact_policy", is_flag=False, flag_value="default", default=None, metavar="[POLICY]",
         help="De-identify personal data in the output (optional TOML policy; default: built-in policy).",
     )(command)
-
-
-def redactor_for(policy: str | None, archive: Archive | None = None,
-                 conversation: int | None = None) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
-    """The row transform of --redact, or None; with a conversation, its names and ids are learnt
-    first, so that no row printed before the one that reveals them leaks them."""
-    if policy is None:
-        return None
-    from .privacy import Redactor, load_policy
-
-    redactor = Redactor(load_policy(policy))
-    if archive is None:
-        return redactor.message
-    if conversation is not None:
-        redactor.learn_conversation(archive, conversation)
-    return redactor.transform(archive)
 
 
 @contextlib.contextmanager
@@ -92,14 +76,6 @@ def _waiting_note(ctx: click.Context) -> Callable[[], None] | None:
                               "(Ctrl-C to stop)", err=True)
 
 
-def time_window(archive: Archive, since: str | None, until: str | None, tz: str | None) -> tuple[int | None, int | None]:
-    """--since/--until as UTC ms; naive values are read in --tz, else the archive's zone."""
-    zone_ = zone(tz or importer.archive_zone_name(archive))
-    since_ms = utc_ms(parse_user_time(since, zone_)) if since else None
-    until_ms = utc_ms(parse_user_time(until, zone_, end_of_day=True)) if until else None
-    return since_ms, until_ms
-
-
 class CapabilityGroup(click.Group):
     """Commands that live beside their capability's package are loaded when first asked for, so
     that `chataudit --help` stays fast and those modules may import this one's helpers."""
@@ -126,6 +102,8 @@ class CapabilityGroup(click.Group):
         "audit": "chataudit.governance.commands:audit",
         "retention": "chataudit.governance.commands:retention",
         "hold": "chataudit.governance.commands:hold",
+        "serve": "chataudit.web.commands:serve",
+        "user": "chataudit.web.commands:user",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -289,10 +267,6 @@ def _import_with_progress(archive: Archive, paths: list[str], format_name: str, 
                                      me=me, on_progress=on_progress)
 
 
-CONVERSATION_COLUMNS = ["id", "platform", "native_id", "title", "type", "message_count",
-                        "senders", "first_at", "last_at"]
-
-
 @cli.command()
 @json_option
 @click.pass_context
@@ -300,11 +274,8 @@ CONVERSATION_COLUMNS = ["id", "platform", "native_id", "title", "type", "message
 def conversations(ctx: click.Context, as_json: bool) -> None:
     """List conversations with message counts and first/last instants."""
     with open_archive(ctx) as archive:
-        rows = [vars(c) for c in archive.conversations(zone(importer.archive_zone_name(archive)))]
+        rows = queries.conversations(archive)
     emit(rows, CONVERSATION_COLUMNS, as_json=as_json, title="Conversations")
-
-
-TIMELINE_COLUMNS = ["id", "sent_at", "sender_name", "kind", "text", "amount"]
 
 
 @cli.command()
@@ -334,7 +305,7 @@ def messages(ctx: click.Context, conversation_ref: str | None, person_ref: str |
                  as_json=as_json, title=person_ref)
             return
         conversation = archive.resolve_conversation(conversation_ref)
-        rows = archive.timeline(conversation["id"], since_ms, until_ms)
+        rows = queries.timeline(archive, conversation["id"], since_ms, until_ms)
         redact = redactor_for(redact_policy, archive, conversation["id"])
         if redact:
             rows = map(redact, rows)
@@ -417,11 +388,11 @@ def search(ctx: click.Context, query: str, platform: str | None, sender: str | N
 
     QUERY may begin with '-' (or follow `--`); a query that only excludes is refused."""
     with open_archive(ctx) as archive:
-        since_ms, until_ms = time_window(archive, since, until, tz)
-        conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref is not None else None
-        results = search_api.search_messages(archive, query, transform=redactor_for(redact_policy, archive), platform=platform, sender=sender,
-                                  conversation=conversation, since_ms=since_ms, until_ms=until_ms, limit=limit)
+        results = queries.search(archive, query, platform=platform, sender=sender, conversation_ref=conversation_ref,
+                                 since=since, until=until, tz=tz, limit=limit, redact_policy=redact_policy)
         if not results and not as_json:
+            since_ms, until_ms = time_window(archive, since, until, tz)
+            conversation = archive.resolve_conversation(conversation_ref)["id"] if conversation_ref is not None else None
             counts = search_api.searched_scope(archive, platform=platform, sender=sender, conversation=conversation,
                                                since_ms=since_ms, until_ms=until_ms)
             click.echo(search_api.nothing_found(f"message matches {query!r}", counts, {
@@ -509,8 +480,8 @@ def formats_command(as_json: bool) -> None:
 def sources(ctx: click.Context, as_json: bool) -> None:
     """List imported source files with their SHA-256, format, label and counts."""
     with open_archive(ctx) as archive:
-        rows = archive.sources()
-    emit(rows, ["id", "path", "format", "label", "message_count", "new_count", "sha256", "imported_at"],
+        rows = queries.sources(archive)
+    emit(rows, queries.SOURCE_COLUMNS,
          as_json=as_json, title="Sources")
 
 

@@ -113,11 +113,13 @@ def import_paths(
     me: str | None = None,
     on_progress: Callable[..., None] | None = None,
     ledger: bool = True,
+    base: Path | None = None,
 ) -> ImportSummary:
     """Import every path; each source is its own transaction, so one bad file loses nothing else.
 
     ``ledger=False`` only for a throwaway archive (compare's temporary read of a file): nothing is
-    signed, so no signing key is read or created for it.
+    signed, so no signing key is read or created for it. ``base``: paths are named (in sources,
+    errors and the summary) relative to this folder — an upload's, whose location is the server's.
     """
     started = time.perf_counter()
     summary = ImportSummary()
@@ -129,7 +131,7 @@ def import_paths(
     options = ParseOptions(tz=zone(tz or archive_zone_name(archive)), tz_given=bool(tz), me=me)
     forced = formats.get(format_name) if format_name != "auto" else None
     for given in paths:
-        for unit in walk(Path(given)):
+        for unit in walk(Path(given), str(Path(given).relative_to(base)) if base else None):
             if unit.outcome is not None:
                 summary.files.append(unit.outcome)
                 continue
@@ -175,7 +177,7 @@ class _ZipBudget:
     entries: int
 
 
-def walk(path: Path) -> Iterator[Unit]:
+def walk(path: Path, shown: str | None = None) -> Iterator[Unit]:
     """The units of a file, folder or zip, as ``import`` reads them.
 
     Zips are read within the evidence reader's limits (entries, sizes, compression ratio, unsafe
@@ -186,7 +188,7 @@ def walk(path: Path) -> Iterator[Unit]:
 
     defaults = Limits()
     budget = _ZipBudget(defaults.max_total_bytes, defaults.max_entries)
-    yield from _walk(path, str(path), True, budget, 0)
+    yield from _walk(path, shown or str(path), True, budget, 0)
 
 
 def _units(path: Path) -> Iterator[tuple[Path, str, bool]]:

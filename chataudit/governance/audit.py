@@ -45,7 +45,9 @@ READS = frozenset({"messages", "search", "export", "facts", "quality", "check", 
 # their messages (who talked with whom, how much) without reading them: audited, not checked.
 OTHER_AUDITED = {"verify": "verification", "redact": "redaction", "pii decrypt": "redaction",
                  "auth document": "document", "conversations": "listing", "people": "listing", "sources": "listing",
-                 "people link": "change", "people unlink": "change"}
+                 "people link": "change", "people unlink": "change",
+                 # the web app's accounts: who may read through `serve` (no password or token is a parameter)
+                 "user add": "change", "user disable": "change", "user reset": "change", "user token": "change"}
 # Audited when --db names an archive, but they run without one (they read only the files they are given).
 NEEDS_NO_ARCHIVE = {"redact", "pii decrypt"}
 # Parameters that name a file or folder a command writes: hashed into the entry after it ran.

@@ -121,18 +121,14 @@ def proof(ctx: click.Context, message_id: int, as_json: bool) -> None:
 @friendly_errors
 def checkpoint(ctx: click.Context, as_json: bool) -> None:
     """Print the latest signed checkpoint (a C2SP signed note, byte for byte)."""
+    from ..queries import checkpoint as checkpoint_doc
+
     with open_archive(ctx) as archive:
-        ledger = Ledger(archive)
-        latest = ledger.latest_checkpoint()
-        if latest is None:
-            raise ChatAuditError("the archive has no checkpoint yet (run `chataudit init`)")
-        stamps = [{"id": tid, "tsa": url, "gen_time": gen} for tid, url, gen in archive.db.execute(
-            "SELECT id, tsa_url, gen_time FROM ledger_timestamps WHERE checkpoint = ? ORDER BY id", (latest.id,))]
-        doc = latest.as_dict() | {"origin": ledger.origin, "timestamps": stamps}
+        doc = checkpoint_doc(archive)
     if as_json:
         emit_json(doc)
     else:
-        sys.stdout.write(latest.note)
+        sys.stdout.write(doc["note"])
 
 
 @click.group("key")

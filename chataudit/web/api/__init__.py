@@ -1,0 +1,19 @@
+"""The REST API, ``/api/v1``: one module per capability, each an ``APIRouter`` listed in
+:data:`ROUTERS` (add yours there). Every endpoint returns what the CLI's ``--json`` prints for the
+same request, built by the same function (mostly :mod:`chataudit.queries`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import archive, jobs, ledger
+
+PREFIX = "/api/v1"
+ROUTERS: list[APIRouter] = [archive.router, ledger.router, jobs.router]
+
+
+def router() -> APIRouter:
+    api = APIRouter(prefix=PREFIX)
+    for each in ROUTERS:
+        api.include_router(each)
+    return api

@@ -1,0 +1,43 @@
+"""What each role may do — the one place the web app decides it (pages and API ask :func:`allowed`).
+
+Enterprise mode's written-authorization check and the audit trail apply on top, through
+:mod:`chataudit.governance.access`, exactly as on the command line.
+"""
+
+from __future__ import annotations
+
+ROLES = ("admin", "lead", "reviewer", "agent", "auditor")
+
+# Permissions: list (conversations, sources), read (message text, timelines, search), verify (the
+# ledger), import (uploads), jobs (start and watch background jobs), audit (read the audit trail),
+# users (manage accounts).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"list", "read", "verify", "import", "jobs", "audit", "users"}),
+    "lead": frozenset({"list", "read", "verify", "import", "jobs"}),
+    "agent": frozenset({"list", "read"}),
+    "reviewer": frozenset({"list", "read"}),
+    "auditor": frozenset({"list", "verify", "audit"}),
+}
+
+# Roles that only ever receive de-identified data: the server applies the redactor before anything
+# leaves, whatever the request asks.
+REDACTED_ONLY = frozenset({"reviewer"})
+
+DESCRIPTIONS = {
+    "admin": "everything, and manages users",
+    "lead": "reads, searches, verifies and imports (a customer-service team lead)",
+    "agent": "reads and searches",
+    "reviewer": "reads and searches de-identified data only (the server redacts before sending)",
+    "auditor": "lists, verifies the ledger and reads the audit trail; no message text",
+}
+
+
+def allowed(role: str, permission: str) -> bool:
+    return permission in PERMISSIONS.get(role, frozenset())
+
+
+def redact_policy(role: str, requested: str | None) -> str | None:
+    """The --redact policy a request runs with: what it asked for, and never less than its role demands."""
+    if role in REDACTED_ONLY:
+        return requested or "default"
+    return requested

@@ -1,0 +1,63 @@
+"""Shared setup of the web tests: a small archive made from samples/, an app over it, logged-in clients."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from chataudit.cli import cli
+from chataudit.web.app import create_app
+from chataudit.web.config import ServerConfig
+
+SAMPLES = Path(__file__).parent.parent / "samples"
+TOKEN = "owner-token-for-tests-0123456789"
+PASSWORD = "correct horse battery"
+
+
+def run_cli(db: Path, *args: str, input: str | None = None, ok: bool = True, operator: str = "owner"):
+    result = CliRunner().invoke(cli, ["--db", str(db), "--operator", operator, *args], input=input,
+                                catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def cli_json(db: Path, *args: str, operator: str = "owner"):
+    return json.loads(run_cli(db, *args, "--json", operator=operator).stdout)
+
+
+def demo_archive(folder: Path) -> Path:
+    db = folder / "web.db"
+    run_cli(db, "import", str(SAMPLES), "--tz", "Asia/Shanghai", "--label", "demo")
+    return db
+
+
+def app_for(db: Path, **settings):
+    return create_app(ServerConfig(db=db, token=TOKEN, owner="owner", jobs_dir=db.parent / "jobs", **settings))
+
+
+def owner_client(db: Path, **settings) -> TestClient:
+    """A client with the owner's Bearer token (scripts' way in)."""
+    return TestClient(app_for(db, **settings), headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+def add_user(db: Path, name: str, role: str) -> None:
+    run_cli(db, "user", "add", name, "--role", role, input=f"{PASSWORD}\n{PASSWORD}\n")
+
+
+def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
+    """Log in through the form as a browser does; returns the session's CSRF token."""
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = client.post("/login", data={"name": name, "password": password, "csrf_token": csrf, "next": "/search"},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return csrf_of(client)
+
+
+def csrf_of(client: TestClient) -> str:
+    return re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/conversations").text).group(1)
