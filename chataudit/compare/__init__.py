@@ -52,6 +52,20 @@ def compare_copies(
     return compare_loaded(copies, tolerance_s, redactor)
 
 
+def compare_request(
+    archive: Archive, refs: list[str], *, tolerance_s: float = DEFAULT_TOLERANCE_S, tz: str | None = None,
+    redact_policy: str | None = None, keep: bool = False,
+) -> Comparison:
+    """``compare`` as a front end asks for it (the CLI and the web API): ``redact_policy`` is
+    ``--redact``'s value (None: off, "default": the built-in policy, else a TOML policy file)."""
+    redactor = None
+    if redact_policy is not None:
+        from ..privacy import Redactor, load_policy
+
+        redactor = Redactor(load_policy(redact_policy))
+    return compare_copies(archive, refs, tolerance_s=tolerance_s, tz=tz, redactor=redactor, keep=keep)
+
+
 def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S, redactor: Any = None) -> Comparison:
     if len(copies) == 2:
         # align on what the copies really say, then de-identify what the report shows: an
@@ -105,5 +119,5 @@ def _redact_copy(copy: Copy, redactor: Any) -> None:
 # ``align`` stays the module, so ``import chataudit.compare.align`` means one thing)
 __all__ = [
     "Alignment", "Comparison", "Copy", "DEFAULT_TOLERANCE_S", "Side", "char_diff", "compare_copies",
-    "compare_loaded", "is_different", "load_copy", "normalize",
+    "compare_loaded", "compare_request", "is_different", "load_copy", "normalize",
 ]
