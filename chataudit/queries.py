@@ -153,8 +153,9 @@ def facts(archive: Archive, *, conversation_ref: str | None = None, person: str 
 
 def match(archive: Archive, statements: list[Path], *, conversation_ref: str | None = None,
           person_ref: str | None = None, window_hours: float | None = None, tolerance: float = 0.0,
-          tz: str | None = None) -> dict[str, Any]:
-    """`match --json`; ``tolerance`` is the option's percent (0–50)."""
+          tz: str | None = None, base: Path | None = None) -> dict[str, Any]:
+    """`match --json`; ``tolerance`` is the option's percent (0–50). Statements under ``base`` (an
+    upload's folder) are named by their path below it, not where the server keeps them."""
     from decimal import Decimal
 
     from . import match as match_api
@@ -165,10 +166,24 @@ def match(archive: Archive, statements: list[Path], *, conversation_ref: str | N
         raise ChatAuditError("give at most one of --conversation or --person")
     if not 0 <= tolerance <= 50:
         raise ChatAuditError(f"--tolerance {tolerance:g} is not in the range 0<=x<=50")
-    return match_api.match_statements(
+    result = match_api.match_statements(
         archive, statements, conversation=conversation_ref, person=person_ref,
         window_hours=match_api.DEFAULT_WINDOW_HOURS if window_hours is None else window_hours,
         tz=zone(tz or DEFAULT_ZONE), tolerance=Decimal(str(tolerance)) / 100)
+    return _paths_below(result, base) if base is not None else result
+
+
+def _paths_below(value: Any, base: Path) -> Any:
+    """Every ``path`` in a report that lies under ``base``, relative to it (an upload's own name)."""
+    if isinstance(value, list):
+        return [_paths_below(item, base) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {key: _paths_below(item, base) for key, item in value.items()}
+    path = out.get("path")
+    if isinstance(path, str) and Path(path).is_relative_to(base):
+        out["path"] = Path(path).relative_to(base).as_posix()
+    return out
 
 
 def pii_scan(archive: Archive, *, conversation_ref: str | None = None, person_ref: str | None = None,
@@ -187,7 +202,8 @@ def pii_scan(archive: Archive, *, conversation_ref: str | None = None, person_re
 
 # the fields of check, facts and match reports that name a person: de-identified as senders are
 REPORT_SENDER_KEYS = frozenset({"sender", "sender_name", "sender_id", "counterparty", "title",
-                                "conversation_title", "customer"})
+                                "conversation_title", "customer", "identity", "identities", "names", "name",
+                                "person_name"})
 
 
 def redact_report(value: Any, redact_policy: str | None) -> Any:
@@ -205,7 +221,9 @@ def redact_report(value: Any, redact_policy: str | None) -> Any:
         if isinstance(item, dict):
             for key, inner in item.items():
                 if key in REPORT_SENDER_KEYS and isinstance(inner, str):
-                    names.append(inner)
+                    names.extend([inner, inner.partition(":")[2]])  # platform:sender names the sender too
+                elif key in REPORT_SENDER_KEYS and isinstance(inner, list) and all(isinstance(v, str) for v in inner):
+                    names.extend(inner + [v.partition(":")[2] for v in inner])
                 else:
                     walk(inner)
         elif isinstance(item, (list, tuple)):
