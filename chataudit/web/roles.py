@@ -25,7 +25,7 @@ REDACTED_ONLY = frozenset({"reviewer"})
 
 DESCRIPTIONS = {
     "admin": "everything, and manages users",
-    "lead": "reads, searches, verifies and imports (a customer-service team lead)",
+    "lead": "reads, searches, verifies, imports and links people (a customer-service team lead)",
     "agent": "reads and searches",
     "reviewer": "reads and searches de-identified data only (the server redacts before sending)",
     "auditor": "lists, verifies the ledger and reads the audit trail; no message text",
