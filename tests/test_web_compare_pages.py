@@ -137,3 +137,20 @@ def test_an_auditor_cannot_open_them_and_a_reviewer_sees_no_names(db: Path) -> N
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_in_enterprise_mode_the_empty_forms_are_listings_and_a_comparison_needs_an_authorization(tmp_path: Path) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "governance"
+    db = tmp_path / "g.db"
+    run_cli(db, "import", str(fixtures / "staff_chats.csv"), "--tz", "Asia/Shanghai", "--label", "hr")
+    run_cli(db, "roster", "set", str(fixtures / "roster.csv"))
+    run_cli(db, "init", "--mode", "enterprise")
+    add_user(db, "li", "lead")
+    client = TestClient(app_for(db))
+    login(client, "li")
+    for path in ("/compare", "/check"):
+        assert client.get(path).status_code == 200, path
+    refused = client.get("/compare", params={"copy": ["hr", "hr"]}, headers={"Accept": "text/html"})
+    assert refused.status_code == 403 and "missing: subject" in refused.text
+    entries = [(e["command"], e["outcome"]) for e in cli_json(db, "audit") if e["operator"] == "li"]
+    assert ("sources", "ok") in entries and ("compare", "refused") in entries

@@ -52,7 +52,10 @@ def compare_page(request: Request, copies: Annotated[list[str], Query(alias="cop
                  user: User = Depends(require("read"))) -> Response:
     policy = "default" if redact else None
     copies = [c for c in copies if c.strip()]
-    with governed(request, user, "compare", params_of(copies, tolerance, None, policy, False)) as call:
+    # the empty form only lists what may be compared (as `sources` does); a comparison is a `compare`
+    command, params = ("compare", params_of(copies, tolerance, None, policy, False)) if copies else \
+        ("sources", {"as_json": False})
+    with governed(request, user, command, params) as call:
         policy = call.redact_policy(policy)
         context = {**_choices(call, policy), "chosen": copies, "tolerance": tolerance, "redact": bool(policy),
                    "result": None, "error": None}
@@ -94,7 +97,9 @@ def check_page(request: Request, source: str = "", redact: bool = False,
     from .. import check as check_api
 
     policy = "default" if redact else None
-    with governed(request, user, "check", {"source": source or None, "tz": None, "as_json": False}) as call:
+    command, params = ("check", {"source": source, "tz": None, "as_json": False}) if source.strip() else \
+        ("sources", {"as_json": False})  # the empty form lists what may be checked
+    with governed(request, user, command, params) as call:
         policy = call.redact_policy(policy)
         context = {**_choices(call, policy), "sources": [] if policy else queries.sources(call.archive),
                    "source": source, "redact": bool(policy), "report": None}
