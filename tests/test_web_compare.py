@@ -189,3 +189,17 @@ def test_an_enterprise_read_is_checked_and_audited_as_the_cli_command(tmp_path: 
     assert [e["outcome"] for e in entries] == ["refused", "refused"]
     assert client.get("/api/v1/compare", params={"copy": ["hr", "hr"]}).status_code == 403
     assert [e["outcome"] for e in cli_json(db, "audit") if e["command"] == "compare"] == ["refused"]
+
+
+def test_only_a_role_that_may_import_keeps_an_uploaded_copy(db: Path) -> None:
+    add_user(db, "amy", "agent")
+    agent = TestClient(app_for(db))
+    csrf = login(agent, "amy")
+    sources = cli_json(db, "sources")
+    upload = {"files": ("shop_console.jsonl", (COMPARE / "shop_console.jsonl").read_bytes())}
+    kept = agent.post("/api/v1/compare", data={"copy": "phone", "keep": "true"}, files=upload,
+                      headers={"X-CSRF-Token": csrf})
+    assert kept.status_code == 403 and "may not import" in kept.json()["detail"]
+    read = agent.post("/api/v1/compare", data={"copy": "phone"}, files=upload, headers={"X-CSRF-Token": csrf})
+    assert read.status_code == 200 and read.json()["verdict"].startswith("DIFFERENT")
+    assert cli_json(db, "sources") == sources

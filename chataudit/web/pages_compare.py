@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from .. import compare as compare_api, people as people_api, queries
@@ -75,7 +75,7 @@ def compare_form(request: Request, copies: Annotated[list[str], Form(alias="copy
                  tz: Annotated[str, Form()] = "", keep: Annotated[bool, Form()] = False,
                  redact: Annotated[bool, Form()] = False, user: User = Depends(require("read"))) -> Response:
     if keep and not roles.allowed(user.role, "import"):
-        raise ChatAuditError(f"the role {user.role!r} may not import (keep): compare without keeping the files")
+        raise HTTPException(403, f"the role {user.role!r} may not import (keep): compare without keeping the files")
     policy = "default" if redact else None
     copies = [c for c in copies if c.strip()]
     with uploaded(request, files) as (base, paths):
@@ -156,7 +156,7 @@ def person_page(request: Request, p: str, since: str = "", until: str = "", reda
                 more = True
                 break
             rows.append(row)
-        shown = f"person {person_id}" if policy else p
+        shown = p if not policy else f"person {person_id}" if person_id is not None else "(redacted)"
         platforms = sorted({row["platform"] for row in rows})
         return call.page("person.j2", {"person": shown, "ref": p, "identities": [] if policy else identities,
                                        "rows": rows, "platforms": platforms, "since": since, "until": until,

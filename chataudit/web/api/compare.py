@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Iterator
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from starlette.responses import Response
 
 from ... import compare as compare_api
@@ -102,7 +102,7 @@ def compare_upload(request: Request, copies: Annotated[list[str], Form(alias="co
                    tz: Annotated[str | None, Form()] = None, keep: Annotated[bool, Form()] = False,
                    redact: Annotated[bool, Form()] = False, user: User = Depends(require("read"))) -> Response:
     if keep and not roles.allowed(user.role, "import"):
-        raise ChatAuditError(f"the role {user.role!r} may not import (keep): compare without keeping the files")
+        raise HTTPException(403, f"the role {user.role!r} may not import (keep): compare without keeping the files")
     policy = "default" if redact else None
     with uploaded(request, files) as (base, paths):
         with governed(request, user, "compare", params_of(copies + paths, tolerance, tz or None, policy, keep)) as call:
