@@ -44,10 +44,12 @@ def test_compare_of_archive_copies_equals_the_cli_and_different_is_200(db: Path,
     response = client.get("/api/v1/compare", params={"copy": ["phone", "shop"]})
     assert response.status_code == 200, response.text
     assert response.json() == expected
-    assert expected["verdict"].startswith("DIFFERENT") and response.headers["x-chataudit-different"] == "true"
+    assert expected["verdict"].startswith("DIFFERENT") and expected["different"] is True
+    assert response.headers["x-chataudit-different"] == "true"
     assert len(expected["altered"]) == 1 and len(expected["missing_in_a"]) == 1
     same = client.get("/api/v1/compare", params={"copy": ["phone", "phone"]})
     assert same.status_code == 200 and same.headers["x-chataudit-different"] == "false"
+    assert same.json()["different"] is False
     assert same.json() == cli_compare(db, "phone", "phone")
 
 

@@ -96,12 +96,18 @@ def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S,
                 redactor.sender("sender_id", a or ""): redactor.sender("sender_id", b or "")
                 for a, b in alignment.sender_mapping.items()
             }
-        return Comparison(copies, pair_report(copies[0], copies[1], alignment), alignment)
+        return Comparison(copies, _flagged(pair_report(copies[0], copies[1], alignment)), alignment)
     if redactor is not None:  # the matrix aligns as it reports, so it sees de-identified text
         _learn_entities(copies, redactor)
         for copy in copies:
             _redact_copy(copy, redactor)
-    return Comparison(copies, matrix_report(copies, tolerance_s), None)
+    return Comparison(copies, _flagged(matrix_report(copies, tolerance_s)), None)
+
+
+def _flagged(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with ``different``: what the CLI's exit status says (1), as a field the web API returns with 200."""
+    report["different"] = is_different(report)
+    return report
 
 
 def is_different(report: dict[str, Any]) -> bool:
