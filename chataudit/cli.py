@@ -295,15 +295,12 @@ def messages(ctx: click.Context, conversation_ref: str | None, person_ref: str |
     if bool(conversation_ref) == bool(person_ref):
         raise click.UsageError("give exactly one of --conversation or --person")
     with open_archive(ctx) as archive:
-        since_ms, until_ms = time_window(archive, since, until, tz)
-        redact = redactor_for(redact_policy, archive)
         if person_ref:
-            rows = people_api.person_timeline(archive, person_ref, since_ms, until_ms)
-            if redact:
-                rows = map(redact, rows)
-            emit(rows, ["id", "sent_at", "platform", "conversation_title", "sender_name", "kind", "text"],
-                 as_json=as_json, title=person_ref)
+            rows = queries.person_messages(archive, person_ref, since=since, until=until, tz=tz,
+                                           redact_policy=redact_policy)
+            emit(rows, queries.PERSON_TIMELINE_COLUMNS, as_json=as_json, title=person_ref)
             return
+        since_ms, until_ms = time_window(archive, since, until, tz)
         conversation = archive.resolve_conversation(conversation_ref)
         rows = queries.timeline(archive, conversation["id"], since_ms, until_ms)
         redact = redactor_for(redact_policy, archive, conversation["id"])
@@ -322,11 +319,11 @@ def people(ctx: click.Context, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     with open_archive(ctx) as archive:
-        rows = people_api.identities(archive)
-        suggested = people_api.suggestions(archive)
+        listing = queries.people(archive)
     if as_json:
-        emit_json({"identities": rows, "people": _people_of(ctx), "suggestions": suggested})
+        emit_json(listing)
         return
+    rows, suggested = listing["identities"], listing["suggestions"]
     # the table shows names as words (梅梅, May), not as the JSON list --json gives
     emit(({**row, "names": ", ".join(row["names"])} for row in rows),
          ["identity", "names", "message_count", "conversations", "person", "person_name"], title="Identities")
@@ -334,11 +331,6 @@ def people(ctx: click.Context, as_json: bool) -> None:
         click.echo("Suggested links (apply with `chataudit people link A B`):")
         for s in suggested:
             click.echo(f"  {s['identities'][0]}  ~  {s['identities'][1]}   same {s['reason']}: {s['value']}")
-
-
-def _people_of(ctx: click.Context) -> list[dict[str, Any]]:
-    with open_archive(ctx) as archive:
-        return people_api.people(archive)
 
 
 @people.command("link")

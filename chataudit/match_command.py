@@ -6,14 +6,12 @@ not import ``cli`` so that either can be imported first.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import click
 
-from . import match as match_api
-from .model import zone
+from . import match as match_api, queries
 from .render import emit, emit_json
 from .statements import DEFAULT_ZONE
 from .cli import friendly_errors, open_archive
@@ -45,11 +43,8 @@ def match(ctx: click.Context, statements: tuple[str, ...], conversation_ref: str
     if conversation_ref and person_ref:
         raise click.UsageError("give at most one of --conversation or --person")
     with open_archive(ctx) as archive:
-        result = match_api.match_statements(
-            archive, [Path(s) for s in statements], conversation=conversation_ref, person=person_ref,
-            window_hours=window_hours, tz=zone(tz or DEFAULT_ZONE),
-            tolerance=Decimal(str(tolerance)) / 100,
-        )
+        result = queries.match(archive, [Path(s) for s in statements], conversation_ref=conversation_ref,
+                               person_ref=person_ref, window_hours=window_hours, tolerance=tolerance, tz=tz)
     if as_json:
         emit_json(result)
         return

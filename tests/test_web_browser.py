@@ -118,3 +118,82 @@ def test_log_in_search_and_open_the_conversation_on_desktop_and_phone(server: st
         finally:
             browser.close()
     assert problems == []
+
+
+COMPARE_FIXTURES = Path(__file__).parent / "fixtures" / "compare"
+
+
+@pytest.fixture
+def compare_server(tmp_path: Path):
+    import uvicorn
+
+    from web_support import run_cli
+
+    db = demo_archive(tmp_path)
+    run_cli(db, "import", str(COMPARE_FIXTURES / "wang_phone.csv"), "--tz", "Asia/Shanghai", "--label", "phone")
+    run_cli(db, "import", str(COMPARE_FIXTURES / "shop_console.jsonl"), "--label", "shop")
+    add_user(db, "lee", "lead")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app_for(db), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium (/usr/bin/chromium) is not installed")
+def test_compare_two_copies_check_and_a_person_on_desktop_and_phone(compare_server: str) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    server = compare_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    problems: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            for width, height, name in ((1280, 900, "desktop"), (390, 844, "phone")):
+                context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
+                                              accept_downloads=True)
+                page = context.new_page()
+                errors: list[str] = []
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.goto(server + "/compare")
+                page.fill("#name", "lee")
+                page.fill("#password", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_url(server + "/compare")
+                page.check("input[name=copy][value=phone]")
+                page.check("input[name=copy][value=shop]")
+                page.click("form.compare-pick button[type=submit]")
+                page.wait_for_selector("section.verdict.different")
+                visible = page.locator("table.cmp tbody tr:visible").count()
+                assert page.locator("table.cmp tr.st-altered del, table.cmp tr.st-altered ins").count() >= 1
+                assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+                page.screenshot(path=str(ARTIFACTS / f"web-{name}-5-compare.png"), full_page=True)
+                problems += [f"{name} compare: {v}" for v in axe_violations(page)]
+                page.uncheck("#only-diff")  # every message, the same ones too
+                assert page.locator("table.cmp tbody tr:visible").count() > visible
+                with page.expect_download() as download:
+                    page.click("#cmp-download")
+                report = Path(download.value.path()).read_text(encoding="utf-8")
+                assert report.startswith("<!doctype html") or "<html" in report[:200]
+                page.goto(server + "/check?source=phone")
+                page.wait_for_selector("section.verdict")
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                page.screenshot(path=str(ARTIFACTS / f"web-{name}-5b-check.png"), full_page=True)
+                problems += [f"{name} check: {v}" for v in axe_violations(page)]
+                page.goto(server + "/people")
+                page.click("a:has-text('时间线') >> nth=0")
+                page.wait_for_selector("article.bubble")
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                page.screenshot(path=str(ARTIFACTS / f"web-{name}-6-person.png"), full_page=True)
+                problems += [f"{name} person: {v}" for v in axe_violations(page)]
+                assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+                context.close()
+        finally:
+            browser.close()
+    assert problems == []

@@ -9,6 +9,7 @@ trusting ids, names or printed local times (:mod:`.align`) and returns a :class:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 from ..model import zone
@@ -35,12 +36,14 @@ class Comparison:
 
 def compare_copies(
     archive: Archive, refs: list[str], *, tolerance_s: float = DEFAULT_TOLERANCE_S, tz: str | None = None,
-    redactor: Any = None, keep: bool = False,
+    redactor: Any = None, keep: bool = False, base: Path | None = None,
 ) -> Comparison:
     """Load the named copies and compare them: pairwise for two, a presence matrix for more.
 
     With a ``redactor`` (``--redact``) every text and name in the report is de-identified. Export
     files are read into a temporary archive unless ``keep`` imports them (``compare --keep``).
+    Files under ``base`` (an upload's folder) are named by their path below it, not where the
+    server keeps them.
     """
     if len(refs) < 2:
         raise ValueError("compare needs at least two copies")
@@ -48,8 +51,36 @@ def compare_copies(
         raise ValueError("--tolerance must not be negative")
     if tz:
         zone(tz)  # an unknown zone is an error even when no copy is a file it applies to
-    copies = load_copies(archive, refs, tz=tz, keep=keep)
+    copies = load_copies(archive, refs, tz=tz, keep=keep, base=base)
+    if base is not None:
+        for copy in copies:
+            copy.name = _below(copy.name, base)
+            copy.sources = [{**source, "path": _below(source.get("path"), base)} for source in copy.sources]
     return compare_loaded(copies, tolerance_s, redactor)
+
+
+def _below(path: Any, base: Path) -> Any:
+    """``path`` relative to ``base`` when under it (the name an upload was given), else unchanged."""
+    if not isinstance(path, str):
+        return path
+    try:
+        return Path(path).relative_to(base).as_posix()
+    except ValueError:
+        return path
+
+
+def compare_request(
+    archive: Archive, refs: list[str], *, tolerance_s: float = DEFAULT_TOLERANCE_S, tz: str | None = None,
+    redact_policy: str | None = None, keep: bool = False, base: Path | None = None,
+) -> Comparison:
+    """``compare`` as a front end asks for it (the CLI and the web API): ``redact_policy`` is
+    ``--redact``'s value (None: off, "default": the built-in policy, else a TOML policy file)."""
+    redactor = None
+    if redact_policy is not None:
+        from ..privacy import Redactor, load_policy
+
+        redactor = Redactor(load_policy(redact_policy))
+    return compare_copies(archive, refs, tolerance_s=tolerance_s, tz=tz, redactor=redactor, keep=keep, base=base)
 
 
 def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S, redactor: Any = None) -> Comparison:
@@ -65,12 +96,18 @@ def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S,
                 redactor.sender("sender_id", a or ""): redactor.sender("sender_id", b or "")
                 for a, b in alignment.sender_mapping.items()
             }
-        return Comparison(copies, pair_report(copies[0], copies[1], alignment), alignment)
+        return Comparison(copies, _flagged(pair_report(copies[0], copies[1], alignment)), alignment)
     if redactor is not None:  # the matrix aligns as it reports, so it sees de-identified text
         _learn_entities(copies, redactor)
         for copy in copies:
             _redact_copy(copy, redactor)
-    return Comparison(copies, matrix_report(copies, tolerance_s), None)
+    return Comparison(copies, _flagged(matrix_report(copies, tolerance_s)), None)
+
+
+def _flagged(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with ``different``: what the CLI's exit status says (1), as a field the web API returns with 200."""
+    report["different"] = is_different(report)
+    return report
 
 
 def is_different(report: dict[str, Any]) -> bool:
@@ -105,5 +142,5 @@ def _redact_copy(copy: Copy, redactor: Any) -> None:
 # ``align`` stays the module, so ``import chataudit.compare.align`` means one thing)
 __all__ = [
     "Alignment", "Comparison", "Copy", "DEFAULT_TOLERANCE_S", "Side", "char_diff", "compare_copies",
-    "compare_loaded", "is_different", "load_copy", "normalize",
+    "compare_loaded", "compare_request", "is_different", "load_copy", "normalize",
 ]

@@ -12,7 +12,7 @@ import click
 
 from ..exitcodes import DIFFERENT, DiffStyleCommand
 from ..render import emit, emit_json
-from . import DEFAULT_TOLERANCE_S, Comparison, compare_copies, is_different
+from . import DEFAULT_TOLERANCE_S, Comparison, compare_request, is_different
 from .report import DIFFERENCE_KEYS, LABELS
 
 
@@ -61,13 +61,9 @@ def _run(ctx: click.Context, refs: list[str], tolerance: float, tz: str | None, 
     if len(refs) < 2:
         raise click.UsageError("give at least two copies to compare")
     with _cli().open_archive(ctx) as archive:
-        redactor = None
-        if redact_policy is not None:
-            from ..privacy import Redactor, load_policy
-
-            redactor = Redactor(load_policy(redact_policy))
         before = {s["id"] for s in archive.sources()} if keep else set()
-        comparison = compare_copies(archive, refs, tolerance_s=tolerance, tz=tz, redactor=redactor, keep=keep)
+        comparison = compare_request(archive, refs, tolerance_s=tolerance, tz=tz, redact_policy=redact_policy,
+                                     keep=keep)
         for source in archive.sources():
             if keep and source["id"] not in before:
                 click.echo(f"kept {source['path']} in the archive as source {source['id']} labelled "

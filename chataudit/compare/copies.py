@@ -67,15 +67,18 @@ class Copy:
         }
 
 
-def load_copies(archive: Archive, refs: list[str], *, tz: str | None = None, keep: bool = False) -> list[Copy]:
-    return [load_copy(archive, ref, tz=tz, keep=keep) for ref in refs]
+def load_copies(archive: Archive, refs: list[str], *, tz: str | None = None, keep: bool = False,
+                base: Path | None = None) -> list[Copy]:
+    return [load_copy(archive, ref, tz=tz, keep=keep, base=base) for ref in refs]
 
 
-def load_copy(archive: Archive, ref: str, *, tz: str | None = None, keep: bool = False) -> Copy:
+def load_copy(archive: Archive, ref: str, *, tz: str | None = None, keep: bool = False,
+              base: Path | None = None) -> Copy:
     """Resolve ``ref`` (label, file, conversation, or any of the first two ``@CONVERSATION``) and load it.
 
     An export file is read into a temporary archive and the user's archive is left untouched,
-    unless ``keep`` (``compare --keep``) asks to import it.
+    unless ``keep`` (``compare --keep``) asks to import it. Files under ``base`` (an upload's
+    folder, as for ``import_paths``) are named by their path below it.
     """
     if not ref.strip():  # Path('') is the current folder: an empty reference would import all of it
         raise ChatAuditError("an empty copy reference names no copy: give a source label, a conversation "
@@ -91,7 +94,7 @@ def load_copy(archive: Archive, ref: str, *, tz: str | None = None, keep: bool =
             return _load_sources(archive, ref, labelled, conversation_ref)
         if Path(head).exists():
             if keep:
-                return _load_sources(archive, ref, _import_file(archive, Path(head), tz), conversation_ref)
+                return _load_sources(archive, ref, _import_file(archive, Path(head), tz, base), conversation_ref)
             return _read_file(archive, ref, Path(head), conversation_ref, tz)
         if conversation_ref is None and _is_conversation(archive, ref):
             conversation = dict(archive.resolve_conversation(ref))
@@ -142,9 +145,9 @@ def _file_sources(archive: Archive, path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _import_file(archive: Archive, path: Path, tz: str | None) -> list[dict[str, Any]]:
+def _import_file(archive: Archive, path: Path, tz: str | None, base: Path | None = None) -> list[dict[str, Any]]:
     before = archive.db.execute("SELECT coalesce(max(id), 0) FROM sources").fetchone()[0]
-    summary = importer.import_paths(archive, [path], label=path.name, tz=tz)
+    summary = importer.import_paths(archive, [path], label=path.name, tz=tz, base=base)
     for outcome in summary.files:
         if outcome.error:
             raise ChatAuditError(outcome.error)

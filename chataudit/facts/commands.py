@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from .. import facts as facts_api
-from ..cli import friendly_errors, json_option, open_archive, time_window
+from .. import queries
+from ..cli import friendly_errors, json_option, open_archive
 from ..render import emit, emit_json
 
 COLUMNS = ["sent_at", "platform", "conversation_title", "sender", "type", "value", "hedges", "statement"]
@@ -35,10 +36,9 @@ def facts_command(ctx: click.Context, conversation_ref: str | None, person: str 
     date in the offset it was sent in.
     """
     with open_archive(ctx) as archive:
-        since_ms, until_ms = time_window(archive, since, until, tz)
         tally: dict[str, int] = {}
-        found = facts_api.facts(archive, conversation=conversation_ref, person=person, topic=topic,
-                                types=types or None, since_ms=since_ms, until_ms=until_ms, tally=tally)
+        found = queries.facts(archive, conversation_ref=conversation_ref, person=person, topic=topic, types=types,
+                              since=since, until=until, tz=tz, tally=tally)
     if as_json:
         emit_json(found)
         return

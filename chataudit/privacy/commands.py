@@ -31,17 +31,17 @@ def pii() -> None:
 def pii_scan(ctx: click.Context, conversation_ref: str | None, person_ref: str | None, types: str | None,
              as_json: bool) -> None:
     """Scan messages for personal data. Incremental: only messages new since the last scan are read."""
-    from .scan import scan
+    from .. import queries
 
     with open_archive(ctx) as archive:
-        result = scan(archive, conversation=conversation_ref, person=person_ref, types=types)
+        result = queries.pii_scan(archive, conversation_ref=conversation_ref, person_ref=person_ref, types=types)
     if as_json:
-        emit_json(result.as_dict())
+        emit_json(result)
         return
-    emit(result.findings, ["message_id", "type", "value", "start", "end", "sensitive"],
-         title=f"{len(result.findings)} findings")
-    emit([{"type": k, "count": v} for k, v in result.counts.items()], ["type", "count"], title="By type")
-    click.echo(f"scanned {result.scanned} new or changed messages in {result.seconds:.2f} s", err=True)
+    emit(result["findings"], ["message_id", "type", "value", "start", "end", "sensitive"],
+         title=f"{len(result['findings'])} findings")
+    emit([{"type": k, "count": v} for k, v in result["counts"].items()], ["type", "count"], title="By type")
+    click.echo(f"scanned {result['scanned']} new or changed messages in {result['seconds']:.2f} s", err=True)
 
 
 @pii.command("types")

@@ -30,6 +30,7 @@ PAGE_SIZE = 200
 # The main navigation: (path, message key, permission). A capability's pages module appends its own
 # entry (``pages.NAV.append(("/quality", "quality", "read"))``) and its router to app.PAGE_ROUTERS.
 NAV: list[tuple[str, str, str]] = [("/search", "search", "read"), ("/conversations", "conversations", "list"),
+                                   ("/compare", "compare.nav", "read"), ("/people", "person.nav", "read"),
                                    ("/import", "import", "import")]
 
 

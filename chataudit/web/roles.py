@@ -10,10 +10,10 @@ ROLES = ("admin", "lead", "reviewer", "agent", "auditor")
 
 # Permissions: list (conversations, sources), read (message text, timelines, search), verify (the
 # ledger), import (uploads), jobs (start and watch background jobs), audit (read the audit trail),
-# users (manage accounts).
+# users (manage accounts), people (link and unlink identities into persons).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"list", "read", "verify", "import", "jobs", "audit", "users"}),
-    "lead": frozenset({"list", "read", "verify", "import", "jobs"}),
+    "admin": frozenset({"list", "read", "verify", "import", "jobs", "audit", "users", "people"}),
+    "lead": frozenset({"list", "read", "verify", "import", "jobs", "people"}),
     "agent": frozenset({"list", "read"}),
     "reviewer": frozenset({"list", "read"}),
     "auditor": frozenset({"list", "verify", "audit"}),
@@ -25,7 +25,7 @@ REDACTED_ONLY = frozenset({"reviewer"})
 
 DESCRIPTIONS = {
     "admin": "everything, and manages users",
-    "lead": "reads, searches, verifies and imports (a customer-service team lead)",
+    "lead": "reads, searches, verifies, imports and links people (a customer-service team lead)",
     "agent": "reads and searches",
     "reviewer": "reads and searches de-identified data only (the server redacts before sending)",
     "auditor": "lists, verifies the ledger and reads the audit trail; no message text",
