@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from .. import __version__
-from . import accounts, api, pages, problems
+from . import accounts, api, pages, pages_quality, problems
 from .config import ServerConfig
 from .accounts import User
 from .security import LoginLimiter, authenticated, is_owner_token, owner, set_session_cookie
@@ -35,6 +35,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     problems.install(app)
     app.include_router(api.router())
     app.include_router(pages.router)
+    app.include_router(pages_quality.router)
     from . import jobs
 
     app.state.jobs = jobs.JobRunner(config)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import archive, jobs, ledger
+from . import archive, jobs, ledger, quality
 
 PREFIX = "/api/v1"
-ROUTERS: list[APIRouter] = [archive.router, ledger.router, jobs.router]
+ROUTERS: list[APIRouter] = [archive.router, ledger.router, jobs.router, quality.router]
 
 
 def router() -> APIRouter:
