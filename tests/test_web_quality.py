@@ -182,3 +182,38 @@ def test_the_dashboard_escapes_text_and_shows_another_users_job_to_nobody(tmp_pa
     with TestClient(app_for(db)) as other:
         login(other, "kim")
         assert other.get(f"/quality?job={job_id}").status_code == 404
+
+
+def test_the_report_reports_progress_per_batch_of_texts_and_stops_when_told(db: Path) -> None:
+    """A job's cancel is an exception raised from its progress call: the report stops in its text pass."""
+    from chataudit.quality import build as quality_build
+    from chataudit.store import Archive
+    from chataudit.web.jobs import JobCancelled
+
+    seen: list[tuple[int, str]] = []
+
+    def progress(count: int, note: str) -> None:
+        seen.append((count, note))
+        if note == "texts":
+            raise JobCancelled("job 1 was cancelled")
+
+    with Archive(db) as archive:
+        with pytest.raises(JobCancelled):
+            quality_build.build(archive, on_step=progress)
+    assert [note for _, note in seen] == ["files read", "timings", "texts"]
+    assert seen[-1][0] > 0  # texts read in the first batch
+
+
+def test_a_quality_job_cancelled_before_it_runs_stays_cancelled(db: Path) -> None:
+    from chataudit.web.accounts import User
+    from chataudit.web.api.quality import QualityRequest
+    from fastapi.testclient import TestClient
+
+    app = app_for(db)
+    with TestClient(app, headers={"Authorization": "Bearer owner-token-for-tests-0123456789"}) as client:
+        runner = app.state.jobs
+        user = User(None, "owner", "admin", "owner")  # the owner, as the Bearer token logs in
+        job_id = runner.create("quality-report", user)
+        assert client.post(f"/api/v1/jobs/{job_id}/cancel").json()["cancel_requested"] is True
+        runner.start(job_id, "quality-report", user, query=QualityRequest(), policy=None, paths={})
+        assert _finished(client, job_id)["state"] == "cancelled"

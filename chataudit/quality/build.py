@@ -42,8 +42,8 @@ def build(archive: Archive, *, roster: str | None = None, scripts: str | None = 
           new_days: int = config.DEFAULT_NEW_DAYS, hours: str | None = None, top: int = 10, no_nlp: bool = False,
           redact_policy: str | None = None, on_step: Callable[[int, str], None] | None = None) -> Built:
     """Every figure of ``chataudit quality`` for the options the command takes (file options are
-    paths). ``on_step(step, note)`` is called between the report's phases (a job's progress and
-    cancel point): 1 files read, 2 period analysed, 3 comparison period analysed, 4 redacted."""
+    paths). ``on_step(count, note)`` reports progress (texts read so far, and the phase) between the
+    report's phases and after each batch of texts: a web job's progress and cancel point."""
     step = on_step or (lambda _n, _note: None)
     from ..queries import time_window
 
@@ -65,14 +65,13 @@ def build(archive: Archive, *, roster: str | None = None, scripts: str | None = 
         top=top, nlp=not no_nlp,
     )
     imported = report_api.import_ratings(archive, ratings, tz_name) if ratings else None
-    step(1, "files read")
-    result = report_api.analyze(archive, options)
-    step(2, "period analysed")
+    step(0, "files read")
+    result = report_api.analyze(archive, options, lambda n, phase: step(n, phase))
     if compare_to:
         before_since, before_until = period(compare_to, tz_name)
-        before = report_api.analyze(archive, config.replace_period(options, before_since, before_until))
+        before = report_api.analyze(archive, config.replace_period(options, before_since, before_until),
+                                    lambda n, phase: step(n, f"compare-to: {phase}"))
         result["compare"] = report_api.compare(result, before)
-        step(3, "comparison period analysed")
     else:
         result["compare"] = None
     redactor = None
@@ -82,6 +81,6 @@ def build(archive: Archive, *, roster: str | None = None, scripts: str | None = 
         redactor = Redactor(load_policy(redact_policy))
         # customers are people; agent names stay, a team lead needs them (they are the roster)
         # a conversation's title is its other party's name (or ids) in a one-to-one chat
+        step(0, "redacting")
         result = redactor.tree(result, REDACTED_KEYS)
-        step(4, "redacted")
     return Built(result, redactor, imported)

@@ -229,7 +229,7 @@ def run_quality(job: Job, *, query: QualityRequest, policy: str | None, paths: d
                              params=query.params(policy, _names(paths)))
     try:
         job.progress(0, "reading the files")
-        result = run(job.archive, query, policy, paths, on_step=lambda step, note: job.progress(step, note))
+        result = run(job.archive, query, policy, paths, on_step=job.progress)
     except BaseException as error:
         access.conclude(job.archive, admission, records=0, outputs=[], outcome="error", exit_code=1,
                         detail=str(error) or type(error).__name__)
