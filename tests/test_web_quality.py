@@ -217,3 +217,24 @@ def test_a_quality_job_cancelled_before_it_runs_stays_cancelled(db: Path) -> Non
         assert client.post(f"/api/v1/jobs/{job_id}/cancel").json()["cancel_requested"] is True
         runner.start(job_id, "quality-report", user, query=QualityRequest(), policy=None, paths={})
         assert _finished(client, job_id)["state"] == "cancelled"
+
+
+def test_ratings_are_imported_only_by_a_role_that_may_import(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    db = demo_archive(tmp_path)
+    add_user(db, "rita", "reviewer")
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("conversation,time,rating\n4,2026-03-16 09:40,5\n", encoding="utf-8")
+    with TestClient(app_for(db)) as browser:
+        csrf = login(browser, "rita")
+        with open(ratings, "rb") as handle:
+            refused = browser.post("/api/v1/quality", files={"ratings": ("ratings.csv", handle)},
+                                   headers={"X-CSRF-Token": csrf})
+        assert refused.status_code == 403
+    expected = stable(cli_json(db, "quality", "--ratings", str(ratings)))
+    client = owner_client(db)
+    with open(ratings, "rb") as handle:
+        answer = client.post("/api/v1/quality", files={"ratings": ("ratings.csv", handle)})
+    assert answer.status_code == 200, answer.text
+    assert stable(answer.json()) == expected  # re-imported ratings add nothing: the same report

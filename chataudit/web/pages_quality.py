@@ -45,7 +45,7 @@ def _report(request: Request, job_id: int, user: User) -> tuple[dict[str, Any], 
 def dashboard(request: Request, job: Annotated[int | None, Query()] = None,
               user: User = Depends(require("quality"))) -> Response:
     context: dict[str, Any] = {"job": None, "r": None, "charts": None, "redact": False, "files": _stored(request),
-                               "recent": [j for j in request.app.state.jobs.list(user) if j["kind"] == "quality-report"][:10],
+                               "recent": _recent(request, user),
                                "new_days": DEFAULT_NEW_DAYS, "dimensions": DIMENSIONS}
     if job is not None:
         from ..quality.score import fmt_s
@@ -58,6 +58,17 @@ def dashboard(request: Request, job: Annotated[int | None, Query()] = None,
         context.update(job=found, r=result, redact=_redact(request, user),
                        charts=orjson.dumps(charts(result)).decode() if result else None)
     return _page(request, "quality.j2", context)
+
+
+def _recent(request: Request, user: User) -> list[dict[str, Any]]:
+    """The user's last reports, without their results (a 1M-message report's result is tens of MB:
+    JobRunner.list would read them all)."""
+    from .jobs import JobRunner
+
+    with request.app.state.config.open_archive() as archive:
+        rows = archive.db.execute("SELECT id, operator, state, created_at FROM web_jobs WHERE kind = 'quality-report'"
+                                  " ORDER BY id DESC LIMIT 200").fetchall()
+    return [{"id": row[0], "state": row[2], "created_at": row[3]} for row in rows if JobRunner._visible(row[1], user)][:10]
 
 
 def _stored(request: Request) -> list[str]:
@@ -106,7 +117,7 @@ def status(request: Request, job_id: int, user: User = Depends(require("quality"
 
 @router.get("/quality/jobs/{job_id}/sessions")
 def sessions(request: Request, job_id: int, user: User = Depends(require("quality"))) -> Response:
-    """The sessions behind a figure: ``ids`` (a list the report names), or a slice of all sessions by
+    """The sessions behind a figure: ``ids``, ``list`` (a list the report names, by place), or a slice of all sessions by
     ``day``, ``week``, ``hour``, ``weekday``, ``agent``, ``cohort``, ``topic``, ``unresolved``,
     ``over_sla``, ``critical``; sorted by ``sort`` (a session column, largest first)."""
     job, result = _report(request, job_id, user)
@@ -131,10 +142,30 @@ def _describe(params: Any) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items() if k not in ("lang", "redact"))[:200]
 
 
+LISTS = {"suggestion": ("suggestions", "sessions"), "script": ("scripts", "missed_sessions"),
+         "topic": ("topics", "sessions"), "slow": ("by_agent", "slow_sessions")}
+
+
+def listed(result: dict[str, Any], ref: str) -> set[str]:
+    """The session ids a figure of the report names (``suggestion:0``: the first suggestion's): the
+    page links to them by place, not by id (a 1M-message report names tens of thousands)."""
+    kind, _, index = ref.partition(":")
+    if kind not in LISTS or not index.isdigit():
+        raise ChatAuditError(f"list {ref!r}: use suggestion:N, script:N, topic:N or slow:N")
+    figure, key = LISTS[kind]
+    items = result.get(figure) or []
+    if int(index) >= len(items):
+        raise ChatAuditError(f"no {kind} {index} in this report")
+    return set(items[int(index)].get(key) or [])
+
+
 def select_sessions(result: dict[str, Any], params: Any) -> tuple[list[dict[str, Any]], int]:
     rows = result.get("session_rows") or []
     if params.get("ids"):
         wanted = set(params["ids"].split(","))
+        rows = [r for r in rows if r["session"] in wanted]
+    if params.get("list"):
+        wanted = listed(result, params["list"])
         rows = [r for r in rows if r["session"] in wanted]
     if params.get("day"):
         rows = [r for r in rows if r["start"][:10] == params["day"]]

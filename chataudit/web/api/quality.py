@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from starlette.responses import JSONResponse, Response
 
 from ...errors import ChatAuditError
@@ -214,7 +214,7 @@ def _ratings_allowed(user: User, query: QualityRequest, parts: dict[str, UploadF
 
     asked = "ratings" in query.files or (parts.get("ratings") is not None and parts["ratings"].filename)
     if asked and not roles.allowed(user.role, "import"):
-        raise ChatAuditError(f"ratings: the {user.role} role may not import (ask a lead or an admin)")
+        raise HTTPException(403, f"the role {user.role!r} may not import (ratings import into the archive)")
 
 
 def _names(paths: dict[str, str]) -> dict[str, str]:
