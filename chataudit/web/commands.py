@@ -97,9 +97,8 @@ def user_add(ctx: click.Context, name: str, role: str, with_token: bool) -> None
     """Add a user; asks for the password (at least 8 characters; stored as an argon2id hash)."""
     from . import accounts
 
-    password = _password()
-    with open_archive(ctx) as archive:
-        accounts.add_user(archive, name, role, password)
+    with open_archive(ctx) as archive:  # a mistyped --db fails before the password is asked for
+        accounts.add_user(archive, name, role, _password())
         token = accounts.new_token(archive, name) if with_token else None
     click.echo(f"user {name} added ({role})")
     if token:
@@ -140,9 +139,8 @@ def user_reset(ctx: click.Context, name: str) -> None:
     """Set a new password (asked for) and enable the user; their sessions and API tokens are revoked."""
     from . import accounts
 
-    password = _password()
-    with open_archive(ctx) as archive:
-        accounts.reset_user(archive, name, password)
+    with open_archive(ctx) as archive:  # a mistyped --db fails before the password is asked for
+        accounts.reset_user(archive, name, _password())
     click.echo(f"user {name}: new password set; sessions and API tokens revoked")
 
 
