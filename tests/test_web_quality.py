@@ -238,3 +238,30 @@ def test_ratings_are_imported_only_by_a_role_that_may_import(tmp_path: Path) -> 
         answer = client.post("/api/v1/quality", files={"ratings": ("ratings.csv", handle)})
     assert answer.status_code == 200, answer.text
     assert stable(answer.json()) == expected  # re-imported ratings add nothing: the same report
+
+
+def test_a_reviewers_dashboard_report_is_de_identified_whatever_the_form_says(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    db = demo_archive(tmp_path)
+    add_user(db, "rita", "reviewer")
+    with TestClient(app_for(db)) as browser:
+        csrf = login(browser, "rita")
+        started = browser.post("/quality", data={"csrf_token": csrf}, follow_redirects=False)  # no redact asked
+        job_id = int(started.headers["location"].split("job=")[1])
+        job = _finished(browser, job_id)
+        assert stable(job["result"]) == stable(cli_json(db, "quality", "--redact"))
+        page = browser.get(f"/quality?job={job_id}")
+        customers = {row["customer"] for row in cli_json(db, "quality")["session_rows"] if row["customer"]}
+        assert customers and not any(c in page.text for c in customers)
+        drilled = browser.get(f"/quality/jobs/{job_id}/sessions", params={"sort": "score"})
+        assert "redact=true" in drilled.text and not any(c in drilled.text for c in customers)
+
+
+def test_the_openapi_schema_lists_the_quality_endpoints(db: Path) -> None:
+    paths = owner_client(db).get("/api/v1/openapi.json").json()["paths"]
+    assert {"/api/v1/quality", "/api/v1/quality/jobs", "/api/v1/quality/files"} <= set(paths)
+    names = {p["name"] for p in paths["/api/v1/quality"]["get"]["parameters"]}
+    assert {"since", "until", "compare_to", "platform", "conversation", "agent", "team", "tz", "session_gap", "sla",
+            "new_days", "hours", "top", "no_nlp", "redact", "roster", "scripts", "taxonomy", "lexicon",
+            "scorecard"} <= names
