@@ -265,3 +265,11 @@ def test_the_openapi_schema_lists_the_quality_endpoints(db: Path) -> None:
     assert {"since", "until", "compare_to", "platform", "conversation", "agent", "team", "tz", "session_gap", "sla",
             "new_days", "hours", "top", "no_nlp", "redact", "roster", "scripts", "taxonomy", "lexicon",
             "scorecard"} <= names
+
+
+def test_a_quality_jobs_page_links_to_its_dashboard_instead_of_printing_the_report(db: Path) -> None:
+    client = owner_client(db)
+    job_id = client.post("/api/v1/quality/jobs").json()["id"]
+    assert _finished(client, job_id)["state"] == "done"
+    page = client.get(f"/jobs/{job_id}")
+    assert f'href="/quality?job={job_id}"' in page.text and "session_rows" not in page.text
