@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_verify.py
 	$(BIN)/python bench/bench_quality.py
 	$(BIN)/python bench/bench_pii.py
+	$(BIN)/python bench/bench_web.py
 
 clean:
 	rm -rf $(VENV) demo/*.db* build *.egg-info

@@ -69,7 +69,7 @@ def _filler(command: click.Command, tested: str | None, tmp: Path) -> list[str]:
                  "selector": ["conversation:1"], "keep": ["keep"], "files": [str(EXPORT)], "policy_file": []}
     options = {"statements": str(FIXTURES / "statements" / "bank_statement.csv"), "out": str(tmp / "out"),
                "out_dir": str(tmp / "out_dir"), "document": str(EXPORT), "expires": "2030-01-01",
-               "conversation_ref": "1", "tsa_url": "http://127.0.0.1:9/"}
+               "conversation_ref": "1", "tsa_url": "http://127.0.0.1:9/", "role": "agent"}
     args: list[str] = []
     for param in command.params:
         if isinstance(param, click.Option) and tested in param.opts:

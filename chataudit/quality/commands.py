@@ -1,4 +1,4 @@
-"""``chataudit quality``: a thin click command over :func:`chataudit.quality.report.analyze`."""
+"""``chataudit quality``: a thin click command over :func:`chataudit.quality.build.build`."""
 
 from __future__ import annotations
 
@@ -6,19 +6,9 @@ import sys
 
 import click
 
-from ..cli import friendly_errors, json_option, open_archive, redact_option, time_window
-from ..errors import ChatAuditError
-from ..model import parse_user_time, utc_ms, zone
+from ..cli import friendly_errors, json_option, open_archive, redact_option
 from ..render import emit_json
-from . import config, report as report_api
-
-
-def _period(text: str, tz_name: str) -> tuple[int, int]:
-    since, sep, until = text.partition("..")
-    if not sep or not since or not until:
-        raise ChatAuditError(f"--compare-to {text!r}: use SINCE..UNTIL, e.g. 2026-02-01..2026-02-28")
-    tz = zone(tz_name)
-    return utc_ms(parse_user_time(since, tz)), utc_ms(parse_user_time(until, tz, end_of_day=True))
+from . import build as build_api, config, report as report_api
 
 
 @click.command("quality")
@@ -62,37 +52,14 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             trends_path: str | None, html_path: str | None, redact_policy: str | None, as_json: bool) -> None:
     """Service quality: response times, SLA, scripts, top questions, sentiment, typos, sensitive words, scores."""
     with open_archive(ctx) as archive:
-        tz_name = tz or archive.setting("tz") or "Asia/Shanghai"
-        zone(tz_name)
-        since_ms, until_ms = time_window(archive, since, until, tz_name)
-        options = config.QualityOptions(
-            since_ms=since_ms, until_ms=until_ms, platforms=tuple(dict.fromkeys(platforms)),
-            conversations=tuple(archive.resolve_conversation(r)["id"] for r in conversation_refs),
-            agents=agent_refs, team=team, tz=tz_name, session_gap_s=config.parse_duration(session_gap),
-            sla_s=config.parse_sla(sla), new_days=new_days, hours=config.parse_hours(hours),
-            roster=config.load_roster(roster) if roster else [],
-            scripts=config.load_scripts(scripts), taxonomy=config.load_taxonomy(taxonomy),
-            lexicons=config.load_lexicons(lexicon), scorecard=config.load_scorecard(scorecard),
-            top=top, nlp=not no_nlp,
-        )
-        if ratings:
-            imported = report_api.import_ratings(archive, ratings, tz_name)
-            click.echo(f"{ratings}: {imported['ratings']} ratings, {imported['new']} new", err=True)
-        result = report_api.analyze(archive, options)
-        if compare_to:
-            before_since, before_until = _period(compare_to, tz_name)
-            before = report_api.analyze(archive, config.replace_period(options, before_since, before_until))
-            result["compare"] = report_api.compare(result, before)
-        else:
-            result["compare"] = None
-        redactor = None
-        if redact_policy is not None:
-            from ..privacy import Redactor, load_policy
-
-            redactor = Redactor(load_policy(redact_policy))
-            # customers are people; agent names stay, a team lead needs them (they are the roster)
-            # a conversation's title is its other party's name (or ids) in a one-to-one chat
-            result = redactor.tree(result, frozenset({"customer", "sender", "sender_name", "title"}))
+        built = build_api.build(
+            archive, roster=roster, scripts=scripts, taxonomy=taxonomy, lexicon=lexicon, scorecard=scorecard,
+            ratings=ratings, since=since, until=until, compare_to=compare_to, platforms=platforms,
+            conversation_refs=conversation_refs, agent_refs=agent_refs, team=team, tz=tz, session_gap=session_gap,
+            sla=sla, new_days=new_days, hours=hours, top=top, no_nlp=no_nlp, redact_policy=redact_policy)
+        result, redactor = built.result, built.redactor
+        if built.ratings is not None:
+            click.echo(f"{ratings}: {built.ratings['ratings']} ratings, {built.ratings['new']} new", err=True)
         if csv_path:
             with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
                 count = report_api.write_csv(result, handle)

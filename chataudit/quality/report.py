@@ -18,7 +18,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from ..errors import ChatAuditError
 from ..model import zone
@@ -45,20 +45,23 @@ def _iso(ms: int | None, tz_name: str) -> str | None:
     return datetime.fromtimestamp(ms / 1000, _zone(tz_name)).isoformat(timespec="seconds")
 
 
-def analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
-    """Every figure of ``chataudit quality`` for one period (see README for the keys)."""
+def analyze(archive: Archive, options: QualityOptions,
+            on_progress: Callable[[int, str], None] | None = None) -> dict[str, Any]:
+    """Every figure of ``chataudit quality`` for one period (see README for the keys).
+    ``on_progress(texts_read, phase)`` is called after the timings and after each batch of texts (a
+    web job's progress; it may raise to stop the report)."""
     # one object per session (~700k on a 1M-message archive) and none of them cyclic garbage: the
     # cyclic collector would rescan them all again and again while they are built
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _analyze(archive, options)
+        return _analyze(archive, options, on_progress or (lambda _n, _phase: None))
     finally:
         if enabled:
             gc.enable()
 
 
-def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
+def _analyze(archive: Archive, options: QualityOptions, on_progress: Callable[[int, str], None]) -> dict[str, Any]:
     db = archive.db
     started = time.perf_counter()
     senders, agents = sessions_sql.classify_senders(db, options.roster, None, options.new_days)
@@ -69,6 +72,7 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
     figures = timing.figures(con, options.sla_s, options.line_s)
     per_agent = timing.agent_figures(con, options.line_s)
     timing_seconds = time.perf_counter() - started
+    on_progress(0, "timings")
 
     sender_by_number = {s.number: s for s in senders}
     facts: dict[tuple[int, int], score.SessionFacts] = {}
@@ -101,7 +105,7 @@ def _analyze(archive: Archive, options: QualityOptions) -> dict[str, Any]:
         analyzer = nlp.Analyzer(options.lexicons)
         cache = nlp.Cache(db, analyzer)
         session_of = dict(con.execute("SELECT id, session_no FROM msgs").fetchall())
-        _stream_texts(db, options, facts, session_of, sender_by_number, cache, matcher, finder, questions)
+        _stream_texts(db, options, facts, session_of, sender_by_number, cache, matcher, finder, questions, on_progress)
         nlp_stats = {"messages": cache.analyzed + cache.cached, "analyzed": cache.analyzed, "cached": cache.cached,
                      "seconds": round(time.perf_counter() - nlp_started, 3)}
         nlp_stats["per_second"] = round(nlp_stats["messages"] / nlp_stats["seconds"], 1) if nlp_stats["seconds"] else None
@@ -178,7 +182,8 @@ def _hours_text(hours: tuple[int, int] | None) -> str | None:
     return f"{hours[0] // 60:02d}:{hours[0] % 60:02d}-{hours[1] // 60:02d}:{hours[1] % 60:02d}"
 
 
-def _stream_texts(db, options, facts, session_of, sender_by_number, cache, matcher, finder, questions) -> None:
+def _stream_texts(db, options, facts, session_of, sender_by_number, cache, matcher, finder, questions,
+                  on_progress) -> None:
     """Read every counted text message once, in timeline order, and fold it into its session."""
     where, params = sessions_sql._message_filter(options)
     where += ["w.code >= 0", "m.kind = 'text'"]
@@ -191,10 +196,13 @@ def _stream_texts(db, options, facts, session_of, sender_by_number, cache, match
     )
     any_categories = [c.name for c in options.scripts if c.position == "any"]
     sensitive_who = {name: spec.get("who", "any") for name, spec in options.lexicons.sensitive.items()}
+    read = 0
     while True:
         rows = cursor.fetchmany(BATCH)
         if not rows:
             break
+        read += len(rows)
+        on_progress(read, "texts")
         analyses = cache.analyze_all([(r[6], r[5]) for r in rows])
         for message_id, conv, ms, code, who, text, content_hash in rows:
             session_no = session_of.get(message_id)

@@ -10,12 +10,13 @@ ROLES = ("admin", "lead", "reviewer", "agent", "auditor")
 
 # Permissions: list (conversations, sources), read (message text, timelines, search), verify (the
 # ledger), import (uploads), jobs (start and watch background jobs), audit (read the audit trail),
-# users (manage accounts), people (link and unlink identities into persons).
+# users (manage accounts), people (link and unlink identities into persons), quality (the quality
+# report and dashboard; a reviewer's de-identified).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"list", "read", "verify", "import", "jobs", "audit", "users", "people"}),
-    "lead": frozenset({"list", "read", "verify", "import", "jobs", "people"}),
+    "admin": frozenset({"list", "read", "verify", "import", "jobs", "audit", "users", "people", "quality"}),
+    "lead": frozenset({"list", "read", "verify", "import", "jobs", "people", "quality"}),
     "agent": frozenset({"list", "read"}),
-    "reviewer": frozenset({"list", "read"}),
+    "reviewer": frozenset({"list", "read", "jobs", "quality"}),
     "auditor": frozenset({"list", "verify", "audit"}),
 }
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import archive, jobs, ledger
+from . import archive, jobs, ledger, quality
 from . import check, compare, facts, people, pii
 
 PREFIX = "/api/v1"
 ROUTERS: list[APIRouter] = [archive.router, ledger.router, jobs.router]
-ROUTERS += [compare.router, check.router, facts.router, people.router, pii.router]
+ROUTERS += [quality.router, compare.router, check.router, facts.router, people.router, pii.router]
 
 
 def router() -> APIRouter:
