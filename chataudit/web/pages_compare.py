@@ -17,7 +17,6 @@ from . import roles
 from .accounts import User
 from .api.compare import params_of, run_compare, uploaded
 from .governed import Call, governed
-
 from .security import require
 
 router = APIRouter(include_in_schema=False)

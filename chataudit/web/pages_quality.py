@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from ..errors import ChatAuditError
 from ..quality.config import DEFAULT_NEW_DAYS
 from .accounts import User
-from .api.quality import FILE_OPTIONS, QualityRequest, start_quality_job, stored_folder
+from .api.quality import QualityRequest, start_quality_job, stored_folder
 from .pages import _page
 from .security import require
 
