@@ -9,11 +9,13 @@ from __future__ import annotations
 ROLES = ("admin", "lead", "reviewer", "agent", "auditor")
 
 # Permissions: list (conversations, sources), read (message text, timelines, search), verify (the
-# ledger), import (uploads), jobs (start and watch background jobs), audit (read the audit trail),
-# users (manage accounts).
+# ledger, evidence packages), import (uploads), jobs (start and watch background jobs), audit (read the
+# audit trail and the governance records: roster, authorizations and their scans, holds, retention
+# rules and dry runs), users (manage accounts), evidence (build evidence packages), govern (change
+# governance records: roster, authorizations, holds, retention rules, and a real retention run).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"list", "read", "verify", "import", "jobs", "audit", "users"}),
-    "lead": frozenset({"list", "read", "verify", "import", "jobs"}),
+    "admin": frozenset({"list", "read", "verify", "import", "jobs", "audit", "users", "evidence", "govern"}),
+    "lead": frozenset({"list", "read", "verify", "import", "jobs", "evidence"}),
     "agent": frozenset({"list", "read"}),
     "reviewer": frozenset({"list", "read"}),
     "auditor": frozenset({"list", "verify", "audit"}),

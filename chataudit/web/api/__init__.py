@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import archive, jobs, ledger
+from . import archive, evidence, governance, jobs, ledger
 
 PREFIX = "/api/v1"
-ROUTERS: list[APIRouter] = [archive.router, ledger.router, jobs.router]
+ROUTERS: list[APIRouter] = [archive.router, ledger.router, jobs.router, governance.router, evidence.router]
 
 
 def router() -> APIRouter:
