@@ -35,6 +35,10 @@ def create_app(config: ServerConfig) -> FastAPI:
     problems.install(app)
     app.include_router(api.router())
     app.include_router(pages.router)
+    from . import pages_evidence, pages_governance
+
+    app.include_router(pages_evidence.router)
+    app.include_router(pages_governance.router)
     from . import jobs
 
     app.state.jobs = jobs.JobRunner(config)
