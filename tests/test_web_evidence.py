@@ -166,3 +166,15 @@ def test_role_limits_and_csrf(built) -> None:
     assert started.status_code == 202
     failed = wait(lead, started.json()["id"])
     assert failed["state"] == "failed" and "has no messages in that period" in failed["error"]
+
+
+def test_every_evidence_and_governance_endpoint_has_a_curl_line_in_the_readme() -> None:
+    import re as _re
+
+    from chataudit.web.api import evidence, governance
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    curls = "\n".join(line for line in readme.splitlines() if "http://127.0.0.1:8787/api/v1" in line)
+    for route in [*evidence.router.routes, *governance.router.routes]:
+        pattern = _re.sub(r"\\\{[^}]+\\\}", r"[^/ ?']+", _re.escape(route.path))
+        assert _re.search(r"/api/v1" + pattern + r"(?=[\s?']|$)", curls), route.path
