@@ -152,3 +152,54 @@ def test_hostile_uploads_are_refused(enterprise: Path) -> None:
     bad = client.post("/api/v1/roster", files={"file": ("..", b"id,name\n")})
     assert bad.status_code == 400 and "not a file name" in bad.json()["detail"]
     assert not list((enterprise.parent / "jobs").glob("upload-*"))
+
+
+def test_only_the_archives_admin_leaves_enterprise_mode_as_on_the_cli(enterprise: Path) -> None:
+    add_user(enterprise, "admin-zhao", "admin")
+    admin = TestClient(app_for(enterprise))
+    csrf = login(admin, "admin-zhao")
+    refused = admin.post("/api/v1/mode", data={"mode": "personal", "reason": "done"}, headers={"X-CSRF-Token": csrf})
+    cli = run_cli(enterprise, "init", "--mode", "personal", "--reason", "done", ok=False, operator="admin-zhao")
+    assert refused.status_code == 403 and f"Error: {refused.json()['detail']}" in cli.output
+    assert "only the archive's admin, owner" in refused.json()["detail"]
+    entries = [e for e in cli_json(enterprise, "audit", "--command", "init") if e["operator"] == "admin-zhao"]
+    assert [e["outcome"] for e in entries] == ["refused", "refused"]
+    client = owner(enterprise)
+    assert client.post("/api/v1/mode", data={"mode": "personal"}).status_code == 403  # a reason is required
+    done = client.post("/api/v1/mode", data={"mode": "personal", "reason": "pilot over"}).json()
+    assert done["mode"] == "personal" and done["previous"] == "enterprise"
+    assert cli_json(enterprise, "mode")["mode"] == "personal"
+
+
+def test_a_tampered_authorization_scan_is_not_served(enterprise: Path) -> None:
+    import sqlite3
+
+    run_cli(enterprise, "auth", "add", "--document", str(SCAN), "--purpose", "review", "--expires", "2099-12-31",
+            "--granted-by", "HR", "--subject", "E001")
+    with sqlite3.connect(enterprise) as db:  # the attacker holds the file: drops the trigger, edits the row
+        db.execute("DROP TRIGGER governance_authorizations_no_update")
+        db.execute("UPDATE governance_authorizations SET document = ? WHERE id = 1", (b"forged scan",))
+    response = owner(enterprise).get("/api/v1/auth/1/document")
+    cli = run_cli(enterprise, "auth", "document", "1", "--out", str(enterprise.parent / "scan.pdf"), ok=False)
+    assert response.status_code == 400 and b"forged" not in response.content
+    assert f"Error: {response.json()['detail']}" in cli.output and "no longer matches its SHA-256" in cli.output
+
+
+def test_an_evidence_build_without_an_authorization_is_refused_and_recorded(enterprise: Path) -> None:
+    import time
+
+    add_user(enterprise, "lead-lee", "lead")
+    lead = TestClient(app_for(enterprise))
+    csrf = login(lead, "lead-lee")
+    job = lead.post("/api/v1/evidence/export", data={"conversation": WECOM}, headers={"X-CSRF-Token": csrf}).json()
+    deadline = time.monotonic() + 20
+    while (job := lead.get(f"/api/v1/jobs/{job['id']}").json())["state"] not in ("done", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    cli = run_cli(enterprise, "evidence", "export", "--conversation", WECOM, "--no-pdf", "--out",
+                  str(enterprise.parent / "x.zip"), ok=False, operator="lead-lee")
+    assert job["state"] == "failed" and f"Error: {job['error']}" in cli.output and "missing: subject" in job["error"]
+    refused = [e for e in cli_json(enterprise, "audit", "--command", "evidence export") if e["outcome"] == "refused"]
+    assert [e["operator"] for e in refused] == ["lead-lee", "lead-lee"]
+    assert not list((enterprise.parent / "jobs" / "downloads").glob("*/*.zip")) if \
+        (enterprise.parent / "jobs" / "downloads").exists() else True

@@ -33,6 +33,13 @@ def overview(request: Request, user: User = Depends(require("audit"))) -> Respon
         return call.page("gov_overview.j2", {"status": mode_api.status(call.archive)})
 
 
+@router.post("/governance/mode")
+def mode_set(request: Request, mode: Annotated[str, Form()], reason: Annotated[str | None, Form()] = None,
+             user: User = Depends(require("govern"))) -> Response:
+    api.mode_set(request, mode, reason, user)
+    return _back("/governance")
+
+
 @router.get("/governance/roster")
 def roster_page(request: Request, user: User = Depends(require("audit"))) -> Response:
     with governed(request, user, "roster show", {"as_json": False}) as call:

@@ -48,6 +48,17 @@ def mode(request: Request, user: User = Depends(require("list"))) -> Response:
         return call.json(mode_api.status(call.archive))
 
 
+@router.post("/mode", summary="`chataudit init --mode M [--reason R]`: {mode, previous, admin, audit_entry}",
+             description="Anyone with `govern` may switch to enterprise mode (the first becomes the archive's admin); "
+                         "only that admin may leave it, with a reason — the rule of `chataudit.governance.mode`.")
+def mode_set(request: Request, mode: Annotated[str, Form()], reason: Annotated[str | None, Form()] = None,
+             user: User = Depends(require("govern"))) -> Response:
+    reason = reason or None
+    with governed(request, user, "init", {}) as call:
+        return call.json(mode_api.set_mode(call.archive, mode, operator=user.operator, reason=reason,
+                                           params={"key_path": None, "mode": mode, "reason": reason, "as_json": True}))
+
+
 @router.get("/roster", summary="`chataudit roster show --json`")
 def roster_show(request: Request, user: User = Depends(require("audit"))) -> Response:
     with governed(request, user, "roster show", {"as_json": True}) as call:
