@@ -178,3 +178,22 @@ def test_every_evidence_and_governance_endpoint_has_a_curl_line_in_the_readme() 
     for route in [*evidence.router.routes, *governance.router.routes]:
         pattern = _re.sub(r"\\\{[^}]+\\\}", r"[^/ ?']+", _re.escape(route.path))
         assert _re.search(r"/api/v1" + pattern + r"(?=[\s?']|$)", curls), route.path
+
+
+def test_progress_is_reported_and_a_cancel_writes_nothing(built, tmp_path: Path) -> None:
+    from chataudit.evidence.package import export_package
+    from chataudit.store import Archive
+    from chataudit.web.jobs import JobCancelled
+
+    db, job, data, client = built
+    assert job["progress"] == job["result"]["messages"] and job["note"] == "package written"
+    seen: list[tuple[int, str]] = []
+
+    def cancel_at_rendering(count: int, phase: str) -> None:
+        seen.append((count, phase))
+        if phase == "rendering":
+            raise JobCancelled("job 1 was cancelled")
+
+    with Archive(db, create=False) as archive, pytest.raises(JobCancelled):
+        export_package(archive, tmp_path / "x.zip", conversation="1", pdf=False, on_progress=cancel_at_rendering)
+    assert seen[-2][1] == "proofs" and seen[-1][1] == "rendering" and not (tmp_path / "x.zip").exists()

@@ -82,7 +82,7 @@ def run_export(job: Job, *, conversation: str, since: str | None = None, until: 
         result = export_package(job.archive, out, conversation=conversation, since_ms=since_ms, until_ms=until_ms,
                                 since=since, until=until, withhold=withhold, redact=redact, attach=attach,
                                 statements=statements, statement_tz=zone(tz) if tz else None,
-                                operator=job.user.operator, pdf=pdf, argv=argv)
+                                operator=job.user.operator, pdf=pdf, argv=argv, on_progress=job.progress)
         job.progress(result.messages, "package written")
         folder = download_folder(config, job.id)
         folder.mkdir(parents=True, exist_ok=True)
