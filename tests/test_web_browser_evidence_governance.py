@@ -31,6 +31,8 @@ def server(tmp_path: Path):
     run_cli(db, "roster", "set", str(ROSTER))
     run_cli(db, "hold", "add", "--conversation", "1", "--reason", "dispute <b>17</b>")
     run_cli(db, "retention", "set", "default", "30d")
+    run_cli(db, "auth", "add", "--document", str(ROSTER.with_name("authorization_scan.pdf")), "--purpose", "review",
+            "--expires", "2099-12-31", "--granted-by", "HR", "--subject", "E001", "--scope", "conversation:1")
     add_user(db, "ada", "admin")
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app_for(db), host="127.0.0.1", port=port, log_level="warning"))
