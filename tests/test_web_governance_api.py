@@ -203,3 +203,12 @@ def test_an_evidence_build_without_an_authorization_is_refused_and_recorded(ente
     assert [e["operator"] for e in refused] == ["lead-lee", "lead-lee"]
     assert not list((enterprise.parent / "jobs" / "downloads").glob("*/*.zip")) if \
         (enterprise.parent / "jobs" / "downloads").exists() else True
+
+
+def test_the_openapi_schema_lists_the_governance_and_evidence_endpoints(enterprise: Path) -> None:
+    paths = owner(enterprise).get("/api/v1/openapi.json").json()["paths"]
+    for path, method in (("/api/v1/audit", "get"), ("/api/v1/auth", "post"), ("/api/v1/retention/apply", "post"),
+                         ("/api/v1/evidence/export", "post"), ("/api/v1/evidence/verify", "post"),
+                         ("/api/v1/jobs/{job_id}/download/{name}", "get"), ("/api/v1/holds/{hold_id}/release", "post")):
+        assert method in paths[path], path
+    assert not [p for p in paths if p.startswith("/governance") or p.startswith("/evidence")]  # pages stay out

@@ -100,5 +100,9 @@ def test_evidence_pages_build_download_and_verify(tmp_path: Path) -> None:
     shown = client.post("/evidence/verify", data={"csrf_token": csrf}, files={"package": ("<b>p</b>.zip", data)})
     assert shown.status_code == 200 and 'class="verdict ok"' in shown.text and "&lt;b&gt;p&lt;/b&gt;.zip" in shown.text
     assert "not authenticated" in shown.text
+    package = tmp_path / "p.zip"
+    package.write_bytes(data)
+    last_line = run_cli(db, "evidence", "verify", str(package)).stdout.splitlines()[-1]
+    assert last_line.replace("'", "&#39;") in shown.text  # the CLI's verdict line, word for word
     broken = client.post("/evidence/verify", data={"csrf_token": csrf}, files={"package": ("x.zip", b"PK junk")})
     assert 'class="verdict failed"' in broken.text and "unsafe_package" in broken.text

@@ -53,6 +53,8 @@ def verify_page(request: Request, user: User = Depends(require("verify"))) -> Re
 def verify_upload(request: Request, package: Annotated[UploadFile, File()], pubkey: Annotated[str | None, Form()] = None,
                   allow_unsigned: Annotated[bool, Form()] = False, user: User = Depends(require("verify"))) -> Response:
     with governed(request, user, "evidence verify", {}) as call:
+        from ..evidence.verify import summary_lines
+
         report = verified(request, package, pubkey, allow_unsigned)
-        return call.page("evidence_verify.j2", {"report": report, "name": package.filename,
+        return call.page("evidence_verify.j2", {"report": report, "lines": summary_lines(report), "name": package.filename,
                                                 "pubkey_given": bool(pubkey and pubkey.strip())})
