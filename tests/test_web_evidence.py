@@ -197,3 +197,12 @@ def test_progress_is_reported_and_a_cancel_writes_nothing(built, tmp_path: Path)
     with Archive(db, create=False) as archive, pytest.raises(JobCancelled):
         export_package(archive, tmp_path / "x.zip", conversation="1", pdf=False, on_progress=cancel_at_rendering)
     assert seen[-2][1] == "proofs" and seen[-1][1] == "rendering" and not (tmp_path / "x.zip").exists()
+
+
+def test_a_mistyped_withhold_is_refused_at_once_in_the_clis_words(built, tmp_path: Path) -> None:
+    db, job, data, client = built
+    response = client.post("/api/v1/evidence/export", data={"conversation": "1", "withhold": "nope:1"})
+    cli = run_cli(db, "evidence", "export", "--conversation", "1", "--withhold", "nope:1", "--out",
+                  str(tmp_path / "x.zip"), ok=False)
+    assert response.status_code == 400 and f"Error: {response.json()['detail']}" in cli.output
+    assert not [j for j in client.get("/api/v1/jobs").json() if j["state"] == "failed" and "nope" in (j["error"] or "")]

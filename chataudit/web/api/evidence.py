@@ -106,6 +106,10 @@ def start_export(request: Request, user: User, *, conversation: str, since: str 
     """Shared by the API and the Evidence page: save the uploads into a new job's folder and start it."""
     if not conversation.strip():
         raise ChatAuditError("choose a conversation (--conversation)")
+    from ...evidence.package import parse_withhold
+
+    withhold = [w.strip() for w in withhold if w.strip()]
+    parse_withhold(withhold)  # a mistyped FIELD:IDS is refused now, in the CLI's words, not by a failed job
     runner = request.app.state.jobs
     job_id = runner.create("evidence-export", user)
     config = request.app.state.config
@@ -119,7 +123,7 @@ def start_export(request: Request, user: User, *, conversation: str, since: str 
         runner.fail(job_id, str(error))
         raise
     runner.start(job_id, "evidence-export", user, conversation=conversation.strip(), since=since or None,
-                 until=until or None, tz=tz or None, withhold=[w.strip() for w in withhold if w.strip()],
+                 until=until or None, tz=tz or None, withhold=withhold,
                  redact="default" if redact else None, pdf=pdf, config=config)
     return job_id
 
