@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import orjson
 
@@ -327,8 +327,12 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
                    attach: Sequence[str | os.PathLike[str]] = (), statements: Sequence[str | os.PathLike[str]] = (),
                    statement_tz: Any = None, operator: str | None = None, pdf: bool = True,
                    key_path: str | os.PathLike[str] | None = None, argv: Sequence[str] | None = None,
-                   chromium: Path = CHROMIUM, limits: S.Limits | None = None) -> ExportResult:
-    """Write the evidence package of one conversation (optionally one period of it) to ``out``."""
+                   chromium: Path = CHROMIUM, limits: S.Limits | None = None,
+                   on_progress: Callable[[int, str], None] | None = None) -> ExportResult:
+    """Write the evidence package of one conversation (optionally one period of it) to ``out``.
+
+    ``on_progress(messages_done, phase)`` is told how far it got (a web job shows it, and stops the
+    export by raising from it: nothing is written to ``out`` then)."""
     limits = limits or S.Limits()
     out = Path(out)
     conv = dict(archive.resolve_conversation(conversation))
@@ -407,6 +411,8 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
                 proofs_out.write(orjson.dumps({"id": mid, "leaf_index": idx, "tree_size": checkpoint.tree_size,
                                                "leaf_hash": leaf_hash(data).hex(), "leaf": data.decode(),
                                                "proof": [h.hex() for h in proof]}) + b"\n")
+                if on_progress is not None and (seq % 500 == 0 or seq == len(rows)):
+                    on_progress(seq, "proofs")
         files["proofs.jsonl"] = {"role": "proofs"}
         scrub = _Scrubber(withheld_values, redactor)
 
@@ -589,6 +595,8 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
             for chunk in template.generate(messages=(_view(line, attachment_files) for line in lines), **context):
                 handle.write(chunk)
         files["messages.html"] = {"role": "rendering"}
+        if on_progress is not None:
+            on_progress(len(rows), "rendering")
         if pdf:
             footer = ('<div style="font-size:7.5px;width:100%;padding:0 12mm;color:#666;display:flex;'
                       'justify-content:space-between;font-family:\'Noto Sans CJK SC\',sans-serif">'

@@ -175,6 +175,24 @@ def entries(archive: Archive, *, since: str | None = None, until: str | None = N
     return [entry_dict(row) for row in archive.db.execute(sql + " ORDER BY id", params)]
 
 
+def filtered(archive: Archive, *, since: str | None = None, until: str | None = None, operator: str | None = None,
+             command: str | None = None) -> list[dict[str, Any]]:
+    """`audit --json` with its filters: ``since``/``until`` as a user types them (naive times in the
+    archive's zone, a bare ``until`` date includes that day)."""
+    return entries(archive, since=_utc_bound(archive, since, False), until=_utc_bound(archive, until, True),
+                   operator=operator, command=command)
+
+
+def _utc_bound(archive: Archive, text: str | None, end: bool) -> str | None:
+    """A since/until value as the ISO UTC text entries are stored with."""
+    if not text:
+        return None
+    from ..model import parse_user_time
+    from .auth import archive_zone
+
+    return clock.iso(parse_user_time(text, archive_zone(archive), end_of_day=end))
+
+
 def latest_facts(archive: Archive, command: str, key: str, value: Any = None) -> tuple[int, dict[str, Any]] | None:
     """The newest entry of ``command`` whose facts hold ``key`` (equal to ``value`` when given)."""
     sql = ("SELECT id, facts FROM governance_audit WHERE command = ? AND json_valid(facts)"

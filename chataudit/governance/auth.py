@@ -256,6 +256,33 @@ def document(archive: Archive, auth_id: int) -> tuple[str, bytes, bool]:
     return row[0], row[1], hashlib.sha256(row[1]).hexdigest() == row[2]
 
 
+def archive_zone(archive: Archive) -> Any:
+    """The archive's zone: authorizations' days and periods are read in it."""
+    from ..importer import archive_zone_name
+
+    return zone(archive_zone_name(archive))
+
+
+def as_json(archive: Archive, authorization: Authorization) -> dict[str, Any]:
+    """One authorization as `auth add|revoke --json` prints it (status as of now)."""
+    return authorization.as_dict(clock.now_ms(), archive_zone(archive))
+
+
+def listing(archive: Archive, *, active: bool = False) -> list[dict[str, Any]]:
+    """`auth list [--active] --json`: every authorization with its status (active, expired, revoked, tampered)."""
+    now_ms, tz = clock.now_ms(), archive_zone(archive)
+    docs = [a.as_dict(now_ms, tz) for a in authorizations(archive)]
+    return [d for d in docs if d["status"] == "active"] if active else docs
+
+
+def checked_document(archive: Archive, auth_id: int) -> tuple[str, bytes]:
+    """The stored scan (name, bytes), refused when it no longer matches its recorded SHA-256."""
+    name, data, intact = document(archive, auth_id)
+    if not intact:
+        raise ChatAuditError(f"the stored document of authorization #{auth_id} no longer matches its SHA-256")
+    return name, data
+
+
 # ---- the check -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -12,9 +12,8 @@ from typing import Any
 import click
 
 from ..cli import friendly_errors, json_option, open_archive
-from ..errors import ChatAuditError
 from ..render import emit, emit_json
-from . import audit as audit_api, auth as auth_api, clock, mode as mode_api, retention as retention_api
+from . import audit as audit_api, auth as auth_api, mode as mode_api, retention as retention_api
 from . import holds as holds_api, roster as roster_api
 
 
@@ -88,13 +87,6 @@ def _auth_row(doc: dict[str, Any]) -> dict[str, Any]:
                   "document": f"{doc['document']['name']} {doc['document']['sha256'][:12]}…"}
 
 
-def _zone(archive):
-    from ..importer import archive_zone_name
-    from ..model import zone
-
-    return zone(archive_zone_name(archive))
-
-
 @click.group("auth")
 def auth() -> None:
     """Written authorizations to read employees' messages (enterprise mode)."""
@@ -120,7 +112,7 @@ def auth_add(ctx: click.Context, subjects: tuple[str, ...], document: str, purpo
     with open_archive(ctx) as archive:
         added = auth_api.add(archive, subjects=subjects, document=document, purpose=purpose, expires=expires,
                              granted_by=granted_by, scopes=scopes, operator=_operator(ctx), params=dict(ctx.params))
-        doc = added.as_dict(clock.now_ms(), _zone(archive))
+        doc = auth_api.as_json(archive, added)
     if as_json:
         emit_json(doc)
     else:
@@ -137,12 +129,8 @@ def auth_add(ctx: click.Context, subjects: tuple[str, ...], document: str, purpo
 @friendly_errors
 def auth_list(ctx: click.Context, active: bool, as_json: bool) -> None:
     """List authorizations with their status: active, expired, revoked or tampered."""
-    now_ms = clock.now_ms()
     with open_archive(ctx) as archive:
-        tz = _zone(archive)
-        docs = [a.as_dict(now_ms, tz) for a in auth_api.authorizations(archive)]
-    if active:
-        docs = [d for d in docs if d["status"] == "active"]
+        docs = auth_api.listing(archive, active=active)
     if as_json:
         emit_json(docs)
     else:
@@ -158,8 +146,8 @@ def auth_list(ctx: click.Context, active: bool, as_json: bool) -> None:
 def auth_revoke(ctx: click.Context, auth_id: int, reason: str, as_json: bool) -> None:
     """Revoke an authorization: it is kept, and no longer allows anything."""
     with open_archive(ctx) as archive:
-        doc = auth_api.revoke(archive, auth_id, reason, operator=_operator(ctx), params=dict(ctx.params)) \
-            .as_dict(clock.now_ms(), _zone(archive))
+        doc = auth_api.as_json(archive, auth_api.revoke(archive, auth_id, reason, operator=_operator(ctx),
+                                                        params=dict(ctx.params)))
     if as_json:
         emit_json(doc)
     else:
@@ -174,9 +162,7 @@ def auth_revoke(ctx: click.Context, auth_id: int, reason: str, as_json: bool) ->
 def auth_document(ctx: click.Context, auth_id: int, out: str) -> None:
     """Write the stored scan of an authorization to a file (its SHA-256 is checked)."""
     with open_archive(ctx) as archive:
-        name, data, intact = auth_api.document(archive, auth_id)
-    if not intact:
-        raise ChatAuditError(f"the stored document of authorization #{auth_id} no longer matches its SHA-256")
+        name, data = auth_api.checked_document(archive, auth_id)
     Path(out).write_bytes(data)
     click.echo(f"wrote {name} ({len(data)} bytes) to {out}", err=True)
 
@@ -184,15 +170,6 @@ def auth_document(ctx: click.Context, auth_id: int, out: str) -> None:
 # ---- audit trail --------------------------------------------------------------------------------------
 
 AUDIT_COLUMNS = ["id", "at", "operator", "command", "outcome", "authorizations", "records", "output_sha256", "detail"]
-
-
-def _utc_bound(archive, text: str | None, end: bool) -> str | None:
-    """A --since/--until value as the ISO UTC text entries are stored with."""
-    if not text:
-        return None
-    from ..model import parse_user_time
-
-    return clock.iso(parse_user_time(text, _zone(archive), end_of_day=end))
 
 
 @click.command("audit")
@@ -208,9 +185,8 @@ def audit(ctx: click.Context, since: str | None, until: str | None, operator_fil
     """The audit trail: who ran what, under which authorization, how many records, and the SHA-256
     of what went out. Each entry is a signed ledger leaf: `verify` names one that was changed."""
     with open_archive(ctx) as archive:
-        rows = audit_api.entries(archive, since=_utc_bound(archive, since, False),
-                                 until=_utc_bound(archive, until, True), operator=operator_filter,
-                                 command=command_filter)
+        rows = audit_api.filtered(archive, since=since, until=until, operator=operator_filter,
+                                  command=command_filter)
     if as_json:
         emit_json(rows)
         return

@@ -65,10 +65,11 @@ def load_or_create_key(path: Path, name: str) -> tuple[Signer, bool]:
     return create_key(path, name), True
 
 
-def parse_verifier_key(text: str) -> Verifier:
-    """A note verifier key given as the string itself or as a file holding it."""
+def parse_verifier_key(text: str, *, read_file: bool = True) -> Verifier:
+    """A note verifier key given as the string itself or (``read_file``: not for text from the web,
+    which must not name a file of the server) as a file holding it."""
     candidate = text.strip()
-    if Path(candidate).is_file():
+    if read_file and Path(candidate).is_file():
         candidate = Path(candidate).read_text(encoding="utf-8").strip()
     try:
         return Verifier.from_key(candidate)

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from .. import __version__
-from . import accounts, api, pages, pages_compare, pages_quality, problems
+from . import accounts, api, pages, pages_compare, pages_evidence, pages_governance, pages_quality, problems
 from .config import ServerConfig
 from .accounts import User
 from .security import LoginLimiter, authenticated, is_owner_token, owner, set_session_cookie
@@ -27,7 +27,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 
 
 # Routers of HTML pages, in order: a capability's pages module adds its router here.
-PAGE_ROUTERS = [pages.router, pages_compare.router, pages_quality.router]
+PAGE_ROUTERS = [pages.router, pages_compare.router, pages_quality.router, pages_evidence.router,
+                pages_governance.router]
 
 
 def create_app(config: ServerConfig) -> FastAPI:

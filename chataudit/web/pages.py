@@ -31,7 +31,9 @@ PAGE_SIZE = 200
 # entry (``pages.NAV.append(("/quality", "quality", "read"))``) and its router to app.PAGE_ROUTERS.
 NAV: list[tuple[str, str, str]] = [("/search", "search", "read"), ("/conversations", "conversations", "list"),
                                    ("/compare", "compare.nav", "read"), ("/people", "person.nav", "read"),
-                                   ("/quality", "quality.nav", "quality"),
+                                   ("/quality", "quality.nav", "quality"), ("/evidence", "evidence.nav", "evidence"),
+                                   ("/evidence/verify", "evidence.verify_title", "verify"),
+                                   ("/governance", "gov.title", "audit"),
                                    ("/import", "import", "import")]
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 ROLES = ("admin", "lead", "reviewer", "agent", "auditor")
 
 # Permissions: list (conversations, sources), read (message text, timelines, search), verify (the
-# ledger), import (uploads), jobs (start and watch background jobs), audit (read the audit trail),
-# users (manage accounts), people (link and unlink identities into persons), quality (the quality
-# report and dashboard; a reviewer's de-identified).
+# ledger, evidence packages), import (uploads), jobs (start and watch background jobs), audit (read the
+# audit trail and the governance records: roster, authorizations and their scans, holds, retention
+# rules and dry runs), users (manage accounts), people (link and unlink identities into persons),
+# quality (the quality report and dashboard; a reviewer's de-identified), evidence (build evidence
+# packages), govern (change governance records: roster, authorizations, holds, retention rules, and
+# a real retention run).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"list", "read", "verify", "import", "jobs", "audit", "users", "people", "quality"}),
-    "lead": frozenset({"list", "read", "verify", "import", "jobs", "people", "quality"}),
+    "admin": frozenset({"list", "read", "verify", "import", "jobs", "audit", "users", "people", "quality",
+                        "evidence", "govern"}),
+    "lead": frozenset({"list", "read", "verify", "import", "jobs", "people", "quality", "evidence"}),
     "agent": frozenset({"list", "read"}),
     "reviewer": frozenset({"list", "read", "jobs", "quality"}),
     "auditor": frozenset({"list", "verify", "audit"}),
