@@ -626,6 +626,8 @@ class Ledger:
                                 (rowid, row[L.COL_TEXT]))
             assignments = ", ".join(f"{f} = {REDACTED_VALUE[f]}" for f in fields)
             self.db.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (message_id,))
+            if {"sender_id", "sender_name"} & set(fields):  # the conversation's count of senders may change
+                self.archive.refresh_conversation_stats([row[L.COL_CONVERSATION]])
             positions = [SALT_POSITION[f] for f in fields if f in SALT_POSITION]
             if salts:
                 raw = bytearray.fromhex(salts)

@@ -273,6 +273,9 @@ class Archive:
                 "SELECT count(*) FROM messages WHERE source = ?", (source_id,)
             ).fetchone()[0]
             self._index_new_messages(first_new_id)
+            self.refresh_conversation_stats(
+                row[0] for row in db.execute("SELECT DISTINCT conversation FROM messages WHERE id >= ?", (first_new_id,))
+            )
             db.execute(
                 "UPDATE sources SET message_count = ?, new_count = ? WHERE id = ?",
                 (total, new, source_id),
@@ -415,10 +418,9 @@ class Archive:
         """Every conversation with counts; first/last instants shown in ``tz`` (default UTC)."""
         rows = self.db.execute(
             "SELECT c.id, c.platform, c.native_id, c.title, c.type,"
-            " count(m.id) AS message_count, min(m.sent_at_ms) AS first_ms, max(m.sent_at_ms) AS last_ms,"
-            " count(DISTINCT coalesce(m.sender_id, m.sender_name)) AS senders"
-            " FROM conversations c LEFT JOIN messages m ON m.conversation = c.id"
-            " GROUP BY c.id ORDER BY last_ms DESC, c.id"
+            " coalesce(s.message_count, 0) AS message_count, s.first_ms, s.last_ms, coalesce(s.senders, 0) AS senders"
+            " FROM conversations c LEFT JOIN conversation_stats s ON s.conversation = c.id"
+            " ORDER BY s.last_ms DESC, c.id"
         ).fetchall()
         return [
             ConversationRow(r["id"], r["platform"], r["native_id"], r["title"], r["type"],
@@ -426,6 +428,26 @@ class Archive:
                             r["senders"])
             for r in rows
         ]
+
+    def refresh_conversation_stats(self, conversations: Iterable[int]) -> None:
+        """Recompute the kept counts of these conversations from their messages (set-based).
+
+        Runs in the caller's transaction; every change to messages (import, purge, redaction of a
+        sender) calls it for the conversations it touched, so ``conversations`` reads the counts
+        instead of aggregating every message per request.
+        """
+        ids = sorted(set(conversations))
+        for start in range(0, len(ids), DELETE_BATCH):
+            chunk = ids[start:start + DELETE_BATCH]
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"DELETE FROM conversation_stats WHERE conversation IN ({marks})", chunk)
+            self.db.execute(
+                "INSERT INTO conversation_stats (conversation, message_count, first_ms, last_ms, senders)"
+                " SELECT conversation, count(*), min(sent_at_ms), max(sent_at_ms),"
+                " count(DISTINCT coalesce(sender_id, sender_name))"
+                f" FROM messages WHERE conversation IN ({marks}) GROUP BY conversation",
+                chunk,
+            )
 
     def resolve_conversation(self, ref: str) -> sqlite3.Row:
         """A conversation by archive id, ``platform:native_id``, native id or exact title.
@@ -572,9 +594,12 @@ class Archive:
         """
         ids = list(message_ids)
         referencing = _referencing(self.db, "messages")
+        touched: set[int] = set()
         for start in range(0, len(ids), DELETE_BATCH):
             chunk = ids[start:start + DELETE_BATCH]
             marks = ",".join("?" * len(chunk))
+            touched.update(row[0] for row in self.db.execute(
+                f"SELECT DISTINCT conversation FROM messages WHERE id IN ({marks})", chunk))
             self.db.execute(
                 "INSERT INTO message_fts (message_fts, rowid, body)"
                 f" SELECT 'delete', (sent_at_ms / 1000) * ? + id, index_body(text) FROM messages WHERE id IN ({marks})",
@@ -583,6 +608,7 @@ class Archive:
             for table, column in referencing:
                 self.db.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({marks})', chunk)
             self.db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
+        self.refresh_conversation_stats(touched)
         return len(ids)
 
     def setting(self, key: str) -> str | None:
