@@ -21,12 +21,15 @@ import orjson
 from ..errors import ChatAuditError
 from . import leaves as L
 from .keys import KEY_PATH_SETTING, load_or_create_key, resolve_key_path
-from .merkle import MemoryTree, TreeBuilder, consistency_proof, leaf_hash
+from .merkle import (EMPTY_ROOT, MemoryTree, ProofError, TreeBuilder, consistency_proof, hash_from_pieces,
+                     inclusion_proof, leaf_hash, perfect_pieces, verify_inclusion)
 from .note import Checkpoint, NoteError, Signer, Verifier, sign
 from .witness import advance as advance_witness, load as load_witness, witness_path as resolve_witness_path
 
 ORIGIN_SETTING = "ledger.origin"
 VKEY_SETTING = "ledger.vkey"
+NODES_SETTING = "ledger.nodes_size"  # leaves whose perfect subtrees ledger_nodes holds
+NODE_PROOFS = 1000  # above this many proofs in one call, one O(n) tree build is cheaper than lookups
 BATCH = 5000
 REDACTABLE = ("text", "sender_id", "sender_name", "extras", "attachments")
 GONE_SALT = bytes(L.SALT_BYTES)  # a redacted field's salt is discarded, so its value can't be guessed
@@ -256,10 +259,24 @@ class Ledger:
         return checkpoint, tree
 
     def proofs(self, message_ids: Iterable[int], checkpoint: CheckpointRecord | None = None) -> list[Proof]:
-        """Inclusion proofs of messages against a checkpoint (default: the latest), in one pass."""
+        """Inclusion proofs of messages against a checkpoint (default: the latest).
+
+        A few proofs read O(log n) stored node hashes each (ledger_nodes), every one checked against
+        the signed root; many, or any that does not check, are made from one rebuild of the tree
+        from the stored leaves (which is itself checked against the signed root).
+        """
+        ids = list(message_ids)
+        checkpoint = checkpoint or self.latest_checkpoint()
+        if checkpoint is None:
+            raise ChatAuditError("the archive has no checkpoint yet (run `chataudit init`)")
+        if len(ids) <= NODE_PROOFS and int(self.archive.setting(NODES_SETTING) or 0) >= checkpoint.tree_size:
+            try:
+                return [self._node_proof(message_id, checkpoint) for message_id in ids]
+            except _StaleNodes:
+                pass  # the node cache is never trusted: recompute from the leaves
         checkpoint, tree = self.checkpoint_tree(checkpoint)
         result = []
-        for message_id in message_ids:
+        for message_id in ids:
             idx, data, disclosures = self.leaf_record(message_id)
             if idx >= checkpoint.tree_size:
                 raise ChatAuditError(f"message {message_id} is not in checkpoint {checkpoint.id} yet")
@@ -268,6 +285,40 @@ class Ledger:
             result.append(Proof(message_id, idx, data, tree.leaf(idx), checkpoint.tree_size,
                                 tree.inclusion_proof(idx, checkpoint.tree_size), checkpoint, disclosures))
         return result
+
+    def _node_proof(self, message_id: int, checkpoint: CheckpointRecord) -> Proof:
+        """One inclusion proof from the stored nodes; _StaleNodes unless it verifies against the
+        signed root (a missing or altered node, or a leaf that no longer matches)."""
+        idx, data, disclosures = self.leaf_record(message_id)
+        if idx >= checkpoint.tree_size:
+            raise ChatAuditError(f"message {message_id} is not in checkpoint {checkpoint.id} yet")
+        stored = self._stored_subtree(idx, idx + 1)
+        if leaf_hash(data) != stored:
+            raise _StaleNodes  # the full path tells which: the leaf or the ledger
+        hashes = inclusion_proof(idx, checkpoint.tree_size, self._stored_subtree)
+        try:
+            verify_inclusion(idx, checkpoint.tree_size, stored, hashes, checkpoint.root)
+        except ProofError:
+            raise _StaleNodes from None
+        return Proof(message_id, idx, data, stored, checkpoint.tree_size, hashes, checkpoint, disclosures)
+
+    def _stored_subtree(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) from ledger_leaves and ledger_nodes (unchecked: callers verify)."""
+        if end <= start:
+            return EMPTY_ROOT
+        pieces = {}
+        for a, b in perfect_pieces(start, end):
+            width = b - a
+            if width == 1:
+                row = self.db.execute("SELECT leaf_hash FROM ledger_leaves WHERE idx = ?", (a,)).fetchone()
+            else:
+                level = width.bit_length() - 1
+                row = self.db.execute("SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?",
+                                      (level, a >> level)).fetchone()
+            if row is None or not isinstance(row[0], bytes) or len(row[0]) != 32:
+                raise _StaleNodes
+            pieces[(a, b)] = row[0]
+        return hash_from_pieces(start, end, pieces)
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         checkpoint, tree = self.checkpoint_tree()
@@ -374,6 +425,30 @@ class Ledger:
     # ---- appending ------------------------------------------------------------------------------
 
     def _builder(self) -> TreeBuilder:
+        """The tree's right edge, resumed from the latest checkpoint, keeping the node hashes of what
+        it appends (ledger_nodes, flushed with the checkpoint). Nodes missing for the leaves already
+        there (an archive from before 0016) are first made from the stored leaves, once."""
+        builder = self._resume_builder()
+        self._nodes: list[tuple[int, int, bytes]] = []
+        if int(self.archive.setting(NODES_SETTING) or -1) != builder.size:
+            self.db.execute("DELETE FROM ledger_nodes")
+            TreeBuilder(on_node=self._keep_node).extend(self.stored_leaf_hashes(builder.size))
+        builder.on_node = self._keep_node
+        return builder
+
+    def _keep_node(self, start: int, end: int, digest: bytes) -> None:
+        width = end - start
+        if width > 1:  # leaves are in ledger_leaves
+            level = width.bit_length() - 1
+            self._nodes.append((level, start >> level, digest))
+            if len(self._nodes) >= BATCH:
+                self._flush_nodes()
+
+    def _flush_nodes(self) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", self._nodes)
+        self._nodes.clear()
+
+    def _resume_builder(self) -> TreeBuilder:
         """The tree's right edge, resumed from the latest checkpoint; never one that contradicts it."""
         latest = self.latest_checkpoint()
         count = self.leaf_count()
@@ -396,6 +471,9 @@ class Ledger:
 
     def _write_checkpoint(self, builder: TreeBuilder) -> CheckpointRecord:
         signer = self.signer()
+        if builder.on_node == self._keep_node:
+            self._flush_nodes()
+            self.archive.set_setting(NODES_SETTING, str(builder.size))
         root = builder.root()
         signed_at, signed_ms = now_utc()
         text = Checkpoint(self.origin or signer.name, builder.size, root, (SIGNED_AT_PREFIX + signed_at,)).text()
@@ -648,6 +726,10 @@ class Ledger:
 
 REDACTED_VALUE = {"text": "''", "sender_id": "NULL", "sender_name": "NULL", "extras": "NULL", "attachments": "NULL"}
 SALT_POSITION = {name: i for i, name in enumerate(L.SALTED_FIELDS)}
+
+
+class _StaleNodes(Exception):
+    """A stored node is missing or a proof made from the nodes does not verify."""
 
 
 class _transaction:
