@@ -96,18 +96,34 @@ def test_a_tampered_node_fails_against_the_signed_root_and_is_not_used(db: Path)
         assert proof.hashes != forged
         assert_proofs_are_the_trees(archive, [proof])
         report = verify_archive(archive)  # verify recomputes from the leaves; the cache is no evidence
-    assert report.ok, report.problems
+        assert report.ok, report.problems
+        # the wrong node was replaced from the checked tree: the next proof reads the nodes again
+        again, statements = traced_proofs(archive, [target])
+        assert not any(FULL_SCAN in s for s in statements) and again[0].hashes == proof.hashes
 
 
-def test_an_archive_without_nodes_proves_from_the_leaves_then_fills_them_at_its_next_append(db: Path) -> None:
+def forget_nodes(db: Path) -> None:
     with sqlite3.connect(db) as connection:  # as an archive made before 0016
         connection.execute("DELETE FROM ledger_nodes")
         connection.execute("DELETE FROM settings WHERE key = ?", (NODES_SETTING,))
+
+
+def test_an_archive_without_nodes_gets_them_from_its_first_proof(db: Path) -> None:
+    forget_nodes(db)
     with Archive(db) as archive:
         ids = message_ids(archive)
         proofs, statements = traced_proofs(archive, ids[:3])
         assert any(FULL_SCAN in s for s in statements)
         assert_proofs_are_the_trees(archive, proofs)
+        proofs, statements = traced_proofs(archive, ids[3:6])
+        assert not any(FULL_SCAN in s for s in statements)
+        assert_proofs_are_the_trees(archive, proofs)
+
+
+def test_an_archive_without_nodes_gets_them_at_its_next_append(db: Path) -> None:
+    forget_nodes(db)
+    with Archive(db) as archive:
+        ids = message_ids(archive)
         assert not import_paths(archive, [WANG], tz="Asia/Shanghai").errors
         size = archive.db.execute("SELECT count(*) FROM ledger_leaves").fetchone()[0]
         assert archive.db.execute("SELECT count(*) FROM ledger_nodes").fetchone()[0] == size - bin(size).count("1")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import sqlite3
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -272,9 +273,12 @@ class Ledger:
         if len(ids) <= NODE_PROOFS and int(self.archive.setting(NODES_SETTING) or 0) >= checkpoint.tree_size:
             try:
                 return [self._node_proof(message_id, checkpoint) for message_id in ids]
-            except _StaleNodes:
-                pass  # the node cache is never trusted: recompute from the leaves
+            except _StaleNodes as stale:  # the node cache is never trusted: recompute from the leaves
+                wrong_nodes = stale.args == ("node",)
+        else:
+            wrong_nodes = False
         checkpoint, tree = self.checkpoint_tree(checkpoint)
+        self._fill_nodes_from(tree, replace=wrong_nodes)
         result = []
         for message_id in ids:
             idx, data, disclosures = self.leaf_record(message_id)
@@ -286,6 +290,27 @@ class Ledger:
                                 tree.inclusion_proof(idx, checkpoint.tree_size), checkpoint, disclosures))
         return result
 
+    def _fill_nodes_from(self, tree: MemoryTree, replace: bool = False) -> None:
+        """Keep the nodes of a tree just checked against the signed root when ledger_nodes lacks them
+        (an archive from before 0016) or holds a wrong one (``replace``), so later proofs are
+        O(log n). Only when the write lock is free right now: a proof never waits for a writer."""
+        if self.db.in_transaction or (not replace and int(self.archive.setting(NODES_SETTING) or -1) >= tree.size):
+            return
+        try:
+            sqlite3.Connection.execute(self.db, "BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            return
+        try:
+            if self.leaf_count() == tree.size:
+                self.db.execute("DELETE FROM ledger_nodes")
+                for level, hashes in enumerate(tree.levels[1:], 1):
+                    self.db.executemany("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
+                                        ((level, i, hashes[i * 32:(i + 1) * 32]) for i in range(len(hashes) // 32)))
+                self.archive.set_setting(NODES_SETTING, str(tree.size))
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            self.db.execute("ROLLBACK")
+
     def _node_proof(self, message_id: int, checkpoint: CheckpointRecord) -> Proof:
         """One inclusion proof from the stored nodes; _StaleNodes unless it verifies against the
         signed root (a missing or altered node, or a leaf that no longer matches)."""
@@ -294,12 +319,12 @@ class Ledger:
             raise ChatAuditError(f"message {message_id} is not in checkpoint {checkpoint.id} yet")
         stored = self._stored_subtree(idx, idx + 1)
         if leaf_hash(data) != stored:
-            raise _StaleNodes  # the full path tells which: the leaf or the ledger
+            raise _StaleNodes("leaf")  # the full path tells which: the message or the ledger
         hashes = inclusion_proof(idx, checkpoint.tree_size, self._stored_subtree)
         try:
             verify_inclusion(idx, checkpoint.tree_size, stored, hashes, checkpoint.root)
         except ProofError:
-            raise _StaleNodes from None
+            raise _StaleNodes("node") from None
         return Proof(message_id, idx, data, stored, checkpoint.tree_size, hashes, checkpoint, disclosures)
 
     def _stored_subtree(self, start: int, end: int) -> bytes:
@@ -316,7 +341,7 @@ class Ledger:
                 row = self.db.execute("SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?",
                                       (level, a >> level)).fetchone()
             if row is None or not isinstance(row[0], bytes) or len(row[0]) != 32:
-                raise _StaleNodes
+                raise _StaleNodes("node")
             pieces[(a, b)] = row[0]
         return hash_from_pieces(start, end, pieces)
 
