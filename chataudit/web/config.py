@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from ..store import Archive
+
+POOLED_CACHE_KIB = 16384  # page cache of each kept connection (up to one per server thread)
 
 
 @dataclass
@@ -22,13 +28,72 @@ class ServerConfig:
     # page whose name was rebound to 127.0.0.1 (DNS rebinding) cannot talk to it.
     allowed_hosts: list[str] | None = None
     extra: dict = field(default_factory=dict)
+    _kept: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
-    def open_archive(self) -> Archive:
-        """The archive, opened for one request (SQLite connections are not shared across threads)."""
-        return Archive(self.db, create=False)
+    @contextmanager
+    def open_archive(self) -> Iterator[Archive]:
+        """The archive for one request or job, as ``with config.open_archive() as archive``.
+
+        Each server thread keeps one open connection and hands it to its next request (opening one
+        costs the schema's parse and the migrations' check, about as much as a search). It is handed
+        out clean — no transaction, no hooks left from the last user — or not at all: one left in a
+        transaction, or one whose file was replaced, is closed and a new one opened. A nested open in
+        the same thread gets its own connection. SQLite connections never cross threads.
+        """
+        if getattr(self._kept, "busy", False):
+            with Archive(self.db, create=False) as own:
+                yield own
+            return
+        kept: Archive | None = getattr(self._kept, "archive", None)
+        if kept is not None and not self._same_file():
+            self._drop(kept)
+            kept = None
+        if kept is None:
+            identity = _identity(self.db) if os.path.exists(self.db) else None
+            kept = Archive(self.db, create=False)
+            kept.db.execute(f"PRAGMA cache_size=-{POOLED_CACHE_KIB}")
+            self._kept.archive, self._kept.identity = kept, identity
+        self._kept.busy = True
+        try:
+            yield kept
+        finally:
+            self._kept.busy = False
+            self._release(kept)
+
+    def _release(self, archive: Archive) -> None:
+        """What close() runs after a request (the ledger's witness hook); the connection is kept only
+        when nothing of this request stays on it (one left inside a transaction is closed, as
+        close() would: rolled back)."""
+        if archive.db.in_transaction:
+            self._drop(archive)
+            return
+        try:
+            hooks, archive.on_close = archive.on_close, []
+            for hook in hooks:
+                hook(archive)
+            archive.after_import.clear()
+            archive.db.on_wait = archive.db.wait_limit_s = None
+        except BaseException:
+            self._drop(archive)
+            raise
+
+    def _drop(self, archive: Archive) -> None:
+        self._kept.archive = None
+        archive.db.close()
+
+    def _same_file(self) -> bool:
+        try:
+            return _identity(self.db) == self._kept.identity
+        except OSError:
+            return False
 
     @property
     def uploads(self) -> Path:
         folder = self.jobs_dir or self.db.with_name(self.db.name + ".jobs")
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
