@@ -7,10 +7,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from . import accounts, api, pages, pages_compare, pages_evidence, pages_governance, pages_quality, problems
@@ -51,19 +52,34 @@ def create_app(config: ServerConfig) -> FastAPI:
         return JSONResponse(app.openapi())
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BaseHTTPMiddleware, dispatch=_token_login)
-    app.add_middleware(BaseHTTPMiddleware, dispatch=_security_headers)
+    app.add_middleware(_TokenLogin)
+    app.add_middleware(_SecurityHeaders, tls=config.tls)
     if config.allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.allowed_hosts)
     return app
 
 
-async def _token_login(request: Request, call_next) -> Response:
+class _TokenLogin:
     """Jupyter-style: ``GET /any/page?token=TOKEN`` with the owner's token logs the browser in and
-    redirects to the same address without the token (so it stays out of history and logs)."""
-    token = request.query_params.get("token")
-    if request.method != "GET" or token is None or request.url.path.startswith("/api/v1/"):
-        return await call_next(request)
+    redirects to the same address without the token (so it stays out of history and logs).
+
+    Plain ASGI (as both middlewares here): starlette's BaseHTTPMiddleware costs a task group and a
+    body stream per request, a good part of a search's time."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"].startswith("/api/v1/"):
+            return await self.app(scope, receive, send)
+        request = Request(scope, receive)
+        token = request.query_params.get("token")
+        if token is None:
+            return await self.app(scope, receive, send)
+        await _token_login(request, token)(scope, receive, send)
+
+
+def _token_login(request: Request, token: str) -> Response:
     if not is_owner_token(request, token):
         return RedirectResponse("/login", status_code=303)
     with request.app.state.config.open_archive() as archive:
@@ -74,14 +90,29 @@ async def _token_login(request: Request, call_next) -> Response:
     return response
 
 
-async def _security_headers(request: Request, call_next) -> Response:
-    response = await call_next(request)
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    if not request.url.path.startswith("/static/"):
-        response.headers.setdefault("Cache-Control", "no-store")
-    if request.app.state.config.tls:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    return response
+class _SecurityHeaders:
+    """The headers every answer carries (set only where the answer did not set its own)."""
+
+    def __init__(self, app: ASGIApp, tls: bool):
+        self.app = app
+        self.tls = tls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("X-Frame-Options", "DENY")
+                if not static:
+                    headers.setdefault("Cache-Control", "no-store")
+                if self.tls:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
