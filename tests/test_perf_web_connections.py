@@ -94,3 +94,16 @@ def test_requests_answer_the_same_over_a_kept_connection(db: Path) -> None:
     for _ in range(3):
         assert client.get("/api/v1/search", params={"q": "退货"}).json() == first.json()
     assert client.get("/api/v1/conversations").status_code == 200
+
+
+def test_every_answer_carries_the_security_headers(db: Path) -> None:
+    client = owner_client(db)
+    for path in ("/api/v1/search?q=退货", "/search?q=退货", "/static/app.css", "/nowhere"):
+        response = client.get(path)
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'self'"), path
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Referrer-Policy"] == "no-referrer"
+        assert (response.headers.get("Cache-Control") == "no-store") == (not path.startswith("/static/")), path
+        assert "Strict-Transport-Security" not in response.headers
+    tls = owner_client(db, tls=True)
+    assert tls.get("/api/v1/conversations").headers["Strict-Transport-Security"] == "max-age=31536000"
