@@ -5,6 +5,7 @@ The store knows the canonical model, never a file format.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -67,13 +68,15 @@ class ConversationRow:
     senders: int
 
 
-def _migrations() -> list[tuple[int, str]]:
+@functools.cache
+def _migrations() -> tuple[tuple[int, str], ...]:
+    """The package's migration scripts, read once per process (every Archive() checks them)."""
     folder = resources.files(__package__) / "migrations"
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
             found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def iso_from_ms(ms: int | None, offset_min: int = 0, tz: Any = None) -> str | None:
