@@ -107,3 +107,16 @@ def test_every_answer_carries_the_security_headers(db: Path) -> None:
         assert "Strict-Transport-Security" not in response.headers
     tls = owner_client(db, tls=True)
     assert tls.get("/api/v1/conversations").headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_templates_read_dict_fields_as_jinja_does() -> None:
+    from jinja2 import Environment
+
+    from chataudit.web.pages import _Environment
+
+    row = {"text": "<b>退货</b>", "items": "a key named like a method", "missing": None, "n": 0}
+    source = ("{{ row.text }}|{{ row.items is callable }}|{{ row.missing is none }}|{{ row.absent is defined }}"
+              "|{{ row.n }}|{{ row.get('text') }}|{{ row['items'] }}|{{ [1, 2].pop is callable }}")
+    expected = Environment(autoescape=True).from_string(source).render(row=row)
+    assert _Environment(autoescape=True).from_string(source).render(row=row) == expected
+    assert expected.startswith("&lt;b&gt;退货&lt;/b&gt;|True|True|False|0|")
