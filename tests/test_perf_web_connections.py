@@ -120,3 +120,23 @@ def test_templates_read_dict_fields_as_jinja_does() -> None:
     expected = Environment(autoescape=True).from_string(source).render(row=row)
     assert _Environment(autoescape=True).from_string(source).render(row=row) == expected
     assert expected.startswith("&lt;b&gt;退货&lt;/b&gt;|True|True|False|0|")
+
+
+def test_the_server_serves_at_most_its_threads_at_once(db: Path) -> None:
+    import anyio.to_thread
+
+    from web_support import app_for
+
+    seen = []
+    app = app_for(db, threads=3)
+
+    @app.get("/perf-limit")
+    async def limit() -> dict:
+        seen.append(anyio.to_thread.current_default_thread_limiter().total_tokens)
+        return {}
+
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as client:  # startup runs
+        client.get("/perf-limit")
+    assert seen == [3]

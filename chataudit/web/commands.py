@@ -43,10 +43,12 @@ def check_binding(host: str, cert: str | None, key: str | None, insecure: bool) 
 @click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM).")
 @click.option("--insecure", is_flag=True, help="Allow plain HTTP on a non-loopback --host.")
 @click.option("--no-open", is_flag=True, help="Do not open a browser.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Requests served at once (more only contend for the one Python process).")
 @click.pass_context
 @friendly_errors
 def serve(ctx: click.Context, host: str, port: int, token: str | None, cert: str | None, key_file: str | None,
-          insecure: bool, no_open: bool) -> None:
+          insecure: bool, no_open: bool, threads: int) -> None:
     """Serve the web app and the REST API (/api/v1) over this archive; prints the login URL."""
     import uvicorn
 
@@ -59,7 +61,7 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, cert: str
         pass
     root = ctx.find_root().obj
     token = token or new_secret()
-    config = ServerConfig(db=root["db"], token=token, owner=root["operator"], tls=bool(cert),
+    config = ServerConfig(db=root["db"], token=token, owner=root["operator"], tls=bool(cert), threads=threads,
                           # (starlette's host check cannot read an IPv6 Host header: [::1] is left unchecked)
                           allowed_hosts=["127.0.0.1", "localhost"] if is_loopback(host) and ":" not in host else None)
     app = create_app(config)

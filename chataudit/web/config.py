@@ -28,6 +28,9 @@ class ServerConfig:
     # page whose name was rebound to 127.0.0.1 (DNS rebinding) cannot talk to it.
     allowed_hosts: list[str] | None = None
     extra: dict = field(default_factory=dict)
+    # requests served at once (the threads sync endpoints run in): one Python process interprets one
+    # thread at a time, so more threads than this only contend for it, and every answer comes later
+    threads: int = 4
     _kept: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     @contextmanager
