@@ -6,7 +6,8 @@ load script (fixed request counts, a timeout on every request, loopback only):
 
 * API search (`GET /api/v1/search?q=…&limit=50`): latency to the last byte, p50/p95 (target p95 < 50 ms);
 * pages (search with hits, conversation list, a conversation): time to first byte, p50/p95 (target < 200 ms);
-* the 100k-message conversation's page: whole HTML, sequential (target usable < 1 s).
+* the 100k-message conversation's page: whole HTML, sequential (target usable < 1 s);
+* a message's page (its hashes and inclusion proof) and the API's proof, sequential.
 
 Each client keeps its connection open (as a browser does). Figures are given for one client (the
 latency of a request alone) and for 20 (the queue a single server process makes).
@@ -169,7 +170,9 @@ def main() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
         for label, path in (("100k conversation, first page", f"/conversations/{big['id']}"),
                             ("100k conversation, jump to a date", f"/conversations/{big['id']}?date=2025-08-01"),
-                            ("100k conversation, API page of 500", f"/api/v1/conversations/{big['id']}/messages?limit=500")):
+                            ("100k conversation, API page of 500", f"/api/v1/conversations/{big['id']}/messages?limit=500"),
+                            ("a message's page with its inclusion proof", f"/messages/{messages // 2}"),
+                            ("API proof of a message", f"/api/v1/messages/{messages // 3}/proof")):
             times = []
             for _ in range(10):
                 seconds, status, length = request(connection, path, first_byte=False, headers=bearer)
