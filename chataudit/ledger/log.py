@@ -293,7 +293,8 @@ class Ledger:
     def _fill_nodes_from(self, tree: MemoryTree, replace: bool = False) -> None:
         """Keep the nodes of a tree just checked against the signed root when ledger_nodes lacks them
         (an archive from before 0016) or holds a wrong one (``replace``), so later proofs are
-        O(log n). Only when the write lock is free right now: a proof never waits for a writer."""
+        O(log n). Only when the write lock comes within the connection's short busy timeout (0.25 s):
+        a proof never waits its turn behind a writer (an import fills them itself as it appends)."""
         if self.db.in_transaction or (not replace and int(self.archive.setting(NODES_SETTING) or -1) >= tree.size):
             return
         try:
