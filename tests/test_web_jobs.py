@@ -4,6 +4,7 @@ cancelled; hostile uploads (zip bombs, path traversal, odd names) are refused.""
 from __future__ import annotations
 
 import io
+import sqlite3
 import time
 import zipfile
 from pathlib import Path
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from chataudit.web import jobs
 from chataudit.web.accounts import User
-from web_support import SAMPLES, TOKEN, app_for, cli_json, demo_archive, run_cli
+from web_support import SAMPLES, TOKEN, app_for, cli_json, dead_pid, demo_archive, run_cli
 
 
 @pytest.fixture
@@ -117,8 +118,10 @@ def test_a_running_job_is_cancelled_and_a_job_of_a_stopped_server_is_failed(empt
     assert running["state"] == "running" and running["note"] == "waiting"
     assert client.post(f"/api/v1/jobs/{job_id}/cancel").json()["cancel_requested"] is True
     assert wait(client, job_id)["state"] == "cancelled"
-    # a job left running by a server that stopped is failed when the next one starts
+    # a job left running by a server that stopped (its process is gone) is failed when the next one starts
     stuck = runner.create("test-wait", owner)
+    with sqlite3.connect(empty) as db:
+        db.execute("UPDATE web_jobs SET state = 'running', owner_pid = ? WHERE id = ?", (dead_pid(), stuck))
     assert client_for(empty).get(f"/api/v1/jobs/{stuck}").json()["error"] == "the server stopped while it ran"
 
 

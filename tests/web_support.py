@@ -61,3 +61,13 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
 
 def csrf_of(client: TestClient) -> str:
     return re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/conversations").text).group(1)
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (a server that stopped)."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid

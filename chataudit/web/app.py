@@ -3,6 +3,7 @@ files (vendored, nothing from a CDN), the error handlers and the security header
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
@@ -39,7 +40,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                   description="The chataudit archive over HTTP: every endpoint returns what the CLI's `--json` "
                               "prints for the same request. Authenticate with `Authorization: Bearer TOKEN`.")
     app.state.config = config
-    app.state.limiter = LoginLimiter(config.login_attempts, config.login_window_s)
+    app.state.limiter = LoginLimiter(config.login_attempts, config.login_window_s, config.open_archive)
     problems.install(app)
     app.include_router(api.router())
     for router in PAGE_ROUTERS:
@@ -59,6 +60,19 @@ def create_app(config: ServerConfig) -> FastAPI:
     if config.allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.allowed_hosts)
     return app
+
+
+CONFIG_ENV = "CHATAUDIT_SERVE_CONFIG"
+
+
+def app_from_environment() -> FastAPI:
+    """The factory each `serve --workers N` process calls (uvicorn starts workers from an import
+    string): the settings `serve` fixed, as JSON in ``$CHATAUDIT_SERVE_CONFIG`` (the environment a
+    process inherits is readable only by its user, as the token in ``$CHATAUDIT_TOKEN`` is)."""
+    import orjson
+
+    settings = orjson.loads(os.environ[CONFIG_ENV])
+    return create_app(ServerConfig(**{**settings, "db": Path(settings["db"])}))
 
 
 async def _limit_threads(threads: int) -> None:

@@ -44,16 +44,19 @@ def check_binding(host: str, cert: str | None, key: str | None, insecure: bool) 
 @click.option("--insecure", is_flag=True, help="Allow plain HTTP on a non-loopback --host.")
 @click.option("--no-open", is_flag=True, help="Do not open a browser.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Requests served at once (more only contend for the one Python process).")
+              help="Requests served at once by each worker (more only contend for its one Python process).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes over the archive (about one per CPU core; they share logins, jobs "
+                   "and rate limits through the archive).")
 @click.pass_context
 @friendly_errors
 def serve(ctx: click.Context, host: str, port: int, token: str | None, cert: str | None, key_file: str | None,
-          insecure: bool, no_open: bool, threads: int) -> None:
+          insecure: bool, no_open: bool, threads: int, workers: int) -> None:
     """Serve the web app and the REST API (/api/v1) over this archive; prints the login URL."""
     import uvicorn
 
     from .accounts import new_secret
-    from .app import create_app
+    from .app import CONFIG_ENV, create_app
     from .config import ServerConfig
 
     check_binding(host, cert, key_file, insecure)
@@ -64,7 +67,15 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, cert: str
     config = ServerConfig(db=root["db"], token=token, owner=root["operator"], tls=bool(cert), threads=threads,
                           # (starlette's host check cannot read an IPv6 Host header: [::1] is left unchecked)
                           allowed_hosts=["127.0.0.1", "localhost"] if is_loopback(host) and ":" not in host else None)
-    app = create_app(config)
+    if workers == 1:
+        app: object = create_app(config)
+    else:  # each process builds its own app from the settings (uvicorn forks or spawns them)
+        import orjson
+
+        os.environ[CONFIG_ENV] = orjson.dumps({
+            "db": str(config.db), "token": config.token, "owner": config.owner, "tls": config.tls,
+            "threads": config.threads, "allowed_hosts": config.allowed_hosts}).decode()
+        app = "chataudit.web.app:app_from_environment"
     scheme = "https" if cert else "http"
     shown_host = f"[{host}]" if ":" in host else host
     url = f"{scheme}://{shown_host}:{port}/?token={token}"
@@ -78,7 +89,7 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, cert: str
 
         webbrowser.open(url)
     uvicorn.run(app, host=host, port=port, ssl_certfile=cert, ssl_keyfile=key_file, log_level="warning",
-                server_header=False)
+                server_header=False, workers=workers, factory=workers > 1)
 
 
 @click.group("user")

@@ -1,8 +1,13 @@
 """Background jobs: long work (an uploaded import today; a quality report or an evidence package
 next) runs in a small thread pool, never in the request. Each job is a row of ``web_jobs`` in the
-archive (state, progress, result, error), so a page reload — or another browser — sees it, and a
-cancel is a flag the job reads at each progress step. A job still queued or running when the server
-stopped is marked failed at the next start.
+archive (state, progress, result, error), so a page reload — or another browser, or another
+`serve --workers` process — sees it. A cancel sets the row's flag and touches ``ID.cancel`` beside
+the job's folder (the row cannot be written while an import holds the write lock for a file); the
+job looks at both at most once a second from its progress steps. Live progress goes to the row
+(seen once the job's open transaction, if any, commits) and to ``ID.progress`` beside the folder
+(seen at once by every worker on this machine). Each row records its process (pid and that
+process's start token): a job still queued or running whose process is gone is marked failed when
+a server starts; a sibling worker's running job is left alone.
 
 To add a kind: write ``def run(job: Job, **args) -> dict`` (report progress with ``job.progress``,
 return what the CLI's ``--json`` prints) and register it with ``@job_kind("name")``; start it from
@@ -11,7 +16,9 @@ an endpoint with ``request.app.state.jobs.submit("name", user, **args)``.
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -52,6 +59,36 @@ class JobFailed(ChatAuditError):
         self.result = result
 
 
+POLL_S = 1.0  # how often a running job writes its progress and looks for a cancel
+
+
+def process_token(pid: int) -> str | None:
+    """What tells a process from a later one that got its pid: its start time in clock ticks since
+    boot (Linux /proc); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def process_alive(pid: int | None, token: str | None) -> bool:
+    """Is the process that recorded (pid, token) still running? Without /proc only the pid is
+    checked (a reused pid then keeps a dead job 'running' until that process ends)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    except OSError:
+        return False
+    now = process_token(pid)
+    return now is None or token is None or now == token
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -73,12 +110,28 @@ class Job:
     folder: Path
     runner: "JobRunner"
 
+    def __post_init__(self) -> None:
+        self._polled = 0.0
+
     def progress(self, count: int, note: str | None = None) -> None:
-        """Report progress (kept in memory while it runs: an import holds its transaction open);
-        raises :class:`JobCancelled` once a cancel was asked for."""
+        """Report progress; raises :class:`JobCancelled` once a cancel was asked for (from any
+        worker). Cheap: the shared record is written and read at most once per ``POLL_S``."""
         self.runner.live[self.id] = (count, note)
         if self.id in self.runner.cancelled:
             raise JobCancelled(f"job {self.id} was cancelled")
+        now = time.monotonic()
+        if now - self._polled < POLL_S:
+            return
+        self._polled = now
+        self.runner.publish(self.id, count, note)
+        db = self.archive.db
+        # the row's flag is read only outside a transaction (inside, the snapshot is the job's own)
+        if self.runner.cancel_file(self.id).exists() or (
+                not db.in_transaction
+                and db.execute("SELECT cancel_requested FROM web_jobs WHERE id = ?", (self.id,)).fetchone()[0]):
+            raise JobCancelled(f"job {self.id} was cancelled")
+        # the row: at once outside a transaction, else when the job's transaction commits
+        db.execute("UPDATE web_jobs SET progress = ?, note = ? WHERE id = ?", (count, note, self.id))
 
 
 class JobRunner:
@@ -87,9 +140,40 @@ class JobRunner:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chataudit-job")
         self.live: dict[int, tuple[int, str | None]] = {}  # progress of running jobs
         self.cancelled: set[int] = set()
+        self.pid, self.token = os.getpid(), process_token(os.getpid())
         with config.open_archive() as archive:
-            archive.db.execute("UPDATE web_jobs SET state = 'failed', error = 'the server stopped while it ran',"
-                               " updated_at = ? WHERE state IN ('queued', 'running')", (_now(),))
+            unfinished = archive.db.execute("SELECT id, owner_pid, owner_token FROM web_jobs"
+                                            " WHERE state IN ('queued', 'running')").fetchall()
+            dead = [(_now(), job_id) for job_id, pid, token in unfinished if not process_alive(pid, token)]
+            archive.db.executemany("UPDATE web_jobs SET state = 'failed', error = 'the server stopped while it ran',"
+                                   " updated_at = ? WHERE id = ? AND state IN ('queued', 'running')", dead)
+        for _, job_id in dead:
+            self._forget(job_id)
+
+    def progress_file(self, job_id: int) -> Path:
+        return self.config.uploads / f"{job_id}.progress"
+
+    def cancel_file(self, job_id: int) -> Path:
+        return self.config.uploads / f"{job_id}.cancel"
+
+    def publish(self, job_id: int, count: int, note: str | None) -> None:
+        """The live progress every worker on this machine reads (written whole, then renamed)."""
+        target = self.progress_file(job_id)
+        partial = target.with_name(f"{target.name}.{self.pid}")
+        partial.write_bytes(orjson.dumps([count, note]))
+        os.replace(partial, target)
+
+    def _published(self, job_id: int) -> tuple[int, str | None] | None:
+        try:
+            count, note = orjson.loads(self.progress_file(job_id).read_bytes())
+            return int(count), note
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _forget(self, job_id: int) -> None:
+        shutil.rmtree(self.folder(job_id), ignore_errors=True)  # uploads are not kept once read
+        for path in (self.progress_file(job_id), self.cancel_file(job_id)):
+            path.unlink(missing_ok=True)
 
     def folder(self, job_id: int) -> Path:
         return self.config.uploads / str(job_id)
@@ -99,8 +183,9 @@ class JobRunner:
         if kind not in KINDS:
             raise ChatAuditError(f"unknown job kind {kind!r} (known: {', '.join(sorted(KINDS))})")
         with self.config.open_archive() as archive:
-            cursor = archive.db.execute("INSERT INTO web_jobs (kind, operator, state, created_at, updated_at)"
-                                        " VALUES (?, ?, 'queued', ?, ?)", (kind, user.operator, _now(), _now()))
+            cursor = archive.db.execute("INSERT INTO web_jobs (kind, operator, state, created_at, updated_at,"
+                                        " owner_pid, owner_token) VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+                                        (kind, user.operator, _now(), _now(), self.pid, self.token))
             job_id = cursor.lastrowid
         self.folder(job_id).mkdir(parents=True, exist_ok=True)
         return job_id
@@ -146,14 +231,14 @@ class JobRunner:
         finally:
             self.live.pop(job_id, None)
             self.cancelled.discard(job_id)
-            shutil.rmtree(self.folder(job_id), ignore_errors=True)  # uploads are not kept once read
+            self._forget(job_id)
 
     def fail(self, job_id: int, error: str) -> None:
         """A job that could not start (its upload was refused)."""
         with self.config.open_archive() as archive:
             archive.db.execute("UPDATE web_jobs SET state = 'failed', error = ?, updated_at = ? WHERE id = ?",
                                (error, _now(), job_id))
-        shutil.rmtree(self.folder(job_id), ignore_errors=True)
+        self._forget(job_id)
 
     def get(self, job_id: int, user: User) -> dict[str, Any]:
         with self.config.open_archive() as archive:
@@ -161,8 +246,10 @@ class JobRunner:
         if row is None or not self._visible(row[2], user):
             raise ChatAuditError(f"no job {job_id}")
         job = job_dict(row)
-        if job_id in self.live and job["state"] == "running":
-            job["progress"], job["note"] = self.live[job_id]
+        if job["state"] == "running":  # this process's job, else what its worker published
+            live = self.live.get(job_id) or self._published(job_id)
+            if live is not None:
+                job["progress"], job["note"] = live
         return job
 
     def list(self, user: User) -> list[dict[str, Any]]:
@@ -174,6 +261,7 @@ class JobRunner:
         job = self.get(job_id, user)
         if job["state"] not in FINISHED:
             self.cancelled.add(job_id)
+            self.cancel_file(job_id).touch()  # seen at once by the job's worker, even mid-transaction
             with self.config.open_archive() as archive:
                 archive.db.execute("UPDATE web_jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", (_now(), job_id))
         return self.get(job_id, user)

@@ -8,10 +8,8 @@ in its signature and cannot forget the check.
 from __future__ import annotations
 
 import hmac
-import threading
 import time
-from collections import defaultdict, deque
-from typing import Callable
+from typing import Any, Callable
 
 from fastapi import Depends, HTTPException, Request
 from starlette.responses import Response
@@ -95,34 +93,41 @@ def set_session_cookie(response: Response, request: Request, session_id: str) ->
 
 class LoginLimiter:
     """At most ``attempts`` failed logins per client address and per user name in ``window_s``
-    seconds; a success clears the client's count."""
+    seconds; a success clears the client's count. The failures are rows of the archive's
+    ``web_login_failures``, so every `serve --workers` process counts the same attempts."""
 
-    def __init__(self, attempts: int, window_s: float):
+    def __init__(self, attempts: int, window_s: float, open_archive: Callable[[], Any]):
         self.attempts, self.window_s = attempts, window_s
-        self.failures: dict[str, deque[float]] = defaultdict(deque)
-        self.lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self.failures[key]
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
+        self.open_archive = open_archive
 
     def retry_after(self, keys: list[str]) -> int:
         """Seconds to wait before another try (0: go ahead)."""
-        now = time.monotonic()
-        with self.lock:
-            waits = [int(times[0] + self.window_s - now) + 1 for key in keys
-                     if len(times := self._recent(key, now)) >= self.attempts]
+        now = _now_ms()
+        with self.open_archive() as archive:
+            rows = archive.db.execute(
+                f"SELECT COUNT(*), MIN(at_ms) FROM web_login_failures WHERE key IN ({', '.join('?' * len(keys))})"
+                " AND at_ms > ? GROUP BY key", (*keys, now - int(self.window_s * 1000))).fetchall()
+        waits = [int((first + self.window_s * 1000 - now) / 1000) + 1 for count, first in rows
+                 if count >= self.attempts]
         return max(waits, default=0)
 
     def failed(self, keys: list[str]) -> None:
-        now = time.monotonic()
-        with self.lock:
-            for key in keys:
-                self._recent(key, now).append(now)
+        now = _now_ms()
+        with self.open_archive() as archive:
+            db = archive.db
+            db.execute("BEGIN IMMEDIATE")
+            try:  # the expired rows go as new ones come: the table stays as small as the window
+                db.execute("DELETE FROM web_login_failures WHERE at_ms <= ?", (now - int(self.window_s * 1000),))
+                db.executemany("INSERT INTO web_login_failures (key, at_ms) VALUES (?, ?)", [(k, now) for k in keys])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def succeeded(self, keys: list[str]) -> None:
-        with self.lock:
-            for key in keys:
-                self.failures.pop(key, None)
+        with self.open_archive() as archive:
+            archive.db.execute(f"DELETE FROM web_login_failures WHERE key IN ({', '.join('?' * len(keys))})", keys)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
