@@ -12,7 +12,9 @@ load script (fixed request counts, a timeout on every request, loopback only):
 Each client keeps its connection open (as a browser does). Figures are given for one client (the
 latency of a request alone) and for 20 (the queue a single server process makes).
 
-    python bench/bench_web.py [N]
+    python bench/bench_web.py [N] [--workers W]
+
+``--workers W`` serves with `serve --workers W` (W processes; default 1).
 """
 
 from __future__ import annotations
@@ -135,14 +137,20 @@ def summary(times: list[float]) -> dict[str, float]:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("count", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (`serve --workers`)")
+    arguments = parser.parse_args()
+    count = arguments.count
     db = OUT / f"web-{count}.db"
     if not db.exists():
         build(db, count)
     port = free_port()
     env = {**os.environ, "CHATAUDIT_TOKEN": TOKEN}
     server = subprocess.Popen([*chataudit(), "--db", str(db), "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-open"], env=env, stderr=subprocess.DEVNULL)
+                               "--no-open", "--workers", str(arguments.workers)], env=env, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -111,3 +111,17 @@ def test_only_jobs_of_a_gone_process_are_failed_at_start(server: tuple[str, Path
                                         " WHERE id IN (?, ?)", (ids["stale"], ids["sibling"])))
     assert state[ids["stale"]] == "failed:the server stopped while it ran"
     assert state[ids["sibling"]] == "running:"  # a live process's job (as a sibling worker's) is left alone
+
+
+def test_small_answers_are_not_held_back_by_a_delayed_ack(server: tuple[str, Path, dict[str, int]]) -> None:
+    """The workers' socket is bound here with IPPROTO_TCP, so asyncio sets TCP_NODELAY: on uvicorn's
+    own socket every small answer (headers and body sent apart) waited ≈ 40 ms for the client's ACK."""
+    base, _, _ = server
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
+        client.get("/api/v1/search", params={"q": "退货"})  # the connection opened, the worker warm
+        times = []
+        for _ in range(15):
+            started = time.perf_counter()
+            assert client.get("/api/v1/search", params={"q": "退货", "limit": 5}).status_code == 200
+            times.append(time.perf_counter() - started)
+    assert sorted(times)[len(times) // 2] < 0.03, times

@@ -88,8 +88,37 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, cert: str
         import webbrowser
 
         webbrowser.open(url)
-    uvicorn.run(app, host=host, port=port, ssl_certfile=cert, ssl_keyfile=key_file, log_level="warning",
-                server_header=False, workers=workers, factory=workers > 1)
+    settings = dict(host=host, port=port, ssl_certfile=cert, ssl_keyfile=key_file, log_level="warning",
+                    server_header=False)
+    if workers == 1:
+        uvicorn.run(app, **settings)
+    else:
+        _run_workers(uvicorn.Config(app, workers=workers, factory=True, **settings))
+
+
+def _run_workers(config: "uvicorn.Config") -> None:
+    """uvicorn's own multi-process start (``uvicorn.run(workers=N)``), on a socket bound here: the
+    one uvicorn binds is made without ``IPPROTO_TCP``, so asyncio does not set TCP_NODELAY on its
+    connections, and every small answer written in two parts waited ≈ 40 ms for a delayed ACK."""
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as error:
+        sock.close()
+        raise ChatAuditError(f"cannot listen on {config.host}:{config.port}: {error.strerror}") from None
+    sock.set_inheritable(True)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
 
 
 @click.group("user")
