@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from ..cli import friendly_errors, json_option, open_archive
 from ..errors import ChatAuditError
 from ..render import emit
 from .roles import DESCRIPTIONS
+
+if TYPE_CHECKING:  # imported when serving starts
+    import uvicorn
 
 LOOPBACK_NAMES = {"localhost", "localhost."}
 
