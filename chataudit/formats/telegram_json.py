@@ -25,6 +25,7 @@ message's ``"id": N`` so records (and errors) point at a real line.
 from __future__ import annotations
 
 import codecs
+import functools
 import io
 import json
 import re
@@ -195,6 +196,12 @@ _MESSAGES_RE = re.compile(rb'"messages"' + _WS + rb":" + _WS + rb"\[")
 _OVERLAP = 128  # longer than any match of the two patterns above
 
 
+@functools.lru_cache(maxsize=16)
+def _key_pattern(key: str) -> re.Pattern[bytes]:
+    """``"key":`` as bytes (compiled once per key, not once per message)."""
+    return re.compile(rb'"' + re.escape(key.encode()) + rb'"\s*:')
+
+
 class _Locator:
     """Finds, in lockstep with the parser, the line of each message's ``"id": N``.
 
@@ -237,15 +244,7 @@ class _Locator:
 
     def seek_messages(self, limit: int) -> int | None:
         """Skip to just after the next ``"messages": [`` (a new chat's message list); its line."""
-        while True:
-            match = _MESSAGES_RE.search(self._buf, self._pos)
-            if match and self._base + match.start() < limit:
-                self._advance(match.start())
-                line = self._line
-                self._advance(match.end())
-                return line
-            if self._base + len(self._buf) >= limit or not self._more():
-                return None
+        return self._next_match(_MESSAGES_RE, limit, skip_missed=False)
 
     def find(self, message_id: int, limit: int) -> int | None:
         """The line of the next ``"id": message_id`` before byte ``limit``, or None."""
@@ -268,7 +267,12 @@ class _Locator:
 
     def find_key(self, key: str, limit: int) -> int | None:
         """The line of the next ``"key":`` before byte ``limit`` (messages of minimal exports carry no id)."""
-        pattern = re.compile(rb'"' + re.escape(key.encode()) + rb'"\s*:')
+        return self._next_match(_key_pattern(key), limit, skip_missed=True)
+
+    def _next_match(self, pattern: re.Pattern[bytes], limit: int, *, skip_missed: bool) -> int | None:
+        """Move to just after the next match of ``pattern`` before byte ``limit`` and return its line;
+        None when there is none (``skip_missed``: the bytes searched are skipped, so that repeated
+        misses stay linear)."""
         while True:
             match = pattern.search(self._buf, self._pos)
             if match and self._base + match.start() < limit:
@@ -277,7 +281,8 @@ class _Locator:
                 self._advance(match.end())
                 return line
             if self._base + len(self._buf) >= limit or not self._more():
-                self._advance(min(len(self._buf), max(self._pos, limit - self._base - _OVERLAP)))
+                if skip_missed:
+                    self._advance(min(len(self._buf), max(self._pos, limit - self._base - _OVERLAP)))
                 return None
 
     def _note_object(self, index: int, line: int) -> None:
