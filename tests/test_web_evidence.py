@@ -6,15 +6,13 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from chataudit.web import jobs
-from web_support import TOKEN, add_user, app_for, cli_json, demo_archive, login, run_cli
+from web_support import TOKEN, add_user, app_for, cli_json, demo_archive, login, run_cli, wait_for_job
 
 STANDALONE = Path(__file__).parent.parent / "chataudit" / "evidence" / "standalone_verify.py"
 
@@ -37,13 +35,7 @@ def built(tmp_path_factory) -> tuple[Path, dict, bytes, TestClient]:
 
 
 def wait(client: TestClient, job_id: int, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/v1/jobs/{job_id}").json()
-        if job["state"] in jobs.FINISHED:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
+    return wait_for_job(client, job_id, timeout)
 
 
 def test_the_job_result_is_the_clis_json_and_the_package_verifies(built, tmp_path: Path) -> None:

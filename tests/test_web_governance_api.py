@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from web_support import TOKEN, add_user, app_for, cli_json, login, run_cli
+from web_support import TOKEN, add_user, app_for, cli_json, enterprise_archive, login, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "governance"
 CHATS, ROSTER, SCAN = FIXTURES / "staff_chats.csv", FIXTURES / "roster.csv", FIXTURES / "authorization_scan.pdf"
@@ -19,10 +19,7 @@ WECOM = "wecom:cust-001"
 
 @pytest.fixture
 def enterprise(tmp_path: Path) -> Path:
-    db = tmp_path / "g.db"
-    run_cli(db, "import", str(CHATS), "--tz", "Asia/Shanghai")
-    run_cli(db, "roster", "set", str(ROSTER))
-    run_cli(db, "init", "--mode", "enterprise")
+    db = enterprise_archive(tmp_path / "g.db")
     return db
 
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from chataudit.web import jobs
 from chataudit.web.accounts import User
-from web_support import SAMPLES, TOKEN, app_for, cli_json, dead_pid, demo_archive, run_cli
+from web_support import SAMPLES, TOKEN, app_for, cli_json, dead_pid, demo_archive, run_cli, wait_for_job
 
 
 @pytest.fixture
@@ -29,13 +29,7 @@ def client_for(db: Path) -> TestClient:
 
 
 def wait(client: TestClient, job_id: int, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/v1/jobs/{job_id}").json()
-        if job["state"] in jobs.FINISHED:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
+    return wait_for_job(client, job_id, timeout)
 
 
 def samples_zip() -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -71,3 +72,27 @@ def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+def wait_for_job(client: TestClient, job_id: int, timeout: float) -> dict:
+    """Poll a job through the API until it is finished; fails the test after ``timeout`` seconds."""
+    from chataudit.web import jobs
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}").json()
+        if job["state"] in jobs.FINISHED:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+GOVERNANCE_FIXTURES = Path(__file__).parent / "fixtures" / "governance"
+
+
+def enterprise_archive(db: Path) -> Path:
+    """Staff chats, the roster, and enterprise mode switched on (by `owner`, who is then its admin)."""
+    run_cli(db, "import", str(GOVERNANCE_FIXTURES / "staff_chats.csv"), "--tz", "Asia/Shanghai")
+    run_cli(db, "roster", "set", str(GOVERNANCE_FIXTURES / "roster.csv"))
+    run_cli(db, "init", "--mode", "enterprise")
+    return db
