@@ -14,13 +14,17 @@ ROLES = ("admin", "lead", "reviewer", "agent", "auditor")
 # rules and dry runs), users (manage accounts), people (link and unlink identities into persons),
 # quality (the quality report and dashboard; a reviewer's de-identified), evidence (build evidence
 # packages), govern (change governance records: roster, authorizations, holds, retention rules, and
-# a real retention run).
+# a real retention run), alerts (work the supervision queue: see the alerts assigned to you and
+# close them), policies (set supervision policies, run supervision and sampling, assign alerts, read
+# the supervision reports), review (score a session: a peer's, or one's own as self-scoring; contest
+# a review of one's own work), review_manage (assign review work, calibration, settle disputes).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"list", "read", "verify", "import", "jobs", "audit", "users", "people", "quality",
-                        "evidence", "govern"}),
-    "lead": frozenset({"list", "read", "verify", "import", "jobs", "people", "quality", "evidence"}),
-    "agent": frozenset({"list", "read"}),
-    "reviewer": frozenset({"list", "read", "jobs", "quality"}),
+                        "evidence", "govern", "alerts", "policies", "review", "review_manage"}),
+    "lead": frozenset({"list", "read", "verify", "import", "jobs", "people", "quality", "evidence", "alerts",
+                       "policies", "review", "review_manage"}),
+    "agent": frozenset({"list", "read", "review"}),
+    "reviewer": frozenset({"list", "read", "jobs", "quality", "alerts", "review"}),
     "auditor": frozenset({"list", "verify", "audit"}),
 }
 

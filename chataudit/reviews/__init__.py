@@ -1,0 +1,1 @@
+"""Peer review, self-scoring, calibration, customer ratings and disputes of service sessions."""
