@@ -414,6 +414,14 @@ def _safe(lines: list[str]) -> bool:
     return bool(normalize_text(text).strip()) and not re.search(r"^\s*(?:sent from|发自|来自|get outlook)", text, re.I | re.M)
 
 
+def test_blanks_fold_inside_an_encoded_display_name(tmp_path: Path) -> None:
+    """Found by the property below: `张  张` travels as one RFC 2047 word and came back with both blanks."""
+    path = tmp_path / "one.mbox"
+    path.write_bytes(b"From x@example.org Thu Jan  1 00:00:00 2015\nFrom: =?utf-8?b?5bygICDlvKA=?= <x@example.org>\n"
+                     b"Date: Thu, 01 Jan 2015 00:00:00 +0000\nSubject: s\n\nhello\n")
+    assert messages(path)[0].sender_name == "张 张"
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_MAIL.filter(lambda m: _safe(m["lines"])), min_size=1, max_size=4))
 def test_written_mbox_parses_back(mails: list[dict]) -> None:

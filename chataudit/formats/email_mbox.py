@@ -301,7 +301,7 @@ def _addresses(msg: MailMessage, name: str) -> list[dict[str, str]]:
     out = []
     for display, address in getaddresses(values):
         entry = {"address": address.strip().lower()}
-        display = decode_words(display)
+        display = " ".join(decode_words(display).split())  # blanks fold in an encoded word too, as in a phrase
         if display:
             entry["name"] = display
         if entry["address"] or display:
