@@ -69,7 +69,7 @@ def assign(archive: Archive, *, week: str, per_agent: int, rule: str, reviewers:
         raise ChatAuditError(f"--rule {rule!r}: give one of {', '.join(RULES)}")
     if not 1 <= per_agent <= 100:
         raise ChatAuditError(f"--per-agent {per_agent}: give 1 to 100")
-    reviewers = list(dict.fromkeys(r.strip() for r in reviewers if r.strip()))
+    reviewers = list(dict.fromkeys(sessions.canonical(archive, r.strip()) for r in reviewers if r.strip()))
     if not reviewers:
         raise ChatAuditError("give at least one --reviewer")
     name, since_ms, until_ms = week_bounds(archive, week)

@@ -48,7 +48,7 @@ def alpha(units: Sequence[Sequence[float | None]], metric: Callable[[float, floa
 def calibrate(archive: Archive, session_ref: str, reviewers: list[str], *, operator: str,
               params: dict[str, Any]) -> dict[str, Any]:
     """A calibration of one session: a blind calibration review for each reviewer (never its agent)."""
-    reviewers = list(dict.fromkeys(r.strip() for r in reviewers if r.strip()))
+    reviewers = list(dict.fromkeys(sessions.canonical(archive, r.strip()) for r in reviewers if r.strip()))
     if len(reviewers) < 2:
         raise ChatAuditError("a calibration needs at least two --reviewer")
     facts = sessions.locate(archive, session_ref)

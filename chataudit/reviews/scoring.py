@@ -292,7 +292,7 @@ def score(archive: Archive, *, operator: str, params: dict[str, Any], review_id:
         anchored = facts.get("id") is None
         session_id = sessions.anchor(archive, facts)
         if review_id is None:
-            reviewer = operator
+            reviewer = sessions.canonical(archive, operator)
             existing = db.execute("SELECT id, submitted_at FROM reviews WHERE session = ? AND reviewer = ? AND kind = ?"
                                   " AND calibration IS NULL", (session_id, reviewer, kind)).fetchone()
             if existing and existing[1]:

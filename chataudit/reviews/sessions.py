@@ -211,6 +211,14 @@ def identities(archive: Archive, operator: str) -> set[str]:
     return found
 
 
+def canonical(archive: Archive, operator: str) -> str:
+    """The roster id of the member ``operator`` names (by id or name), else ``operator`` itself: a
+    reviewer is stored under one name whichever of the two they log in with."""
+    row = archive.db.execute("SELECT id FROM governance_roster WHERE id = ? UNION ALL"
+                             " SELECT id FROM governance_roster WHERE name = ? LIMIT 1", (operator, operator)).fetchone()
+    return row[0] if row else operator
+
+
 def is_agent_of(archive: Archive, operator: str, facts: dict[str, Any]) -> bool:
     """Whether ``operator`` is one of the session's agents (by roster id or name)."""
     return bool(identities(archive, operator) & (set(facts["agents"]) | set(facts["agent_names"])))
