@@ -314,3 +314,12 @@ def test_the_quality_report_carries_the_four_scores(db: Path, tmp_path: Path) ->
     html = tmp_path / "q.html"
     run(db, "quality", "--roster", str(Path(__file__).parent.parent / "samples" / "roster.csv"), "--html", str(html))
     assert "自评 · 互评 · 质检 · 客户评价" in html.read_text(encoding="utf-8")
+
+
+def test_enterprise_mode_checks_a_transcript_read_against_the_authorizations(db: Path) -> None:
+    review = _submitted(db)
+    run(db, "init", "--mode", "enterprise")
+    refused = run(db, "review", "show", str(review["id"]), operator="LiNa", ok=False)
+    assert refused.exit_code == 1 and "not authorized" in refused.output and "agent_li" in refused.output
+    entries = run_json(db, "audit", "--command", "review show")
+    assert entries[-1]["outcome"] == "refused"

@@ -222,3 +222,30 @@ def canonical(archive: Archive, operator: str) -> str:
 def is_agent_of(archive: Archive, operator: str, facts: dict[str, Any]) -> bool:
     """Whether ``operator`` is one of the session's agents (by roster id or name)."""
     return bool(identities(archive, operator) & (set(facts["agents"]) | set(facts["agent_names"])))
+
+
+def read_scope(archive: Archive, params: dict[str, Any]) -> Any:
+    """What a review command reads (enterprise mode checks it against the authorizations before it
+    runs): the conversation of the review or session it names; for `review assign`, its week."""
+    from ..governance.scope import Scope
+
+    if params.get("week"):
+        from .assignment import week_bounds
+
+        _, since_ms, until_ms = week_bounds(archive, str(params["week"]))
+        return Scope(since_ms=since_ms, until_ms=until_ms)
+    ref = params.get("ref") or params.get("session_ref")
+    review_id = params.get("review_id")
+    if ref is not None and str(ref).strip().isdigit():
+        review_id = int(str(ref).strip())
+    if review_id is not None:
+        row = archive.db.execute("SELECT s.conversation FROM reviews r JOIN review_sessions s ON s.id = r.session"
+                                 " WHERE r.id = ?", (int(review_id),)).fetchone()
+        if row is None:
+            raise ChatAuditError(f"no review {review_id} (see `chataudit review list`)")
+        return Scope(conversations=(row[0],))
+    match = ANCHOR.fullmatch(str(ref or "").strip()) or QUALITY_ID.fullmatch(str(ref or "").strip())
+    if match:
+        return Scope(conversations=(int(match.group(1)),))
+    return Scope()  # nothing named: the whole archive
+
