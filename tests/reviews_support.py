@@ -31,7 +31,7 @@ def _session(day: int, hour: int, agent: str, customer: str, kind: str) -> list[
     if kind == "complaint":
         return [(at(0), "customer", "质量太差了，我要投诉，要求赔偿"), (at(1), "agent", "您好，非常抱歉给您带来不便"),
                 (at(3), "customer", "我要去消协投诉")]
-    return [(at(0), "customer", "请问这个有货吗"), (at(0, 30), "agent", "您好，有货的，请问还有其他可以帮您的吗？"),
+    return [(at(0), "customer", "请问这个有货吗<script>alert(1)</script>"), (at(0, 30), "agent", "您好，有货的，请问还有其他可以帮您的吗？"),
             (at(2), "customer", "好的，谢谢")]
 
 
