@@ -27,7 +27,7 @@ ANCHOR = re.compile(r"(\d+)/(\d+)-(\d+)")
 QUALITY_ID = re.compile(r"(\d+)-(\d+)")
 SESSION_KEYS = ("session", "session_id", "conversation", "first_message", "last_message", "start", "end", "agents",
                 "agent_names", "auto")
-TRANSCRIPT_KEYS = ("id", "sent_at", "sender_id", "sender_name", "kind", "text")
+TRANSCRIPT_KEYS = ("id", "sent_at", "sender_id", "sender_name", "kind", "text", "agent")
 
 
 def anchor_text(conversation: int, first_message: int, last_message: int) -> str:
@@ -188,11 +188,13 @@ def transcript(archive: Archive, facts: dict[str, Any], redact_policy: str | Non
         "m.conversation = ? AND (m.sent_at_ms, m.id) >= (SELECT sent_at_ms, id FROM messages WHERE id = ?)"
         " AND (m.sent_at_ms, m.id) <= (SELECT sent_at_ms, id FROM messages WHERE id = ?)",
         [facts["conversation"], facts["first_message"], facts["last_message"]], None, None)
+    agents = set(facts["agents"]) | set(facts["agent_names"])
     found = []
     for row in rows:
+        agent = row.get("sender_id") in agents or row.get("sender_name") in agents  # before names are redacted
         if transform is not None:
             row = transform(row)
-        found.append({k: row.get(k) for k in TRANSCRIPT_KEYS})
+        found.append({k: row.get(k) for k in TRANSCRIPT_KEYS[:-1]} | {"agent": agent})
     return found
 
 
