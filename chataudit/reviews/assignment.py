@@ -42,7 +42,7 @@ def week_bounds(archive: Archive, week: str) -> tuple[str, int, int]:
     except ValueError:
         raise ChatAuditError(f"--week {week!r}: give an ISO week such as 2026-W11 or a date in it") from None
     monday -= timedelta(days=monday.weekday())
-    tz = zone(archive.setting("tz") or "Asia/Shanghai")
+    tz = zone(sessions.zone_name(archive))
     start = datetime(monday.year, monday.month, monday.day, tzinfo=tz)
     year, number, _ = monday.isocalendar()
     return f"{year}-W{number:02d}", utc_ms(start), utc_ms(start + timedelta(days=7))
@@ -140,7 +140,8 @@ def assign(archive: Archive, *, week: str, per_agent: int, rule: str, reviewers:
             "reviewers": reviewers, "blind": blind, "self_scoring": self_scoring, "anchors": anchors,
             "created_reviews": created, "picked": [{"agent": p["agent"], "session": p["session"]} for p in plan],
             "unassigned": unassigned})
-    reviews = [scoring.get(archive, c["review"]) for c in created]
+    ids = {c["review"] for c in created}
+    reviews = [r for r in scoring.listing(archive) if r["id"] in ids]
     return {"assignment": assignment_id, "week": name, "rule": rule, "per_agent": per_agent, "seed": seed,
             "reviewers": reviewers, "blind": blind, "self_scoring": self_scoring,
             "picked": [{"agent": p["agent"], "session": p["session"]} for p in plan],

@@ -77,7 +77,8 @@ def calibrate(archive: Archive, session_ref: str, reviewers: list[str], *, opera
             "created_reviews": created})
     return {"calibration": calibration_id, "session": sessions.anchor_text(facts["conversation"],
             facts["first_message"], facts["last_message"]), "reviewers": reviewers,
-            "reviews": [scoring.get(archive, c["review"]) for c in created], "audit_entry": entry}
+            "reviews": scoring.listing(archive, session_id=session_id, kind="calibration")[-len(created):],
+            "audit_entry": entry}
 
 
 def agreement(archive: Archive) -> dict[str, Any]:

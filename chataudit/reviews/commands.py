@@ -169,7 +169,7 @@ def contest(ctx: click.Context, review_id: int, reason: str, as_json: bool) -> N
 
 @review.command("settle")
 @click.argument("review_id", type=int)
-@click.option("--outcome", type=click.Choice(disputes.OUTCOMES), required=True, help="upheld, or amended (new scores).")
+@click.option("--outcome", required=True, metavar="upheld|amended", help="upheld, or amended (with the new scores).")
 @click.option("--reason", required=True, help="Why.")
 @score_options
 @json_option

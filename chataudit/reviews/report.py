@@ -60,8 +60,9 @@ def report(archive: Archive, *, since: str | None = None, until: str | None = No
     from ..queries import time_window
     from . import sessions
 
-    since_ms, until_ms = time_window(archive, since, until, tz)
-    quality = sessions.pipeline(archive, since_ms=since_ms, until_ms=until_ms)
+    tz_name = sessions.zone_name(archive, tz)  # as `quality` does: one zone for the period and its figures
+    since_ms, until_ms = time_window(archive, since, until, tz_name)
+    quality = sessions.pipeline(archive, since_ms=since_ms, until_ms=until_ms, tz=tz_name)
     everything = scoring.listing(archive)
     agreement = calibration.agreement(archive)
     contested = [r for r in everything if r["contest"]]

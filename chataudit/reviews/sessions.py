@@ -45,23 +45,28 @@ def archive_roster(archive: Archive) -> list[Any]:
                         r["team"]) for r in roster(archive)]
 
 
+def zone_name(archive: Archive, tz: str | None = None) -> str:
+    """The zone `quality` reads naive times and days in: --tz, else the archive's, else Asia/Shanghai."""
+    return tz or archive.setting("tz") or "Asia/Shanghai"
+
+
 def pipeline_options(archive: Archive, *, since_ms: int | None = None, until_ms: int | None = None,
-                     conversations: tuple[int, ...] = ()) -> Any:
+                     conversations: tuple[int, ...] = (), tz: str | None = None) -> Any:
     """The quality report's options for a review: the archive's roster and zone, default scorecard."""
     from ..quality.config import QualityOptions
 
     return QualityOptions(since_ms=since_ms, until_ms=until_ms, conversations=conversations,
-                          tz=archive.setting("tz") or "Asia/Shanghai", roster=archive_roster(archive))
+                          tz=zone_name(archive, tz), roster=archive_roster(archive))
 
 
 def pipeline(archive: Archive, *, since_ms: int | None = None, until_ms: int | None = None,
-             conversations: tuple[int, ...] = ()) -> dict[str, Any]:
+             conversations: tuple[int, ...] = (), tz: str | None = None) -> dict[str, Any]:
     """The quality report (``quality --json``) over the period or conversations: its ``session_rows``
     carry each session's anchor (first/last message), agents and automatic score."""
     from ..quality.report import analyze
 
     return analyze(archive, pipeline_options(archive, since_ms=since_ms, until_ms=until_ms,
-                                             conversations=conversations))
+                                             conversations=conversations, tz=tz))
 
 
 def row_facts(row: dict[str, Any]) -> dict[str, Any]:
@@ -166,9 +171,9 @@ def as_json(archive: Archive, facts: dict[str, Any], *, with_auto: bool = True) 
     """A session as `review show --json` gives it (``auto`` None when hidden from a blind reviewer)."""
     from ..store.sqlite import iso_from_ms
 
-    tz = archive.setting("tz") or "Asia/Shanghai"
     from ..model import zone
 
+    tz = zone_name(archive)
     return {"session": anchor_text(facts["conversation"], facts["first_message"], facts["last_message"]),
             "session_id": facts.get("id"), "conversation": facts["conversation"],
             "first_message": facts["first_message"], "last_message": facts["last_message"],
