@@ -66,6 +66,7 @@ def reference_session_row(f, agents, sender_by_number, options):
         "start_ms": f.start_ms, "end_ms": f.end_ms,
         "customer": customer.label if customer else None,
         "agents": [names.get(c, str(c)) for c in f.agents],
+        "agent_keys": [{a.code: a.key for a in agents}.get(c, str(c)) for c in f.agents],  # added for reviews
         "messages": f.messages, "customer_messages": f.customer_messages, "agent_messages": f.agent_messages,
         "waits": f.waits, "responses": f.responses, "unanswered": f.unanswered,
         "first_response_s": f.first_response_s, "mean_response_s": f.mean_response_s,
@@ -76,6 +77,7 @@ def reference_session_row(f, agents, sender_by_number, options):
                            and any(c.name == n and c.required for c in options.scripts)],
         "sentiment_start": f.sentiment_start, "sentiment_end": f.sentiment_end,
         "typos": len(f.typos), "sensitive": len(f.sensitive),
+        "first_message": f.first_message, "last_message": f.last_message,  # added for reviews (the anchor)
     }
 
 

@@ -40,14 +40,17 @@ GOVERNED = "__chataudit_governed__"
 # authorizations before it runs (chataudit.governance.scope says what each one reads); in an archive
 # that is or ever was in enterprise mode each is audited (chataudit.governance.access).
 READS = frozenset({"messages", "search", "export", "facts", "quality", "check", "match", "pii scan", "compare",
-                   "proof", "evidence export"})
+                   "proof", "evidence export",
+                   # peer review: transcripts, and the quality pipeline that finds and scores sessions
+                   "review show", "review score", "review assign", "review calibrate", "review report"})
 # Audited in enterprise mode, without an authorization check. The listings name employees and count
 # their messages (who talked with whom, how much) without reading them: audited, not checked.
 OTHER_AUDITED = {"verify": "verification", "redact": "redaction", "pii decrypt": "redaction",
                  "auth document": "document", "conversations": "listing", "people": "listing", "sources": "listing",
                  "people link": "change", "people unlink": "change",
                  # the web app's accounts: who may read through `serve` (no password or token is a parameter)
-                 "user add": "change", "user disable": "change", "user reset": "change", "user token": "change"}
+                 "user add": "change", "user disable": "change", "user reset": "change", "user token": "change",
+                 "review list": "listing", "review calibration": "listing"}
 # Audited when --db names an archive, but they run without one (they read only the files they are given).
 NEEDS_NO_ARCHIVE = {"redact", "pii decrypt"}
 # Parameters that name a file or folder a command writes: hashed into the entry after it ran.

@@ -189,7 +189,15 @@ def match(archive: Archive, params: dict[str, Any]) -> Scope:
     return generic(archive, {k: v for k, v in params.items() if k not in ("since", "until", "tz")})
 
 
+def review(archive: Archive, params: dict[str, Any]) -> Scope:
+    """The conversation of the review or session named, or the --week an assignment reads."""
+    from ..reviews.sessions import read_scope
+
+    return read_scope(archive, params)
+
+
 RESOLVERS: dict[str, Callable[[Archive, dict[str, Any]], Scope]] = {
+    "review show": review, "review score": review, "review calibrate": review, "review assign": review,
     "quality": quality,
     "check": check,
     "compare": compare,

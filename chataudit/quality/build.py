@@ -74,6 +74,10 @@ def build(archive: Archive, *, roster: str | None = None, scripts: str | None = 
         result["compare"] = report_api.compare(result, before)
     else:
         result["compare"] = None
+    from ..reviews.report import four_scores
+
+    # self, peer, automatic and customer scores per agent (0-10) with their gaps: chataudit.reviews
+    result["review_scores"] = four_scores(archive, result, since_ms, until_ms)
     redactor = None
     if redact_policy is not None:
         from ..privacy import Redactor, load_policy

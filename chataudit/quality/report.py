@@ -77,12 +77,12 @@ def _analyze(archive: Archive, options: QualityOptions, on_progress: Callable[[i
     sender_by_number = {s.number: s for s in senders}
     facts: dict[tuple[int, int], score.SessionFacts] = {}
     for (conv, no, start_ms, end_ms, messages, customer_messages, agent_messages, agent_codes, customer,
-         waits, responses, unanswered, first_s, mean_s, wait_list) in timing.session_rows(con):
+         waits, responses, unanswered, first_s, mean_s, wait_list, first_message, last_message) in timing.session_rows(con):
         facts[(conv, no)] = score.SessionFacts(
             session_id(conv, no), conv, no, start_ms, end_ms, messages, customer_messages, agent_messages,
             list(agent_codes or []), customer, waits, responses, unanswered,
             None if first_s is None else round(first_s, 3), None if mean_s is None else round(mean_s, 3),
-            [tuple(w) for w in (wait_list or [])])
+            [tuple(w) for w in (wait_list or [])], first_message=first_message, last_message=last_message)
     hour_sessions: dict[int, list[str]] = defaultdict(list)
     for conv, no, hour in con.execute(
             "SELECT conv, session_no, hour FROM waits WHERE first_of_session AND reply_ms IS NOT NULL"
@@ -401,6 +401,7 @@ def _session_row(f: score.SessionFacts, agents, sender_by_number, options) -> di
 def _session_row_builder(agents, sender_by_number, options):
     """The session-row function with what is the same for every row worked out once."""
     names = {a.code: a.name for a in agents}
+    keys = {a.code: a.key for a in agents}
     required = {c.name for c in options.scripts if c.required}
     tz = _zone(options.tz)
     labels = {number: s.label for number, s in sender_by_number.items()}
@@ -419,6 +420,7 @@ def _session_row_builder(agents, sender_by_number, options):
             "start_ms": start_ms, "end_ms": end_ms,
             "customer": labels.get(f.customer),
             "agents": [names.get(c, str(c)) for c in f.agents],
+            "agent_keys": [keys.get(c, str(c)) for c in f.agents],
             "messages": f.messages, "customer_messages": f.customer_messages, "agent_messages": f.agent_messages,
             "waits": f.waits, "responses": f.responses, "unanswered": f.unanswered,
             "first_response_s": f.first_response_s, "mean_response_s": f.mean_response_s,
@@ -432,6 +434,7 @@ def _session_row_builder(agents, sender_by_number, options):
             "sentiment_start": f.sentiment_start if f.customer_sentiments else None,
             "sentiment_end": f.sentiment_end if f.customer_sentiments else None,
             "typos": len(f.typos), "sensitive": len(f.sensitive),
+            "first_message": f.first_message, "last_message": f.last_message,
         }
 
     return row
@@ -547,7 +550,8 @@ def satisfaction(db, facts, agents, options: QualityOptions,
         if matched is None:
             return None
     if not matched:
-        return {"ratings": 0, "mean": None, "satisfied_rate": None, "by_agent": {}}
+        return {"ratings": 0, "mean": None, "satisfied_rate": None, "by_agent": {}, "by_agent_mean": {},
+                "by_agent_count": {}}
     names = {a.code: a.name for a in agents}
     per_agent: dict[str, list[float]] = defaultdict(list)
     for f, rating in matched:
@@ -558,6 +562,9 @@ def satisfaction(db, facts, agents, options: QualityOptions,
         "mean": round(sum(r for _, r in matched) / len(matched), 4),
         "satisfied_rate": round(sum(r >= 0.75 for _, r in matched) / len(matched), 4),
         "by_agent": {a: round(sum(r >= 0.75 for r in v) / len(v), 4) for a, v in sorted(per_agent.items())},
+        # the mean rating (0-1) and how many, per agent: the CSAT beside self, peer and automatic scores
+        "by_agent_mean": {a: round(sum(v) / len(v), 4) for a, v in sorted(per_agent.items())},
+        "by_agent_count": {a: len(v) for a, v in sorted(per_agent.items())},
     }
 
 

@@ -51,6 +51,8 @@ class SessionFacts:
     scores: dict[str, float | None] = field(default_factory=dict)
     score: float | None = None
     critical: list[str] = field(default_factory=list)
+    first_message: int | None = None  # the session's anchor (chataudit.reviews): first/last message ids
+    last_message: int | None = None
 
     @property
     def sentiment_start(self) -> float | None:

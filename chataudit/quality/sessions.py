@@ -340,7 +340,9 @@ def build(con: duckdb.DuckDBPyConnection, options: QualityOptions, agents: list[
         "  count(*) FILTER (WHERE code = 0) AS customer_messages,"
         "  count(*) FILTER (WHERE code > 0) AS agent_messages,"
         "  coalesce(list(DISTINCT code ORDER BY code) FILTER (WHERE code > 0), []) AS agents,"
-        "  arg_min(who, ms) FILTER (WHERE code = 0) AS customer"
+        "  arg_min(who, ms) FILTER (WHERE code = 0) AS customer,"
+        # the session's anchor (chataudit.reviews): its first and last counted messages in timeline order
+        "  first(id ORDER BY ms, id) AS first_message, last(id ORDER BY ms, id) AS last_message"
         " FROM msgs GROUP BY conv, session_no"
     )
     # each wait start paired with the next reply of its session, if any

@@ -151,7 +151,8 @@ def agent_figures(con: duckdb.DuckDBPyConnection, line_s: float) -> dict[int, di
 
 def session_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     """Per session: conv, session_no, start, end, messages, customer/agent messages, agents,
-    customer, waits, responses, unanswered, first response s, mean response s, the wait figures."""
+    customer, waits, responses, unanswered, first response s, mean response s, the wait figures,
+    first and last message ids."""
     return con.execute(
         "SELECT s.conv, s.session_no, any_value(s.start_ms), any_value(s.end_ms), any_value(s.messages),"
         " any_value(s.customer_messages), any_value(s.agent_messages), any_value(s.agents), any_value(s.customer),"
@@ -159,7 +160,8 @@ def session_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
         " count(w.start_ms) - count(w.reply_ms) AS unanswered,"
         " max(w.wait_ms) FILTER (WHERE w.first_of_session) / 1000 AS first_response_s,"
         " avg(w.wait_ms) / 1000 AS mean_response_s,"
-        " list((w.wait_ms, w.sla_ms, w.agent) ORDER BY w.start_ms) FILTER (WHERE w.start_ms IS NOT NULL) AS wait_list"
+        " list((w.wait_ms, w.sla_ms, w.agent) ORDER BY w.start_ms) FILTER (WHERE w.start_ms IS NOT NULL) AS wait_list,"
+        " any_value(s.first_message), any_value(s.last_message)"
         " FROM sessions s LEFT JOIN waits w ON w.conv = s.conv AND w.session_no = s.session_no"
         " GROUP BY s.conv, s.session_no ORDER BY s.conv, s.session_no"
     ).fetchall()
