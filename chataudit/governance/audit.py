@@ -40,12 +40,15 @@ GOVERNED = "__chataudit_governed__"
 # authorizations before it runs (chataudit.governance.scope says what each one reads); in an archive
 # that is or ever was in enterprise mode each is audited (chataudit.governance.access).
 READS = frozenset({"messages", "search", "export", "facts", "quality", "check", "match", "pii scan", "compare",
-                   "proof", "evidence export"})
+                   "proof", "evidence export",
+                   "supervise show"})
 # Audited in enterprise mode, without an authorization check. The listings name employees and count
 # their messages (who talked with whom, how much) without reading them: audited, not checked.
 OTHER_AUDITED = {"verify": "verification", "redact": "redaction", "pii decrypt": "redaction",
                  "auth document": "document", "conversations": "listing", "people": "listing", "sources": "listing",
                  "people link": "change", "people unlink": "change",
+                 # the supervision queue and its report name conversations, reviewers and rules, not message text
+                 "supervise queue": "listing", "supervise report": "listing",
                  # the web app's accounts: who may read through `serve` (no password or token is a parameter)
                  "user add": "change", "user disable": "change", "user reset": "change", "user token": "change"}
 # Audited when --db names an archive, but they run without one (they read only the files they are given).

@@ -75,7 +75,10 @@ def problems(archive: Archive) -> list[str]:
     """Governance tables that disagree with the audit entries that record them."""
     from . import holds, mode
 
+    from ..supervision import queue as supervision_queue
+
     found = [f"legal {text}" for text in holds.discrepancies(archive)]
+    found += supervision_queue.discrepancies(archive)
     disagreement = mode.disagreement(archive)
     if disagreement:
         found.append(disagreement)

@@ -189,12 +189,20 @@ def match(archive: Archive, params: dict[str, Any]) -> Scope:
     return generic(archive, {k: v for k, v in params.items() if k not in ("since", "until", "tz")})
 
 
+def supervise_show(archive: Archive, params: dict[str, Any]) -> Scope:
+    """The conversation of the review item shown."""
+    from ..supervision.queue import conversation_of
+
+    return Scope(conversations=(conversation_of(archive, int(params["item_id"])),))
+
+
 RESOLVERS: dict[str, Callable[[Archive, dict[str, Any]], Scope]] = {
     "quality": quality,
     "check": check,
     "compare": compare,
     "proof": proof,
     "match": match,
+    "supervise show": supervise_show,
 }
 
 
