@@ -273,10 +273,10 @@ def assign(archive: Archive, item_ids: list[int] | None = None, *, to: str | Non
             raise ChatAuditError("assign --to needs the ITEM to assign")
         else:
             targets = [i for i in items(archive, status="open") if i["reviewer"] is None]
-            targets = [_usable(archive, i["id"]) for i in targets]
         now = clock.iso()
         events: list[dict[str, Any]] = []
-        skipped: list[dict[str, Any]] = []
+        skipped = [{"item": i["id"], "why": f"it cannot be changed: {i['tampered']}"} for i in targets if i["tampered"]]
+        targets = [i for i in targets if not i["tampered"]]
         if to is not None:
             reviewer = _reviewer_name(to)
             for current in targets:
