@@ -230,3 +230,17 @@ def test_verify_catches_an_item_added_behind_the_tools_back(db):
     with Archive(db, create=False) as archive:
         assert any("supervision item 3: it is in the queue, but no `supervise intake`" in p
                    for p in integrity.problems(archive))
+
+
+def test_verify_catches_a_forged_close_entry_that_satisfies_the_trigger(db):
+    """A close written behind the tool's back with a hand-made audit entry passes the trigger, but the
+    entry is not in the signed ledger: `verify` names it."""
+    _tamper(db, "INSERT INTO governance_audit (at, operator, os_user, command, params, authorizations, records,"
+                " outputs, outcome, exit_code, facts) VALUES ('2026-01-01T00:00:00.000Z', 'x', 'x', 'supervise close',"
+                " '{}', '[]', 0, '[]', 'ok', 0, json('{\"items\": [{\"item\": 1, \"disposition\": \"no issue\","
+                " \"reason\": \"x\", \"closed_by\": \"x\", \"closed_at\": \"2026-01-01T00:00:00.000Z\"}]}'))")
+    _tamper(db, "UPDATE supervision_items SET status = 'closed', disposition = 'no issue', reason = 'x',"
+                " closed_by = 'x', closed_at = '2026-01-01T00:00:00.000Z' WHERE id = 1")
+    result = run_cli(db, "verify", ok=False)
+    assert result.exit_code != 0
+    assert "ran `supervise close` at 2026-01-01T00:00:00.000Z) is not in the ledger" in result.output

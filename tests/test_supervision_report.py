@@ -69,3 +69,16 @@ def test_enterprise_mode_checks_show_against_authorizations_and_audits_the_queue
     cli_json(db, "supervise", "queue", operator="qa")
     entries = [(e["command"], e["outcome"]) for e in cli_json(db, "audit")]
     assert ("supervise show", "refused") in entries and ("supervise queue", "ok") in entries
+
+
+def test_enterprise_mode_lets_an_authorized_reviewer_read_the_item(db):
+    from web_support import GOVERNANCE_FIXTURES
+
+    run_cli(db, "init", "--mode", "enterprise")
+    run_cli(db, "auth", "add", "--document", str(GOVERNANCE_FIXTURES / "authorization_scan.pdf"), "--purpose",
+            "supervision review", "--expires", "2099-12-31", "--granted-by", "compliance head", "--subject",
+            "agent_li", "--scope", "conversation:1")
+    doc = cli_json(db, "supervise", "show", "1", operator="qa")
+    assert doc["alerts"][0]["message"]["sender_name"] == "客服小李"
+    done = [e for e in cli_json(db, "audit") if e["command"] == "supervise show" and e["outcome"] == "ok"]
+    assert done and done[-1]["authorizations"]

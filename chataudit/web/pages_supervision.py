@@ -62,6 +62,7 @@ def item_page(request: Request, item_id: int, redact: bool = False, context: int
         doc = api.item_doc(call, user, item_id, context, None, redact)
         item = doc["item"]
         mine = item["reviewer"] in (None, user.operator) if api.sees_all(user) else item["reviewer"] == user.operator
+        mine = mine and not (item["status"] == "escalated" and item["first_reviewer"] == user.operator)
         return call.page("sup_item.j2", {
             "doc": doc, "item": item, "redact": policy is not None, "context": context,
             "may_work": item["status"] != "closed" and mine and not item["tampered"],
