@@ -93,7 +93,7 @@ def test_close_needs_a_known_disposition_and_a_reason_and_only_the_reviewer_clos
     assert result.exit_code == 1 and "needs its --reason" in result.output
     result = run_cli(db, "supervise", "close", "1", "--disposition", "fine", "--reason", "x", ok=False,
                      operator="qa_a")
-    assert result.exit_code == 2
+    assert result.exit_code == 1 and "--disposition must be one of 'no issue', 'coaching'" in result.output
     result = run_cli(db, "supervise", "close", "1", "--disposition", "no issue", "--reason", "x", ok=False,
                      operator="qa_b")
     assert result.exit_code == 1 and "assigned to qa_a, not qa_b" in result.output

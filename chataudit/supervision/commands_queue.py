@@ -107,8 +107,8 @@ def assign(ctx: click.Context, item_ids: tuple[int, ...], to: str | None, round_
 
 @supervise.command("close")
 @click.argument("item_id", metavar="ITEM", type=int)
-@click.option("--disposition", required=True, type=click.Choice(queue_api.DISPOSITIONS),
-              help="no issue, coaching, escalated (to a second reviewer) or reported.")
+@click.option("--disposition", required=True, metavar="D",
+              help="'no issue', coaching, escalated (to a second reviewer) or reported.")
 @click.option("--reason", required=True, help="Why (mandatory; on the audit trail).")
 @click.option("--to", "to", help="With --disposition escalated: the second reviewer.")
 @json_option
