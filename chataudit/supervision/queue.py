@@ -173,7 +173,8 @@ def items(archive: Archive, *, reviewer: str | None = None, status: str = "open"
         if overdue and not item["overdue"]:
             continue
         found.append(item)
-    rows = _rows(archive, [i["id"] for i in found])
+    ids = [i["id"] for i in found]
+    rows = _rows(archive, ids if len(ids) <= 500 else None)  # a long list: all rows (SQLite's bound-parameter limit)
     for item in found:
         item["tampered"] = _difference(rows.get(item["id"]), replayed.get(item["id"]))
     return found
@@ -512,18 +513,21 @@ ALERT_KEYS = ("id", "kind", "policy", "category", "rule", "matched", "start", "e
 def show(archive: Archive, item_id: int, *, context: int = 2, sla: str | None = None,
          redact_policy: str | None = None) -> dict[str, Any]:
     """`supervise show --json`: ``{item, alerts, history}``. Each alert carries ``message`` (the message
-    that raised it, with ``hit``: the text ``before``, ``matched`` and ``after`` the hit span, each
-    redacted on its own under ``redact_policy``) and ``context``: the ``context`` messages before and
-    after it (a sampled conversation: its first 2×context+1 messages). Message text is redacted as
-    `messages --redact` does."""
-    from ..queries import redactor_for
-
+    that raised it, with ``hit``: the text ``before``, ``matched`` and ``after`` the hit span) and
+    ``context``: the ``context`` messages before and after it (a sampled conversation: its first
+    2×context+1 messages). Under ``redact_policy`` message text is redacted as `messages --redact`
+    does, and the hit is cut from the redacted text (:func:`_redacted_hit`)."""
     if not 0 <= context <= 50:
         raise ChatAuditError(f"--context {context} is not in the range 0..50")
     current = item(archive, item_id, sla)
-    redact = redactor_for(redact_policy, archive, current["conversation"])
-    if redact is not None:  # a one-to-one chat's title is the other party's name
-        current["conversation_title"] = redact({"text": current["conversation_title"] or ""})["text"]
+    redactor = None
+    if redact_policy is not None:
+        from ..privacy import Redactor, load_policy
+
+        redactor = Redactor(load_policy(redact_policy))
+        redactor.learn_conversation(archive, current["conversation"])
+        # a one-to-one chat's title is the other party's name
+        current["conversation_title"] = redactor.text(current["conversation_title"] or "")
     alerts = []
     for row in archive.db.execute(
             f"SELECT {', '.join('a.' + k for k in ALERT_KEYS)}, a.message FROM supervision_item_alerts ia"
@@ -534,20 +538,56 @@ def show(archive: Archive, item_id: int, *, context: int = 2, sla: str | None = 
         if message_id is not None:
             alert["message"], alert["context"] = _in_context(archive, current["conversation"], message_id, context,
                                                              alert["start"], alert["end"])
-        elif context >= 0:
+        else:
             alert["context"] = list(archive.select_messages("m.id IN (SELECT id FROM messages WHERE conversation = ?"
                                                             " ORDER BY sent_at_ms, id LIMIT ?)",
                                                             [current["conversation"], 2 * context + 1]))
-        if redact is not None:
-            alert["message"] = redact(alert["message"]) if alert["message"] else None
-            alert["context"] = [redact(m) for m in alert["context"]]
+        if redactor is not None:
+            alert["context"] = [_redacted(redactor, m) for m in alert["context"]]
+            if alert["message"]:
+                alert["message"] = next(m for m in alert["context"] if m["id"] == message_id)
             if alert["matched"]:
-                alert["matched"] = alert["message"]["hit"]["matched"] if alert["message"] else redact(
-                    {"text": alert["matched"]})["text"]
+                alert["matched"] = alert["message"]["hit"]["matched"] if alert["message"] else \
+                    redactor.text(alert["matched"])
         alert["message"] = _brief(alert["message"]) if alert["message"] else None
         alert["context"] = [_brief(m) for m in alert["context"]]
         alerts.append(alert)
     return {"item": current, "alerts": alerts, "history": history(archive, item_id)}
+
+
+def _redacted(redactor: Any, message: dict[str, Any]) -> dict[str, Any]:
+    hit = message.get("hit")
+    redacted = redactor.message({k: v for k, v in message.items() if k != "hit"})
+    if hit is not None:
+        redacted["hit"] = _redacted_hit(redactor, message, hit)
+    return redacted
+
+
+def _redacted_hit(redactor: Any, message: dict[str, Any], hit: dict[str, Any]) -> dict[str, Any]:
+    """The hit's ``before``, ``matched`` and ``after`` cut from the redacted text: the redactor's findings
+    in the whole text are replaced, and a finding that crosses the hit's edge widens the hit to hold
+    all of it (so no personal value is ever split between the parts). Offsets stay the original's."""
+    text = message["text"] or ""
+    found = redactor.message_findings(message)
+
+    def piece(lo: int, hi: int) -> str:
+        parts, position = [], lo
+        for finding in found:
+            if lo <= finding.start and finding.end <= hi:
+                parts += [text[position:finding.start], redactor.replacement(finding.type, finding.value)]
+                position = finding.end
+        return "".join(parts) + text[position:hi]
+
+    if hit["start"] is None:
+        return {**hit, "after": piece(0, len(text))}
+    start, end = hit["start"], hit["end"]
+    for finding in found:
+        if finding.start < start < finding.end:
+            start = finding.start
+        if finding.start < end < finding.end:
+            end = finding.end
+    return {"start": hit["start"], "end": hit["end"], "before": piece(0, start), "matched": piece(start, end),
+            "after": piece(end, len(text))}
 
 
 MESSAGE_KEYS = ("id", "sent_at", "sender_id", "sender_name", "kind", "text")
