@@ -73,9 +73,8 @@ _HOLD_COMMANDS = ("hold add", "hold release")
 
 def problems(archive: Archive) -> list[str]:
     """Governance tables that disagree with the audit entries that record them."""
-    from . import holds, mode
-
     from ..supervision import queue as supervision_queue
+    from . import holds, mode
 
     found = [f"legal {text}" for text in holds.discrepancies(archive)]
     found += supervision_queue.discrepancies(archive)
