@@ -102,6 +102,7 @@ class CapabilityGroup(click.Group):
         "audit": "chataudit.governance.commands:audit",
         "retention": "chataudit.governance.commands:retention",
         "hold": "chataudit.governance.commands:hold",
+        "supervise": "chataudit.supervision.commands:supervise",
         "serve": "chataudit.web.commands:serve",
         "user": "chataudit.web.commands:user",
         "review": "chataudit.reviews.commands:review",

@@ -144,9 +144,40 @@ def _evidence(db: Path, tmp: Path) -> list[tuple[str, bytes]]:
     return out
 
 
+def _supervise_show(db: Path, tmp: Path) -> list[tuple[str, bytes]]:
+    """Alerts whose hit is exactly a planted value, or cuts through one, and a sample of each
+    conversation (rows of supervision_alerts, as `supervise run` and `supervise sample` raise them)."""
+    import sqlite3
+
+    raw = sqlite3.connect(db)
+    with raw:
+        for message, conversation, text in raw.execute("SELECT id, conversation, text FROM messages").fetchall():
+            for value in PLANTED:
+                at = text.find(value)
+                if at < 0:
+                    continue
+                for start, end in ((at, at + len(value)), (at + 1, at + len(value) - 1), (0, at + 1)):
+                    raw.execute("INSERT OR IGNORE INTO supervision_alerts (conversation, message, kind, policy, rule,"
+                                " matched, start, end, raised_at) VALUES (?, ?, 'policy', 'planted', ?, ?, ?, ?,"
+                                " '2026-03-01T00:00:00.000Z')",
+                                (conversation, message, f"cut{start}-{end}", text[start:end], start, end))
+        raw.execute("INSERT INTO supervision_alerts (conversation, kind, raised_at) SELECT id, 'sample',"
+                    " '2026-03-01T00:00:00.000Z' FROM conversations")
+    raw.close()
+    items = json.loads(run(db, "supervise", "queue", "--json"))
+    assert items
+    out = []
+    for item in items:
+        ref = str(item["id"])
+        out.append((f"supervise show {ref}", run(db, "supervise", "show", ref, "--redact", "--context", "50").encode()))
+        out.append((f"supervise show {ref} json",
+                    run(db, "supervise", "show", ref, "--redact", "--context", "50", "--json").encode()))
+    return out
+
+
 RUNS: dict[str, Output] = {
     "messages": _messages, "search": _search, "export": _export, "compare": _compare,
-    "quality": _quality, "evidence export": _evidence,
+    "quality": _quality, "evidence export": _evidence, "supervise show": _supervise_show,
 }
 
 

@@ -42,12 +42,15 @@ GOVERNED = "__chataudit_governed__"
 READS = frozenset({"messages", "search", "export", "facts", "quality", "check", "match", "pii scan", "compare",
                    "proof", "evidence export",
                    # peer review: transcripts, and the quality pipeline that finds and scores sessions
-                   "review show", "review score", "review assign", "review calibrate", "review report"})
+                   "review show", "review score", "review assign", "review calibrate", "review report",
+                   "supervise show"})
 # Audited in enterprise mode, without an authorization check. The listings name employees and count
 # their messages (who talked with whom, how much) without reading them: audited, not checked.
 OTHER_AUDITED = {"verify": "verification", "redact": "redaction", "pii decrypt": "redaction",
                  "auth document": "document", "conversations": "listing", "people": "listing", "sources": "listing",
                  "people link": "change", "people unlink": "change",
+                 # the supervision queue and its report name conversations, reviewers and rules, not message text
+                 "supervise queue": "listing", "supervise report": "listing",
                  # the web app's accounts: who may read through `serve` (no password or token is a parameter)
                  "user add": "change", "user disable": "change", "user reset": "change", "user token": "change",
                  "review list": "listing", "review calibration": "listing"}

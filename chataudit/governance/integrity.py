@@ -74,10 +74,12 @@ _HOLD_COMMANDS = ("hold add", "hold release")
 def problems(archive: Archive) -> list[str]:
     """Governance tables that disagree with the audit entries that record them."""
     from ..reviews import trail as reviews_trail
+    from ..supervision import queue as supervision_queue
     from . import holds, mode
 
     found = [f"legal {text}" for text in holds.discrepancies(archive)]
     found += reviews_trail.discrepancies(archive)
+    found += supervision_queue.discrepancies(archive)
     disagreement = mode.disagreement(archive)
     if disagreement:
         found.append(disagreement)

@@ -196,6 +196,13 @@ def review(archive: Archive, params: dict[str, Any]) -> Scope:
     return read_scope(archive, params)
 
 
+def supervise_show(archive: Archive, params: dict[str, Any]) -> Scope:
+    """The conversation of the review item shown."""
+    from ..supervision.queue import conversation_of
+
+    return Scope(conversations=(conversation_of(archive, int(params["item_id"])),))
+
+
 RESOLVERS: dict[str, Callable[[Archive, dict[str, Any]], Scope]] = {
     "review show": review, "review score": review, "review calibrate": review, "review assign": review,
     "quality": quality,
@@ -203,6 +210,7 @@ RESOLVERS: dict[str, Callable[[Archive, dict[str, Any]], Scope]] = {
     "compare": compare,
     "proof": proof,
     "match": match,
+    "supervise show": supervise_show,
 }
 
 

@@ -176,6 +176,13 @@ class Redactor:
         """What the policy redacts in ``text``: recognizer findings plus known values, no overlaps."""
         return self._with_known(text, [f for f in find(text, self.policy.types) if not self._keeps(f.type)])
 
+    def message_findings(self, message: dict[str, Any]) -> list[Finding]:
+        """What :meth:`message` replaces in a message's ``text`` (what its structure names, what the
+        recognizers find, values learnt before), no overlaps: to cut a span from the redacted text."""
+        text = str(message.get("text") or "")
+        recognized = [f for f in find(text, self.policy.types) if not self._keeps(f.type)]
+        return self._with_known(text, _merge(_structured_findings(message).get(text, []), recognized))
+
     def _apply(self, text: str, found: list[Finding]) -> str:
         found = self._with_known(text, found)
         if not found:

@@ -9,3 +9,6 @@ import click
 @click.group("supervise")
 def supervise() -> None:
     """Compliance supervision: policies, alerts and the review queue."""
+
+
+from . import commands_queue  # noqa: E402,F401  (the review queue: queue, show, assign, close, escalate, report)

@@ -7,12 +7,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from . import archive, evidence, governance, jobs, ledger, quality
-from . import check, compare, facts, people, pii, reviews
+from . import check, compare, facts, people, pii, reviews, supervision
 
 PREFIX = "/api/v1"
 ROUTERS: list[APIRouter] = [archive.router, ledger.router, jobs.router, governance.router, evidence.router]
 ROUTERS += [quality.router, compare.router, check.router, facts.router, people.router, pii.router]
 ROUTERS += [reviews.router]
+ROUTERS += [supervision.router]
 
 
 def router() -> APIRouter:
