@@ -104,6 +104,7 @@ class CapabilityGroup(click.Group):
         "hold": "chataudit.governance.commands:hold",
         "serve": "chataudit.web.commands:serve",
         "user": "chataudit.web.commands:user",
+        "supervise": "chataudit.supervision.commands:supervise",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -9,3 +9,7 @@ import click
 @click.group("supervise")
 def supervise() -> None:
     """Compliance supervision: policies, alerts and the review queue."""
+
+
+# the subcommands of each part of the workflow (imported last: they register on the group above)
+from . import commands_policy, commands_run  # noqa: E402,F401

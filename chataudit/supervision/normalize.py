@@ -1,0 +1,228 @@
+"""The Chinese matching people cannot dodge easily, with offsets back to what was written.
+
+A message is *folded* before the lexicons see it: NFKC (full-width ＡＢ１ → AB1), lower case,
+traditional → simplified one character at a time (違約 → 违约, from zhconv's MediaWiki table, so
+the folded text keeps one character per written character), combining marks and zero-width
+characters dropped, and spaces and symbols *inside a word* dropped (违 约, 违*约, 违-约, 违😀约 → 违约).
+
+What is not dropped is a boundary, so dodge-stripping does not join two sentences into a term:
+newlines, sentence and clause punctuation (。，！？；：、 and their ASCII forms), and a run of more
+than :data:`MAX_GAP` separators (a long gap is a new thought, not a dodge). Between two latin
+letters a space stays a space (latin words are separated by spaces: "u sb" is not "usb"), except
+between letters spelled out one by one ("v x", "t m d" → vx, tmd).
+
+The fast path (:func:`fold`) is three C-level string operations; :func:`fold_map` does the same
+character by character and also returns, for each folded character, the index of the written
+character it came from — computed only for the few messages that hit something.
+
+Pinyin: :func:`initials` and :func:`syllables` project a folded text into pinyin space (each
+Chinese character → its initial letter, or its syllable; everything else unchanged), so a lexicon
+term marked ``pinyin`` also matches "加我wx", "jiawo微信" or "TS" (投诉). Readings come from pypinyin's
+character table (shipped in its wheel); the projections are built once per process, on first use.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+MAX_GAP = 3  # at most this many separators between two characters of one word
+SEP = "\x1f"  # what a separator folds to before the gaps are measured (never in a written text we keep)
+BOUNDARY = "\n"  # what a long gap becomes
+
+# kept as boundaries: they end a sentence or a clause (folded forms: NFKC turns ，into , etc.)
+_BOUNDARY_CHARS = set("\n\r\u2028\u2029\v\f\x85。.,!?;:、，！？；：｡､")
+_BOUNDARY_CHARS.discard(".")  # 违.约 is a dodge; a sentence ends with 。 in Chinese
+_SEPARATOR_PO = set("*·•'\"#&@%\\/…‥〃`‧∙・｀.")
+_SEPARATOR_CATEGORIES = {"Zs", "Pd", "Pc", "Ps", "Pe", "Pi", "Pf", "Sm", "Sk", "So", "Cc"}
+_DROP_CATEGORIES = {"Mn", "Me", "Cf"}  # invisible: never a gap, never a boundary
+
+
+def _traditional() -> dict[str, str]:
+    """Single-character traditional → simplified pairs of zhconv's zh-hans table."""
+    from zhconv import zhconv
+
+    table = zhconv.getdict("zh-hans")
+    return {k: v for k, v in table.items() if len(k) == 1 and len(v) == 1}
+
+
+def _fold_one(char: str, simplified: dict[str, str]) -> str:
+    """What one written character folds to: '' (dropped), SEP, or one or more characters."""
+    if char in _BOUNDARY_CHARS:
+        return "\n" if char in "\r\u2028\u2029\v\f\x85" else char
+    category = unicodedata.category(char)
+    if category in _DROP_CATEGORIES:
+        return ""
+    if category == "Cc" and char == "\n":
+        return char
+    if category in _SEPARATOR_CATEGORIES or char in _SEPARATOR_PO or char.isspace():
+        return SEP
+    folded = unicodedata.normalize("NFKC", char)
+    if folded != char:
+        return "".join(_fold_one(c, simplified) for c in folded)
+    folded = folded.lower()
+    if len(folded) != 1:  # 'İ'.lower() is two characters: keep the character
+        folded = char
+    return simplified.get(folded, folded)
+
+
+@lru_cache(maxsize=1)
+def table() -> dict[int, str]:
+    """The fold as a str.translate table over the Basic Multilingual Plane (entries that change only)."""
+    simplified = _traditional()
+    found: dict[int, str] = {}
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        folded = _fold_one(char, simplified)
+        if folded != char:
+            found[code] = folded
+    return found
+
+
+def _astral(char: str) -> str:
+    """Characters beyond the BMP (emoji, rare ideographs): folded one by one."""
+    return _fold_one(char, {})
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+_LONG_GAP = re.compile(SEP + "{%d,}" % (MAX_GAP + 1))
+_LATIN_GAP = re.compile(f"(?<=[a-z]){SEP}+(?=[a-z])")
+_HAS_LATIN = re.compile("[a-z]")
+
+
+def _latin_gap(match: re.Match[str]) -> str:
+    """A gap between two latin letters: a space between words, nothing between spelled-out letters (v x)."""
+    text, before, after = match.string, match.start() - 2, match.end() + 1
+    single_before = before < 0 or not ("a" <= text[before] <= "z")
+    single_after = after >= len(text) or not ("a" <= text[after] <= "z")
+    return "" if single_before and single_after else " "
+
+
+def fold(text: str) -> str:
+    """The folded text (see the module's docstring)."""
+    folded = text.translate(table())
+    if _ASTRAL.search(folded):
+        folded = _ASTRAL.sub(lambda m: _astral(m.group()), folded)
+    if SEP in folded:
+        if SEP * (MAX_GAP + 1) in folded:
+            folded = _LONG_GAP.sub(BOUNDARY, folded)
+        if _HAS_LATIN.search(folded):
+            folded = _LATIN_GAP.sub(_latin_gap, folded)
+        folded = folded.replace(SEP, "")
+    return folded
+
+
+def fold_map(text: str) -> tuple[str, list[int]]:
+    """The folded text and, for each of its characters, the index in ``text`` it came from."""
+    fold_table = table()
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        code = ord(char)
+        folded = fold_table.get(code, char) if code < 0x10000 else _astral(char)
+        for piece in folded:
+            chars.append(piece)
+            origin.append(index)
+    # the gaps, as fold() treats them: runs of SEP
+    out: list[str] = []
+    out_origin: list[int] = []
+    i, n = 0, len(chars)
+    while i < n:
+        if chars[i] != SEP:
+            out.append(chars[i])
+            out_origin.append(origin[i])
+            i += 1
+            continue
+        j = i
+        while j < n and chars[j] == SEP:
+            j += 1
+        if j - i > MAX_GAP:
+            out.append(BOUNDARY)
+            out_origin.append(origin[i])
+        elif i > 0 and "a" <= chars[i - 1] <= "z" and j < n and "a" <= chars[j] <= "z":
+            single_before = i < 2 or not ("a" <= chars[i - 2] <= "z")
+            single_after = j + 1 >= n or not ("a" <= chars[j + 1] <= "z")
+            if not (single_before and single_after):
+                out.append(" ")
+                out_origin.append(origin[i])
+        i = j
+    return "".join(out), out_origin
+
+
+def original_span(origin: list[int], text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of ``text`` that the folded characters [start, end) came from."""
+    first = origin[start]
+    last = origin[end - 1]
+    return first, last + 1
+
+
+# ---- pinyin ------------------------------------------------------------------------------------
+
+def _plain(syllable: str) -> str:
+    """A toned syllable as people type it: no tone marks, ü → v."""
+    syllable = syllable.replace("ü", "v")
+    return "".join(c for c in unicodedata.normalize("NFD", syllable) if not unicodedata.combining(c)).lower()
+
+
+@lru_cache(maxsize=1)
+def _readings() -> dict[int, str]:
+    """Chinese character → its first (most common) reading, toneless."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    return {code: _plain(value.split(",")[0]) for code, value in pinyin_dict.items() if code < 0x10000}
+
+
+@lru_cache(maxsize=1)
+def initials_table() -> dict[int, str]:
+    return {code: reading[0] for code, reading in _readings().items() if reading}
+
+
+@lru_cache(maxsize=1)
+def syllables_table() -> dict[int, str]:
+    return {code: reading for code, reading in _readings().items() if reading}
+
+
+def initials(folded: str) -> str:
+    """Each Chinese character → its initial letter (same length as ``folded``)."""
+    return folded.translate(initials_table())
+
+
+def syllables(folded: str) -> tuple[str, list[int]]:
+    """Each Chinese character → its syllable, spaces left out (jia wo wei xin); with each output
+    character's index in ``folded``."""
+    syllable_table = syllables_table()
+    out: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(folded):
+        if char == " ":
+            continue
+        piece = syllable_table.get(ord(char), char)
+        out.append(piece)
+        origin.extend([index] * len(piece))
+    return "".join(out), origin
+
+
+def term_pinyin(term: str) -> tuple[set[str], set[str]]:
+    """(initials, full syllables) spellings of a lexicon term: pypinyin's reading of the phrase and the
+    per-character reading the text projection uses (they differ for some polyphones: 银行)."""
+    from pypinyin import lazy_pinyin
+
+    folded = fold(term)
+    phrase = [_plain(s) for s in lazy_pinyin(folded, errors=lambda chars: list(chars))]
+    per_char = [syllables_table().get(ord(c), c) for c in folded]
+    initial_forms, full_forms = set(), set()
+    for spelling in (phrase, per_char):
+        initial_forms.add("".join(s[:1] for s in spelling))
+        full_forms.add("".join(spelling))
+    return initial_forms, full_forms
+
+
+def is_latin(char: str) -> bool:
+    return "a" <= char <= "z"
+
+
+def has_latin(folded: str) -> bool:
+    return _HAS_LATIN.search(folded) is not None
