@@ -50,7 +50,7 @@ def _traditional() -> dict[str, str]:
 def _fold_one(char: str, simplified: dict[str, str]) -> str:
     """What one written character folds to: '' (dropped), SEP, or one or more characters."""
     if char in _BOUNDARY_CHARS:
-        return "\n" if char in "\r\u2028\u2029\v\f\x85" else char
+        return "\n" if char in "\r\u2028\u2029\v\f\x85" else unicodedata.normalize("NFKC", char)
     category = unicodedata.category(char)
     if category in _DROP_CATEGORIES:
         return ""
