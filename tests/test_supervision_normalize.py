@@ -60,7 +60,7 @@ def test_a_term_with_symbols_inside_is_found_and_points_at_what_was_written(term
 def test_boundaries_are_not_crossed() -> None:
     assert normalize.fold("回\n扣") == "回\n扣"  # a new line is a new thought
     assert normalize.fold("违" + " " * (normalize.MAX_GAP + 1) + "约") == "违\n约"  # so is a long gap
-    assert normalize.fold("寄回，扣了运费") == "寄回,扣了运费"  # a clause break stays
+    assert normalize.fold("寄回，扣了运费") == "寄回，扣了运费"  # a clause break stays
     assert normalize.fold("违 约") == "违约" and normalize.fold("違-約") == "违约" and normalize.fold("ＶＸ") == "vx"
     assert normalize.fold("u sb") == "u sb" and normalize.fold("v x") == "vx"  # words stay apart, letters join
 

@@ -107,6 +107,7 @@ class Matcher:
         self._needs_text = [any(r["kind"] in ("lexicon", "near", "regex") for r in p["rules"]) for p in self.policies]
         self._zones: dict[str, ZoneInfo] = {}
         self._active_cache: dict[tuple[str, bool, str], tuple[int, ...]] = {}
+        self._plans: dict[tuple[int, ...], tuple[Any, ...]] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:  # pickles as its definition (Spark ships it to executors)
         return (Matcher, (self.definition,))
@@ -138,35 +139,46 @@ class Matcher:
 
     # ---- evaluation ------------------------------------------------------------------------------------
 
+    def _plan(self, active: tuple[int, ...]) -> tuple[Any, ...]:
+        """What a message watched by ``active`` needs, worked out once per scope (not per message)."""
+        plan = self._plans.get(active)
+        if plan is None:
+            others = [(self.policies[i], rule) for i in active for rule in self.policies[i]["rules"]
+                      if rule["kind"] in ("pii", "attachments", "after_hours")]
+            plan = self._plans[active] = (frozenset(active), any(self._needs_text[i] for i in active),
+                                          tuple(i for i in active if self._regexes[i]), tuple(others))
+        return plan
+
     def evaluate(self, text: str | None, *, sender: str = "unknown", external: bool = True, platform: str = "",
                  sent_at_ms: int | None = None, attachments: Iterable[dict[str, Any]] | None = None) -> list[Hit]:
         """Every hit of the policies that watch this message (see :meth:`active`), in policy order."""
-        active = self.active(sender, external, platform)
+        active = self._active_cache.get((sender, external, platform)) or self.active(sender, external, platform)
         if not active:
             return []
+        active_set, needs_text, regex_policies, others = self._plan(active)
         hits: list[Hit] = []
-        text = text or ""
-        if text and any(self._needs_text[i] for i in active):
-            self._text_hits(text, active, hits)
+        folded = None
+        if text and needs_text:
+            folded = normalize.fold(text)
+            self._text_hits(text, folded, active_set, regex_policies, hits)
             if len(hits) > 1:
                 hits = _outermost(hits)
-        for index in active:
-            policy = self.policies[index]
-            for rule in policy["rules"]:
-                kind = rule["kind"]
-                if kind == "pii" and text:
-                    self._pii(policy, rule, text, hits)
-                elif kind == "attachments" and attachments:
+        for policy, rule in others:
+            kind = rule["kind"]
+            if kind == "pii":
+                if text:
+                    self._pii(policy, rule, text, folded, hits)
+            elif kind == "attachments":
+                if attachments:
                     self._attachments(policy, rule, attachments, hits)
-                elif kind == "after_hours" and sent_at_ms is not None:
-                    self._after_hours(policy, rule, sent_at_ms, hits)
+            elif sent_at_ms is not None:
+                self._after_hours(policy, rule, sent_at_ms, hits)
         return hits
 
-    def _text_hits(self, text: str, active: tuple[int, ...], hits: list[Hit]) -> None:
-        folded = normalize.fold(text)
+    def _text_hits(self, text: str, folded: str, active_set: frozenset[int], regex_policies: tuple[int, ...],
+                   hits: list[Hit]) -> None:
         # (policy, rule) → role → [(start, end, word)] in folded offsets
         found: dict[tuple[int, int], dict[int, list[tuple[int, int, str]]]] = {}
-        active_set = set(active)
         if self._has_words:
             for end, (length, entries) in self._words.iter(folded):
                 start, stop = end - length + 1, end + 1
@@ -177,7 +189,6 @@ class Matcher:
                         found.setdefault((p_index, r_index), {}).setdefault(role, []).append((start, stop, word))
         if (self._has_initials or self._has_syllables) and normalize.has_latin(folded):
             self._pinyin_hits(folded, active_set, found)
-        regex_policies = [i for i in active if self._regexes[i]]
         if not found and not regex_policies:
             return
         mapped: list[tuple[str, list[int]]] = []
@@ -211,7 +222,7 @@ class Matcher:
                              else span(match.start(), match.end()))
                     hits.append(Hit(policy["name"], policy["category"], policy["severity"], f"re:{name}", *where))
 
-    def _pinyin_hits(self, folded: str, active: set[int],
+    def _pinyin_hits(self, folded: str, active: frozenset[int],
                      found: dict[tuple[int, int], dict[int, list[tuple[int, int, str]]]]) -> None:
         """Terms spelled (partly) in latin letters: 'ts' (投诉), '加我wx', 'jiawo微信'. A span must hold
         latin letters that were written as such — a purely Chinese span is the term itself or nothing."""
@@ -226,8 +237,12 @@ class Matcher:
                     if p_index in active:
                         found.setdefault((p_index, r_index), {}).setdefault(TERM, []).append((start, stop, term))
         if self._has_syllables:
-            projected, origin = normalize.syllables(folded)
-            for end, (length, entries) in self._syllables.iter(projected):
+            projected = normalize.syllables_text(folded)
+            matches = list(self._syllables.iter(projected))
+            if not matches:
+                return
+            _, origin = normalize.syllables(folded)
+            for end, (length, entries) in matches:
                 start, last = end - length + 1, end
                 # whole syllables only: the span starts and ends on a character of the folded text
                 if start > 0 and origin[start - 1] == origin[start]:
@@ -292,9 +307,12 @@ class Matcher:
         return found
 
     @staticmethod
-    def _pii(policy: dict[str, Any], rule: dict[str, Any], text: str, hits: list[Hit]) -> None:
+    def _pii(policy: dict[str, Any], rule: dict[str, Any], text: str, folded: str | None, hits: list[Hit]) -> None:
         from ..privacy.recognizers import find
 
+        cue = _PII_CUES.get(tuple(rule["types"])) if tuple(rule["types"]) in _PII_CUES else _pii_cue(rule["types"])
+        if cue is not None and not cue.search(folded if folded is not None else normalize.fold(text)):
+            return  # nothing any of these types needs is there: the recognizers would find nothing
         for finding in find(text, rule["types"]):
             hits.append(Hit(policy["name"], policy["category"], policy["severity"], f"pii:{finding.type}",
                             finding.value, finding.start, finding.end))
@@ -324,6 +342,29 @@ class Matcher:
             return
         hits.append(Hit(policy["name"], policy["category"], policy["severity"], "after_hours",
                         local.strftime("%Y-%m-%d %H:%M %a"), None, None))
+
+
+# What each personal-data type needs in the folded text before its recognizer can find it: eight
+# digits in a row (separators inside numbers are folded away: 138 1234 5678), or the context words
+# the recognizer itself requires. Types not listed have no cheap cue: their rule always runs find().
+_PII_NEEDS = {
+    "id_card": r"\d{8}", "id_card_old": r"\d{8}", "bank_card": r"\d{8}", "mobile": r"\d{8}",
+    "passport": "护照|passport", "travel_permit": "通行证|回乡证|台胞证|港澳|台湾|签注|入台证|permit",
+    "wechat_id": "微信|wxid|vx|wx|weixin|威信|薇信", "qq": "qq|扣扣",
+}
+_PII_CUES: dict[tuple[str, ...], Any] = {}
+
+
+def _pii_cue(types: list[str]) -> Any:
+    """One regex for a rule's types (None: a type without a cue, so always run the recognizers)."""
+    import re
+
+    key = tuple(types)
+    if any(t not in _PII_NEEDS for t in types):
+        _PII_CUES[key] = None
+    else:
+        _PII_CUES[key] = re.compile("|".join(sorted({_PII_NEEDS[t] for t in types})))
+    return _PII_CUES[key]
 
 
 def _outermost(hits: list[Hit]) -> list[Hit]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 MAX_GAP = 3  # at most this many separators between two characters of one word
 SEP = "\x1f"  # what a separator folds to before the gaps are measured (never in a written text we keep)
@@ -50,7 +51,7 @@ def _traditional() -> dict[str, str]:
 def _fold_one(char: str, simplified: dict[str, str]) -> str:
     """What one written character folds to: '' (dropped), SEP, or one or more characters."""
     if char in _BOUNDARY_CHARS:
-        return "\n" if char in "\r\u2028\u2029\v\f\x85" else unicodedata.normalize("NFKC", char)
+        return "\n" if char in "\r\u2028\u2029\v\f\x85" else char
     category = unicodedata.category(char)
     if category in _DROP_CATEGORIES:
         return ""
@@ -82,20 +83,51 @@ def table() -> dict[int, str]:
     return found
 
 
+def _char_class(codes: list[int]) -> str:
+    """A regex character class of ``codes`` (sorted), as ranges."""
+    parts, start, previous = [], None, None
+    for code in codes:
+        if start is None:
+            start = previous = code
+        elif code == previous + 1:
+            previous = code
+        else:
+            parts.append((start, previous))
+            start = previous = code
+    if start is not None:
+        parts.append((start, previous))
+    return "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                         for a, b in parts) + "]"
+
+
+@lru_cache(maxsize=1)
+def _fast() -> tuple[dict[int, str], Any, Any, Any, Any]:
+    """fold()'s pieces: the table without separators, a regex of the characters it changes, and the
+    separator regexes (a character class of everything that folds to SEP, SEP included)."""
+    full = table()
+    separators = sorted({code for code, value in full.items() if value == SEP} | {ord(SEP)})
+    mapped = {code: value for code, value in full.items() if value != SEP}
+    sep = _char_class(separators)
+    return (mapped, re.compile(_char_class(sorted(mapped))), re.compile(sep + "+"),
+            re.compile(sep + "{%d,}" % (MAX_GAP + 1)), None)
+
+
 def _astral(char: str) -> str:
     """Characters beyond the BMP (emoji, rare ideographs): folded one by one."""
     return _fold_one(char, {})
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
-_LONG_GAP = re.compile(SEP + "{%d,}" % (MAX_GAP + 1))
-_LATIN_GAP = re.compile(f"(?<=[a-z]){SEP}+(?=[a-z])")
 _HAS_LATIN = re.compile("[a-z]")
 
 
 def _latin_gap(match: re.Match[str]) -> str:
-    """A gap between two latin letters: a space between words, nothing between spelled-out letters (v x)."""
-    text, before, after = match.string, match.start() - 2, match.end() + 1
+    """A gap between two latin letters: a space between words, nothing between spelled-out letters
+    (v x); any other gap: nothing."""
+    text, start, end = match.string, match.start(), match.end()
+    if start == 0 or end >= len(text) or not ("a" <= text[start - 1] <= "z" and "a" <= text[end] <= "z"):
+        return ""
+    before, after = start - 2, end + 1
     single_before = before < 0 or not ("a" <= text[before] <= "z")
     single_after = after >= len(text) or not ("a" <= text[after] <= "z")
     return "" if single_before and single_after else " "
@@ -103,20 +135,21 @@ def _latin_gap(match: re.Match[str]) -> str:
 
 def fold(text: str) -> str:
     """The folded text (see the module's docstring)."""
-    folded = text.translate(table())
+    mapped, changes, separator, long_gap, latin_gap = _fast()
+    folded = text.translate(mapped) if changes.search(text) else text
     if _ASTRAL.search(folded):
         folded = _ASTRAL.sub(lambda m: _astral(m.group()), folded)
-    if SEP in folded:
-        if SEP * (MAX_GAP + 1) in folded:
-            folded = _LONG_GAP.sub(BOUNDARY, folded)
-        if _HAS_LATIN.search(folded):
-            folded = _LATIN_GAP.sub(_latin_gap, folded)
-        folded = folded.replace(SEP, "")
+    if separator.search(folded):
+        folded = long_gap.sub(BOUNDARY, folded)
+        folded = separator.sub(_latin_gap if _HAS_LATIN.search(folded) else "", folded)
     return folded
 
 
 def fold_map(text: str) -> tuple[str, list[int]]:
     """The folded text and, for each of its characters, the index in ``text`` it came from."""
+    _mapped, changes, separator, _long_gap, _ = _fast()
+    if not changes.search(text) and not separator.search(text) and not _ASTRAL.search(text):
+        return text, list(range(len(text)))  # nothing folds: every character is its own origin
     fold_table = table()
     chars: list[str] = []
     origin: list[int] = []
@@ -188,6 +221,11 @@ def syllables_table() -> dict[int, str]:
 def initials(folded: str) -> str:
     """Each Chinese character → its initial letter (same length as ``folded``)."""
     return folded.translate(initials_table())
+
+
+def syllables_text(folded: str) -> str:
+    """The syllable projection alone (C speed); :func:`syllables` adds the offsets, for a hit."""
+    return folded.replace(" ", "").translate(syllables_table())
 
 
 def syllables(folded: str) -> tuple[str, list[int]]:
