@@ -66,18 +66,19 @@ def sender_roles(archive: Archive) -> dict[tuple[str, str, str], str]:
     return roles
 
 
-def external_conversations(archive: Archive, roles: dict[tuple[str, str, str], str], after: int) -> set[int]:
-    """Conversations (of the messages after id ``after``) in which a customer, or a sender nobody can
-    place, wrote: the chats with an external contact."""
-    outside = {key for key, role in roles.items() if role in ("customer", "unknown")}
-    found: set[int] = set()
-    for conversation, platform, sender_id, sender_name in archive.db.execute(
-            "SELECT DISTINCT conversation, platform, coalesce(sender_id, ''), coalesce(sender_name, '')"
-            " FROM messages WHERE conversation IN (SELECT DISTINCT conversation FROM messages WHERE id > ?)",
-            (after,)):
-        if conversation not in found and (platform, sender_id, sender_name) in outside:
-            found.add(conversation)
-    return found
+def external_conversations(archive: Archive, roles: dict[tuple[str, str, str], str]) -> set[int]:
+    """Conversations in which a customer, or a sender nobody can place, wrote: the chats with an
+    external contact. Each conversation's messages are read only up to its first such sender."""
+    db = archive.db
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS supervision_inside (platform TEXT, sender_id TEXT, sender_name TEXT,"
+               " PRIMARY KEY (platform, sender_id, sender_name)) WITHOUT ROWID")
+    db.execute("DELETE FROM temp.supervision_inside")
+    db.executemany("INSERT OR IGNORE INTO temp.supervision_inside VALUES (?, ?, ?)",
+                   [key for key, role in roles.items() if role in ("agent", "bot")])
+    return {row[0] for row in db.execute(
+        "SELECT c.id FROM conversations c WHERE EXISTS (SELECT 1 FROM messages m WHERE m.conversation = c.id"
+        " AND NOT EXISTS (SELECT 1 FROM temp.supervision_inside i WHERE i.platform = m.platform"
+        " AND i.sender_id = coalesce(m.sender_id, '') AND i.sender_name = coalesce(m.sender_name, '')))")}
 
 
 # ---- runs -----------------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ def run(archive: Archive, *, operator: str, params: dict[str, Any], since_ms: in
         if top <= mark:
             return {"run": None, "version": version, "messages": 0, "alerts": 0, "first_message": None,
                     "last_message": mark, "note": "every message was already evaluated under this version"}
-        external = external_conversations(archive, roles, mark)
+        external = external_conversations(archive, roles)
         run_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM supervision_runs").fetchone()[0]
         db.execute("INSERT INTO supervision_runs (id, version, first_message, last_message, messages, alerts,"
                    " started_at, finished_at, operator) VALUES (?, ?, NULL, ?, 0, 0, ?, ?, ?)",
@@ -145,12 +146,18 @@ def _evaluate(archive: Archive, matcher: Matcher, roles: dict[tuple[str, str, st
     evaluate = matcher.evaluate
     cursor = db.execute(sql + " ORDER BY id", args)
     while rows := cursor.fetchmany(batch):
-        for message, conversation, platform, sender_id, sender_name, sent_at_ms, text, attachments in rows:
-            if first is None:
-                first = message
+        if first is None:
+            first = rows[0][0]
+        # the batch prefilter picks the messages that may hit; only they are evaluated one by one
+        chosen = dict(matcher.candidates([row[6] or "" for row in rows]))
+        for index, row in enumerate(rows):
+            if row[7] and index not in chosen:
+                chosen[index] = None
+        for index in sorted(chosen):
+            message, conversation, platform, sender_id, sender_name, sent_at_ms, text, attachments = rows[index]
             hits = evaluate(text, sender=roles.get((platform, sender_id, sender_name), "unknown"),
                             external=conversation in external, platform=platform, sent_at_ms=sent_at_ms,
-                            attachments=orjson.loads(attachments) if attachments else None)
+                            attachments=orjson.loads(attachments) if attachments else None, folded=chosen[index])
             for hit in hits:
                 pending.append((conversation, message, "policy", hit.policy, hit.category, hit.rule, hit.matched,
                                 hit.start, hit.end, version, run_id, raised_at))

@@ -9,7 +9,10 @@ number of terms; most messages hit nothing and cost that one pass.
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 from datetime import datetime, timezone
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
@@ -18,6 +21,9 @@ import ahocorasick
 
 from . import normalize
 
+DELIMITER = "\ue000"  # between the texts of a batch: a private-use character folding leaves alone
+_LATIN_STRETCH = re.compile("[a-z][a-z ]*")
+_ANCHORED = re.compile(r"(?<!\\)[$^]|\\[AZ]")  # a regex whose meaning changes inside a joined batch
 NEGATION_GAP = 1  # characters allowed between a `not_after` word and the term it cancels (请勿私下转账, 不能给您保证)
 
 
@@ -69,7 +75,6 @@ class Matcher:
         spelled_syllables: dict[str, list[tuple[int, int, str]]] = {}
         self._regexes: list[list[tuple[int, str, Any, bool]]] = []
         self._negations: dict[tuple[int, int], tuple[str, ...]] = {}
-        import re
 
         for p_index, policy in enumerate(self.policies):
             regexes = []
@@ -96,16 +101,38 @@ class Matcher:
                 elif kind == "regex":
                     regexes.append((r_index, rule["name"], re.compile(rule["pattern"]), rule.get("text") == "written"))
             self._regexes.append(regexes)
+        # the words that can start a hit (terms and near rules' A words): the batch prefilter's automaton
+        self._triggers = ahocorasick.Automaton()
+        triggers = {word: [e for e in found if e[2] in (TERM, NEAR_A)] for word, found in entries.items()}
+        triggers = {word: found for word, found in triggers.items() if found}
+        self._longest_spelling = max((len(w) for w in (*spelled_initials, *spelled_syllables)), default=0)
         for automaton, table in ((self._words, entries), (self._initials, spelled_initials),
-                                 (self._syllables, spelled_syllables)):
+                                 (self._syllables, spelled_syllables), (self._triggers, triggers)):
             for word, found in table.items():
                 automaton.add_word(word, (len(word), tuple(found)))
             if table:
                 automaton.make_automaton()
         self._has_words, self._has_initials = bool(entries), bool(spelled_initials)
+        self._has_triggers = bool(triggers)
         self._has_syllables = bool(spelled_syllables)
         self._needs_text = [any(r["kind"] in ("lexicon", "near", "regex") for r in p["rules"]) for p in self.policies]
         self._zones: dict[str, ZoneInfo] = {}
+        # the batch prefilter (:meth:`candidates`): which rules it can pass over, and which make every
+        # message a candidate (an after-hours rule, personal-data types without a cue, anchored regexes)
+        self._pii_cues = []
+        self._every_message = False
+        for policy in self.policies:
+            for rule in policy["rules"]:
+                if rule["kind"] == "after_hours":
+                    self._every_message = True
+                elif rule["kind"] == "pii":
+                    cue = _pii_cue(rule["types"])
+                    if cue is None:
+                        self._every_message = True
+                    else:
+                        self._pii_cues.append(cue)
+                elif rule["kind"] == "regex" and _ANCHORED.search(rule["pattern"]):
+                    self._every_message = True
         self._active_cache: dict[tuple[str, bool, str], tuple[int, ...]] = {}
         self._plans: dict[tuple[int, ...], tuple[Any, ...]] = {}
 
@@ -137,6 +164,60 @@ class Matcher:
         found = self._active_cache[key] = tuple(chosen)
         return found
 
+    # ---- the batch prefilter ---------------------------------------------------------------------------
+
+    def candidates(self, texts: list[str]) -> list[tuple[int, str | None]]:
+        """(index, folded text) of the texts that may hit something: a superset of those
+        :meth:`evaluate` finds a textual hit in, found by folding and scanning the whole batch as one
+        string (C speed), so the per-message work is spent only on the few that can hit. Attachments
+        are the caller's to add."""
+        count = len(texts)
+        if self._every_message or count == 0:
+            return [(index, None) for index in range(count)]
+        joined = DELIMITER.join(texts)
+        if joined.count(DELIMITER) != count - 1:
+            return [(index, None) for index in range(count)]  # a text holds the delimiter itself
+        folded = normalize.fold(joined)
+        parts = folded.split(DELIMITER)
+        if len(parts) != count:
+            return [(index, None) for index in range(count)]
+        ends = list(accumulate(len(part) + 1 for part in parts))
+        found: set[int] = set()
+        if self._has_triggers:
+            found.update(bisect_right(ends, end) for end, _ in self._triggers.iter(folded))
+        if self._has_initials or self._has_syllables:
+            self._latin_candidates(folded, ends, found)
+        written_ends = None
+        for regexes in self._regexes:
+            for _r_index, _name, pattern, written in regexes:
+                if written and written_ends is None:
+                    written_ends = list(accumulate(len(text) + 1 for text in texts))
+                scanned, where = (joined, written_ends) if written else (folded, ends)
+                for match in pattern.finditer(scanned):
+                    first, last = bisect_right(where, match.start()), bisect_right(where, max(match.end() - 1, 0))
+                    found.update(range(first, last + 1))
+        for cue in self._pii_cues:
+            for match in cue.finditer(folded):
+                first, last = bisect_right(ends, match.start()), bisect_right(ends, max(match.end() - 1, 0))
+                found.update(range(first, last + 1))
+        return [(index, parts[index]) for index in sorted(found) if index < count]
+
+    def _latin_candidates(self, folded: str, ends: list[int], found: set[int]) -> None:
+        """Messages where a pinyin spelling may hit: around each stretch of latin letters (a hit must
+        hold some), project a window as wide as the longest spelling and look for spellings in it."""
+        reach = self._longest_spelling
+        for stretch in _LATIN_STRETCH.finditer(folded):
+            message = bisect_right(ends, stretch.start())
+            if message in found:
+                continue
+            low = max(stretch.start() - reach, 0 if message == 0 else ends[message - 1])
+            high = min(stretch.end() + reach, ends[message] - 1)
+            window = folded[low:high]
+            if (self._has_initials and next(self._initials.iter(normalize.initials(window)), None) is not None) or (
+                    self._has_syllables
+                    and next(self._syllables.iter(normalize.syllables_text(window)), None) is not None):
+                found.add(message)
+
     # ---- evaluation ------------------------------------------------------------------------------------
 
     def _plan(self, active: tuple[int, ...]) -> tuple[Any, ...]:
@@ -150,16 +231,18 @@ class Matcher:
         return plan
 
     def evaluate(self, text: str | None, *, sender: str = "unknown", external: bool = True, platform: str = "",
-                 sent_at_ms: int | None = None, attachments: Iterable[dict[str, Any]] | None = None) -> list[Hit]:
-        """Every hit of the policies that watch this message (see :meth:`active`), in policy order."""
+                 sent_at_ms: int | None = None, attachments: Iterable[dict[str, Any]] | None = None,
+                 folded: str | None = None) -> list[Hit]:
+        """Every hit of the policies that watch this message (see :meth:`active`), in policy order.
+        ``folded``: normalize.fold(text) when the caller has it already (the batch prefilter)."""
         active = self._active_cache.get((sender, external, platform)) or self.active(sender, external, platform)
         if not active:
             return []
         active_set, needs_text, regex_policies, others = self._plan(active)
         hits: list[Hit] = []
-        folded = None
         if text and needs_text:
-            folded = normalize.fold(text)
+            if folded is None:
+                folded = normalize.fold(text)
             self._text_hits(text, folded, active_set, regex_policies, hits)
             if len(hits) > 1:
                 hits = _outermost(hits)
@@ -357,8 +440,6 @@ _PII_CUES: dict[tuple[str, ...], Any] = {}
 
 def _pii_cue(types: list[str]) -> Any:
     """One regex for a rule's types (None: a type without a cue, so always run the recognizers)."""
-    import re
-
     key = tuple(types)
     if any(t not in _PII_NEEDS for t in types):
         _PII_CUES[key] = None

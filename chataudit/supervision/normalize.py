@@ -109,7 +109,25 @@ def _fast() -> tuple[dict[int, str], Any, Any, Any, Any]:
     mapped = {code: value for code, value in full.items() if value != SEP}
     sep = _char_class(separators)
     return (mapped, re.compile(_char_class(sorted(mapped))), re.compile(sep + "+"),
-            re.compile(sep + "{%d,}" % (MAX_GAP + 1)), None)
+            re.compile(sep + "{%d,}" % (MAX_GAP + 1)),
+            (re.compile(f"(?<![a-z])([a-z]){sep}+(?=[a-z](?![a-z]))"), re.compile(f"(?<=[a-z]){sep}+(?=[a-z])")))
+
+
+LATIN_SPACE = "\ue001"  # marks a kept space between latin words until the other separators are gone
+
+
+def _mapped_chars(text: str) -> str:
+    """``text`` with every changing character mapped (full width, case, traditional, dropped marks):
+    translate() for short texts or many changes, a substitution of just the changes otherwise (a
+    batch of thousands of messages with a few changes each)."""
+    mapped, changes, _separator, _long_gap, _latin = _fast()
+    if not changes.search(text):
+        return text
+    if len(text) > 4096:
+        count = len(changes.findall(text))
+        if count * 16 < len(text):
+            return changes.sub(lambda m: mapped[ord(m.group())], text)
+    return text.translate(mapped)
 
 
 def _astral(char: str) -> str:
@@ -135,21 +153,29 @@ def _latin_gap(match: re.Match[str]) -> str:
 
 def fold(text: str) -> str:
     """The folded text (see the module's docstring)."""
-    mapped, changes, separator, long_gap, latin_gap = _fast()
-    folded = text.translate(mapped) if changes.search(text) else text
+    _mapped, _changes, separator, long_gap, latin_gap = _fast()
+    folded = _mapped_chars(text)
     if _ASTRAL.search(folded):
         folded = _ASTRAL.sub(lambda m: _astral(m.group()), folded)
     if separator.search(folded):
         folded = long_gap.sub(BOUNDARY, folded)
-        folded = separator.sub(_latin_gap if _HAS_LATIN.search(folded) else "", folded)
+        if not _HAS_LATIN.search(folded):
+            return separator.sub("", folded)
+        if LATIN_SPACE in folded:  # the marker is in the text itself: decide at every gap instead
+            return separator.sub(_latin_gap, folded)
+        spelled, words = latin_gap
+        folded = words.sub(LATIN_SPACE, spelled.sub(r"\1", folded))  # v x → vx; where is → where is
+        folded = separator.sub("", folded).replace(LATIN_SPACE, " ")
     return folded
 
 
 def fold_map(text: str) -> tuple[str, list[int]]:
     """The folded text and, for each of its characters, the index in ``text`` it came from."""
     _mapped, changes, separator, _long_gap, _ = _fast()
-    if not changes.search(text) and not separator.search(text) and not _ASTRAL.search(text):
-        return text, list(range(len(text)))  # nothing folds: every character is its own origin
+    if _ASTRAL.search(text) is None:
+        translated = _mapped_chars(text)
+        if len(translated) == len(text):  # one character for one: only the gaps move offsets
+            return _gaps_map(translated)
     fold_table = table()
     chars: list[str] = []
     origin: list[int] = []
@@ -183,6 +209,33 @@ def fold_map(text: str) -> tuple[str, list[int]]:
                 out_origin.append(origin[i])
         i = j
     return "".join(out), out_origin
+
+
+def _gaps_map(translated: str) -> tuple[str, list[int]]:
+    """fold_map() of a text whose characters all map one for one (``translated``): walk its
+    separator runs, as fold() treats them."""
+    _mapped, _changes, separator, _long_gap, _latin = _fast()
+    out: list[str] = []
+    origin: list[int] = []
+    previous = 0
+    n = len(translated)
+    for run in separator.finditer(translated):
+        i, j = run.span()
+        out.append(translated[previous:i])
+        origin.extend(range(previous, i))
+        previous = j
+        if j - i > MAX_GAP:
+            out.append(BOUNDARY)
+            origin.append(i)
+        elif i > 0 and "a" <= translated[i - 1] <= "z" and j < n and "a" <= translated[j] <= "z":
+            single_before = i < 2 or not ("a" <= translated[i - 2] <= "z")
+            single_after = j + 1 >= n or not ("a" <= translated[j + 1] <= "z")
+            if not (single_before and single_after):
+                out.append(" ")
+                origin.append(i)
+    out.append(translated[previous:])
+    origin.extend(range(previous, n))
+    return "".join(out), origin
 
 
 def original_span(origin: list[int], text: str, start: int, end: int) -> tuple[int, int]:
