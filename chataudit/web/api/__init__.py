@@ -8,10 +8,12 @@ from fastapi import APIRouter
 
 from . import archive, evidence, governance, jobs, ledger, quality
 from . import check, compare, facts, people, pii
+from . import supervision_policies
 
 PREFIX = "/api/v1"
 ROUTERS: list[APIRouter] = [archive.router, ledger.router, jobs.router, governance.router, evidence.router]
 ROUTERS += [quality.router, compare.router, check.router, facts.router, people.router, pii.router]
+ROUTERS += [supervision_policies.router]
 
 
 def router() -> APIRouter:
