@@ -86,3 +86,22 @@ def test_a_matcher_pickles_as_its_definition() -> None:
     again = pickle.loads(pickle.dumps(matcher))
     text = "加我vx详聊，保证收益"
     assert again.evaluate(text, sender="agent") == matcher.evaluate(text, sender="agent")
+
+
+DEFAULT = Matcher(policies.default_definition())
+PIECES = st.sampled_from(["违 约", "違約", "加我wx", "jia wo wei xin", "TS", "ts", "保证收益", "请勿私下转账", "一定",
+                          "退款", "回*扣", "寄回扣", "sb", "usb", "12315", "13812345678", "+V", "，", "。", "\n", " ",
+                          "您好", "订单", "abc", "ｗｘ", "😀", "\u200b", "E12345678", "护照", "转到我个人支付宝"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(PIECES, max_size=6).map("".join), min_size=1, max_size=12))
+def test_the_batch_prefilter_never_drops_a_message_that_hits(texts: list[str]) -> None:
+    chosen = dict(DEFAULT.candidates(texts))
+    for index, text in enumerate(texts):
+        if DEFAULT.evaluate(text, sender="unknown", external=True):
+            assert index in chosen, (index, text)
+            folded = chosen[index]
+            if folded is not None:
+                assert folded == normalize.fold(text)
+                assert DEFAULT.evaluate(text, folded=folded) == DEFAULT.evaluate(text)
