@@ -22,6 +22,7 @@ import ahocorasick
 from . import normalize
 
 DELIMITER = "\ue000"  # between the texts of a batch: a private-use character folding leaves alone
+_EIGHT_DIGITS = re.compile(r"\d{8}")
 _LATIN_STRETCH = re.compile("[a-z][a-z ]*")
 _ANCHORED = re.compile(r"(?<!\\)[$^]|\\[AZ]")  # a regex whose meaning changes inside a joined batch
 NEGATION_GAP = 1  # characters allowed between a `not_after` word and the term it cancels (请勿私下转账, 不能给您保证)
@@ -105,7 +106,10 @@ class Matcher:
         self._triggers = ahocorasick.Automaton()
         triggers = {word: [e for e in found if e[2] in (TERM, NEAR_A)] for word, found in entries.items()}
         triggers = {word: found for word, found in triggers.items() if found}
-        self._longest_spelling = max((len(w) for w in (*spelled_initials, *spelled_syllables)), default=0)
+        # a spelling stands for a term's characters, so a hit reaches at most that many characters from
+        # the latin letters it holds: how far the prefilter's windows reach around them
+        self._reach = max((len(term) for found in (*spelled_initials.values(), *spelled_syllables.values())
+                           for _p, _r, term in found), default=0)
         for automaton, table in ((self._words, entries), (self._initials, spelled_initials),
                                  (self._syllables, spelled_syllables), (self._triggers, triggers)):
             for word, found in table.items():
@@ -133,6 +137,14 @@ class Matcher:
                         self._pii_cues.append(cue)
                 elif rule["kind"] == "regex" and _ANCHORED.search(rule["pattern"]):
                     self._every_message = True
+        cue_words = {word for cue in self._pii_cues for word in cue.pattern.split("|") if not word.startswith("\\")}
+        self._pii_digits = any(r"\d{8}" in cue.pattern for cue in self._pii_cues)
+        self._pii_words = None
+        if cue_words:
+            self._pii_words = ahocorasick.Automaton()
+            for word in cue_words:
+                self._pii_words.add_word(word, word)
+            self._pii_words.make_automaton()
         self._active_cache: dict[tuple[str, bool, str], tuple[int, ...]] = {}
         self._plans: dict[tuple[int, ...], tuple[Any, ...]] = {}
 
@@ -196,27 +208,40 @@ class Matcher:
                 for match in pattern.finditer(scanned):
                     first, last = bisect_right(where, match.start()), bisect_right(where, max(match.end() - 1, 0))
                     found.update(range(first, last + 1))
-        for cue in self._pii_cues:
-            for match in cue.finditer(folded):
-                first, last = bisect_right(ends, match.start()), bisect_right(ends, max(match.end() - 1, 0))
-                found.update(range(first, last + 1))
+        if self._pii_cues:  # the cues of every personal-data rule: eight digits, or a context word
+            if self._pii_digits:
+                for match in _EIGHT_DIGITS.finditer(folded):
+                    found.add(bisect_right(ends, match.start()))
+            if self._pii_words is not None:
+                found.update(bisect_right(ends, end) for end, _ in self._pii_words.iter(folded))
         return [(index, parts[index]) for index in sorted(found) if index < count]
 
     def _latin_candidates(self, folded: str, ends: list[int], found: set[int]) -> None:
         """Messages where a pinyin spelling may hit: around each stretch of latin letters (a hit must
-        hold some), project a window as wide as the longest spelling and look for spellings in it."""
-        reach = self._longest_spelling
+        hold some), a window as wide as the longest spelling; the windows of the batch are joined,
+        projected and scanned at once."""
+        reach = self._reach
+        windows: list[str] = []
+        owners: list[int] = []
         for stretch in _LATIN_STRETCH.finditer(folded):
             message = bisect_right(ends, stretch.start())
             if message in found:
                 continue
             low = max(stretch.start() - reach, 0 if message == 0 else ends[message - 1])
             high = min(stretch.end() + reach, ends[message] - 1)
-            window = folded[low:high]
-            if (self._has_initials and next(self._initials.iter(normalize.initials(window)), None) is not None) or (
-                    self._has_syllables
-                    and next(self._syllables.iter(normalize.syllables_text(window)), None) is not None):
-                found.add(message)
+            windows.append(folded[low:high])
+            owners.append(message)
+        if not windows:
+            return
+        joined = DELIMITER.join(windows)
+        if self._has_initials:
+            window_ends = list(accumulate(len(w) + 1 for w in windows))
+            found.update(owners[bisect_right(window_ends, end)] for end, _ in
+                         self._initials.iter(normalize.initials(joined)))
+        if self._has_syllables:
+            projected = normalize.syllables_text(joined)
+            window_ends = list(accumulate(len(part) + 1 for part in projected.split(DELIMITER)))
+            found.update(owners[bisect_right(window_ends, end)] for end, _ in self._syllables.iter(projected))
 
     # ---- evaluation ------------------------------------------------------------------------------------
 
