@@ -144,7 +144,9 @@ def _evaluate(archive: Archive, matcher: Matcher, roles: dict[tuple[str, str, st
     messages = alerts = 0
     first = None
     evaluate = matcher.evaluate
-    cursor = db.execute(sql + " ORDER BY id", args)
+    cursor = db.cursor()
+    cursor.row_factory = None  # plain tuples: a sqlite3.Row per message costs more than the prefilter
+    cursor.execute(sql + " ORDER BY id", args)
     while rows := cursor.fetchmany(batch):
         if first is None:
             first = rows[0][0]
