@@ -3,7 +3,8 @@
 A message is *folded* before the lexicons see it: NFKC (full-width ＡＢ１ → AB1), lower case,
 traditional → simplified one character at a time (違約 → 违约, from zhconv's MediaWiki table, so
 the folded text keeps one character per written character), combining marks and zero-width
-characters dropped, and spaces and symbols *inside a word* dropped (违 约, 违*约, 违-约, 违😀约 → 违约).
+characters dropped, and spaces and symbols *inside a word* dropped (违 约, 违*约, 违-约, 违😀约 → 违约), and Cyrillic or Greek letters that
+look latin read as latin (ѵх → vx).
 
 What is not dropped is a boundary, so dodge-stripping does not join two sentences into a term:
 newlines, sentence and clause punctuation (。，！？；：、 and their ASCII forms), and a run of more
@@ -40,6 +41,10 @@ _SEPARATOR_CATEGORIES = {"Zs", "Pd", "Pc", "Ps", "Pe", "Pi", "Pf", "Sm", "Sk", "
 _DROP_CATEGORIES = {"Mn", "Me", "Cf"}  # invisible: never a gap, never a boundary
 
 
+# Cyrillic and Greek letters that look like latin ones (ѵх for vx): read as the latin letter
+CONFUSABLES = dict(zip("аеорсхуіјѕԛԝѵкмнтвαοιχνκτρυ", "aeopcxyijsqwvkmhtbaoixvktpu"))
+
+
 def _traditional() -> dict[str, str]:
     """Single-character traditional → simplified pairs of zhconv's zh-hans table."""
     from zhconv import zhconv
@@ -55,16 +60,15 @@ def _fold_one(char: str, simplified: dict[str, str]) -> str:
     category = unicodedata.category(char)
     if category in _DROP_CATEGORIES:
         return ""
-    if category == "Cc" and char == "\n":
-        return char
+    folded = unicodedata.normalize("NFKC", char)
+    if folded != char:  # before the symbol test: ⓦ is a symbol whose NFKC is the letter w
+        return "".join(_fold_one(c, simplified) for c in folded)
     if category in _SEPARATOR_CATEGORIES or char in _SEPARATOR_PO or char.isspace():
         return SEP
-    folded = unicodedata.normalize("NFKC", char)
-    if folded != char:
-        return "".join(_fold_one(c, simplified) for c in folded)
     folded = folded.lower()
     if len(folded) != 1:  # 'İ'.lower() is two characters: keep the character
         folded = char
+    folded = CONFUSABLES.get(folded, folded)
     return simplified.get(folded, folded)
 
 
