@@ -71,8 +71,8 @@ def supervise_sample(ctx: click.Context, rate: str, since: str | None, until: st
     """Raise a sample alert for a random sample of the conversations active in the period; the seed
     and the method are on the audit trail, so anyone can redo the draw and check it."""
     with open_archive(ctx) as archive:
-        result = engine.sample(archive, rate=engine.parse_rate(rate), since_ms=time_bound(archive, since),
-                               until_ms=time_bound(archive, until, end=True), seed=seed,
+        since_ms, until_ms = time_bound(archive, since), time_bound(archive, until, end=True)
+        result = engine.sample(archive, rate=engine.parse_rate(rate), since_ms=since_ms, until_ms=until_ms, seed=seed,
                                operator=audit.operator_of(ctx), params=dict(ctx.params))
     if as_json:
         emit_json(result)
