@@ -1,5 +1,6 @@
 """Alerts for the review-queue tests: rows inserted into supervision_alerts (the engine's output
-contract, migration 0018) for real imported messages, as `supervise run` would raise them."""
+contract, migration 0018) for real imported messages, as `supervise run` would raise them — and, as it
+does, taken into the review queue (`queue.intake`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from chataudit.governance import clock
 from chataudit.store import Archive
+from chataudit.supervision import queue
 
 from web_support import run_cli
 
@@ -32,16 +34,21 @@ def raise_alert(db: Path, conversation: str, term: str, *, policy: str = "promis
         assert row is not None, (conversation, term)
         start = row[2].index(term)
         with archive.db:
-            return archive.db.execute(
+            alert = archive.db.execute(
                 "INSERT INTO supervision_alerts (conversation, message, kind, policy, category, rule, matched, start,"
                 " end, raised_at) VALUES (?, ?, 'policy', ?, ?, ?, ?, ?, ?, ?)",
                 (row[1], row[0], policy, category, rule or term, term, start, start + len(term),
                  raised_at or clock.iso())).lastrowid
+        queue.intake(archive, operator="supervise-run")
+        return alert
 
 
 def sample_alert(db: Path, conversation: str, raised_at: str | None = None) -> int:
     """A conversation drawn by `supervise sample` (no message, no policy)."""
-    with Archive(db, create=False) as archive, archive.db:
-        conv = archive.db.execute("SELECT id FROM conversations WHERE native_id = ?", (conversation,)).fetchone()[0]
-        return archive.db.execute("INSERT INTO supervision_alerts (conversation, kind, raised_at)"
-                                  " VALUES (?, 'sample', ?)", (conv, raised_at or clock.iso())).lastrowid
+    with Archive(db, create=False) as archive:
+        with archive.db:
+            conv = archive.db.execute("SELECT id FROM conversations WHERE native_id = ?", (conversation,)).fetchone()[0]
+            alert = archive.db.execute("INSERT INTO supervision_alerts (conversation, kind, raised_at)"
+                                       " VALUES (?, 'sample', ?)", (conv, raised_at or clock.iso())).lastrowid
+        queue.intake(archive, operator="supervise-sample")
+        return alert

@@ -22,7 +22,7 @@ def db(tmp_path):
     raise_alert(db, "c-101", "保证收益")
     raise_alert(db, "c-101", "加我微信", policy="off_platform", category="off_platform")
     raise_alert(db, "c-102", "私下转账", policy="off_platform", category="off_platform")
-    run_cli(db, "supervise", "queue")  # takes the alerts in: items 1 (c-101) and 2 (c-102)
+    run_cli(db, "supervise", "queue")  # each alert was taken in as raised: items 1 (c-101) and 2 (c-102)
     return db
 
 
@@ -44,8 +44,8 @@ def test_alerts_of_a_conversation_form_one_item_and_new_ones_join_it_until_it_is
     assert by_id[1]["status"] == "closed" and by_id[1]["alerts"] == 3  # the closed item stays closed
     assert by_id[3]["conversation_title"] == "客户陈先生" and by_id[3]["alerts"] == 1 and by_id[3]["status"] == "open"
     history = cli_json(db, "supervise", "show", "1")["history"]
-    assert [s["action"] for s in history] == ["opened", "joined", "assigned", "closed"]
-    assert audit_commands(db).count("supervise intake") == 3
+    assert [s["action"] for s in history] == ["opened", "joined", "joined", "assigned", "closed"]
+    assert audit_commands(db).count("supervise intake") == 5  # one per raising, as `supervise run` does
 
 
 def test_a_reviewer_never_reviews_their_own_messages(db):
@@ -128,7 +128,7 @@ def test_escalation_goes_to_a_second_reviewer_who_closes_it_for_good(db):
     assert (final["status"], final["disposition"], final["closed_by"], final["first_reviewer"]) == \
         ("closed", "coaching", "lead_wu", "qa_a")
     assert [s["action"] for s in cli_json(db, "supervise", "show", "1")["history"]] == \
-        ["opened", "assigned", "escalated", "assigned", "closed"]
+        ["opened", "joined", "assigned", "escalated", "assigned", "closed"]
 
 
 def test_sla_marks_open_items_overdue(db, tmp_path):
@@ -175,7 +175,7 @@ def test_every_state_change_is_an_audit_entry(db):
     cli_json(db, "supervise", "assign", "1", "--to", "qa_a")
     cli_json(db, "supervise", "escalate", "1", "--reason", "r", "--to", "qa_b", operator="qa_a")
     cli_json(db, "supervise", "close", "1", "--disposition", "no issue", "--reason", "r2", operator="qa_b")
-    assert audit_commands(db) == ["supervise intake", "supervise assign", "supervise escalate", "supervise close"]
+    assert audit_commands(db) == ["supervise intake"] * 3 + ["supervise assign", "supervise escalate", "supervise close"]
     closing = [e for e in cli_json(db, "audit") if e["command"] == "supervise close"][0]
     assert closing["operator"] == "qa_b" and closing["facts"]["items"][0]["reason"] == "r2"
 

@@ -83,6 +83,9 @@ def problems(archive: Archive) -> list[str]:
     disagreement = mode.disagreement(archive)
     if disagreement:
         found.append(disagreement)
+    from ..supervision.engine import discrepancies as supervision_discrepancies
+
+    found += supervision_discrepancies(archive)
     return found
 
 

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from . import accounts, api, pages, pages_compare, pages_evidence, pages_governance, pages_quality, problems
-from . import pages_reviews, pages_supervision
+from . import pages_reviews, pages_supervision, pages_supervision_policies
 from .config import ServerConfig
 from .accounts import User
 from .security import LoginLimiter, authenticated, is_owner_token, owner, set_session_cookie
@@ -33,7 +33,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 # Routers of HTML pages, in order: a capability's pages module adds its router here.
 PAGE_ROUTERS = [pages.router, pages_compare.router, pages_quality.router, pages_evidence.router,
                 pages_governance.router]
-PAGE_ROUTERS += [pages_reviews.router, pages_supervision.router]
+PAGE_ROUTERS += [pages_reviews.router, pages_supervision.router, pages_supervision_policies.router]
 
 
 def create_app(config: ServerConfig) -> FastAPI:

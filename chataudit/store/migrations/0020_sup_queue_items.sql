@@ -1,4 +1,4 @@
--- 0019 (sup-queue): the supervision review queue. Alerts (0018) are grouped by conversation into review
+-- 0020 (supervision): the supervision review queue. Alerts (0018) are grouped by conversation into review
 -- items; an item is assigned to a reviewer, closed with a disposition and a reason, or escalated to a
 -- second reviewer who closes it for good. Every change is an audit entry (a signed ledger leaf) written
 -- in the transaction that changes the row (chataudit.supervision.queue); these tables are the copy for

@@ -7,13 +7,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from . import archive, evidence, governance, jobs, ledger, quality
-from . import check, compare, facts, people, pii, reviews, supervision
+from . import check, compare, facts, people, pii, reviews, supervision, supervision_policies
 
 PREFIX = "/api/v1"
 ROUTERS: list[APIRouter] = [archive.router, ledger.router, jobs.router, governance.router, evidence.router]
 ROUTERS += [quality.router, compare.router, check.router, facts.router, people.router, pii.router]
-ROUTERS += [reviews.router]
-ROUTERS += [supervision.router]
+ROUTERS += [reviews.router, supervision.router, supervision_policies.router]
 
 
 def router() -> APIRouter:

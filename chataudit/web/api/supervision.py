@@ -38,9 +38,6 @@ def check_item_access(user: User, item: dict[str, Any]) -> None:
 def queue_rows(call: Any, user: User, *, mine: bool, reviewer: str | None, status: str, overdue: bool,
                sla: str | None) -> list[dict[str, Any]]:
     """`supervise queue --json` for this user (``alerts`` only: always their own items)."""
-    queue_api.intake(call.archive, operator=user.operator,
-                     params={"mine": mine, "reviewer": reviewer, "status": status, "overdue": overdue, "sla": sla,
-                             "as_json": True})
     if mine or not sees_all(user):
         reviewer = user.operator
     return queue_api.items(call.archive, reviewer=reviewer, status=status, overdue=overdue, sla=sla)
