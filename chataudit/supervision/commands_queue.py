@@ -68,7 +68,8 @@ def show(ctx: click.Context, item_id: int, context: int, sla: str | None, redact
     click.echo(f"item {item['id']} [{item['status']}] {item['conversation_title']} — reviewer: "
                f"{item['reviewer'] or '-'}, due {item['due_at']}{' (OVERDUE)' if item['overdue'] else ''}")
     for alert in doc["alerts"]:
-        click.echo(f"\nalert {alert['id']} {alert['kind']} {alert['policy'] or ''} {alert['rule'] or ''}")
+        click.echo(f"\nalert {alert['id']} {alert['kind']} {alert['policy'] or ''} {alert['rule'] or ''}"
+                   + (" (its message was purged by a retention run)" if alert["purged"] else ""))
         for message in alert["context"]:
             text = message["text"]
             if "hit" in message:

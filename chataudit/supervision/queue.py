@@ -551,6 +551,7 @@ def show(archive: Archive, item_id: int, *, context: int = 2, sla: str | None = 
                     redactor.text(alert["matched"])
         alert["message"] = _brief(alert["message"]) if alert["message"] else None
         alert["context"] = [_brief(m) for m in alert["context"]]
+        alert["purged"] = message_id is not None and alert["message"] is None  # by a retention run: the alert stays
         alerts.append(alert)
     return {"item": current, "alerts": alerts, "history": history(archive, item_id)}
 

@@ -30,7 +30,7 @@ CREATE TABLE supervision_runs (
 CREATE TABLE supervision_alerts (
   id           INTEGER PRIMARY KEY,
   conversation INTEGER NOT NULL REFERENCES conversations(id),
-  message      INTEGER REFERENCES messages(id),  -- NULL for a sampled conversation
+  message      INTEGER,              -- messages.id; NULL for a sampled conversation (no foreign key: see below)
   kind         TEXT NOT NULL CHECK (kind IN ('policy', 'sample')),
   policy       TEXT,                 -- the policy's name in the set (NULL for a sample)
   category     TEXT,                 -- e.g. legal, abuse, promise, bribery, off_platform, pii, after_hours
@@ -45,3 +45,9 @@ CREATE TABLE supervision_alerts (
 );
 CREATE INDEX supervision_alerts_conversation ON supervision_alerts(conversation, id);
 CREATE INDEX supervision_alerts_raised ON supervision_alerts(raised_at);
+
+-- An alert outlives a retention purge of its message: the decision about it is a record of its own.
+-- The purge takes the content with it, so the alert's copy of the hit goes too; its message id stays a
+-- number that `supervise show` reports as purged.
+CREATE TRIGGER supervision_alerts_purged AFTER DELETE ON messages
+BEGIN UPDATE supervision_alerts SET matched = NULL WHERE message = OLD.id; END;

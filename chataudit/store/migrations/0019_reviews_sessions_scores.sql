@@ -8,8 +8,8 @@
 CREATE TABLE review_sessions (
   id              INTEGER PRIMARY KEY,
   conversation    INTEGER NOT NULL REFERENCES conversations(id),
-  first_message   INTEGER NOT NULL REFERENCES messages(id),
-  last_message    INTEGER NOT NULL REFERENCES messages(id),
+  first_message   INTEGER NOT NULL,     -- messages.id: no foreign key, the anchor outlives a retention purge
+  last_message    INTEGER NOT NULL,
   start_ms        INTEGER NOT NULL,
   end_ms          INTEGER NOT NULL,
   agents          TEXT NOT NULL,        -- JSON [roster id or agent key, …]
