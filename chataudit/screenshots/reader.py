@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -208,10 +208,25 @@ VOICE = re.compile(r"^(\d{1,2})\s*[\"″”'’]")
 WHATSAPP_TIME = re.compile(r"^(\d{1,2})[:：.](\d{2})\s*([AaPp])?\.?\s*[Mm]?\.?$")
 
 
+_READINGS: dict[str, Reading] = {}  # by SHA-256: import, check, compare and export of one image OCR it once
+_READINGS_KEPT = 64
+
+
 def read_image(path: Path) -> Reading:
-    """Read one screenshot (raises ValueError when it does not look like a chat screen)."""
+    """Read one screenshot: its header, chat area and blocks, top to bottom."""
     data = Path(path).read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
+    known = _READINGS.get(sha256)
+    if known is not None:
+        return replace(known, path=Path(path))
+    reading = _read(Path(path), sha256)
+    if len(_READINGS) >= _READINGS_KEPT:
+        _READINGS.pop(next(iter(_READINGS)))
+    _READINGS[sha256] = reading
+    return replace(reading, path=Path(path))
+
+
+def _read(path: Path, sha256: str) -> Reading:
     rgb, image_format, metadata, captured = load_rgb(Path(path))
     height, width = rgb.shape[:2]
     lines = read_lines(rgb)
@@ -308,9 +323,9 @@ def _interpret(block: Block, app: str) -> None:
     if block.role == "time":
         joined = " ".join(texts)
         block.text = joined
-        if not parse_separator(joined, date(2000, 1, 3)) and block.lines:
-            block.role, block.kind = "system", "system"
-        return
+        if parse_separator(joined, date(2000, 1, 3)) or not block.lines:
+            return
+        block.role = "system"
     if block.role == "system":
         block.text = " ".join(texts)
         block.kind = "recall" if ("撤回" in block.text or "recalled" in block.text.lower()) else "system"
