@@ -219,6 +219,11 @@ def test_detection_claims_chat_screenshots_only(tmp_path) -> None:
     blank = tmp_path / "blank.png"
     Image.new("RGB", (750, 1500), (255, 255, 255)).save(blank)
     assert screenshot.detect(blank, blank.read_bytes()[:64]) == 0
+    import numpy as np
+
+    photo = tmp_path / "portrait.png"  # a portrait photo has regions, but no flat chat background
+    Image.fromarray(np.random.default_rng(7).integers(0, 255, (1500, 750, 3), dtype=np.uint8)).save(photo)
+    assert screenshot.detect(photo, photo.read_bytes()[:64]) == 0
     text = tmp_path / "notes.txt"
     text.write_text("hello", encoding="utf-8")
     assert screenshot.detect(text, b"hello") == 0
@@ -326,3 +331,15 @@ def test_html_export_shows_each_message_beside_its_crop(readings, tmp_path) -> N
     run(db, "export", "--conversation", "1", "--format", "html", "--out", str(out))
     page = out.read_text(encoding="utf-8")
     assert "data:image/png" not in page and page.count("no crop:") == count
+
+
+def test_the_evidence_package_marks_trust_ocr(readings, tmp_path) -> None:
+    db = tmp_path / "v.db"
+    run(db, "import", str(SHOTS / "wechat_light.png"), "--tz", "Asia/Shanghai")
+    package = tmp_path / "pkg.zip"
+    run(db, "evidence", "export", "--conversation", "1", "--no-pdf", "--out", str(package))
+    with zipfile.ZipFile(package) as bundle:
+        page = bundle.read("messages.html").decode()
+        lines = [json.loads(line) for line in bundle.read("messages.jsonl").decode().splitlines()]
+    assert page.count("trust: ocr") == len(lines) == len(expected("wechat_light.png")["messages"])
+    assert all(line["extras"]["screenshot"]["trust"] == "ocr" for line in lines)

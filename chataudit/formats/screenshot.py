@@ -55,8 +55,14 @@ def _chat_like(path: Path) -> bool:
                 return False
         from ..screenshots.reader import _background, _regions, load_rgb
 
+        import numpy as np
+
         rgb = load_rgb(path)[0]
         background = _background(rgb)
+        area = rgb[int(height * 0.1): int(height * 0.9)].astype(np.int16)
+        plain = (np.abs(area - np.array(background, dtype=np.int16)).max(axis=2) <= 6).mean()
+        if plain < 0.3:  # a chat screen is mostly its flat background; a photo is not
+            return False
         regions = _regions(rgb, background, int(height * 0.1), int(height * 0.9))
         return len(regions) >= 2
     except Exception:  # noqa: BLE001 — an unreadable image is simply not this format

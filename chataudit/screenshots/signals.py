@@ -65,16 +65,38 @@ def _greenish(colour: tuple[int, int, int] | None) -> bool:
     return colour is not None and colour[1] > colour[0] + 25 and colour[1] > colour[2] + 25
 
 
+def _near(a: tuple[int, int, int] | None, b: tuple[int, int, int] | None) -> bool:
+    return a is not None and b is not None and max(abs(x - y) for x, y in zip(a, b)) <= 12
+
+
+def _usual(fills: list[tuple[int, int, int]]) -> tuple[int, int, int] | None:
+    """The fill most bubbles of one side share (each fill counted with its near neighbours)."""
+    if not fills:
+        return None
+    return max(fills, key=lambda f: sum(_near(f, g) for g in fills))
+
+
 def _geometry(reading: Reading) -> list[dict[str, Any]]:
+    """A bubble whose colour is the other side's. The sides' colours are learned from the screen itself
+    (most bubbles of a side share one); with no bubble on one side, WeChat's green marks the owner's."""
     found = []
-    texts = [b for b in reading.blocks if b.role == "message" and b.kind == "text" and b.lines and not b.cut]
+    texts = [b for b in reading.blocks if b.role == "message" and b.kind == "text" and b.lines and not b.cut
+             and b.fill is not None]
+    left = _usual([b.fill for b in texts if b.side == "left"])
+    right = _usual([b.fill for b in texts if b.side == "right"])
     for block in texts:
-        owner_colour = _greenish(block.fill)
-        if (block.side == "left") == owner_colour:
-            should = "the owner's (right)" if owner_colour else "the other party's (left)"
+        own, other = (left, right) if block.side == "left" else (right, left)
+        if other is not None and own is not None and not _near(own, other):
+            wrong = _near(block.fill, other) and not _near(block.fill, own)
+        elif reading.app == "wechat":  # one side only: the owner's bubbles are green, the others' are not
+            wrong = (block.side == "left") == _greenish(block.fill)
+        else:
+            wrong = False
+        if wrong:
+            owner = "the other side's" if other is not None else "the other side's (WeChat: green is the owner's)"
             found.append(_signal("bubble_geometry", "high", f"{reading.path.name}: the bubble {block.text[:30]!r} is "
-                                 f"on the {block.side} but has the colour of {should} bubbles: moved to the "
-                                 "other side?", image=reading.path.name, bbox=list(block.box), side=block.side,
+                                 f"on the {block.side} but has {owner} colour: moved to the other side?",
+                                 image=reading.path.name, bbox=list(block.box), side=block.side,
                                  fill="#%02X%02X%02X" % block.fill))
     return found
 
