@@ -268,6 +268,17 @@ def test_a_changed_amount_is_an_alteration_with_the_crop(readings, tmp_path) -> 
     assert "screenshot" not in entry["b"]
 
 
+def test_the_html_comparison_shows_the_screenshot_crops(readings, tmp_path) -> None:
+    run(tmp_path / "c.db", "import", str(SHOTS / "wechat_light_export.jsonl"), "--tz", "Asia/Shanghai",
+        "--label", "export")
+    page = tmp_path / "compare.html"
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "c.db"), "compare", str(SHOTS / "doctored_amount.png"),
+                                      "export", "--tz", "Asia/Shanghai", "--html", str(page)])
+    assert result.exit_code == 1, result.output
+    html = page.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in html and "trust: ocr" in html and "8000" in html
+
+
 def test_a_removed_message_is_missing_in_the_screenshot(readings, tmp_path) -> None:
     report = compare(tmp_path, "doctored_removed.png")
     assert [m["text"] for m in report["missing_in_a"]] == ["收到，我看一下"]

@@ -134,3 +134,25 @@ def annotate(report: dict[str, Any], copies: list[Any], moved: list[tuple[int, i
     if which:
         report["findings"].append(f"copy {' and '.join(which)} was read from screenshots by OCR (trust: ocr): "
                                   "confusable characters and emoji are not counted as alterations")
+
+
+def with_crops(rows: Any, copies: list[Any]) -> Any:
+    """The side-by-side rows of the HTML report, each screenshot message with its provenance and crop."""
+    from ..screenshots.crops import crop_for
+
+    maps = []
+    for copy in copies:
+        found = {}
+        for position, (_, extras) in zip(copy.side.positions, copy.details):
+            provenance = _provenance(extras)
+            if provenance is not None and position is not None:
+                found[position] = provenance
+        maps.append(found)
+    for row in rows:
+        for key, found, copy in (("a", maps[0], copies[0]), ("b", maps[1], copies[1])):
+            message = row.get(key)
+            provenance = found.get(message.get("position")) if isinstance(message, dict) else None
+            if provenance is not None:
+                source = copy.sources[0].get("path") if copy.sources else None
+                row[key] = {**message, "screenshot": provenance, "crop": crop_for(source, provenance)}
+        yield row

@@ -74,3 +74,13 @@ def with_crops(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         else:
             row["crop"] = crop_uri(data, shot.get("bbox") or [0, 0, 1, 1])
         yield row
+
+
+def crop_for(source_path: str | None, provenance: dict[str, Any]) -> str | None:
+    """The crop of one message's bubble from its source file, or None when the file is gone or changed."""
+    if not source_path:
+        return None
+    data = _image_bytes(source_path, str(provenance.get("image") or ""))
+    if data is None or hashlib.sha256(data).hexdigest() != provenance.get("image_sha256"):
+        return None
+    return crop_uri(data, provenance.get("bbox") or [0, 0, 1, 1])
