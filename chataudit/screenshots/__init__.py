@@ -166,6 +166,8 @@ def _message(reading: Reading, block: Block, sent_at: datetime, basis: str, anch
         provenance["low_confidence_lines"] = low
     if block.cut:
         provenance["partly_visible"] = True
+    if block.pictographs:
+        provenance["unread_pictographs"] = True  # emoji in the bubble: not in the text
     if warnings:
         provenance["stitch_warnings"] = warnings
     if block.role == "message":

@@ -51,6 +51,7 @@ class Block:
     fill: tuple[int, int, int] | None = None  # the bubble's colour
     cut: bool = False  # touches the top or bottom edge of the chat area: partly visible
     at: datetime | None = None  # time separators: the wall-clock instant read
+    pictographs: bool = False  # colour emoji were in the bubble: blanked before OCR, not in the text
 
     @property
     def confidence(self) -> float:
@@ -229,8 +230,9 @@ def read_image(path: Path) -> Reading:
 def _read(path: Path, sha256: str) -> Reading:
     rgb, image_format, metadata, captured = load_rgb(Path(path))
     height, width = rgb.shape[:2]
-    lines = read_lines(rgb)
     background = _background(rgb)
+    clean, pictographs = _without_pictographs(rgb, background)
+    lines = read_lines(clean)
     header = [line for line in lines if line.center[1] < height * 0.12]
     clock_line = next((line for line in header if line.center[1] < height * 0.035 and CLOCK.match(line.text)), None)
     title_lines = [line for line in header if line is not clock_line and len(line.text.strip("‹<·.… ")) > 0
@@ -287,11 +289,53 @@ def _read(path: Path, sha256: str) -> Reading:
     blocks.sort(key=lambda b: (b.box[1], b.box[0]))
     for block in blocks:
         _interpret(block, app)
+        if block.role == "message" and block.text and any(_inside_box(spot, block.box) for spot in pictographs):
+            block.pictographs = True
     return Reading(path=Path(path), sha256=sha256, width=width, height=height, image_format=image_format, app=app,
                    theme=theme, title=title_line.text.strip() if title_line else None,
                    status_clock=clock_line.text if clock_line else None, chat_top=top, chat_bottom=bottom,
                    background=background, blocks=blocks, lines=lines, metadata=metadata, captured=captured,
                    avatars=avatars)
+
+
+def _without_pictographs(rgb: Any, background: tuple[int, int, int]) -> tuple[Any, list[tuple[int, int, int, int]]]:
+    """The image with colour emoji inside bubbles painted in the bubble's colour, and where they were.
+
+    The OCR cannot read a pictograph and would guess a character for it ("辛苦了 😄" → "辛苦了（P");
+    a blank is honest, and the message's provenance says a pictograph was not read.
+    """
+    import cv2
+    import numpy as np
+
+    height, width = rgb.shape[:2]
+    clean = rgb.copy()
+    spots = []
+    for box in _regions(rgb, background, 0, height):
+        x, y, w, h = box
+        if w * h > width * height // 3:
+            continue
+        fill = _fill(rgb, box)
+        hsv = cv2.cvtColor(np.ascontiguousarray(rgb[y:y + h, x:x + w]), cv2.COLOR_RGB2HSV).astype(np.int16)
+        fill_hsv = cv2.cvtColor(np.array([[fill]], dtype=np.uint8), cv2.COLOR_RGB2HSV)[0, 0].astype(np.int16)
+        # a glyph's anti-aliasing mixes the bubble's colour with grey: same hue, or no saturation
+        hue_gap = np.abs(hsv[:, :, 0] - fill_hsv[0])
+        hue_gap = np.minimum(hue_gap, 180 - hue_gap)
+        colourful = (hsv[:, :, 1] > 110) & (hsv[:, :, 2] > 70) & ((fill_hsv[1] < 60) | (hue_gap > 15))
+        count = int(colourful.sum())
+        if count < 30:
+            continue
+        ys, xs = np.nonzero(colourful)
+        if ys.max() - ys.min() > height * 0.045:  # taller than a line of text: a picture, not a glyph
+            continue
+        mask = cv2.dilate(colourful.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        clean[y:y + h, x:x + w][mask] = fill
+        spots.append((x + int(xs.min()), y + int(ys.min()), int(xs.max() - xs.min()) + 1, int(ys.max() - ys.min()) + 1))
+    return clean, spots
+
+
+def _inside_box(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[0] + inner[2] <= outer[0] + outer[2] \
+        and inner[1] + inner[3] <= outer[1] + outer[3]
 
 
 def _inside(line: Line, box: tuple[int, int, int, int]) -> bool:
