@@ -113,6 +113,13 @@ def test_title_clock_app_and_theme_are_read(readings) -> None:
     assert readings["whatsapp_light.png"].app == "whatsapp"
 
 
+def test_emoji_are_left_out_and_flagged_not_guessed(readings) -> None:
+    thumbs = next(m for m in _messages([SHOTS / "wechat_light.png"]) if m.text.startswith("可以"))
+    assert thumbs.text == "可以，我下午回复您" and thumbs.extras["screenshot"]["unread_pictographs"] is True
+    plain = next(m for m in _messages([SHOTS / "wechat_light.png"]) if m.text.startswith("收到"))
+    assert "unread_pictographs" not in plain.extras["screenshot"]
+
+
 def test_low_confidence_text_is_flagged_not_replaced(readings) -> None:
     voice = next(m for m in _messages([SHOTS / "wechat_group.png"]) if m.kind == Kind.VOICE)
     provenance = voice.extras["screenshot"]

@@ -259,17 +259,14 @@ class Checker:
             "checked": list(CHECKS),
             "scope": {"kind": self.scope.kind, "description": self.scope.description,
                       "messages": counts["n"], "messages_with_sequence": counts["with_seq"],
-                      "messages_in_sources": in_files, "trust": self.trust()},
+                      "messages_in_sources": in_files,
+                      # "ocr" when the copy was read from screenshots, not exported by the app
+                      "trust": "ocr" if any(s["format"] == "screenshot" for s in sources) else "export"},
             "source": sources[0] if len(sources) == 1 else None,
             "sources": sources,
             "severity_counts": by_severity,
             "signals": [s.as_dict() for s in signals],
         }
-
-    def trust(self) -> str:
-        """"ocr" when any message of the copy was read from a screenshot (not exported by the app)."""
-        rows = self.sql("SELECT 1 FROM keyed WHERE json_extract(extras, '$.screenshot.trust') = 'ocr' LIMIT 1")
-        return "ocr" if rows else "export"
 
     def screenshot_signals(self, sources: list[dict[str, Any]]) -> list[Signal]:
         """Image signals of the screenshot sources whose files are still there; the messages read
