@@ -361,3 +361,38 @@ def test_the_evidence_package_marks_trust_ocr(readings, tmp_path) -> None:
         lines = [json.loads(line) for line in bundle.read("messages.jsonl").decode().splitlines()]
     assert page.count("trust: ocr") == len(lines) == len(expected("wechat_light.png")["messages"])
     assert all(line["extras"]["screenshot"]["trust"] == "ocr" for line in lines)
+
+
+def _label(moment: datetime, anchor: date, style: str) -> str:
+    """How WeChat (zh or en) prints a separator for ``moment`` seen on ``anchor``."""
+    days = (anchor - moment.date()).days
+    if style == "en":
+        clock = f"{(moment.hour - 1) % 12 + 1}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+        if days == 0:
+            return clock
+        if days == 1:
+            return f"Yesterday {clock}"
+        if days < 7:
+            return f"{moment:%A} {clock}"
+        return f"{moment:%b} {moment.day}, {moment.year} {clock}"
+    if days == 0:
+        return f"{moment:%H:%M}"
+    if days == 1:
+        return f"昨天 {moment:%H:%M}"
+    if days < 7:
+        return "星期" + "一二三四五六日"[moment.weekday()] + f" {moment:%H:%M}"
+    half = {True: "上午", False: "下午"}[moment.hour < 12]
+    return f"{moment.year}年{moment.month}月{moment.day}日 {half}{(moment.hour - 1) % 12 + 1}:{moment.minute:02d}"
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(minutes_before=st.integers(min_value=0, max_value=400 * 24 * 60), style=st.sampled_from(["zh", "en"]),
+       anchor=st.dates(min_value=date(2015, 1, 1), max_value=date(2035, 12, 31)))
+def test_every_separator_wechat_prints_reads_back(minutes_before, style, anchor) -> None:
+    from datetime import timedelta
+
+    end_of_day = datetime.combine(anchor, datetime.max.time()).replace(second=0, microsecond=0)
+    moment = end_of_day - timedelta(minutes=minutes_before)
+    assert parse_separator(_label(moment, anchor, style), anchor) == moment

@@ -282,8 +282,7 @@ def _read(path: Path, sha256: str) -> Reading:
         below = [b for b in blocks if b.role == "message" and 0 <= b.box[1] - (line.box[1] + line.box[3]) < height * 0.03
                  and abs(b.box[0] - line.box[0]) < width * 0.05]
         if below and below[0].side == "left" and app == "wechat":
-            below[0].sender = line.text.strip()
-            below[0].lines = below[0].lines  # the name is not part of the message text
+            below[0].sender = line.text.strip()  # a group member's name: not part of the message text
             continue
         blocks.append(Block("system", line.box, [line], "center"))
     blocks.sort(key=lambda b: (b.box[1], b.box[0]))
@@ -423,7 +422,7 @@ _ZH_FULL = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日" + _HALF + r"(\
 _ZH_REL = re.compile(r"^(昨天|前天|今天)?" + _HALF + r"(\d{1,2}):(\d{2})$")
 _ZH_WEEK = re.compile(r"^(?:星期|周)([一二三四五六日天])" + _HALF + r"(\d{1,2}):(\d{2})$")
 _EN_TIME = r"(\d{1,2}):(\d{2})\s*(am|pm)?"
-_EN_REL = re.compile(r"^(yesterday|today)\s*" + _EN_TIME + "$")
+_EN_REL = re.compile(r"^(yesterday|today)?\s*" + _EN_TIME + "$")
 _EN_WEEK = re.compile(r"^(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s*(?:" + _EN_TIME + ")?$")
 _EN_DATE = re.compile(r"^(?:(\d{1,2})\s*([a-z]{3})[a-z]*\.?,?\s*(\d{4})|([a-z]{3})[a-z]*\.?\s*(\d{1,2}),?\s*(\d{4}))"
                       r"(?:,?\s*" + _EN_TIME + ")?$")
