@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean browser serve
+.PHONY: demo test install bench clean browser serve ocr-libs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,17 @@ demo: $(STAMP)
 serve: demo
 	$(BIN)/chataudit --db demo/chataudit.db serve
 
-test: $(STAMP) browser
+test: $(STAMP) browser ocr-libs
 	$(BIN)/python -m pytest
+
+# Screenshot OCR imports OpenCV (rapidocr-onnxruntime depends on opencv-python), which needs libGL.
+ocr-libs: $(STAMP)
+	@if ! $(BIN)/python -c "import cv2" >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null) \
+	      || echo "warning: could not install libgl1; screenshot tests will fail"; \
+	  else echo "note: OpenCV cannot load (install libgl1 and libglib2.0-0)"; fi; \
+	fi
 
 # Report tests render pages in a real browser: Debian's chromium (Playwright cannot download one here).
 browser:

@@ -188,6 +188,9 @@ def cli(ctx: click.Context, db: str | None, operator: str | None) -> None:
 @click.option("--tz", help="Zone of wall-clock times in the export (IANA name or +08:00). "
                            "Default: $CHATAUDIT_TZ, $TZ, else the system zone.")
 @click.option("--me", help="Your own display name in the export (marks your messages).")
+@click.option("--date", "anchor_date", metavar="YYYY-MM-DD",
+              help="Screenshots: the day they were taken, for relative times such as 昨天 14:32 "
+                   "(default: the EXIF capture date, else the file's modification time).")
 @click.option("--reread", "reread_source", metavar="SOURCE",
               help="Read this source's file (PATH, the same file) again in --tz and replace its messages; "
                    "recorded in the ledger and the audit trail.")
@@ -195,17 +198,18 @@ def cli(ctx: click.Context, db: str | None, operator: str | None) -> None:
 @click.pass_context
 @friendly_errors
 def import_command(ctx: click.Context, paths: tuple[str, ...], format_name: str, label: str | None,
-                   tz: str | None, me: str | None, reread_source: str | None, as_json: bool) -> None:
-    """Import export files, folders or .zip files into the archive."""
+                   tz: str | None, me: str | None, anchor_date: str | None, reread_source: str | None,
+                   as_json: bool) -> None:
+    """Import export files, folders or .zip files into the archive (chat screenshots too)."""
     if reread_source is not None:
         return _reread(ctx, reread_source, paths, format_name, label, tz, me, as_json)
     with open_archive(ctx, create=True) as archive:
         show_progress = sys.stderr.isatty() and not as_json
         if show_progress:
-            summary = _import_with_progress(archive, list(paths), format_name, label, tz, me)
+            summary = _import_with_progress(archive, list(paths), format_name, label, tz, me, anchor_date)
         else:
             summary = importer.import_paths(archive, list(paths), format_name=format_name,
-                                            label=label, tz=tz, me=me)
+                                            label=label, tz=tz, me=me, anchor_date=anchor_date)
     result = summary.as_dict()
     if as_json:
         emit_json(result)
@@ -254,7 +258,7 @@ def _reread(ctx: click.Context, source: str, paths: tuple[str, ...], format_name
 
 
 def _import_with_progress(archive: Archive, paths: list[str], format_name: str, label: str | None,
-                          tz: str | None, me: str | None) -> importer.ImportSummary:
+                          tz: str | None, me: str | None, anchor_date: str | None = None) -> importer.ImportSummary:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} messages"),
@@ -266,7 +270,7 @@ def _import_with_progress(archive: Archive, paths: list[str], format_name: str, 
             progress.update(task, description=f"{name}: {phase}…" if phase else name, completed=count)
 
         return importer.import_paths(archive, paths, format_name=format_name, label=label, tz=tz,
-                                     me=me, on_progress=on_progress)
+                                     me=me, on_progress=on_progress, anchor_date=anchor_date)
 
 
 @cli.command()

@@ -114,6 +114,7 @@ def import_paths(
     on_progress: Callable[..., None] | None = None,
     ledger: bool = True,
     base: Path | None = None,
+    anchor_date: str | None = None,
 ) -> ImportSummary:
     """Import every path; each source is its own transaction, so one bad file loses nothing else.
 
@@ -128,7 +129,9 @@ def import_paths(
     if tz:
         zone(tz)  # an unknown zone is an error before anything is read
         archive.set_setting("tz", tz)
-    options = ParseOptions(tz=zone(tz or archive_zone_name(archive)), tz_given=bool(tz), me=me)
+    # anchor_date (--date): the day a screenshot's relative times ("昨天 14:32") are read against
+    options = ParseOptions(tz=zone(tz or archive_zone_name(archive)), tz_given=bool(tz), me=me,
+                           extra={"date": anchor_date} if anchor_date else {})
     forced = formats.get(format_name) if format_name != "auto" else None
     for given in paths:
         for unit in walk(Path(given), str(Path(given).relative_to(base)) if base else None):

@@ -45,6 +45,8 @@ CHECKS = (
     "utc_offset_changes",      # the offset the instants were written in changes within a source
     "sender_name_changes",     # one sender id, several display names
     "source_file_hash",        # SHA-256 still matches the file; MD5 for comparing with others
+    "screenshot_image",        # screenshots: editor metadata, recompression, resampling, bubble colour/side,
+                               # font height, status-bar clock (chataudit.screenshots.signals)
 )
 
 # First day each platform could have carried a message (local date). E-mail and generic files: no limit.
@@ -85,9 +87,13 @@ class Signal:
     severity: str
     detail: str
     messages: list[dict[str, Any]] = field(default_factory=list)
+    evidence: dict[str, Any] | None = None  # image signals of screenshots: what was measured where
 
     def as_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "severity": self.severity, "detail": self.detail, "messages": self.messages}
+        found = {"check": self.check, "severity": self.severity, "detail": self.detail, "messages": self.messages}
+        if self.evidence is not None:
+            found["evidence"] = self.evidence
+        return found
 
 
 @dataclass
@@ -244,6 +250,7 @@ class Checker:
             f"SELECT * FROM sources WHERE id IN ({','.join('?' * len(self.scope.source_ids))}) ORDER BY id",
             self.scope.source_ids)]
         signals.extend(self.file_hash_signals(sources))
+        signals.extend(self.screenshot_signals(sources))
         anomalies = [s for s in signals if s.severity != "info"]
         in_files = sum(s["message_count"] for s in sources) if self.scope.kind == "source" else None
         by_severity = {level: sum(1 for s in signals if s.severity == level) for level in SEVERITIES}
@@ -252,12 +259,37 @@ class Checker:
             "checked": list(CHECKS),
             "scope": {"kind": self.scope.kind, "description": self.scope.description,
                       "messages": counts["n"], "messages_with_sequence": counts["with_seq"],
-                      "messages_in_sources": in_files},
+                      "messages_in_sources": in_files,
+                      # "ocr" when the copy was read from screenshots, not exported by the app
+                      "trust": "ocr" if any(s["format"] == "screenshot" for s in sources) else "export"},
             "source": sources[0] if len(sources) == 1 else None,
             "sources": sources,
             "severity_counts": by_severity,
             "signals": [s.as_dict() for s in signals],
         }
+
+    def screenshot_signals(self, sources: list[dict[str, Any]]) -> list[Signal]:
+        """Image signals of the screenshot sources whose files are still there; the messages read
+        from screenshots are marked trust: ocr in ``scope.trust``."""
+        found: list[Signal] = []
+        shots = [s for s in sources if s["format"] == "screenshot" and s["file_found"]]
+        if not shots:
+            return found
+        from ..screenshots.signals import source_signals
+
+        anchors: dict[str, Any] = {}
+        for row in self.sql("SELECT DISTINCT json_extract(extras, '$.screenshot.image_sha256') AS sha,"
+                            " json_extract(extras, '$.screenshot.anchor_date') AS day FROM keyed"
+                            " WHERE json_extract(extras, '$.screenshot.trust') = 'ocr'"):
+            if row["sha"] and row["day"]:
+                from datetime import date
+
+                anchors[row["sha"]] = date.fromisoformat(row["day"])
+        for source in shots:
+            for signal in source_signals(source["path"], anchors):
+                found.append(Signal("screenshot_image", signal["severity"], signal["detail"],
+                                    evidence={"signal": signal["check"], **signal["evidence"]}))
+        return found
 
     # -- order --------------------------------------------------------------------------------
 

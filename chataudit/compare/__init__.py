@@ -85,9 +85,18 @@ def compare_request(
 
 def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S, redactor: Any = None) -> Comparison:
     if len(copies) == 2:
+        # a screenshot read by OCR: confusables, emoji and minute-only times are not differences
+        from . import screenshots as _shots
+
+        ocr = any(_shots.is_ocr(copy) for copy in copies)
+        if ocr:
+            for copy in copies:
+                _shots.make_tolerant(copy)
+            tolerance_s = max(tolerance_s, _shots.SCREENSHOT_TOLERANCE_S)
         # align on what the copies really say, then de-identify what the report shows: an
         # alteration inside a phone number is still found, and its diff shows no digits
         alignment = _align_module.align(copies[0].side, copies[1].side, tolerance_s)
+        moved = _shots.pair_moved_sides(alignment, copies[0].side, copies[1].side) if ocr else []
         if redactor is not None:
             _learn_entities(copies, redactor)
             for copy in copies:
@@ -96,7 +105,10 @@ def compare_loaded(copies: list[Copy], tolerance_s: float = DEFAULT_TOLERANCE_S,
                 redactor.sender("sender_id", a or ""): redactor.sender("sender_id", b or "")
                 for a, b in alignment.sender_mapping.items()
             }
-        return Comparison(copies, _flagged(pair_report(copies[0], copies[1], alignment)), alignment)
+        report = pair_report(copies[0], copies[1], alignment)
+        if ocr:
+            _shots.annotate(report, copies, moved)
+        return Comparison(copies, _flagged(report), alignment)
     if redactor is not None:  # the matrix aligns as it reports, so it sees de-identified text
         _learn_entities(copies, redactor)
         for copy in copies:

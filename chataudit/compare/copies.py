@@ -25,8 +25,8 @@ from ..store import Archive
 from .align import Side
 
 WHOLE_CONVERSATION = (
-    "SELECT m.id, m.sent_at_ms, m.utc_offset_min, m.sender_id, m.sender_name, m.kind, m.text, m.position"
-    " FROM messages m WHERE m.conversation = ?"
+    "SELECT m.id, m.sent_at_ms, m.utc_offset_min, m.sender_id, m.sender_name, m.kind, m.text, m.position,"
+    " NULL, m.amount, m.extras FROM messages m WHERE m.conversation = ?"
 )
 
 
@@ -34,7 +34,7 @@ def sighted_by(marks: str) -> str:
     """The messages of one conversation as the given sources showed them (one row per message)."""
     return (
         "SELECT m.id, m.sent_at_ms, si.utc_offset_min, m.sender_id, si.sender_name, m.kind, m.text, si.position,"
-        " min(si.source) FROM sightings si JOIN messages m ON m.id = si.message"
+        " min(si.source), m.amount, si.extras FROM sightings si JOIN messages m ON m.id = si.message"
         f" WHERE m.conversation = ? AND si.source IN ({marks}) GROUP BY m.id"
     )
 
@@ -48,6 +48,9 @@ class Copy:
     sources: list[dict[str, Any]]  # id, path, sha256, format, label (empty: the whole conversation)
     side: Side
     notes: list[str] = field(default_factory=list)
+    # per message of ``side``: (amount, extras as stored) — what an OCR-tolerant comparison of a
+    # screenshot needs (amounts of transfer cards, the crop's provenance); see compare/screenshots.py
+    details: list[tuple[str | None, str | None]] = field(default_factory=list)
 
     @property
     def shown_name(self) -> str:
@@ -98,8 +101,8 @@ def load_copy(archive: Archive, ref: str, *, tz: str | None = None, keep: bool =
             return _read_file(archive, ref, Path(head), conversation_ref, tz)
         if conversation_ref is None and _is_conversation(archive, ref):
             conversation = dict(archive.resolve_conversation(ref))
-            side = _side(archive.db, WHOLE_CONVERSATION, [conversation["id"]])
-            return Copy(ref, _conversation_info(conversation), [], side)
+            side, details = _side(archive.db, WHOLE_CONVERSATION, [conversation["id"]])
+            return Copy(ref, _conversation_info(conversation), [], side, details=details)
     raise ChatAuditError(
         f"no copy {ref!r}: not a source label, an export file or a conversation "
         "(see `chataudit sources` and `chataudit conversations`)"
@@ -180,8 +183,8 @@ def _load_sources(archive: Archive, name: str, sources: list[dict[str, Any]], co
     marks = ",".join("?" * len(ids))
     described = [{k: s[k] for k in ("id", "path", "sha256", "format", "label")} for s in sources]
     conversation = _pick_conversation(archive, archive.db, name, ids, conversation_ref)
-    side = _side(archive.db, sighted_by(marks), [conversation["id"], *ids])
-    return Copy(name, _conversation_info(conversation), described, side)
+    side, details = _side(archive.db, sighted_by(marks), [conversation["id"], *ids])
+    return Copy(name, _conversation_info(conversation), described, side, details=details)
 
 
 def _pick_conversation(
@@ -212,9 +215,11 @@ def _pick_conversation(
     return dict(held[0])
 
 
-def _side(db: sqlite3.Connection, sql: str, params: list[Any]) -> Side:
+def _side(db: sqlite3.Connection, sql: str, params: list[Any]) -> tuple[Side, list[tuple[str | None, str | None]]]:
     ms, sender, names, kind, text, offsets, ids, positions = [], [], [], [], [], [], [], []
+    details = []
     for row in db.execute(f"{sql} ORDER BY m.sent_at_ms, m.id", params):
+        details.append((row[9], row[10]))
         ms.append(row[1])
         offsets.append(row[2])
         sender.append(row[3] or row[4] or "")
@@ -223,7 +228,7 @@ def _side(db: sqlite3.Connection, sql: str, params: list[Any]) -> Side:
         text.append(row[6])
         positions.append(row[7])
         ids.append(row[0])
-    return Side(ms, sender, kind, text, names=names, offsets=offsets, ids=ids, positions=positions)
+    return Side(ms, sender, kind, text, names=names, offsets=offsets, ids=ids, positions=positions), details
 
 
 def _conversation_info(row: dict[str, Any]) -> dict[str, Any]:

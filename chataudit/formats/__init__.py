@@ -39,6 +39,7 @@ BUILTIN = [
     "dingtalk_json",
     "email_mbox",
     "slack_export",
+    "screenshot",
     "generic",
 ]
 

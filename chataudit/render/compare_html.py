@@ -77,6 +77,10 @@ def write_compare(comparison: Any, out: IO[str], *, context: int = 3) -> None:
     report = comparison.report
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rows = comparison.timeline(context) if comparison.alignment is not None else None  # None: the matrix
+    if rows is not None and "trust" in report:  # a screenshot: each of its messages beside its crop
+        from ..compare.screenshots import with_crops
+
+        rows = with_crops(rows, comparison.copies)
     template = _env.get_template("compare.html.j2")
     for chunk in template.generate(report=report, rows=rows, labels=STATUS_LABELS, order=SUMMARY_ORDER,
                                    generated=generated, context=context):

@@ -43,7 +43,10 @@ _env.filters["clock"] = _clock
 
 def write_timeline(conversation: dict[str, Any], messages: Iterable[dict[str, Any]], out: IO[str]) -> None:
     """A conversation as a chat timeline, streamed message by message."""
+    from ..screenshots.crops import with_crops
+
     template = _env.get_template("timeline.html.j2")
+    messages = with_crops(messages)  # a message read from a screenshot is shown beside its crop
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for chunk in template.generate(conversation=conversation, messages=messages, generated=generated):
         out.write(chunk)

@@ -1,0 +1,509 @@
+"""Reading one chat screenshot: where the bubbles are, which side, what they say, and when.
+
+Geometry comes from the pixels, words from the OCR (:mod:`.ocr`):
+
+1. The chat background is the colour of the screen's left edge; the header (status bar, title
+   bar) ends at the last row that differs from it below the title, the input bar starts at the
+   first such row from the bottom.
+2. Solid regions that differ from the background are bubbles, cards, pictures or avatars (text
+   strokes are too thin to survive a morphological opening). Squares at the screen's edge are
+   avatars; a bubble's side is its avatar's side (WeChat) or the nearer screen edge (WhatsApp).
+3. OCR lines inside a region are its text; centred lines outside are time separators or system
+   lines; a short line just above a left bubble is its sender's name (groups).
+4. Time separators (``昨天 14:32``, ``星期三 09:10``, ``2024年3月5日 下午3:12``, ``Yesterday 2:32 PM``,
+   WhatsApp's ``TODAY`` chips and per-message times) become instants against an anchor date.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .ocr import Line, read_lines
+
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF")
+LOW_CONFIDENCE = 0.85  # an OCR line below this is flagged in the message's provenance
+BACKGROUND_DIFF = 6  # colour distance (max over channels) from which a pixel is not background
+
+
+def is_image(head: bytes) -> bool:
+    """PNG, JPEG or WebP by their magic bytes."""
+    return head.startswith(IMAGE_MAGIC[:2]) or (head.startswith(b"RIFF") and head[8:12] == b"WEBP")
+
+
+@dataclass
+class Block:
+    """One thing on the chat screen, top to bottom: a message bubble, a time separator or a system line."""
+
+    role: str  # "message" | "time" | "system"
+    box: tuple[int, int, int, int]  # the bubble (or the line, for centred text), image pixels
+    lines: list[Line] = field(default_factory=list)
+    side: str = "center"  # "left" | "right" | "center"
+    kind: str = "text"
+    text: str = ""
+    sender: str | None = None
+    amount: str | None = None
+    clock: str | None = None  # WhatsApp: the time printed in the bubble
+    fill: tuple[int, int, int] | None = None  # the bubble's colour
+    cut: bool = False  # touches the top or bottom edge of the chat area: partly visible
+    at: datetime | None = None  # time separators: the wall-clock instant read
+    pictographs: bool = False  # colour emoji were in the bubble: blanked before OCR, not in the text
+
+    @property
+    def confidence(self) -> float:
+        return min((line.confidence for line in self.lines), default=1.0)
+
+    @property
+    def text_box(self) -> tuple[int, int, int, int]:
+        if not self.lines:
+            return self.box
+        x0 = min(line.box[0] for line in self.lines)
+        y0 = min(line.box[1] for line in self.lines)
+        x1 = max(line.box[0] + line.box[2] for line in self.lines)
+        y1 = max(line.box[1] + line.box[3] for line in self.lines)
+        return (x0, y0, x1 - x0, y1 - y0)
+
+
+@dataclass
+class Reading:
+    """What one screenshot shows."""
+
+    path: Path
+    sha256: str
+    width: int
+    height: int
+    image_format: str  # PNG, JPEG, WEBP
+    app: str  # "wechat" | "whatsapp"
+    theme: str  # "light" | "dark"
+    title: str | None
+    status_clock: str | None
+    chat_top: int
+    chat_bottom: int
+    background: tuple[int, int, int]
+    blocks: list[Block]
+    lines: list[Line]
+    metadata: dict[str, str]
+    captured: datetime | None  # EXIF DateTimeOriginal (naive, the phone's wall clock)
+    avatars: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    @property
+    def group(self) -> bool:
+        return any(b.sender for b in self.blocks) or bool(self.title and re.search(r"[(（]\d+[)）]$", self.title))
+
+
+# ---- pixels ------------------------------------------------------------------------------------------
+
+def load_rgb(path: Path) -> tuple[Any, str, dict[str, str], datetime | None]:
+    """(RGB array, format, metadata strings, EXIF capture time) of an image file."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image_format = image.format or "?"
+        metadata: dict[str, str] = {}
+        for key, value in (image.info or {}).items():
+            if isinstance(value, str) and len(value) < 500:
+                metadata[str(key)] = value
+        exif = image.getexif()
+        captured = None
+        if exif:
+            for tag, name in ((0x0131, "Software"), (0x0110, "Model"), (0x010F, "Make"), (0x0132, "DateTime")):
+                if exif.get(tag):
+                    metadata[name] = str(exif.get(tag)).strip("\x00 ")
+            original = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)
+            if original:
+                try:
+                    captured = datetime.strptime(str(original).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+                except ValueError:
+                    captured = None
+        if image_format == "JPEG":
+            tables = getattr(image, "quantization", None) or {}
+            if tables:
+                metadata["jpeg_quality_estimate"] = str(jpeg_quality(tables))
+        rgb = np.asarray(image.convert("RGB"))
+    return rgb, image_format, metadata, captured
+
+
+def jpeg_quality(tables: dict[int, Any]) -> int:
+    """The libjpeg quality (1..100) whose scaled luminance table is nearest the file's first table."""
+    base = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+            14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+            49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
+    table = sorted(list(tables[min(tables)]))
+    best, best_error = 100, float("inf")
+    for quality in range(1, 101):
+        scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+        scaled = sorted(max(1, min(255, (b * scale + 50) // 100)) for b in base)
+        error = sum(abs(a - b) for a, b in zip(table, scaled))
+        if error < best_error:
+            best, best_error = quality, error
+    return best
+
+
+def _background(rgb: Any) -> tuple[int, int, int]:
+    height = rgb.shape[0]
+    column = rgb[height // 5: height * 4 // 5, 2]
+    values, counts = _unique_rows(column)
+    return tuple(int(v) for v in values[counts.argmax()])  # type: ignore[return-value]
+
+
+def _unique_rows(pixels: Any) -> tuple[Any, Any]:
+    import numpy as np
+
+    return np.unique(pixels.reshape(-1, 3), axis=0, return_counts=True)
+
+
+def _differs(pixel: Any, colour: tuple[int, int, int]) -> bool:
+    return max(abs(int(pixel[c]) - colour[c]) for c in range(3)) > BACKGROUND_DIFF
+
+
+def _chat_area(rgb: Any, background: tuple[int, int, int], title_bottom: int) -> tuple[int, int]:
+    height = rgb.shape[0]
+    top = title_bottom
+    for y in range(title_bottom, min(height, title_bottom + height * 8 // 100)):
+        if _differs(rgb[y, 2], background):
+            top = y + 1
+    bottom = height
+    for y in range(height - 1, height // 2, -1):
+        if not _differs(rgb[y, 2], background):
+            bottom = y + 1
+            break
+    return top, bottom
+
+
+def _regions(rgb: Any, background: tuple[int, int, int], top: int, bottom: int) -> list[tuple[int, int, int, int]]:
+    """Solid non-background rectangles of the chat area (x, y, w, h)."""
+    import cv2
+    import numpy as np
+
+    area = rgb[top:bottom].astype(np.int16)
+    mask = (np.abs(area - np.array(background, dtype=np.int16)).max(axis=2) > BACKGROUND_DIFF).astype(np.uint8)
+    kernel = np.ones((9, 9), np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+    found = []
+    for index in range(1, count):
+        x, y, w, h, pixels = (int(v) for v in stats[index])
+        if w >= 24 and h >= 24 and pixels >= 600:
+            found.append((x, y + top, w, h))
+    return sorted(found, key=lambda r: (r[1], r[0]))
+
+
+def _fill(rgb: Any, box: tuple[int, int, int, int]) -> tuple[int, int, int]:
+    """A region's own colour: the commonest pixel of a strip inside its left edge."""
+    x, y, w, h = box
+    strip = rgb[y + h // 4: y + max(h // 4 + 1, h * 3 // 4), x + 5: x + 9]
+    values, counts = _unique_rows(strip)
+    return tuple(int(v) for v in values[counts.argmax()])  # type: ignore[return-value]
+
+
+# ---- the reading -------------------------------------------------------------------------------------
+
+CLOCK = re.compile(r"^(\d{1,2})[:：](\d{2})$")
+AMOUNT = re.compile(r"[¥￥Y]\s*([\d,，]+[.．]\d{2})")
+VOICE = re.compile(r"^(\d{1,2})\s*[\"″”'’]")
+WHATSAPP_TIME = re.compile(r"^(\d{1,2})[:：.](\d{2})\s*([AaPp])?\.?\s*[Mm]?\.?$")
+
+
+_READINGS: dict[str, Reading] = {}  # by SHA-256: import, check, compare and export of one image OCR it once
+_READINGS_KEPT = 64
+
+
+def read_image(path: Path) -> Reading:
+    """Read one screenshot: its header, chat area and blocks, top to bottom."""
+    data = Path(path).read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    known = _READINGS.get(sha256)
+    if known is not None:
+        return replace(known, path=Path(path))
+    reading = _read(Path(path), sha256)
+    if len(_READINGS) >= _READINGS_KEPT:
+        _READINGS.pop(next(iter(_READINGS)))
+    _READINGS[sha256] = reading
+    return replace(reading, path=Path(path))
+
+
+def _read(path: Path, sha256: str) -> Reading:
+    rgb, image_format, metadata, captured = load_rgb(Path(path))
+    height, width = rgb.shape[:2]
+    background = _background(rgb)
+    clean, pictographs = _without_pictographs(rgb, background)
+    lines = read_lines(clean)
+    header = [line for line in lines if line.center[1] < height * 0.12]
+    clock_line = next((line for line in header if line.center[1] < height * 0.035 and CLOCK.match(line.text)), None)
+    title_lines = [line for line in header if line is not clock_line and len(line.text.strip("‹<·.… ")) > 0
+                   and line.box[2] > width * 0.06]
+    title_line = min(title_lines, key=lambda line: line.box[1], default=None)  # the first line below the clock
+    title_bottom = (title_line.box[1] + title_line.box[3]) if title_line else int(height * 0.08)
+    top, bottom = _chat_area(rgb, background, title_bottom)
+    app = "wechat"
+    if title_line is not None and abs(title_line.center[0] - width / 2) > width * 0.1:
+        app = "whatsapp"  # WhatsApp's title sits left, after the back arrow and the avatar
+    theme = "dark" if sum(background) < 3 * 100 else "light"
+    regions = _regions(rgb, background, top, bottom)
+
+    avatars, bubbles = [], []
+    for box in regions:
+        x, y, w, h = box
+        at_edge = x < width * 0.08 or x + w > width * 0.92
+        inside = [line for line in lines if _inside(line, box)]
+        if at_edge and width * 0.07 < w < width * 0.16 and h <= w * 1.15 and not inside:
+            avatars.append(box)
+        else:
+            bubbles.append(box)
+
+    blocks: list[Block] = []
+    used: set[int] = set()
+    for box in bubbles:
+        inside = [line for line in lines if _inside(line, box)]
+        used.update(id(line) for line in inside)
+        block = Block("message", box, sorted(inside, key=lambda line: (line.box[1], line.box[0])))
+        block.fill = _fill(rgb, box)
+        block.cut = box[1] <= top + 1 or box[1] + box[3] >= bottom - 1
+        x, y, w, h = box
+        left_gap, right_gap = x, width - x - w
+        if (app == "whatsapp" and abs(left_gap - right_gap) < width * 0.05 and h < height * 0.05
+                and abs(x + w / 2 - width / 2) < width * 0.04):
+            block.role, block.side = "time", "center"  # a WhatsApp date chip
+        else:
+            block.side = _side(box, avatars, width)
+        blocks.append(block)
+
+    chat_lines = [line for line in lines if id(line) not in used and top <= line.center[1] < bottom]
+    for line in chat_lines:
+        cx = line.center[0]
+        if abs(cx - width / 2) < width * 0.06 and line.box[2] > width * 0.08:
+            blocks.append(Block("time", line.box, [line], "center"))
+            continue
+        below = [b for b in blocks if b.role == "message" and 0 <= b.box[1] - (line.box[1] + line.box[3]) < height * 0.03
+                 and abs(b.box[0] - line.box[0]) < width * 0.05]
+        if below and below[0].side == "left" and app == "wechat":
+            below[0].sender = line.text.strip()  # a group member's name: not part of the message text
+            continue
+        blocks.append(Block("system", line.box, [line], "center"))
+    blocks.sort(key=lambda b: (b.box[1], b.box[0]))
+    for block in blocks:
+        _interpret(block, app)
+        if block.role == "message" and block.text and any(_inside_box(spot, block.box) for spot in pictographs):
+            block.pictographs = True
+    return Reading(path=Path(path), sha256=sha256, width=width, height=height, image_format=image_format, app=app,
+                   theme=theme, title=title_line.text.strip() if title_line else None,
+                   status_clock=clock_line.text if clock_line else None, chat_top=top, chat_bottom=bottom,
+                   background=background, blocks=blocks, lines=lines, metadata=metadata, captured=captured,
+                   avatars=avatars)
+
+
+def _without_pictographs(rgb: Any, background: tuple[int, int, int]) -> tuple[Any, list[tuple[int, int, int, int]]]:
+    """The image with colour emoji inside bubbles painted in the bubble's colour, and where they were.
+
+    The OCR cannot read a pictograph and would guess a character for it ("辛苦了 😄" → "辛苦了（P");
+    a blank is honest, and the message's provenance says a pictograph was not read.
+    """
+    import cv2
+    import numpy as np
+
+    height, width = rgb.shape[:2]
+    clean = rgb.copy()
+    spots = []
+    for box in _regions(rgb, background, 0, height):
+        x, y, w, h = box
+        if w * h > width * height // 3:
+            continue
+        fill = _fill(rgb, box)
+        hsv = cv2.cvtColor(np.ascontiguousarray(rgb[y:y + h, x:x + w]), cv2.COLOR_RGB2HSV).astype(np.int16)
+        fill_hsv = cv2.cvtColor(np.array([[fill]], dtype=np.uint8), cv2.COLOR_RGB2HSV)[0, 0].astype(np.int16)
+        # a glyph's anti-aliasing mixes the bubble's colour with grey: same hue, or no saturation
+        hue_gap = np.abs(hsv[:, :, 0] - fill_hsv[0])
+        hue_gap = np.minimum(hue_gap, 180 - hue_gap)
+        colourful = (hsv[:, :, 1] > 110) & (hsv[:, :, 2] > 70) & ((fill_hsv[1] < 60) | (hue_gap > 15))
+        count = int(colourful.sum())
+        if count < 30:
+            continue
+        ys, xs = np.nonzero(colourful)
+        if ys.max() - ys.min() > height * 0.045:  # taller than a line of text: a picture, not a glyph
+            continue
+        mask = cv2.dilate(colourful.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        clean[y:y + h, x:x + w][mask] = fill
+        spots.append((x + int(xs.min()), y + int(ys.min()), int(xs.max() - xs.min()) + 1, int(ys.max() - ys.min()) + 1))
+    return clean, spots
+
+
+def _inside_box(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[0] + inner[2] <= outer[0] + outer[2] \
+        and inner[1] + inner[3] <= outer[1] + outer[3]
+
+
+def _inside(line: Line, box: tuple[int, int, int, int]) -> bool:
+    cx, cy = line.center
+    x, y, w, h = box
+    return x <= cx <= x + w and y <= cy <= y + h
+
+
+def _side(box: tuple[int, int, int, int], avatars: list[tuple[int, int, int, int]], width: int) -> str:
+    x, y, w, h = box
+    near = [a for a in avatars if a[1] - h <= y <= a[1] + a[3] + width * 0.08 or y <= a[1] <= y + h]
+    if near:
+        avatar = min(near, key=lambda a: abs(a[1] - y))
+        return "left" if avatar[0] < x else "right"
+    return "left" if x < width - x - w else "right"
+
+
+def _orange(colour: tuple[int, int, int] | None) -> bool:
+    return colour is not None and colour[0] > 200 and 120 < colour[1] < 200 and colour[2] < 120
+
+
+def _red(colour: tuple[int, int, int] | None) -> bool:
+    return colour is not None and colour[0] > 200 and colour[1] < 120 and colour[2] < 110
+
+
+def _interpret(block: Block, app: str) -> None:
+    """Kind, text, amount and clock of a block from its lines and colour."""
+    texts = [line.text.strip() for line in block.lines]
+    if block.role == "time":
+        joined = " ".join(texts)
+        block.text = joined
+        if parse_separator(joined, date(2000, 1, 3)) or not block.lines:
+            return
+        block.role = "system"
+    if block.role == "system":
+        block.text = " ".join(texts)
+        block.kind = "recall" if ("撤回" in block.text or "recalled" in block.text.lower()) else "system"
+        return
+    if app == "whatsapp" and texts and WHATSAPP_TIME.match(texts[-1].replace(" ", "")):
+        block.clock = texts[-1]
+        texts = texts[:-1]
+        block.lines = block.lines[:-1] if len(block.lines) > len(texts) else block.lines
+    if not texts:
+        block.kind = "image"
+        return
+    if _orange(block.fill) and any(AMOUNT.search(t) for t in texts):
+        block.kind = "transfer"
+        amount = next(AMOUNT.search(t) for t in texts if AMOUNT.search(t))
+        block.amount = amount.group(1).replace(",", "").replace("，", "").replace("．", ".")
+        block.text = join_lines([t for t in texts if not AMOUNT.search(t) and t not in ("微信转账", "转账")])
+        return
+    if (_red(block.fill) or _orange(block.fill)) and texts[-1] in ("微信红包", "红包"):
+        block.kind = "red_packet"
+        block.text = join_lines(texts[:-1])
+        return
+    voice = VOICE.match(texts[0]) if len(texts) == 1 else None
+    if voice and len(texts[0]) <= 8:
+        block.kind = "voice"
+        block.text = f"{voice.group(1)}″"
+        return
+    block.text = join_lines(texts)
+
+
+def join_lines(texts: list[str]) -> str:
+    """A bubble's wrapped lines as one text: CJK lines join directly, Latin words with a space."""
+    out = ""
+    for text in texts:
+        if out and out[-1].isascii() and out[-1].isalnum() and text[:1].isascii() and text[:1].isalnum():
+            out += " "
+        elif out and out[-1] in ",.;:!?" and text[:1].isascii() and text[:1].isalnum():
+            out += " "
+        out += text
+    return out
+
+
+# ---- time separators -----------------------------------------------------------------------------
+
+WEEKDAYS_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+WEEKDAYS_EN = {name: n for n, name in enumerate(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                                                   "sunday"])}
+MONTHS_EN = {name: n + 1 for n, name in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
+                                                     "oct", "nov", "dec"])}
+_HALF = r"(上午|下午|凌晨|早上|中午|晚上|傍晚)?"
+_ZH_FULL = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日" + _HALF + r"(\d{1,2}):(\d{2})$")
+_ZH_REL = re.compile(r"^(昨天|前天|今天)?" + _HALF + r"(\d{1,2}):(\d{2})$")
+_ZH_WEEK = re.compile(r"^(?:星期|周)([一二三四五六日天])" + _HALF + r"(\d{1,2}):(\d{2})$")
+_EN_TIME = r"(\d{1,2}):(\d{2})\s*(am|pm)?"
+_EN_REL = re.compile(r"^(yesterday|today)?\s*" + _EN_TIME + "$")
+_EN_WEEK = re.compile(r"^(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s*(?:" + _EN_TIME + ")?$")
+_EN_DATE = re.compile(r"^(?:(\d{1,2})\s*([a-z]{3})[a-z]*\.?,?\s*(\d{4})|([a-z]{3})[a-z]*\.?\s*(\d{1,2}),?\s*(\d{4}))"
+                      r"(?:,?\s*" + _EN_TIME + ")?$")
+_EN_DAY = re.compile(r"^(yesterday|today)$")
+
+
+def _hour(hour: int, half: str | None) -> int:
+    if half in ("下午", "晚上", "傍晚", "pm") and hour < 12:
+        return hour + 12
+    if half in ("中午",) and hour < 11:
+        return hour + 12
+    if half in ("凌晨", "上午", "早上", "am") and hour == 12:
+        return 0
+    return hour
+
+
+def parse_separator(text: str, anchor: date) -> datetime | None:
+    """The wall-clock instant a separator names, read on the day ``anchor`` (the capture date).
+
+    ``昨天 14:32`` is the day before; ``星期三 09:10`` the last Wednesday before the anchor; a date
+    without a year is in the anchor's year (the year before, when that would be in the future).
+    Date-only chips (WhatsApp's ``TODAY``) give midnight. None when the text is no separator.
+    """
+    value = re.sub(r"\s+", "", text).lower()
+    value = re.sub(r"(星期|周)[—\-_－–一]", r"\g<1>一", value).replace("：", ":")
+    spaced = re.sub(r"\s+", " ", text.strip().lower())
+    match = _ZH_REL.match(value)
+    if match:
+        day = anchor - timedelta(days={"昨天": 1, "前天": 2}.get(match.group(1) or "", 0))
+        return _at(day, _hour(int(match.group(3)), match.group(2)), int(match.group(4)))
+    match = _ZH_WEEK.match(value)
+    if match:
+        back = (anchor.weekday() - WEEKDAYS_ZH[match.group(1)]) % 7 or 7
+        return _at(anchor - timedelta(days=back), _hour(int(match.group(3)), match.group(2)), int(match.group(4)))
+    match = _ZH_FULL.match(value)
+    if match:
+        year = int(match.group(1)) if match.group(1) else anchor.year
+        try:
+            day = date(year, int(match.group(2)), int(match.group(3)))
+        except ValueError:
+            return None
+        if not match.group(1) and day > anchor:
+            day = day.replace(year=year - 1)
+        return _at(day, _hour(int(match.group(5)), match.group(4)), int(match.group(6)))
+    match = _EN_REL.match(spaced.replace(" ", "")) or _EN_REL.match(spaced)
+    if match:
+        day = anchor - timedelta(days=1 if match.group(1) == "yesterday" else 0)
+        return _at(day, _hour(int(match.group(2)), match.group(4)), int(match.group(3)))
+    match = _EN_DAY.match(spaced)
+    if match:
+        return _at(anchor - timedelta(days=1 if match.group(1) == "yesterday" else 0), 0, 0)
+    match = _EN_WEEK.match(spaced)
+    if match:
+        back = (anchor.weekday() - WEEKDAYS_EN[match.group(1)]) % 7 or 7
+        hour = _hour(int(match.group(2)), match.group(4)) if match.group(2) else 0
+        return _at(anchor - timedelta(days=back), hour, int(match.group(3) or 0))
+    match = _EN_DATE.match(spaced)
+    if match:
+        day_text, month_text, year_text = ((match.group(1), match.group(2), match.group(3)) if match.group(1)
+                                           else (match.group(5), match.group(4), match.group(6)))
+        if month_text not in MONTHS_EN:
+            return None
+        try:
+            day = date(int(year_text), MONTHS_EN[month_text], int(day_text))
+        except ValueError:
+            return None
+        hour = _hour(int(match.group(7)), match.group(9)) if match.group(7) else 0
+        return _at(day, hour, int(match.group(8) or 0))
+    return None
+
+
+def _at(day: date, hour: int, minute: int) -> datetime | None:
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        return None
+    return datetime(day.year, day.month, day.day, hour, minute)
+
+
+def message_clock(text: str, day: date) -> datetime | None:
+    """WhatsApp's in-bubble time (``2:32 PM``, ``14:32``) on ``day``."""
+    match = WHATSAPP_TIME.match(text.replace(" ", ""))
+    if not match:
+        return None
+    half = {"a": "am", "p": "pm"}.get((match.group(3) or "").lower())
+    return _at(day, _hour(int(match.group(1)), half), int(match.group(2)))
