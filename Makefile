@@ -25,6 +25,8 @@ demo: $(STAMP)
 	$(BIN)/chataudit --db demo/chataudit.db export --conversation 1 --format html --out demo/report.html
 	$(BIN)/chataudit --db demo/chataudit.db quality --roster samples/roster.csv --scripts samples/scripts.yaml
 	$(BIN)/chataudit --db demo/chataudit.db quality --roster samples/roster.csv --scripts samples/scripts.yaml --html demo/quality.html
+	$(BIN)/chataudit --db demo/chataudit.db supervise run
+	$(BIN)/chataudit --db demo/chataudit.db supervise queue
 	$(BIN)/chataudit --db demo/chataudit.db verify
 	@echo "demo archive: demo/chataudit.db; timeline: demo/report.html; service quality: demo/quality.html"
 
