@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import stat
 import tempfile
 import time
@@ -23,7 +22,7 @@ from .errors import ChatAuditError, ParseError
 from .formats import ParseOptions
 from .ledger import attach as attach_ledger
 from .model import Message, Record, default_zone_name, escape_undecodable, storage_problem, zone
-from .store import Archive, ImportResult, SourceInfo
+from .store import OPERATIONAL_ERRORS, Archive, ImportResult, SourceInfo
 
 MIN_CONFIDENCE = 0.5
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -393,7 +392,7 @@ def _import_unit(
         error.path = shown if error.path == str(unit) else error.path.replace(str(unit), shown)
         where = f"{error.path}:{error.line}" if error.line is not None else error.path
         return FileOutcome(shown, module.NAME, error=f"{where}: {error.message}")
-    except (ChatAuditError, sqlite3.OperationalError, MemoryError):
+    except (ChatAuditError, *OPERATIONAL_ERRORS, MemoryError):
         raise  # the archive (wrong key, locked, disk full) or the machine, not this file: stop
     except Exception as error:  # noqa: BLE001 — one bad file never stops the others
         # a parser bug or an input shape it did not foresee: still one line, still nothing imported
