@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import stat
 import tempfile
 import time
@@ -420,10 +421,12 @@ def temporary_archive(archive: Archive, path: str | Path, tz: str | None = None)
     else in ``archive``'s zone), so a file can be compared or checked without changing ``archive``.
 
     Unsigned (no key is read or created); deleted on exit. An unreadable file is a
-    :class:`ChatAuditError` naming it.
+    :class:`ChatAuditError` naming it. When ``archive`` is encrypted, so is the throwaway one (under a
+    random key that lives only in this process): what it reads never lands on disk as plaintext.
     """
     with tempfile.TemporaryDirectory(prefix="chataudit-read-") as folder:
-        with Archive(Path(folder) / "read.db") as temporary:
+        key = secrets.token_bytes(32) if archive.key is not None else None
+        with Archive(Path(folder) / "read.db", key=key) as temporary:
             if archive.setting("tz") and not tz:
                 temporary.set_setting("tz", archive.setting("tz"))
             summary = import_paths(temporary, [path], label=Path(path).name, tz=tz, ledger=False)

@@ -28,10 +28,11 @@ def _operator(ctx: click.Context) -> str:
     return operator_of(ctx)
 
 
-def _archive_if_any(ctx: click.Context):  # type: ignore[no-untyped-def]
-    """The --db archive when it exists (its identity and key check backups); None when it is gone."""
+def _archive_if_any(ctx: click.Context, any_archive: bool = True):  # type: ignore[no-untyped-def]
+    """The --db archive (its identity and key check backups); with --any-archive, None when it is
+    gone (a restore after the archive was lost)."""
     db = Path(ctx.find_root().obj["db"])
-    return open_archive(ctx) if db.exists() else None
+    return None if any_archive and not db.exists() else open_archive(ctx)
 
 
 _key_file_option = click.option("--key-file", type=click.Path(dir_okay=False),
@@ -56,7 +57,7 @@ def backup(ctx: click.Context, dest: str | None, keep: int | None, plain: bool, 
     if not dest:
         raise click.UsageError("give --to DEST (a folder or s3://BUCKET/PREFIX), or a sub-command (list, verify, "
                                "restore, schedule)")
-    with open_archive(ctx) as archive:
+    with open_archive(ctx) as archive:  # (before DEST is touched: a mistyped --db creates nothing)
         secret = None if plain or archive.key is not None else _secret(key_file)
         result = api.create(archive, dest, keep=keep, plain=plain, secret=secret, operator=_operator(ctx),
                             params={k: v for k, v in ctx.params.items() if k != "as_json"})
@@ -80,11 +81,10 @@ def backup(ctx: click.Context, dest: str | None, keep: int | None, plain: bool, 
 def backup_list(ctx: click.Context, dest: str, every: bool, as_json: bool) -> None:
     """The backups in DEST, oldest first; only `complete` ones are restorable (`incomplete`: no manifest)."""
     archive_id = None
-    if not every:
-        archive = _archive_if_any(ctx)
-        if archive is not None:
-            with archive:
-                archive_id = api.identity(archive)
+    archive = _archive_if_any(ctx, every)
+    if archive is not None:
+        with archive:
+            archive_id = None if every else api.identity(archive)
     rows = api.listing(dest, archive_id)
     emit(rows, LIST_COLUMNS, as_json=as_json, title=f"Backups in {dest}")
 
@@ -100,7 +100,7 @@ def backup_list(ctx: click.Context, dest: str, every: bool, as_json: bool) -> No
 def backup_verify(ctx: click.Context, dest: str, name: str | None, key_file: str | None, any_archive: bool,
                   as_json: bool) -> None:
     """Check every backup in DEST (or NAME) end to end without restoring it; exit 1 if any fails."""
-    archive = _archive_if_any(ctx)
+    archive = _archive_if_any(ctx, any_archive)
     try:
         results = api.verify(dest, name, archive=archive, secret=_secret(key_file) if key_file else None,
                              any_archive=any_archive or archive is None)
@@ -126,7 +126,7 @@ def backup_verify(ctx: click.Context, dest: str, name: str | None, key_file: str
 def backup_restore(ctx: click.Context, dest: str, name: str, into: str, key_file: str | None, any_archive: bool,
                    as_json: bool) -> None:
     """Restore NAME into a new file, verify it, and check it holds the backup's checkpoint (exit 1 if not)."""
-    archive = _archive_if_any(ctx)
+    archive = _archive_if_any(ctx, any_archive)
     try:
         result = api.restore(dest, name, into, archive=archive, secret=_secret(key_file) if key_file else None,
                              any_archive=any_archive or archive is None, operator=_operator(ctx),
@@ -148,7 +148,7 @@ def backup_restore(ctx: click.Context, dest: str, name: str, into: str, key_file
 
 
 @backup.command("schedule")
-@click.option("--monthly", is_flag=True, required=True, help="On the last day of every month at 23:30.")
+@click.option("--monthly", is_flag=True, help="On the last day of every month at 23:30 (the one schedule for now).")
 @click.option("--to", "dest", required=True, help="Folder or s3://BUCKET[/PREFIX].")
 @click.option("--keep", type=click.IntRange(1, None), default=12, show_default=True)
 @click.option("--out-dir", type=click.Path(file_okay=False),
@@ -160,9 +160,10 @@ def backup_schedule(ctx: click.Context, monthly: bool, dest: str, keep: int, out
     """Write a systemd timer (and print the cron line) that backs the archive up every month."""
     from .schedule import write
 
-    db = Path(ctx.find_root().obj["db"])
-    if not db.exists():
-        raise ChatAuditError(f"{db}: no such archive")
+    with open_archive(ctx) as archive:
+        db = archive.path
+    if not monthly:
+        raise click.UsageError("say how often: --monthly")
     chosen = keys.given_secret() if keys.prompt is None else None
     key_file = chosen.path if chosen is not None else None
     result = write(db, dest, keep, key_file, out_dir)

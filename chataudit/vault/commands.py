@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ..cli import friendly_errors, json_option
+from ..cli import friendly_errors, json_option, open_archive
 from ..errors import ChatAuditError
 from ..render import emit_json
 from . import convert, keys
@@ -66,6 +66,13 @@ def record(db: Path, ctx: click.Context, command: str, facts: dict[str, Any]) ->
                             params={k: v for k, v in ctx.params.items() if k != "as_json"}, facts=facts)
 
 
+def _archive_path(ctx: click.Context) -> Path:
+    """The --db archive, opened once so that a mistyped, damaged or foreign file (or a wrong key) is
+    refused with the same one line as every command's, before anything is rewritten."""
+    with open_archive(ctx) as archive:
+        return archive.path
+
+
 def _show(result: dict[str, Any], as_json: bool, line: str) -> None:
     if as_json:
         emit_json(result)
@@ -81,8 +88,9 @@ def _show(result: dict[str, Any], as_json: bool, line: str) -> None:
 def encrypt(ctx: click.Context, key_file: str | None, as_json: bool) -> None:
     """Encrypt the archive in place (SQLCipher; key from a passphrase through argon2id, or a key file)."""
     db = ctx.find_root().obj["db"]
-    if not Path(db).exists():
-        raise ChatAuditError(f"{db}: no such archive (`chataudit init --encrypt` creates an encrypted one)")
+    if keys.is_plain_sqlite(db) is False and keys.read_header(db) is not None:
+        raise ChatAuditError(f"{db}: already encrypted (`chataudit key change` changes its key)")
+    _archive_path(ctx)
     secret = new_secret(key_file, str(db))
     result = convert.encrypt(db, secret, kdf_params())
     keys.use(secret)
@@ -98,7 +106,7 @@ def encrypt(ctx: click.Context, key_file: str | None, as_json: bool) -> None:
 @friendly_errors
 def decrypt(ctx: click.Context, yes: bool, as_json: bool) -> None:
     """Decrypt the archive in place (it needs its key; the old encrypted file is replaced)."""
-    db = ctx.find_root().obj["db"]
+    db = _archive_path(ctx)
     if not yes:
         raise click.UsageError("decrypt leaves every message readable from the file: confirm with --yes")
     result = convert.decrypt(db)
@@ -114,8 +122,8 @@ def decrypt(ctx: click.Context, yes: bool, as_json: bool) -> None:
 @friendly_errors
 def key_change(ctx: click.Context, new_key_file: str | None, as_json: bool) -> None:
     """Re-key an encrypted archive: every page rewritten under the new passphrase or key file."""
-    db = ctx.find_root().obj["db"]
-    convert._current_key(Path(db))  # the old key first: a wrong one stops here
+    db = _archive_path(ctx)  # the old key first: a wrong one stops here
+    convert._current_key(db)
     if new_key_file:
         secret = keys.key_file(new_key_file)
     elif os.environ.get(NEW_PASSPHRASE_ENV):
@@ -132,12 +140,12 @@ def key_change(ctx: click.Context, new_key_file: str | None, as_json: bool) -> N
 
 
 @click.command("new")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write it (0600).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write it (0600).")
 @friendly_errors
-def key_new(out_path: str) -> None:
+def key_new(out: str) -> None:
     """Write a new random key file (32 bytes as hex) for --db-key-file, `encrypt --key-file`, backups."""
-    keys.new_key_file(out_path)
-    click.echo(f"wrote {out_path} (keep a copy apart from the archive: without it the archive cannot be opened)")
+    keys.new_key_file(out)
+    click.echo(f"wrote {out} (keep a copy apart from the archive: without it the archive cannot be opened)")
 
 
 @click.command("status")
@@ -146,9 +154,7 @@ def key_new(out_path: str) -> None:
 @friendly_errors
 def key_status(ctx: click.Context, as_json: bool) -> None:
     """Whether the archive is encrypted, and how its key is derived (nothing secret)."""
-    db = ctx.find_root().obj["db"]
-    if not Path(db).exists():
-        raise ChatAuditError(f"{db}: no such archive")
+    db = _archive_path(ctx)
     result = convert.status(db)
     _show(result, as_json, f"{db}: encrypted ({result['cipher']}, key from {result['kdf']}, header {result['header']})"
           if result["encrypted"] else f"{db}: not encrypted")

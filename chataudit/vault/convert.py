@@ -50,7 +50,7 @@ def encrypt(db_path: str | os.PathLike[str], secret: Secret, kdf_params: dict | 
     plain = keys.is_plain_sqlite(path)
     if plain is False:
         raise ChatAuditError(f"{path}: already encrypted (use `chataudit key change` to change its key)"
-                             if keys.read_header(path) else f"{path}: not an SQLite archive file")
+                             if keys.read_header(path) else f"{path}: not an archive file")
     header, key = keys.new_header(secret, kdf_params)
     if plain is None:
         _create_encrypted(path, header, key)
