@@ -33,6 +33,7 @@ from .stream import PLAIN_KEY, BackupRefused
 FORMAT = "chataudit-backup/1"
 SUFFIX = ".cabackup"
 MANIFEST = ".manifest.json"
+RECORD_WAIT_S = 6 * 3600.0
 
 
 def _now() -> datetime:
@@ -141,7 +142,13 @@ def create(archive: Archive, dest_text: str, *, keep: int | None = None, plain: 
 def _record(archive: Archive, operator: str, command: str, params: dict[str, Any], facts: dict[str, Any]) -> int:
     from ..governance import audit
 
-    return audit.record(archive, operator=operator or audit.os_user(), command=command, params=params, facts=facts)
+    # the entry waits for a running import to commit (the snapshot did not: it is already written)
+    limit, archive.db.wait_limit_s = archive.db.wait_limit_s, RECORD_WAIT_S
+    try:
+        return audit.record(archive, operator=operator or audit.os_user(), command=command, params=params,
+                            facts=facts)
+    finally:
+        archive.db.wait_limit_s = limit
 
 
 # ---- listing ------------------------------------------------------------------------------------------
@@ -318,7 +325,7 @@ def restore(dest_text: str, name: str, into: str | os.PathLike[str], *, archive:
         raise ChatAuditError(f"{target}: folder {target.absolute().parent} does not exist")
     row = _complete(dest, name, None)[0]
     if row["status"] != "complete":
-        raise BackupRefused(row["status"], f"{row['name']}: {row['detail']}")
+        raise BackupRefused(row["status"], f"{row['name']}: {row['status']}: {row['detail']}")
     manifest = _manifest(dest, row["name"] + MANIFEST)
     expected = identity(archive) if archive is not None and not any_archive else None
     partial = target.with_name(target.name + ".restoring")
