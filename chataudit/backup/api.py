@@ -34,6 +34,21 @@ FORMAT = "chataudit-backup/1"
 SUFFIX = ".cabackup"
 MANIFEST = ".manifest.json"
 RECORD_WAIT_S = 6 * 3600.0
+STAGING = ".chataudit-backup-"  # + pid: the snapshot's folder beside the archive
+
+
+def _clear_stale(folder: Path) -> None:
+    """Remove the snapshot folders of backups whose process died (kill -9, power loss)."""
+    for entry in folder.glob(f"{STAGING}*"):
+        try:
+            pid = int(entry.name[len(STAGING):].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def _now() -> datetime:
@@ -100,7 +115,8 @@ def create(archive: Archive, dest_text: str, *, keep: int | None = None, plain: 
     master, key_header = _master(archive, secret, plain)
     moment = _now()
     name = f"chataudit-{origin.rsplit('/', 1)[-1]}-{moment.strftime('%Y%m%dT%H%M%S%fZ')}"
-    folder = Path(tempfile.mkdtemp(prefix=".chataudit-backup-", dir=archive.path.absolute().parent))
+    _clear_stale(archive.path.absolute().parent)
+    folder = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-", dir=archive.path.absolute().parent))
     try:
         snapshot, facts = _snapshot(archive, folder, plain)
         if facts["checkpoint"] is None:
