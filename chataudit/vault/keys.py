@@ -257,6 +257,16 @@ def new_key_file(path: str | os.PathLike[str]) -> Secret:
     return Secret("keyfile", value, f"key file {target}")
 
 
+def export_to_environment() -> None:
+    """Put the process's chosen secret where child processes find it (``serve --workers N``)."""
+    if _chosen is None:
+        return
+    if _chosen.kind == "keyfile" and _chosen.path:
+        os.environ[KEY_FILE_ENV] = _chosen.path
+    elif _chosen.kind == "passphrase":
+        os.environ[PASSPHRASE_ENV] = _chosen.value.decode("utf-8")
+
+
 def given_secret(what: str = "the archive") -> Secret | None:
     """The secret from the process, the environment, or a prompt; None when there is none."""
     if _chosen is not None:
