@@ -130,7 +130,8 @@ def create(archive: Archive, dest_text: str, *, keep: int | None = None, plain: 
             partial = folder / (name + SUFFIX)
             out = open(partial, "wb")
         with out, open(snapshot, "rb") as source:
-            written = stream.write(out, header, master, source, on_frame=lambda n: fault_point("backup:frame"))
+            written = stream.write(out, header, master, source, on_frame=lambda n: fault_point("backup:frame"),
+                                   compress=not header["archive_encrypted"])
         fault_point("backup:written")
         if isinstance(dest, Folder):
             dest.commit(partial, name + SUFFIX)
