@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..cli import friendly_errors, json_option, open_archive
-from ..errors import ChatAuditError
 from ..render import emit, emit_json
 from ..vault import keys
 from . import api
