@@ -229,3 +229,14 @@ def test_schedule_writes_a_monthly_timer_and_a_cron_line(encrypted: tuple[Path, 
     assert "OnCalendar=*-*~01 23:30:00" in timer and "Persistent=true" in timer
     assert f"CHATAUDIT_DB_KEY_FILE={key_file}" in service and "backup --to" in service and "--keep 12" in service
     assert result["cron"].startswith("30 23 28-31 * * ") and str(db) in result["cron"]
+
+
+def test_reading_backups_of_a_folder_that_does_not_exist_creates_nothing(encrypted: tuple[Path, Path],
+                                                                        tmp_path: Path) -> None:
+    db, key_file = encrypted
+    missing = tmp_path / "no-such-nas"
+    for args in (["list", str(missing)], ["verify", str(missing)],
+                 ["restore", str(missing), "x", "--into", str(tmp_path / "r.db")]):
+        result = run(db, "backup", *args, ok=False, key_file=key_file)
+        assert result.exit_code == 1 and "no such folder" in result.output, result.output
+    assert not missing.exists() and not (tmp_path / "r.db").exists()

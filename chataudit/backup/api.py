@@ -110,7 +110,7 @@ def _snapshot(archive: Archive, folder: Path, plain: bool) -> tuple[Path, dict[s
 def create(archive: Archive, dest_text: str, *, keep: int | None = None, plain: bool = False,
            secret: keys.Secret | None = None, operator: str = "", params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Take one backup of ``archive`` to ``dest_text``, then keep the newest ``keep`` of this archive's."""
-    dest = destination(dest_text)
+    dest = destination(dest_text, create=True)
     origin = identity(archive)
     master, key_header = _master(archive, secret, plain)
     moment = _now()

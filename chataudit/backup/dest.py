@@ -31,12 +31,15 @@ class Destination(Protocol):
 
 
 class Folder:
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], create: bool = False):
         self.path = Path(path)
         self.label = str(self.path)
         if self.path.exists() and not self.path.is_dir():
             raise ChatAuditError(f"{self.path}: not a folder")
-        self.path.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            if not create:  # reading backups never makes a folder (a mistyped DEST says so)
+                raise ChatAuditError(f"{self.path}: no such folder")
+            self.path.mkdir(parents=True)
 
     def names(self) -> list[str]:
         return sorted(entry.name for entry in self.path.iterdir() if entry.is_file())
@@ -143,12 +146,13 @@ class Bucket:
         self._call(f"delete {name}", self.client.delete_object, Key=self._key(name))
 
 
-def destination(text: str) -> Folder | Bucket:
+def destination(text: str, create: bool = False) -> Folder | Bucket:
+    """The destination named; ``create``: a folder that does not exist yet is made (to write a backup)."""
     if text.startswith("s3://"):
         return Bucket(text)
     if "://" in text:
         raise ChatAuditError(f"{text}: a backup destination is a folder or s3://BUCKET[/PREFIX]")
-    return Folder(text)
+    return Folder(text, create)
 
 
 def iter_names(dest: Folder | Bucket, suffix: str) -> Iterator[str]:
