@@ -79,3 +79,30 @@ def test_a_plain_archives_package_stays_a_zip(tmp_path: Path) -> None:
     assert not result["sealed"] and zipfile.is_zipfile(out)
     with zipfile.ZipFile(out) as package:
         assert json.loads(package.read("custody.json"))["confidentiality"]["package"] == "readable"
+
+
+def test_the_web_export_of_an_encrypted_archive_downloads_a_sealed_package(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+    from web_support import TOKEN, app_for, wait_for_job
+
+    key_file = tmp_path / "k.hex"
+    keys.new_key_file(key_file)
+    db = tmp_path / "archive.db"
+    run(db, key_file, "init", "--encrypt")
+    run(db, key_file, "import", str(export_file(tmp_path)), "--tz", "Asia/Shanghai")
+    monkeypatch.setenv(keys.KEY_FILE_ENV, str(key_file))
+    keys.use(None)
+    client = TestClient(app_for(db), headers={"Authorization": f"Bearer {TOKEN}"})
+    started = client.post("/api/v1/evidence/export", data={"conversation": "1", "pdf": "false"})
+    assert started.status_code == 202, started.text
+    job = wait_for_job(client, started.json()["id"], 60.0)
+    assert job["state"] == "done", job
+    assert job["result"]["sealed"] and job["result"]["path"].endswith(".zip.sealed")
+    download = client.get(job["result"]["download"])
+    assert download.status_code == 200 and download.headers["content-type"] == "application/octet-stream"
+    assert not any(needle.encode() in download.content for needle in PLANTED)
+    sealed = tmp_path / "web.zip.sealed"
+    sealed.write_bytes(download.content)
+    run(tmp_path / "none.db", key_file, "evidence", "unseal", str(sealed), "--out", str(tmp_path / "web.zip"))
+    assert zipfile.is_zipfile(tmp_path / "web.zip")
