@@ -4,6 +4,7 @@ shared memory; every command works on it; a wrong key is one error and changes n
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import shutil
 from pathlib import Path
@@ -230,3 +231,15 @@ def test_serve_reads_an_encrypted_archive_through_the_api(tmp_path: Path, monkey
         app_for(db)
     result = run(db, "serve", "--no-open", ok=False)  # serve opens the archive before it listens
     assert result.exit_code != 0 and "wrong key" in result.output
+
+
+def test_serve_workers_find_the_key_the_parent_was_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(keys.PASSPHRASE_ENV, "")  # (so that the variables are unset again after the test)
+    monkeypatch.setenv(keys.KEY_FILE_ENV, "")
+    keys.use(keys.passphrase("typed at the prompt"))
+    keys.export_to_environment()
+    assert os.environ[keys.PASSPHRASE_ENV] == "typed at the prompt"
+    key_file = tmp_path / "k.hex"
+    keys.use(keys.new_key_file(key_file))
+    keys.export_to_environment()
+    assert os.environ[keys.KEY_FILE_ENV] == str(key_file.absolute())

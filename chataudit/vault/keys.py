@@ -254,7 +254,7 @@ def new_key_file(path: str | os.PathLike[str]) -> Secret:
         out.write(value.hex() + "\n")
         out.flush()
         os.fsync(out.fileno())
-    return Secret("keyfile", value, f"key file {target}")
+    return Secret("keyfile", value, f"key file {target}", str(target.absolute()))
 
 
 def export_to_environment() -> None:
