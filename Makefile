@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pii.py
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/bench_supervise.py
+	$(BIN)/python bench/bench_encryption.py
 
 clean:
 	rm -rf $(VENV) demo/*.db* build *.egg-info

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -16,7 +15,7 @@ from .errors import ChatAuditError
 from .queries import CONVERSATION_COLUMNS, TIMELINE_COLUMNS, redactor_for, time_window  # noqa: F401 (used by capability modules)
 from .render import emit, emit_json, write_csv, write_jsonl
 from .render.output import records_written
-from .store import Archive, database_error_line, default_db_path
+from .store import DATABASE_ERRORS, Archive, database_error_line, default_db_path
 
 
 def json_option(command: Callable) -> Callable:
@@ -38,7 +37,7 @@ def one_line_errors() -> Any:
         yield
     except ChatAuditError as error:
         raise click.ClickException(str(error)) from None
-    except sqlite3.DatabaseError as error:
+    except DATABASE_ERRORS as error:
         ctx = click.get_current_context(silent=True)
         db = (ctx.find_root().obj or {}).get("db") if ctx else None
         line = database_error_line(db or default_db_path(), error)
@@ -104,6 +103,9 @@ class CapabilityGroup(click.Group):
         "hold": "chataudit.governance.commands:hold",
         "supervise": "chataudit.supervision.commands:supervise",
         "serve": "chataudit.web.commands:serve",
+        "encrypt": "chataudit.vault.commands:encrypt",
+        "decrypt": "chataudit.vault.commands:decrypt",
+        "backup": "chataudit.backup.commands:backup",
         "user": "chataudit.web.commands:user",
         "review": "chataudit.reviews.commands:review",
     }
@@ -171,13 +173,22 @@ def refuse_repeated_options(ctx: click.Context, command: click.Command, args: li
               help="Archive file (default: $CHATAUDIT_DB, else ./chataudit.db).")
 @click.option("--operator", envvar="CHATAUDIT_OPERATOR", default=None,
               help="Who asks, for authorizations and the audit trail (default: $CHATAUDIT_OPERATOR, else the OS user).")
+@click.option("--db-key-file", type=click.Path(dir_okay=False), default=None,
+              help="Key file of an encrypted archive (default: $CHATAUDIT_DB_KEY_FILE; a passphrase: $CHATAUDIT_DB_KEY, "
+                   "else asked on a terminal).")
 @click.version_option(package_name="chataudit")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, operator: str | None) -> None:
+def cli(ctx: click.Context, db: str | None, operator: str | None, db_key_file: str | None) -> None:
     """chataudit — find, compare, prove and judge what was said in chat records."""
+    from .vault import keys
+
     ctx.ensure_object(dict)
     ctx.obj["db"] = Path(db) if db else default_db_path()
     ctx.obj["operator"] = operator or governance.operator_of(None)
+    with one_line_errors():
+        keys.use(keys.key_file(db_key_file) if db_key_file else None)
+    keys.prompt = ((lambda what: click.prompt(what, hide_input=True, err=True))
+                   if sys.stdin.isatty() and sys.stderr.isatty() else None)
 
 
 @cli.command("import")

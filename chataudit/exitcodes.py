@@ -8,10 +8,11 @@ success and non-zero on error (README, *Exit codes*).
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import click
+
+from .store import SQLITE_ERRORS
 
 SAME = 0
 DIFFERENT = 1
@@ -31,7 +32,7 @@ class DiffStyleCommand(click.Command):
         except click.ClickException as error:
             error.exit_code = ERROR
             raise
-        except (OSError, sqlite3.Error) as error:
+        except (OSError, *SQLITE_ERRORS) as error:
             failure = click.ClickException(str(error))
             failure.exit_code = ERROR
             raise failure from None

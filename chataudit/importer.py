@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
+import secrets
 import stat
 import tempfile
 import time
@@ -23,7 +23,7 @@ from .errors import ChatAuditError, ParseError
 from .formats import ParseOptions
 from .ledger import attach as attach_ledger
 from .model import Message, Record, default_zone_name, escape_undecodable, storage_problem, zone
-from .store import Archive, ImportResult, SourceInfo
+from .store import OPERATIONAL_ERRORS, Archive, ImportResult, SourceInfo
 
 MIN_CONFIDENCE = 0.5
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -396,7 +396,7 @@ def _import_unit(
         error.path = shown if error.path == str(unit) else error.path.replace(str(unit), shown)
         where = f"{error.path}:{error.line}" if error.line is not None else error.path
         return FileOutcome(shown, module.NAME, error=f"{where}: {error.message}")
-    except (ChatAuditError, sqlite3.OperationalError, MemoryError):
+    except (ChatAuditError, *OPERATIONAL_ERRORS, MemoryError):
         raise  # the archive (wrong key, locked, disk full) or the machine, not this file: stop
     except Exception as error:  # noqa: BLE001 — one bad file never stops the others
         # a parser bug or an input shape it did not foresee: still one line, still nothing imported
@@ -424,10 +424,12 @@ def temporary_archive(archive: Archive, path: str | Path, tz: str | None = None)
     else in ``archive``'s zone), so a file can be compared or checked without changing ``archive``.
 
     Unsigned (no key is read or created); deleted on exit. An unreadable file is a
-    :class:`ChatAuditError` naming it.
+    :class:`ChatAuditError` naming it. When ``archive`` is encrypted, so is the throwaway one (under a
+    random key that lives only in this process): what it reads never lands on disk as plaintext.
     """
     with tempfile.TemporaryDirectory(prefix="chataudit-read-") as folder:
-        with Archive(Path(folder) / "read.db") as temporary:
+        key = secrets.token_bytes(32) if archive.key is not None else None
+        with Archive(Path(folder) / "read.db", key=key) as temporary:
             if archive.setting("tz") and not tz:
                 temporary.set_setting("tz", archive.setting("tz"))
             summary = import_paths(temporary, [path], label=Path(path).name, tz=tz, ledger=False)

@@ -40,12 +40,15 @@ def evidence() -> None:
 @click.option("--pdf/--no-pdf", default=True, show_default=True,
               help="Also print the rendering to messages.pdf with headless Chromium (skipped, and said so, without it).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The package to write (.zip).")
+@click.option("--readable", is_flag=True,
+              help="An encrypted archive's package unsealed (one meant for a court); recorded in the custody log "
+                   "and the audit trail. Without it, that package is sealed under the archive's key (OUT.sealed).")
 @json_option
 @click.pass_context
 @friendly_errors
 def export(ctx: click.Context, conversation_ref: str, since: str | None, until: str | None, tz: str | None,
            withhold: tuple[str, ...], redact_policy: str | None, attach: tuple[str, ...], statements: tuple[str, ...],
-           key_path: str | None, pdf: bool, out: str, as_json: bool) -> None:
+           key_path: str | None, pdf: bool, out: str, readable: bool, as_json: bool) -> None:
     """Write an evidence package: messages, proofs against a signed checkpoint, rendering, custody log."""
     from ..governance import operator_of
     from ..model import zone
@@ -54,11 +57,20 @@ def export(ctx: click.Context, conversation_ref: str, since: str | None, until: 
     operator = operator_of(ctx)  # the global --operator: custody log and audit trail name the same person
     with open_archive(ctx) as archive:
         since_ms, until_ms = time_window(archive, since, until, tz)
+        target = Path(out)
+        if archive.key is not None and not readable and not target.name.endswith(".sealed"):
+            target = target.with_name(target.name + ".sealed")  # it is no zip until `evidence unseal`
         result = export_package(
-            archive, Path(out), conversation=conversation_ref, since_ms=since_ms, until_ms=until_ms,
+            archive, target, conversation=conversation_ref, since_ms=since_ms, until_ms=until_ms,
             since=since, until=until, withhold=withhold, redact=redact_policy, attach=attach,
             statements=statements, statement_tz=zone(tz) if tz else None, operator=operator, pdf=pdf,
-            key_path=key_path)
+            key_path=key_path, readable=readable)
+        if archive.key is not None and readable:  # a readable copy of encrypted records leaves the archive
+            from ..governance import audit
+
+            audit.record(archive, operator=operator, command="evidence export", params=dict(ctx.params),
+                         facts={"package": "readable", "archive_encrypted": True, "out": str(target.absolute()),
+                                "conversation": conversation_ref, "messages": result.messages})
     if as_json:
         emit_json(result.as_dict())
     else:
@@ -75,6 +87,8 @@ def export(ctx: click.Context, conversation_ref: str, since: str | None, until: 
                        f"{result.attachments['not_included']} not found or not matching (see custody.json)")
         if not result.pdf.get("included"):
             click.echo(f"PDF: {result.pdf.get('reason')}")
+        if result.sealed:
+            click.echo("sealed under the archive's key (`chataudit evidence unseal` opens it; `--readable` for a court)")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
 
@@ -104,6 +118,24 @@ def verify(package: str, pubkey: str | None, allow_unsigned: bool, as_json: bool
             click.echo(line)
     if not report["ok"]:
         sys.exit(1)
+
+
+@evidence.command("unseal")
+@click.argument("sealed", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The readable file to write (new).")
+@json_option
+@friendly_errors
+def unseal_command(sealed: str, out: str, as_json: bool) -> None:
+    """Open a package sealed under an encrypted archive's key, with that archive's passphrase or key file
+    (--db-key-file, $CHATAUDIT_DB_KEY_FILE, $CHATAUDIT_DB_KEY); reads no archive."""
+    from ..vault import keys
+    from ..vault.seal import unseal
+
+    result = unseal(Path(sealed), Path(out), keys.given_secret(sealed))
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"wrote {out} ({result['content']} of {result['archive_id']})")
 
 
 @evidence.command("verifier")

@@ -87,6 +87,7 @@ class ExportResult:
     manifest_signed: bool
     files: int
     warnings: list[str] = field(default_factory=list)
+    sealed: bool = False  # an encrypted archive's package, sealed under its key (`evidence unseal` opens it)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -328,12 +329,15 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
                    statement_tz: Any = None, operator: str | None = None, pdf: bool = True,
                    key_path: str | os.PathLike[str] | None = None, argv: Sequence[str] | None = None,
                    chromium: Path = CHROMIUM, limits: S.Limits | None = None,
-                   on_progress: Callable[[int, str], None] | None = None) -> ExportResult:
+                   on_progress: Callable[[int, str], None] | None = None, readable: bool = False) -> ExportResult:
     """Write the evidence package of one conversation (optionally one period of it) to ``out``.
 
     ``on_progress(messages_done, phase)`` is told how far it got (a web job shows it, and stops the
-    export by raising from it: nothing is written to ``out`` then)."""
+    export by raising from it: nothing is written to ``out`` then). The package of an encrypted
+    archive is sealed under the archive's key (:mod:`chataudit.vault.seal`) unless ``readable``
+    (one meant for a court); the custody log says which."""
     limits = limits or S.Limits()
+    sealed = getattr(archive, "key", None) is not None and not readable
     out = Path(out)
     conv = dict(archive.resolve_conversation(conversation))
     rows = list(archive.timeline(conv["id"], since_ms, until_ms))
@@ -573,6 +577,10 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
             "timestamp": timestamp,
             "manifest_signed": signer is not None,
             "notes": [n for n in [signer_note] if n],
+            # an encrypted archive's package is sealed unless the exporter asked for a readable one
+            "confidentiality": {"archive_encrypted": getattr(archive, "key", None) is not None,
+                                "package": "sealed" if sealed else "readable",
+                                "readable_requested": bool(readable)},
         }
         if redact and (documents or statement_log):
             custody["notes"].append("attached documents and statements are included as given: --redact does not "
@@ -644,7 +652,14 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
         if signer is None:
             warnings.append(f"{signer_note}: `evidence verify` refuses an unsigned package unless --allow-unsigned "
                             "is given, and then vouches for the messages only")
-        _write_zip(stage, members, out, created, limits)
+        if sealed:  # the readable zip exists only inside the private staging folder, then sealed to ``out``
+            from ..vault.seal import seal
+
+            _write_zip(stage, members, stage / "package.zip", created, limits)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            seal(stage / "package.zip", out, archive, "evidence-package")
+        else:
+            _write_zip(stage, members, out, created, limits)
 
     return ExportResult(
         path=str(out), messages=len(lines),
@@ -654,7 +669,7 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
         withheld={"messages": withheld_messages, "fields": counts},
         attachments={"included": len(attachment_files), "not_included": len(not_included)},
         documents=len(documents), statements=len(statement_log), pdf=pdf_state,
-        manifest_signed=signer is not None, files=len(members), warnings=warnings,
+        manifest_signed=signer is not None, files=len(members), warnings=warnings, sealed=sealed,
     )
 
 

@@ -18,6 +18,23 @@ from .keys import KEY_PATH_SETTING, load_key, parse_verifier_key
 from .log import Ledger
 
 
+def _encrypt_for_init(ctx: click.Context) -> dict:
+    """`init --encrypt`: a new archive is created encrypted; a plain one is encrypted in place."""
+    from ..vault import convert, keys
+    from ..vault.commands import kdf_params, new_secret, record
+
+    db = ctx.find_root().obj["db"]
+    if keys.is_plain_sqlite(db) is False:
+        return convert.status(db)  # already encrypted (its key opens it below)
+    secret = new_secret(None, str(db))
+    existed = keys.is_plain_sqlite(db) is not None
+    done = convert.encrypt(db, secret, kdf_params())
+    keys.use(secret)
+    if existed:
+        record(Path(db), ctx, "encrypt", {"kdf": done["kdf"], "rows": done["rows"]})
+    return convert.status(db)
+
+
 def _key_option(command: Callable) -> Callable:
     return click.option("--key", "key_path", type=click.Path(dir_okay=False),
                         help="Signing key file (default: $CHATAUDIT_KEY, else the one `init --key` recorded, "
@@ -30,12 +47,17 @@ def _key_option(command: Callable) -> Callable:
               help="personal: one's own chats, no authorization needed; enterprise: employees' messages are read "
                    "only under a written authorization (`auth add`), and every read is audited.")
 @click.option("--reason", help="Why the mode changes (required to leave enterprise mode; recorded).")
+@click.option("--encrypt", "encrypt_archive", is_flag=True,
+              help="Make the archive encrypted (SQLCipher) under the passphrase or --db-key-file; an existing plain "
+                   "archive is encrypted in place (see `encrypt`).")
 @json_option
 @click.pass_context
 @friendly_errors
-def init(ctx: click.Context, key_path: str | None, mode: str | None, reason: str | None, as_json: bool) -> None:
+def init(ctx: click.Context, key_path: str | None, mode: str | None, reason: str | None, encrypt_archive: bool,
+         as_json: bool) -> None:
     """Create the signing key (0600) if needed, sign everything already imported, write a checkpoint;
     with --mode, set the archive's mode (the change is an audit entry)."""
+    encrypted = _encrypt_for_init(ctx) if encrypt_archive else None
     with open_archive(ctx, create=True) as archive:
         ledger = Ledger(archive, key_path)
         existed = ledger.key_path.exists()
@@ -46,6 +68,8 @@ def init(ctx: click.Context, key_path: str | None, mode: str | None, reason: str
         result = {"key": str(ledger.key_path), "key_created": not existed, "verifier_key": str(signer.verifier),
                   "origin": ledger.origin, "tree_size": checkpoint.tree_size, "root": checkpoint.root.hex(),
                   "checkpoint": checkpoint.note}
+        if encrypted is not None:
+            result["encrypted"] = encrypted
         if mode:
             from ..governance import operator_of, set_mode
 
@@ -133,7 +157,14 @@ def checkpoint(ctx: click.Context, as_json: bool) -> None:
 
 @click.group("key")
 def key() -> None:
-    """The archive's signing key."""
+    """The archive's signing key; `key change|new|status`: its encryption key (see `encrypt`)."""
+
+
+def _encryption_commands() -> None:
+    from ..vault.commands import key_change, key_new, key_status
+
+    for command in (key_change, key_new, key_status):
+        key.add_command(command)
 
 
 @key.command("export")
@@ -197,3 +228,6 @@ def cosign(ctx: click.Context, url: str, witness_key: str, as_json: bool) -> Non
 COMMANDS = [init, verify, proof, checkpoint, key, timestamp, cosign]
 
 __all__ = ["COMMANDS", "init", "verify", "proof", "checkpoint", "key", "timestamp", "cosign"]
+
+
+_encryption_commands()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import sqlite3
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from ..errors import ChatAuditError
+from ..store import SQLITE_ERRORS
 from . import leaves as L
 from .keys import KEY_PATH_SETTING, load_or_create_key, resolve_key_path
 from .merkle import (EMPTY_ROOT, MemoryTree, ProofError, TreeBuilder, consistency_proof, hash_from_pieces,
@@ -298,8 +298,8 @@ class Ledger:
         if self.db.in_transaction or (not replace and int(self.archive.setting(NODES_SETTING) or -1) >= tree.size):
             return
         try:
-            sqlite3.Connection.execute(self.db, "BEGIN IMMEDIATE")
-        except sqlite3.Error:
+            self.db.execute_once("BEGIN IMMEDIATE")
+        except SQLITE_ERRORS:
             return
         try:
             if self.leaf_count() == tree.size:
@@ -309,7 +309,7 @@ class Ledger:
                                         ((level, i, hashes[i * 32:(i + 1) * 32]) for i in range(len(hashes) // 32)))
                 self.archive.set_setting(NODES_SETTING, str(tree.size))
             self.db.execute("COMMIT")
-        except sqlite3.Error:
+        except SQLITE_ERRORS:
             self.db.execute("ROLLBACK")
 
     def _node_proof(self, message_id: int, checkpoint: CheckpointRecord) -> Proof:

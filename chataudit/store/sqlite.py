@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import orjson
+from sqlcipher3 import dbapi2 as sqlcipher
 
 from ..errors import ChatAuditError
 from ..model import Conversation, Message, Record, canonical_bytes, storage_problem, utc_ms
@@ -91,7 +92,14 @@ def iso_from_ms(ms: int | None, offset_min: int = 0, tz: Any = None) -> str | No
 EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-class WaitingConnection(sqlite3.Connection):
+# An encrypted archive is opened through SQLCipher's build of the same DB-API module, whose classes
+# are its own: code that catches the store's errors catches these tuples.
+SQLITE_ERRORS = (sqlite3.Error, sqlcipher.Error)
+DATABASE_ERRORS = (sqlite3.DatabaseError, sqlcipher.DatabaseError)
+OPERATIONAL_ERRORS = (sqlite3.OperationalError, sqlcipher.OperationalError)
+
+
+class _Waiting:
     """A connection on which writers wait their turn for the archive's one write lock.
 
     SQLite lets one writer at a time in; its own busy timeout waits inside C, where Ctrl-C cannot
@@ -109,7 +117,7 @@ class WaitingConnection(sqlite3.Connection):
     # SQLite's "database is locked" through (an audit entry that must not hold up its read forever).
     wait_limit_s: float | None = None
 
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
         if self.in_transaction:
             return super().execute(sql, parameters)
         told = False
@@ -117,7 +125,7 @@ class WaitingConnection(sqlite3.Connection):
         while True:
             try:
                 return super().execute(sql, parameters)
-            except sqlite3.OperationalError as error:
+            except OPERATIONAL_ERRORS as error:
                 if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                     raise
                 if self.wait_limit_s is not None and time.monotonic() - started >= self.wait_limit_s:
@@ -126,8 +134,48 @@ class WaitingConnection(sqlite3.Connection):
                 self.on_wait()
                 told = True
 
+    def execute_once(self, sql: str, parameters: Any = (), /) -> Any:
+        """One try, no waiting (for a write that would rather not happen than wait)."""
+        return super().execute(sql, parameters)
+
+
+class WaitingConnection(_Waiting, sqlite3.Connection):
+    """A plain archive's connection (see :class:`_Waiting`)."""
+
+
+class CipherWaitingConnection(_Waiting, sqlcipher.Connection):
+    """An encrypted archive's connection: SQLCipher, keyed before its first read."""
+
 
 WAIT_SLICE_MS = 250  # one try at the write lock; Ctrl-C is heard between tries
+FROM_VAULT = object()  # Archive(key=…) default: the key the vault derives for the file, if encrypted
+
+
+def connect(path: str | os.PathLike[str], key: bytes | None, *, create: bool = True) -> Any:
+    """A connection to an archive file: plain SQLite, or SQLCipher keyed with ``key`` (32 raw bytes,
+    so no PBKDF2 runs at open; the vault's argon2id made it). ``create=False`` opens with mode=rw:
+    never creates the file, even if it vanished since the caller looked. Rows are name-indexable."""
+    module, factory = (sqlite3, WaitingConnection) if key is None else (sqlcipher, CipherWaitingConnection)
+    target = os.fspath(path) if create else f"{Path(path).absolute().as_uri()}?mode=rw"
+    db = module.connect(target, uri=not create, isolation_level=None, factory=factory, timeout=WAIT_SLICE_MS / 1000)
+    try:
+        if key is not None:
+            db.execute("PRAGMA cipher_log_level = NONE")  # its errors reach the caller as exceptions
+            db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            # sorts and temporary tables in memory, never in a plaintext temporary file
+            db.execute("PRAGMA temp_store = MEMORY")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a wrong key fails here
+        db.row_factory = module.Row
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _vault_key(path: Path) -> bytes | None:
+    from ..vault.keys import archive_key
+
+    return archive_key(path)
 NOT_STORES = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")  # postgresql://…, file:/… (not C:/ on Windows)
 
 
@@ -139,7 +187,7 @@ class Archive:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
-                 on_wait: Callable[[], None] | None = None):
+                 on_wait: Callable[[], None] | None = None, key: bytes | None | object = FROM_VAULT):
         self.path = Path(path) if path is not None else default_db_path()
         # called as hook(archive, source_id) inside each source's import transaction, after its
         # messages are stored; an exception rolls the whole source back (the ledger signs here)
@@ -147,18 +195,13 @@ class Archive:
         # called as hook(archive) by close(), after the last commit (the ledger tells its witness file)
         self.on_close: list[Callable[["Archive"], None]] = []
         _check_location(self.path, create)
+        # the raw key of an encrypted archive (None: plain); see chataudit.vault
+        self.key: bytes | None = _vault_key(self.path) if key is FROM_VAULT else key  # type: ignore[assignment]
         try:
-            if create:
-                self.db = sqlite3.connect(self.path, isolation_level=None, factory=WaitingConnection,
-                                          timeout=WAIT_SLICE_MS / 1000)
-            else:  # mode=rw: never create it, even if it vanished since the check
-                self.db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=rw", uri=True,
-                                          isolation_level=None, factory=WaitingConnection,
-                                          timeout=WAIT_SLICE_MS / 1000)
-        except sqlite3.Error as error:
+            self.db = connect(self.path, self.key, create=create)
+        except SQLITE_ERRORS as error:
             raise ChatAuditError(database_error_line(self.path, error) or f"{self.path}: cannot open ({error})") from None
         self.db.on_wait = on_wait
-        self.db.row_factory = sqlite3.Row
         self.db.create_function("index_body", 1, index_body, deterministic=True)
         try:
             _refuse_foreign_database(self.db, self.path)
@@ -170,7 +213,7 @@ class Archive:
             ):
                 self.db.execute(f"PRAGMA {pragma}")
             self.migrate()
-        except sqlite3.DatabaseError as error:
+        except DATABASE_ERRORS as error:
             self.db.close()
             line = database_error_line(self.path, error)
             if line is None:
@@ -585,7 +628,7 @@ class Archive:
         params.append(limit)
         try:
             return [message_dict(row) for row in self.db.execute(sql, params)]
-        except sqlite3.OperationalError as error:
+        except OPERATIONAL_ERRORS as error:
             raise ChatAuditError(f"search: {error}") from None
 
     def delete_messages(self, message_ids: Iterable[int]) -> int:
@@ -733,7 +776,7 @@ def _int64(value: int) -> int:
 # SQLite result codes that say something about the file or the machine, not about chataudit's SQL:
 # these reach the user as one line; any other error is a bug and keeps its traceback.
 ENVIRONMENT_ERRORS = {
-    "SQLITE_NOTADB": "not an archive file, is it the right file?",
+    "SQLITE_NOTADB": "not an archive file, is it the right file? (or an encrypted archive whose .vault header is missing)",
     "SQLITE_CORRUPT": "the archive file is damaged (truncated or overwritten); restore it from a copy",
     "SQLITE_CANTOPEN": "cannot open the archive file",
     "SQLITE_READONLY": "the archive file is read-only here",
@@ -747,7 +790,7 @@ ENVIRONMENT_ERRORS = {
 }
 
 
-def database_error_line(path: Path | str, error: sqlite3.Error) -> str | None:
+def database_error_line(path: Path | str, error: Exception) -> str | None:
     """One line naming the archive and what is wrong with it, or None when ``error`` is a bug."""
     name = getattr(error, "sqlite_errorname", None) or ""
     if name.startswith("SQLITE_CANTOPEN") or str(error) == "unable to open database file":

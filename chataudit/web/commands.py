@@ -76,6 +76,10 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, cert: str
     else:  # each process builds its own app from the settings (uvicorn forks or spawns them)
         import orjson
 
+        from ..vault.keys import export_to_environment
+
+        export_to_environment()  # an encrypted archive's key (a key file's path, or the passphrase typed)
+
         os.environ[CONFIG_ENV] = orjson.dumps({
             "db": str(config.db), "token": config.token, "owner": config.owner, "tls": config.tls,
             "threads": config.threads, "allowed_hosts": config.allowed_hosts}).decode()

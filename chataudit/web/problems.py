@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from urllib.parse import urlencode
 from typing import Any
 
@@ -14,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..errors import ChatAuditError
 from ..governance.access import NotAuthorizedError, NotRecordedError
-from ..store import database_error_line
+from ..store import DATABASE_ERRORS, database_error_line
 
 PROBLEM = "application/problem+json"
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
@@ -57,10 +56,12 @@ def install(app: FastAPI) -> None:
     async def value_error(request: Request, error: ValueError) -> Response:
         return problem(400, str(error), request=request)
 
-    @app.exception_handler(sqlite3.DatabaseError)
-    async def database_error(request: Request, error: sqlite3.DatabaseError) -> Response:
+    async def database_error(request: Request, error: Exception) -> Response:
         line = database_error_line(request.app.state.config.db, error)
         return problem(503, line or "the archive could not be read", request=request)
+
+    for error_class in DATABASE_ERRORS:  # plain SQLite's and SQLCipher's (an encrypted archive)
+        app.add_exception_handler(error_class, database_error)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

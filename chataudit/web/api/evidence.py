@@ -84,6 +84,8 @@ def run_export(job: Job, *, conversation: str, since: str | None = None, until: 
                                 statements=statements, statement_tz=zone(tz) if tz else None,
                                 operator=job.user.operator, pdf=pdf, argv=argv, on_progress=job.progress)
         job.progress(result.messages, "package written")
+        if result.sealed:  # an encrypted archive's package: sealed under its key (`evidence unseal`)
+            name += ".sealed"
         folder = download_folder(config, job.id)
         folder.mkdir(parents=True, exist_ok=True)
         kept = Path(shutil.move(str(out), folder / name))
@@ -153,7 +155,8 @@ def download(request: Request, job_id: int, name: str, user: User = Depends(requ
     if job["state"] != "done":
         raise ChatAuditError(f"no file {name!r} in job {job_id} (it is {job['state']})")
     path = served_file(request.app.state.config, job_id, name)
-    return FileResponse(path, media_type="application/zip", filename=path.name)
+    kind = "application/octet-stream" if path.name.endswith(".sealed") else "application/zip"
+    return FileResponse(path, media_type=kind, filename=path.name)
 
 
 @router.post("/evidence/verify", summary="`chataudit evidence verify PACKAGE --json` (upload as `package`)",
