@@ -388,7 +388,11 @@ def _import_unit(
     # (messages read, phase): phases after reading are "indexing" and "signing"
     progress = (lambda n, phase=None: on_progress(shown, n, phase)) if on_progress else None
     try:
-        result: ImportResult = archive.import_records(source, storable(module.parse(unit, options), str(unit)), progress)
+        if size >= PIPELINE_MIN_BYTES and archive.source_by_sha256(sha256) is None:
+            with prepared_in_child(module, unit, options) as batches:
+                result: ImportResult = archive.import_records(source, (), progress, prepared=batches)
+        else:
+            result = archive.import_records(source, storable(module.parse(unit, options), str(unit)), progress)
     except ParseError as error:
         error.path = shown if error.path == str(unit) else error.path.replace(str(unit), shown)
         where = f"{error.path}:{error.line}" if error.line is not None else error.path
@@ -397,7 +401,8 @@ def _import_unit(
         raise  # the archive (wrong key, locked, disk full) or the machine, not this file: stop
     except Exception as error:  # noqa: BLE001 — one bad file never stops the others
         # a parser bug or an input shape it did not foresee: still one line, still nothing imported
-        return FileOutcome(shown, module.NAME, error=f"{shown}: cannot read as {module.NAME}: {type(error).__name__}: {error}")
+        kind = error.kind if isinstance(error, ParserFailure) else type(error).__name__
+        return FileOutcome(shown, module.NAME, error=f"{shown}: cannot read as {module.NAME}: {kind}: {error}")
     return FileOutcome(shown, module.NAME, result.messages, result.new, result.already_imported)
 
 
@@ -413,6 +418,89 @@ def storable(records: Iterator[Record], path: str) -> Iterator[Record]:
             if problem:
                 raise ParseError(path, record.position, problem)
         yield record
+
+
+# ---- parsing in a second process -----------------------------------------------------------------
+
+# A file this large is parsed, checked, hashed and full-text-tokenized in a second process while
+# this one writes (a bounded queue of batches between them); below it, starting that process costs
+# more than it saves.
+PIPELINE_MIN_BYTES = 8 << 20
+PIPELINE_QUEUE = 4  # batches of store.BATCH records waiting at most: memory stays flat
+
+
+class ParserFailure(Exception):
+    """An unexpected error of the format's parser in the parsing process (``kind``: its type name)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _prepare_worker(module_name: str, path: str, options: ParseOptions, queue) -> None:
+    """The parsing process: the store's prepared batches of one file, then ("done", None); an error
+    is sent as data (its type and message), never as a traceback."""
+    import importlib
+
+    from .store.sqlite import prepare
+
+    try:
+        module = importlib.import_module(module_name)
+        for batch in prepare(storable(module.parse(Path(path), options), path)):
+            queue.put(("batch", batch))
+        queue.put(("done", None))
+    except ParseError as error:
+        queue.put(("parse", (error.path, error.line, error.message)))
+    except ChatAuditError as error:
+        queue.put(("chataudit", str(error)))
+    except MemoryError:
+        queue.put(("memory", "the parsing process ran out of memory"))
+    except Exception as error:  # noqa: BLE001 — reported by the importer as this file's error
+        queue.put(("failure", (type(error).__name__, str(error))))
+
+
+@contextmanager
+def prepared_in_child(module, unit: Path, options: ParseOptions) -> Iterator[Iterator[list]]:
+    """The store's prepared batches of ``unit``, made by a second process (spawned: safe beside
+    threads) through a bounded queue; the process is stopped on exit, whatever happened."""
+    import multiprocessing
+    import queue as queues
+
+    context = multiprocessing.get_context("spawn")
+    channel = context.Queue(maxsize=PIPELINE_QUEUE)
+    process = context.Process(target=_prepare_worker, args=(module.__name__, str(unit), options, channel),
+                              daemon=True, name="chataudit-parse")
+    process.start()
+
+    def batches() -> Iterator[list]:
+        while True:
+            try:
+                kind, payload = channel.get(timeout=1.0)
+            except queues.Empty:
+                if not process.is_alive():
+                    raise ChatAuditError(f"{unit}: the parsing process stopped (exit code {process.exitcode})") from None
+                continue
+            if kind == "batch":
+                yield payload
+            elif kind == "done":
+                return
+            elif kind == "parse":
+                raise ParseError(*payload)
+            elif kind == "chataudit":
+                raise ChatAuditError(payload)
+            elif kind == "memory":
+                raise MemoryError(payload)
+            else:
+                raise ParserFailure(*payload)
+
+    try:
+        yield batches()
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        channel.close()
+        channel.join_thread()
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 ``tests/fixtures/ingest/golden.json`` was written by this test (``CHATAUDIT_WRITE_GOLDEN=1``) with
 the import of commit 2501945, before the hot path changed: every leaf's kind and hash, the signed
 root, and a digest of the messages and sightings tables. The salts are random in real use; here
-``os.urandom`` is one deterministic byte stream (consumed in the same order by both codes: each new
+the ledger's ``os.urandom`` is one deterministic byte stream (consumed in the same order by both codes: each new
 message's salts in id order, then each sighting's salt in leaf order) and the import instant is
 fixed, so the leaves must come out byte for byte the same.
 """
@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from chataudit import importer
 from chataudit.importer import import_paths
+from chataudit.ledger import leaves as ledger_leaves
+from chataudit.ledger import log as ledger_log
 from chataudit.ledger.log import Ledger
 from chataudit.store import Archive
 from chataudit.store import sqlite as store_sqlite
@@ -105,7 +108,10 @@ def _build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     folder = tmp_path / "in"
     folder.mkdir()
     paths = _inputs(folder)
-    monkeypatch.setattr(os, "urandom", _Stream())
+    stream = _Stream()  # the ledger's salts only (a parsing process' start draws random bytes too)
+    proxy = type("_Os", (), {"__getattr__": lambda self, name: getattr(os, name), "urandom": staticmethod(stream)})()
+    for module in (ledger_leaves, ledger_log):
+        monkeypatch.setattr(module, "os", proxy)
     monkeypatch.setattr(store_sqlite, "datetime", _FixedNow)
     with Archive(tmp_path / "golden.db") as archive:
         for path in paths:  # one import per file, as a watcher would run them
@@ -114,7 +120,10 @@ def _build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
         return _logical(archive)
 
 
-def test_import_builds_the_same_leaves_root_and_rows_as_before(tmp_path, monkeypatch):
+@pytest.mark.parametrize("second_process", [False, True], ids=["in-process", "parsing-process"])
+def test_import_builds_the_same_leaves_root_and_rows_as_before(tmp_path, monkeypatch, second_process):
+    # every file through the parsing process (as a large one goes), or none
+    monkeypatch.setattr(importer, "PIPELINE_MIN_BYTES", 0 if second_process else 1 << 60)
     built = _build(tmp_path, monkeypatch)
     if os.environ.get("CHATAUDIT_WRITE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)
