@@ -426,7 +426,6 @@ def storable(records: Iterator[Record], path: str) -> Iterator[Record]:
 # this one writes (a bounded queue of batches between them); below it, starting that process costs
 # more than it saves.
 PIPELINE_MIN_BYTES = 8 << 20
-PIPELINE_QUEUE = 4  # batches of store.BATCH records waiting at most: memory stays flat
 
 
 class ParserFailure(Exception):
@@ -437,49 +436,75 @@ class ParserFailure(Exception):
         self.kind = kind
 
 
-def _prepare_worker(module_name: str, path: str, options: ParseOptions, queue) -> None:
-    """The parsing process: the store's prepared batches of one file, then ("done", None); an error
-    is sent as data (its type and message), never as a traceback."""
+def _prepare_worker() -> None:
+    """The parsing process (``python -m chataudit.importer``): reads (format module, path, options)
+    pickled on stdin and writes the store's prepared batches to stdout, each a length-prefixed
+    pickle, then a last ("done", None); an error is sent as data (its type and message)."""
     import importlib
+    import pickle
+    import struct
+    import sys
 
     from .store.sqlite import prepare
 
+    out = sys.stdout.buffer
+
+    def send(kind: str, payload: object) -> None:
+        data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(struct.pack("<Q", len(data)) + data)
+
+    module_name, path, options = pickle.load(sys.stdin.buffer)
     try:
         module = importlib.import_module(module_name)
         for batch in prepare(storable(module.parse(Path(path), options), path)):
-            queue.put(("batch", batch))
-        queue.put(("done", None))
+            send("batch", batch)
+        send("done", None)
     except ParseError as error:
-        queue.put(("parse", (error.path, error.line, error.message)))
+        send("parse", (error.path, error.line, error.message))
     except ChatAuditError as error:
-        queue.put(("chataudit", str(error)))
+        send("chataudit", str(error))
     except MemoryError:
-        queue.put(("memory", "the parsing process ran out of memory"))
+        send("memory", "the parsing process ran out of memory")
     except Exception as error:  # noqa: BLE001 — reported by the importer as this file's error
-        queue.put(("failure", (type(error).__name__, str(error))))
+        send("failure", (type(error).__name__, str(error)))
+    out.flush()
 
 
 @contextmanager
 def prepared_in_child(module, unit: Path, options: ParseOptions) -> Iterator[Iterator[list]]:
-    """The store's prepared batches of ``unit``, made by a second process (spawned: safe beside
-    threads) through a bounded queue; the process is stopped on exit, whatever happened."""
-    import multiprocessing
-    import queue as queues
+    """The store's prepared batches of ``unit``, made by a second process through a pipe (bounded:
+    the child waits while the pipe is full, so at most a batch or two are in flight); the process
+    is stopped on exit, whatever happened. A plain subprocess, not multiprocessing: nothing of the
+    caller's ``__main__`` is re-run, and it is safe beside threads (the web app's jobs)."""
+    import pickle
+    import struct
+    import subprocess
+    import sys
 
-    context = multiprocessing.get_context("spawn")
-    channel = context.Queue(maxsize=PIPELINE_QUEUE)
-    process = context.Process(target=_prepare_worker, args=(module.__name__, str(unit), options, channel),
-                              daemon=True, name="chataudit-parse")
-    process.start()
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    errors = tempfile.TemporaryFile()  # a file, not a pipe: a chatty child never blocks on it
+    process = subprocess.Popen([sys.executable, "-m", "chataudit.importer"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=errors, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        process.stdin.write(pickle.dumps((module.__name__, str(unit), options)))
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    pipe = process.stdout
 
     def batches() -> Iterator[list]:
         while True:
-            try:
-                kind, payload = channel.get(timeout=1.0)
-            except queues.Empty:
-                if not process.is_alive():
-                    raise ChatAuditError(f"{unit}: the parsing process stopped (exit code {process.exitcode})") from None
-                continue
+            head = pipe.read(8)
+            if len(head) < 8:
+                process.wait()
+                errors.seek(0)
+                why = (errors.read().decode(errors="replace").strip().splitlines() or [""])[-1]
+                raise ChatAuditError(f"{unit}: the parsing process stopped (exit code {process.returncode})"
+                                     + (f": {why}" if why else ""))
+            kind, payload = pickle.loads(pipe.read(struct.unpack("<Q", head)[0]))
             if kind == "batch":
                 yield payload
             elif kind == "done":
@@ -496,11 +521,11 @@ def prepared_in_child(module, unit: Path, options: ParseOptions) -> Iterator[Ite
     try:
         yield batches()
     finally:
-        if process.is_alive():
+        if process.poll() is None:
             process.kill()
-        process.join()
-        channel.close()
-        channel.join_thread()
+        process.wait()
+        pipe.close()
+        errors.close()
 
 
 @contextmanager
@@ -520,3 +545,7 @@ def temporary_archive(archive: Archive, path: str | Path, tz: str | None = None)
                 if outcome.error:
                     raise ChatAuditError(outcome.error)
             yield temporary
+
+
+if __name__ == "__main__":
+    _prepare_worker()

@@ -144,6 +144,9 @@ class Archive:
         # called as hook(archive, source_id) inside each source's import transaction, after its
         # messages are stored; an exception rolls the whole source back (the ledger signs here)
         self.after_import: list[Callable[["Archive", int], None]] = []
+        # called as hook(archive, source_id, first_new_id, batch_number) after each stored batch of an
+        # import, numbered from 0 (the ledger makes the batch's message leaves while the next is parsed)
+        self.after_batch: list[Callable[["Archive", int, int, int], None]] = []
         # called as hook(archive) by close(), after the last commit (the ledger tells its witness file)
         self.on_close: list[Callable[["Archive"], None]] = []
         _check_location(self.path, create)
@@ -303,7 +306,7 @@ class Archive:
         self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging_rows ({MESSAGE_COLUMNS}, body)")
         stage = f"INSERT INTO temp.staging_rows ({MESSAGE_COLUMNS}, body) VALUES ({', '.join('?' * 22)})"
         batch: list[tuple] = []
-        total = 0
+        total = stored = 0
         # a record's conversation may be stored under another native id (see _resolve_conversation)
         filed_as: dict[tuple[str, str], str] = {}
         for items in batches:
@@ -331,17 +334,18 @@ class Archive:
                               int.from_bytes(digest[:8], "big", signed=True), occurrence, body))
                 total += 1
                 if len(batch) >= BATCH:
-                    self._store_batch(stage, batch, source_id)
+                    self._store_batch(stage, batch, source_id, stored)
+                    stored += 1
                     batch.clear()
                     if progress is not None:
                         progress(total)
         if batch:
-            self._store_batch(stage, batch, source_id)
+            self._store_batch(stage, batch, source_id, stored)
         if progress is not None:
             progress(total)
         return total
 
-    def _store_batch(self, stage: str, batch: list[tuple], source_id: int) -> None:
+    def _store_batch(self, stage: str, batch: list[tuple], source_id: int, number: int) -> None:
         """Stage a batch, keep the messages not yet archived with their full-text rows, and record
         this source's sighting of every message in the batch (new or already there): set-based."""
         db = self.db
@@ -368,6 +372,8 @@ class Archive:
             (ROWID_SHIFT, before),
         )
         db.execute("DELETE FROM temp.staging_rows")
+        for hook in self.after_batch:
+            hook(self, source_id, before + 1, number)
 
     def _resolve_conversation(self, conversation: Conversation) -> tuple[int, str]:
         """(archive id, native id) the conversation is stored under, creating it if need be.
