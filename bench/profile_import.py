@@ -46,18 +46,22 @@ started = time.perf_counter()
 for _ in importer.storable(generic.parse(Path(src), ParseOptions(tz=zone("Asia/Shanghai"))), src):
     pass
 parse_alone = time.perf_counter() - started
+cpu_started = time.process_time()
 
 for owner, name, label in [
-    (store.Archive, "_insert_records", "parse + rows + store messages/sightings"),
-    (store.Archive, "_store_batch", "  SQL: stage, insert messages, sightings"),
+    (store.Archive, "_insert_records", "parse + rows + store messages/sightings/FTS (+ leaves per batch)"),
+    (store.Archive, "_store_batch", "  SQL: stage, insert messages, sightings, FTS rows"),
     (store, "message_row", "  message_row (content hash, row)"),
     (store.Archive, "_index_new_messages", "full-text index"),
     (store.Archive, "refresh_conversation_stats", "conversation stats"),
     (log.Ledger, "_append_messages", "ledger: message leaves"),
+    (log.Ledger, "_message_leaf_rows", "  leaves: salts, leaf bytes, hashes, fingerprints"),
     (log.Ledger, "_insert_leaves", "  SQL: insert leaves"),
-    (log.Ledger, "_append_sightings", "ledger: sightings leaf"),
-    (log.Ledger, "_append_conversations", "ledger: conversations leaf"),
-    (log.Ledger, "_write_checkpoint", "ledger: checkpoint"),
+    (log._ImportLeaves, "add", "ledger: message leaves of each batch (read back, make, insert)"),
+    (log._ImportLeaves, "finish", "ledger: source leaf, tree, sightings, conversations, checkpoint"),
+    (log.Ledger, "_append_sightings", "  ledger: sightings leaf"),
+    (log.Ledger, "_append_conversations", "  ledger: conversations leaf"),
+    (log.Ledger, "_write_checkpoint", "  ledger: checkpoint"),
 ]:
     if hasattr(owner, name):
         timed(owner, name, label)
@@ -65,10 +69,11 @@ for owner, name, label in [
 started = time.perf_counter()
 with Archive(db) as archive:
     summary = importer.import_paths(archive, [src], tz="Asia/Shanghai")
-    commit_started = time.perf_counter()
 total = time.perf_counter() - started
 assert not summary.errors, summary.errors
-print(json.dumps({"total": total, "parse alone": parse_alone, "messages": summary.as_dict()["new"], "phases": phases}))
+import resource
+child = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"cpu": time.process_time() - cpu_started, "child_cpu": child.ru_utime + child.ru_stime, "total": total, "parse alone": parse_alone, "messages": summary.as_dict()["new"], "phases": phases}))
 """
 
 
@@ -85,6 +90,7 @@ def main() -> None:
                                        capture_output=True, text=True).stdout)
     total = result["total"]
     print(f"import of {result['messages']:,} messages: {total:.2f} s ({result['messages'] / total:,.0f} msg/s)")
+    print(f"  CPU: this process {result['cpu']:.2f} s, the parsing process {result['child_cpu']:.2f} s")
     print(f"  {'parse alone (format + importer checks), before the import':58s} {result['parse alone']:7.2f} s")
     for label, seconds in result["phases"].items():
         print(f"  {label:58s} {seconds:7.2f} s  {100 * seconds / total:5.1f} %")

@@ -79,6 +79,8 @@ def _inputs(folder: Path) -> list[Path]:
 def _logical(archive: Archive) -> dict:
     db = archive.db
     ledger = Ledger(archive)
+    # the full-text index is contentless: compare its token instances
+    db.execute("CREATE VIRTUAL TABLE temp.fts_instances USING fts5vocab(main, message_fts, 'instance')")
     leaves = [[kind, leaf_hash.hex()] for kind, leaf_hash in
               db.execute("SELECT kind, leaf_hash FROM ledger_leaves ORDER BY idx")]
     checkpoint = ledger.latest_checkpoint()
@@ -100,7 +102,7 @@ def _logical(archive: Archive) -> dict:
                                    " message_id, extras FROM sightings ORDER BY source, message"),
         "ledger_sightings_digest": digest("SELECT source, leaf, hash, salt FROM ledger_sightings ORDER BY source, leaf"),
         "salts_digest": digest("SELECT idx, salts, fields, conversation, sent_at_ms, sender FROM ledger_leaves ORDER BY idx"),
-        "fts_digest": digest("SELECT rowid, body FROM message_fts ORDER BY rowid"),
+        "fts_digest": digest("SELECT term, doc, col, offset FROM temp.fts_instances ORDER BY doc, offset, term"),
     }
 
 

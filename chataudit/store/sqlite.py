@@ -353,23 +353,27 @@ class Archive:
         before = db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
         db.execute(f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS})"
                    f" SELECT {MESSAGE_COLUMNS} FROM temp.staging_rows ORDER BY rowid")
+        inserted, first = db.execute("SELECT changes(), min(rowid) FROM temp.staging_rows").fetchone()
+        if inserted == len(batch):
+            # every staged row is a new message, numbered in staging order: no lookup needed
+            message, where, params = "s.rowid + ?", "", [before - first + 1]
+        else:
+            # some were already archived: each staged row's message is found by its identity
+            message, where, params = "m.id", (" JOIN messages m ON m.conversation = s.conversation"
+                                              " AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key"
+                                              " AND m.occurrence = s.occurrence"), []
         db.execute(
             "INSERT OR IGNORE INTO sightings (source, message, position, sender_name, utc_offset_min,"
             " edited_at_ms, message_id, extras)"
-            " SELECT ?, m.id, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id, s.extras"
-            " FROM temp.staging_rows s JOIN messages m ON m.conversation = s.conversation"
-            " AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key AND m.occurrence = s.occurrence"
-            " ORDER BY s.rowid",
-            (source_id,),
+            f" SELECT ?, {message}, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id,"
+            f" s.extras FROM temp.staging_rows s{where} ORDER BY s.rowid",
+            (source_id, *params),
         )
         # the index bodies were made with the rows (index_body, maybe in the parsing process)
         db.execute(
-            "INSERT INTO message_fts (rowid, body)"
-            " SELECT (m.sent_at_ms / 1000) * ? + m.id, s.body"
-            " FROM temp.staging_rows s JOIN messages m ON m.conversation = s.conversation"
-            " AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key AND m.occurrence = s.occurrence"
-            " WHERE m.id > ?",
-            (ROWID_SHIFT, before),
+            f"INSERT INTO message_fts (rowid, body) SELECT (s.sent_at_ms / 1000) * ? + {message}, s.body"
+            f" FROM temp.staging_rows s{where} WHERE {message} > ?",
+            (ROWID_SHIFT, *params, *params, before),
         )
         db.execute("DELETE FROM temp.staging_rows")
         for hook in self.after_batch:
