@@ -17,7 +17,6 @@ import re
 import sqlite3
 import stat
 import threading
-import time
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -138,7 +137,7 @@ class Watcher:
 
     def __init__(self, archive: Archive, folders: list[Path], *, tz: str | None = None, label: str | None = None,
                  me: str | None = None, settle: float = DEFAULT_SETTLE,
-                 on_event: Callable[[Event], None] | None = None):
+                 on_event: Callable[[Event], None] | None = None, stop: threading.Event | None = None):
         missing = [str(f) for f in folders if not Path(f).is_dir()]
         if missing:
             raise ChatAuditError(f"{', '.join(missing)}: no such folder")
@@ -146,6 +145,7 @@ class Watcher:
         self.folders = [Path(f).absolute() for f in folders]
         self.tz, self.label, self.me, self.settle = tz, label, me, settle
         self.on_event = on_event or (lambda event: None)
+        self.stop = stop or threading.Event()  # set: stop after the file being imported
 
     def _known(self, path: str) -> sqlite3.Row | None:
         return self.archive.db.execute("SELECT * FROM watch_files WHERE path = ?", (path,)).fetchone()
@@ -166,14 +166,15 @@ class Watcher:
         written are looked at again after ``settle`` seconds, then left for the next look."""
         events: list[Event] = []
         waiting = self._pass([p for folder in self.folders for p in candidate_files(folder)], events, first=True)
-        if waiting:
-            time.sleep(self.settle)
+        if waiting and not self.stop.wait(self.settle):
             self._pass(waiting, events, first=False)
         return events
 
     def _pass(self, paths: list[Path], events: list[Event], first: bool) -> list[Path]:
         still: list[Path] = []
         for path in paths:
+            if self.stop.is_set():
+                return []
             try:
                 info = path.stat()
             except OSError:
@@ -236,6 +237,7 @@ def watch(archive_path: Path, folders: list[Path], *, interval: float = DEFAULT_
     with WatchLock(archive_path):
         while True:
             with Archive(archive_path, on_wait=on_wait) as archive:
-                Watcher(archive, folders, tz=tz, label=label, me=me, settle=settle, on_event=on_event).look()
+                Watcher(archive, folders, tz=tz, label=label, me=me, settle=settle, on_event=on_event,
+                        stop=stop).look()
             if once or stop.wait(interval):
                 return
