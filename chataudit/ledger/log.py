@@ -573,21 +573,25 @@ class Ledger:
         Streamed in batches in leaf order (a source may hold millions of sightings), so the digest
         is computed as they pass and memory stays flat.
         """
-        digest, count, batch = hashlib.sha256(), 0, []
+        digest, count = hashlib.sha256(), 0
         insert = "INSERT INTO ledger_sightings (source, leaf, hash, salt) VALUES (?, ?, ?, ?)"
-        for row in _rows(self.db, f"SELECT * FROM ({L.SIGHTINGS_QUERY}) ORDER BY 1", (source_id,)):
-            if row[0] is None:
-                raise ChatAuditError(f"source {source_id} holds message {row[1]}, which is not in the ledger; "
-                                     "run `chataudit verify`")
-            salt = os.urandom(L.SALT_BYTES)
-            value = L.sighting_hash(row, salt)
-            digest.update(value)
-            batch.append((source_id, row[0], value, salt))
-            count += 1
-            if len(batch) >= BATCH:
-                self.db.executemany(insert, batch)
-                batch.clear()
-        self.db.executemany(insert, batch)
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        cursor.execute(f"SELECT * FROM ({L.SIGHTINGS_QUERY}) ORDER BY 1", (source_id,))
+        sighting_hash, size = L.sighting_hash, L.SALT_BYTES
+        while rows := cursor.fetchmany(BATCH):
+            pool = os.urandom(size * len(rows))  # the batch's salts in one draw, in the same order
+            batch = []
+            for i, row in enumerate(rows):
+                if row[0] is None:
+                    raise ChatAuditError(f"source {source_id} holds message {row[1]}, which is not in the ledger; "
+                                         "run `chataudit verify`")
+                salt = pool[size * i:size * (i + 1)]
+                value = sighting_hash(row, salt)
+                digest.update(value)
+                batch.append((source_id, row[0], value, salt))
+            count += len(batch)
+            self.db.executemany(insert, batch)
         self._append_leaf(builder, L.SIGHTINGS, source_id, L.sightings_leaf_of(source_sha256, count, digest.digest()))
 
     def _append_conversations(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
