@@ -229,3 +229,22 @@ def test_grown_re_exports_add_only_their_new_messages(tmp_path, fixture, cut, ea
     assert _count(db) == total
     # both copies are witnesses: every message of the early copy is seen by two sources
     assert _count(db, "SELECT count(*) FROM sightings") == total + early_new
+
+
+def test_sigterm_stops_the_watcher_cleanly(tmp_path):
+    folder, db = tmp_path / "drop", tmp_path / "a.db"
+    folder.mkdir()
+    shutil.copyfile(ALICE, folder / "alice.txt")
+    env = {**os.environ, "CHATAUDIT_DB": str(db), "CHATAUDIT_TZ": "Asia/Shanghai"}
+    process = subprocess.Popen([str(Path(sys.executable).with_name("chataudit")), "watch", str(folder),
+                                "--interval", "30s", "--settle", "0.05s"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert "imported 14 new of 14 messages" in process.stdout.readline()
+        process.send_signal(signal.SIGTERM)  # while it sleeps until the next look
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with WatchLock(db):  # released
+        pass
