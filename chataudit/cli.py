@@ -288,6 +288,10 @@ def watch_command(ctx: click.Context, folders: tuple[str, ...], interval: str, s
     from . import watch as watch_api
 
     every, wait = watch_api.parse_duration(interval), watch_api.parse_duration(settle)
+    if tz:
+        from .model import zone
+
+        zone(tz)  # an unknown zone is an error before the first look, not a refusal of every file
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
@@ -298,8 +302,8 @@ def watch_command(ctx: click.Context, folders: tuple[str, ...], interval: str, s
             click.echo(event.line(), err=event.status in ("refused", "error"))
         sys.stdout.flush()
 
-    with open_archive(ctx, create=True):
-        pass  # made (or migrated) before the first look, so a mistyped --db fails now
+    with open_archive(ctx):
+        pass  # an existing archive (a mistyped --db must not become a new one), migrated before the first look
     try:
         watch_api.watch(ctx.find_root().obj["db"], [Path(f) for f in folders], interval=every, once=once,
                         settle=wait, tz=tz, label=label, me=me, on_event=log, stop=stop)

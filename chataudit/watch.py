@@ -236,7 +236,7 @@ def watch(archive_path: Path, folders: list[Path], *, interval: float = DEFAULT_
     stop = stop or threading.Event()
     with WatchLock(archive_path):
         while True:
-            with Archive(archive_path, on_wait=on_wait) as archive:
+            with Archive(archive_path, create=False, on_wait=on_wait) as archive:
                 Watcher(archive, folders, tz=tz, label=label, me=me, settle=settle, on_event=on_event,
                         stop=stop).look()
             if once or stop.wait(interval):

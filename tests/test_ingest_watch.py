@@ -184,6 +184,14 @@ def test_a_bad_file_is_refused_and_never_stops_the_watcher(tmp_path):
     assert [(Path(e.path).name, e.status) for e in _look(db, folder)] == [("notes.txt", "already_imported")]
 
 
+def test_a_mistyped_archive_is_refused_not_created(tmp_path):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "typo.db"), "watch", str(folder), "--once"])
+    assert result.exit_code == 1 and "no such archive" in result.output
+    assert not (tmp_path / "typo.db").exists()
+
+
 def test_two_watchers_on_one_archive_the_second_refuses(tmp_path):
     folder, db = tmp_path / "drop", tmp_path / "a.db"
     folder.mkdir()
@@ -235,6 +243,7 @@ def test_sigterm_stops_the_watcher_cleanly(tmp_path):
     folder, db = tmp_path / "drop", tmp_path / "a.db"
     folder.mkdir()
     shutil.copyfile(ALICE, folder / "alice.txt")
+    Archive(db).close()
     env = {**os.environ, "CHATAUDIT_DB": str(db), "CHATAUDIT_TZ": "Asia/Shanghai"}
     process = subprocess.Popen([str(Path(sys.executable).with_name("chataudit")), "watch", str(folder),
                                 "--interval", "30s", "--settle", "0.05s"], stdout=subprocess.PIPE,
