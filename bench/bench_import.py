@@ -56,8 +56,9 @@ def run_import(db: Path, source: Path, code: Path | None = None) -> dict:
     return json.loads(output)
 
 
-def floor(db: Path, source: Path) -> float:
-    """Bare sqlite3: same schema, same rows, executemany, same FTS rows; nothing else."""
+def floor(db: Path, source: Path, bare: bool = False) -> float:
+    """Bare sqlite3: same schema, same rows, executemany, same FTS rows; nothing else. ``bare``:
+    the messages and their FTS rows only (issue 14's floor: no sightings, no ledger rows)."""
     from chataudit.formats import ParseOptions, generic
     from chataudit.model import zone
     from chataudit.store import Archive
@@ -92,6 +93,9 @@ def floor(db: Path, source: Path) -> float:
             " utc_offset_min, kind, text, reply_to, edited_at_ms, amount, currency, attachments, is_me, extras,"
             " source, position, content_hash, content_key, occurrence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         db_.executemany("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", bodies)
+        if bare:
+            db_.execute("COMMIT")
+            return time.perf_counter() - started
         db_.executemany("INSERT INTO sightings (source, message, position, sender_name, utc_offset_min,"
                         " edited_at_ms, message_id, extras) VALUES (?,?,?,?,?,?,?,?)", sightings)
         db_.executemany("INSERT INTO ledger_leaves (idx, kind, ref, leaf_hash, conversation, sent_at_ms, sender,"
@@ -128,6 +132,10 @@ def main() -> None:
           f" {result['child_cpu']:.1f} s")
     print(f"  floor (sqlite3)  : {floor_seconds:7.2f} s  {floor_rate:10,.0f} msg/s  (executemany of prebuilt message, FTS, sighting and leaf rows)")
     print(f"  ratio            : {result['seconds'] / floor_seconds:.2f}x the floor's time")
+    bare_seconds = floor(OUT / "floor-bare.db", source, bare=True)
+    print(f"  bare floor       : {bare_seconds:7.2f} s  {count / bare_seconds:10,.0f} msg/s  (messages and FTS rows only)"
+          f"  ratio {result['seconds'] / bare_seconds:.2f}x" +
+          (f", before {earlier['seconds'] / bare_seconds:.2f}x" if earlier else ""))
     # peak RSS at a tenth of the size shows whether memory grows with the file
     if count >= 100_000:
         small = OUT / f"generated-{count // 10}.jsonl"
