@@ -146,6 +146,8 @@ class Watcher:
         self.tz, self.label, self.me, self.settle = tz, label, me, settle
         self.on_event = on_event or (lambda event: None)
         self.stop = stop or threading.Event()  # set: stop after the file being imported
+        # the archive's own files (the database, its -wal, key, witness, lock) when it sits in a watched folder
+        self.own_prefix = str(Path(archive.path).absolute())
 
     def _known(self, path: str) -> sqlite3.Row | None:
         return self.archive.db.execute("SELECT * FROM watch_files WHERE path = ?", (path,)).fetchone()
@@ -165,7 +167,8 @@ class Watcher:
         """One look at every folder: import what is complete and new or changed; files still being
         written are looked at again after ``settle`` seconds, then left for the next look."""
         events: list[Event] = []
-        waiting = self._pass([p for folder in self.folders for p in candidate_files(folder)], events, first=True)
+        paths = [p for folder in self.folders for p in candidate_files(folder) if not str(p).startswith(self.own_prefix)]
+        waiting = self._pass(paths, events, first=True)
         if waiting and not self.stop.wait(self.settle):
             self._pass(waiting, events, first=False)
         return events

@@ -257,3 +257,11 @@ def test_sigterm_stops_the_watcher_cleanly(tmp_path):
             process.kill()
     with WatchLock(db):  # released
         pass
+
+
+def test_the_archive_in_a_watched_folder_is_not_imported_into_itself(tmp_path):
+    db = tmp_path / "archive.db"
+    shutil.copyfile(ALICE, tmp_path / "alice.txt")
+    events = _look(db, tmp_path)  # the folder holds archive.db, its -wal and -shm, its key and witness
+    assert [(Path(e.path).name, e.status) for e in events] == [("alice.txt", "imported")]
+    assert _look(db, tmp_path) == []
