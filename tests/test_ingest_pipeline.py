@@ -91,3 +91,26 @@ def test_the_parsing_process_is_stopped_when_the_import_fails(tmp_path, monkeypa
         assert "the signing hook failed" in summary.as_dict()["errors"][0]
         assert archive.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
     assert _children() == before
+
+
+def test_a_rolled_back_import_leaves_nothing_for_the_next_one(tmp_path, monkeypatch):
+    """The leaves of a failed import's batches went with its transaction: the next import (which
+    may get the same source id) signs only its own."""
+    shutil.copyfile(FIXTURES / "wecom" / "archive.jsonl", tmp_path / "good.jsonl")
+    (tmp_path / "conversations-only.jsonl").write_text("", encoding="utf-8")
+    with Archive(tmp_path / "a.db") as archive:
+        calls = []
+
+        def fail_once(archive_, source_id):
+            calls.append(source_id)
+            if len(calls) == 1:
+                raise RuntimeError("failed after its batches were stored")
+
+        archive.after_import.insert(0, fail_once)
+        first = import_paths(archive, [tmp_path / "good.jsonl"], tz="Asia/Shanghai")
+        assert "failed after its batches" in first.as_dict()["errors"][0]
+        second = import_paths(archive, [tmp_path / "good.jsonl"], tz="Asia/Shanghai")
+        assert not second.errors and second.as_dict()["new"] > 0
+        assert calls[0] == calls[1]  # the same source id, reused after the rollback
+        report = verify_archive(archive)
+    assert report.ok, report.as_dict()

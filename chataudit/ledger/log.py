@@ -812,6 +812,14 @@ class _ImportLeaves:
             self.next_idx += len(leaves_rows)
             ledger._insert_leaves(leaves_rows)
 
+    def current(self) -> bool:
+        """True when the leaves stored so far are this import's and nothing else's (not those of an
+        earlier import that was rolled back and had the same source id)."""
+        latest = self.ledger.latest_checkpoint()
+        return (self.builder.size == self.source_idx == (latest.tree_size if latest else 0)
+                and self.ledger.leaf_count() == (self.next_idx if self.next_idx > self.source_idx + 1
+                                                 else self.source_idx))  # messages after the source's place
+
     def finish(self) -> CheckpointRecord:
         """The source leaf, the stored message leaves, the sightings and conversations leaves and a
         signed checkpoint over the new head."""
@@ -885,7 +893,7 @@ def after_import(archive, source_id: int) -> None:
     """The import hook: runs inside the source's transaction, so a failure imports nothing."""
     state = getattr(archive, "ledger_import", None)
     archive.ledger_import = None
-    if state is not None and state[0] == source_id and state[1] is not None:
+    if state is not None and state[0] == source_id and state[1] is not None and state[1].current():
         ledger = state[1].ledger
         with _transaction(ledger.db, ledger._sync_witness_or_warn):
             state[1].finish()
