@@ -81,7 +81,10 @@ class WatchLock:
         self.handle: Any = None
 
     def __enter__(self) -> "WatchLock":
-        import fcntl
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            raise ChatAuditError("watch needs a system with flock (Linux, macOS, BSD)") from None
 
         handle = open(self.path, "a+")
         try:
