@@ -57,13 +57,13 @@ for owner, name, label in [
     (log.Ledger, "_append_messages", "ledger: message leaves"),
     (log.Ledger, "_message_leaf_rows", "  leaves: salts, leaf bytes, hashes, fingerprints"),
     (log.Ledger, "_insert_leaves", "  SQL: insert leaves"),
-    (log._ImportLeaves, "add", "ledger: message leaves of each batch (read back, make, insert)"),
-    (log._ImportLeaves, "finish", "ledger: source leaf, tree, sightings, conversations, checkpoint"),
+    (getattr(log, "_ImportLeaves", None), "add", "ledger: message leaves of each batch (read back, make, insert)"),
+    (getattr(log, "_ImportLeaves", None), "finish", "ledger: source leaf, tree, sightings, conversations, checkpoint"),
     (log.Ledger, "_append_sightings", "  ledger: sightings leaf"),
     (log.Ledger, "_append_conversations", "  ledger: conversations leaf"),
     (log.Ledger, "_write_checkpoint", "  ledger: checkpoint"),
 ]:
-    if hasattr(owner, name):
+    if owner is not None and hasattr(owner, name):
         timed(owner, name, label)
 
 started = time.perf_counter()
