@@ -4,7 +4,10 @@ The floor inserts the very same rows (already built in memory, so no parsing or 
 executemany into the same tables with the same indexes — messages, the FTS index, sightings, the
 ledger's leaves and its kept sighting hashes — in one transaction: the least any importer into this schema can cost.
 
-    python bench/bench_import.py [MESSAGES]    (default 1,000,000)
+    python bench/bench_import.py [MESSAGES] [--before DIR]    (default 1,000,000)
+
+``--before DIR``: also import with the code in DIR (a checkout of an earlier commit, e.g.
+``git worktree add /tmp/before <commit>``), in the same run, for a before/after table.
 """
 
 from __future__ import annotations
@@ -36,20 +39,26 @@ elapsed = time.perf_counter() - started
 assert not summary.errors, summary.errors
 # VmHWM, not ru_maxrss: the latter survives exec and would report the parent's peak
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
-print(json.dumps({"seconds": elapsed, "new": summary.as_dict()["new"], "peak_rss_mb": hwm / 1024}))
+import resource
+own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": elapsed, "new": summary.as_dict()["new"], "peak_rss_mb": hwm / 1024,
+                  "cpu": own.ru_utime + own.ru_stime, "child_cpu": children.ru_utime + children.ru_stime,
+                  "child_peak_rss_mb": children.ru_maxrss / 1024}))
 """
 
 
-def run_import(db: Path, source: Path) -> dict:
+def run_import(db: Path, source: Path, code: Path | None = None) -> dict:
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(code)) if code else None
     output = subprocess.run([sys.executable, "-c", CHILD, str(db), str(source)], check=True,
-                            capture_output=True, text=True).stdout
+                            capture_output=True, text=True, env=env, cwd=code).stdout
     return json.loads(output)
 
 
-def floor(db: Path, source: Path) -> float:
-    """Bare sqlite3: same schema, same rows, executemany, same FTS rows; nothing else."""
+def floor(db: Path, source: Path, bare: bool = False) -> float:
+    """Bare sqlite3: same schema, same rows, executemany, same FTS rows; nothing else. ``bare``:
+    the messages and their FTS rows only (issue 14's floor: no sightings, no ledger rows)."""
     from chataudit.formats import ParseOptions, generic
     from chataudit.model import zone
     from chataudit.store import Archive
@@ -84,6 +93,9 @@ def floor(db: Path, source: Path) -> float:
             " utc_offset_min, kind, text, reply_to, edited_at_ms, amount, currency, attachments, is_me, extras,"
             " source, position, content_hash, content_key, occurrence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         db_.executemany("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", bodies)
+        if bare:
+            db_.execute("COMMIT")
+            return time.perf_counter() - started
         db_.executemany("INSERT INTO sightings (source, message, position, sender_name, utc_offset_min,"
                         " edited_at_ms, message_id, extras) VALUES (?,?,?,?,?,?,?,?)", sightings)
         db_.executemany("INSERT INTO ledger_leaves (idx, kind, ref, leaf_hash, conversation, sent_at_ms, sender,"
@@ -94,20 +106,36 @@ def floor(db: Path, source: Path) -> float:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    args = sys.argv[1:]
+    before = None
+    if "--before" in args:
+        at = args.index("--before")
+        before = Path(args[at + 1]).resolve()
+        del args[at:at + 2]
+    count = int(args[0]) if args else 1_000_000
     OUT.mkdir(exist_ok=True)
     source = OUT / f"generated-{count}.jsonl"
     if not source.exists():
         generate(source, count)
     size_mb = source.stat().st_size / 1e6
+    earlier = run_import(OUT / "import-before.db", source, before) if before else None
     result = run_import(OUT / "import.db", source)
     floor_seconds = floor(OUT / "floor.db", source)
     rate = result["new"] / result["seconds"]
     floor_rate = count / floor_seconds
     print(f"import of {count:,} messages ({size_mb:.0f} MB generic JSONL, Chinese/English, FTS-indexed)")
-    print(f"  chataudit import : {result['seconds']:7.2f} s  {rate:10,.0f} msg/s  peak RSS {result['peak_rss_mb']:.0f} MB")
+    if earlier:
+        print(f"  before ({before.name:9s}): {earlier['seconds']:7.2f} s  {earlier['new'] / earlier['seconds']:10,.0f} msg/s"
+              f"  peak RSS {earlier['peak_rss_mb']:.0f} MB  CPU {earlier['cpu']:.1f} s  ratio {earlier['seconds'] / floor_seconds:.2f}x")
+    print(f"  chataudit import : {result['seconds']:7.2f} s  {rate:10,.0f} msg/s  peak RSS {result['peak_rss_mb']:.0f} MB"
+          f" (parsing process {result['child_peak_rss_mb']:.0f} MB)  CPU {result['cpu']:.1f} s + parsing process"
+          f" {result['child_cpu']:.1f} s")
     print(f"  floor (sqlite3)  : {floor_seconds:7.2f} s  {floor_rate:10,.0f} msg/s  (executemany of prebuilt message, FTS, sighting and leaf rows)")
     print(f"  ratio            : {result['seconds'] / floor_seconds:.2f}x the floor's time")
+    bare_seconds = floor(OUT / "floor-bare.db", source, bare=True)
+    print(f"  bare floor       : {bare_seconds:7.2f} s  {count / bare_seconds:10,.0f} msg/s  (messages and FTS rows only)"
+          f"  ratio {result['seconds'] / bare_seconds:.2f}x" +
+          (f", before {earlier['seconds'] / bare_seconds:.2f}x" if earlier else ""))
     # peak RSS at a tenth of the size shows whether memory grows with the file
     if count >= 100_000:
         small = OUT / f"generated-{count // 10}.jsonl"

@@ -284,6 +284,50 @@ def _import_with_progress(archive: Archive, paths: list[str], format_name: str, 
                                      me=me, on_progress=on_progress, anchor_date=anchor_date)
 
 
+@cli.command("watch")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--interval", default="60s", show_default=True, help="Time between looks (30s, 5m, 1h).")
+@click.option("--settle", default="2s", show_default=True,
+              help="A new or changed file is looked at again after this long; imported once unchanged.")
+@click.option("--once", is_flag=True, help="One look, then exit (for a timer or cron).")
+@click.option("--label", help="Source label for every file imported.")
+@click.option("--tz", help="Zone of wall-clock times in the exports (as for import).")
+@click.option("--me", help="Your own display name in the exports (as for import).")
+@json_option
+@click.pass_context
+@friendly_errors
+def watch_command(ctx: click.Context, folders: tuple[str, ...], interval: str, settle: str, once: bool,
+                  label: str | None, tz: str | None, me: str | None, as_json: bool) -> None:
+    """Import new and grown export files dropped in FOLDERS, until stopped (Ctrl-C, SIGTERM)."""
+    import signal
+    import threading
+
+    from . import watch as watch_api
+
+    every, wait = watch_api.parse_duration(interval), watch_api.parse_duration(settle)
+    if tz:
+        from .model import zone
+
+        zone(tz)  # an unknown zone is an error before the first look, not a refusal of every file
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def log(event: watch_api.Event) -> None:
+        if as_json:
+            write_jsonl([event.as_dict()], sys.stdout)
+        else:
+            click.echo(event.line(), err=event.status in ("refused", "error"))
+        sys.stdout.flush()
+
+    with open_archive(ctx):
+        pass  # an existing archive (a mistyped --db must not become a new one), migrated before the first look
+    try:
+        watch_api.watch(ctx.find_root().obj["db"], [Path(f) for f in folders], interval=every, once=once,
+                        settle=wait, tz=tz, label=label, me=me, on_event=log, stop=stop)
+    except KeyboardInterrupt:
+        pass
+
+
 @cli.command()
 @json_option
 @click.pass_context

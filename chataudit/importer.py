@@ -391,7 +391,11 @@ def _import_unit(
     # (messages read, phase): phases after reading are "indexing" and "signing"
     progress = (lambda n, phase=None: on_progress(shown, n, phase)) if on_progress else None
     try:
-        result: ImportResult = archive.import_records(source, storable(module.parse(unit, options), str(unit)), progress)
+        if size >= PIPELINE_MIN_BYTES and archive.source_by_sha256(sha256) is None:
+            with prepared_in_child(module, unit, options) as batches:
+                result: ImportResult = archive.import_records(source, (), progress, prepared=batches)
+        else:
+            result = archive.import_records(source, storable(module.parse(unit, options), str(unit)), progress)
     except ParseError as error:
         error.path = shown if error.path == str(unit) else error.path.replace(str(unit), shown)
         where = f"{error.path}:{error.line}" if error.line is not None else error.path
@@ -400,7 +404,8 @@ def _import_unit(
         raise  # the archive (wrong key, locked, disk full) or the machine, not this file: stop
     except Exception as error:  # noqa: BLE001 — one bad file never stops the others
         # a parser bug or an input shape it did not foresee: still one line, still nothing imported
-        return FileOutcome(shown, module.NAME, error=f"{shown}: cannot read as {module.NAME}: {type(error).__name__}: {error}")
+        kind = error.kind if isinstance(error, ParserFailure) else type(error).__name__
+        return FileOutcome(shown, module.NAME, error=f"{shown}: cannot read as {module.NAME}: {kind}: {error}")
     return FileOutcome(shown, module.NAME, result.messages, result.new, result.already_imported)
 
 
@@ -416,6 +421,114 @@ def storable(records: Iterator[Record], path: str) -> Iterator[Record]:
             if problem:
                 raise ParseError(path, record.position, problem)
         yield record
+
+
+# ---- parsing in a second process -----------------------------------------------------------------
+
+# A file this large is parsed, checked, hashed and full-text-tokenized in a second process while
+# this one writes (a bounded queue of batches between them); below it, starting that process costs
+# more than it saves.
+PIPELINE_MIN_BYTES = 8 << 20
+
+
+class ParserFailure(Exception):
+    """An unexpected error of the format's parser in the parsing process (``kind``: its type name)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _prepare_worker() -> None:
+    """The parsing process (``python -m chataudit.importer``): reads (format module, path, options)
+    pickled on stdin and writes the store's prepared batches to stdout, each a length-prefixed
+    pickle, then a last ("done", None); an error is sent as data (its type and message)."""
+    import importlib
+    import pickle
+    import struct
+    import sys
+
+    from .store.sqlite import prepare
+
+    out = sys.stdout.buffer
+
+    def send(kind: str, payload: object) -> None:
+        data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(struct.pack("<Q", len(data)) + data)
+
+    module_name, path, options = pickle.load(sys.stdin.buffer)
+    try:
+        module = importlib.import_module(module_name)
+        for batch in prepare(storable(module.parse(Path(path), options), path)):
+            send("batch", batch)
+        send("done", None)
+    except ParseError as error:
+        send("parse", (error.path, error.line, error.message))
+    except ChatAuditError as error:
+        send("chataudit", str(error))
+    except MemoryError:
+        send("memory", "the parsing process ran out of memory")
+    except Exception as error:  # noqa: BLE001 — reported by the importer as this file's error
+        send("failure", (type(error).__name__, str(error)))
+    out.flush()
+
+
+@contextmanager
+def prepared_in_child(module, unit: Path, options: ParseOptions) -> Iterator[Iterator[list]]:
+    """The store's prepared batches of ``unit``, made by a second process through a pipe (bounded:
+    the child waits while the pipe is full, so at most a batch or two are in flight); the process
+    is stopped on exit, whatever happened. A plain subprocess, not multiprocessing: nothing of the
+    caller's ``__main__`` is re-run, and it is safe beside threads (the web app's jobs)."""
+    import pickle
+    import struct
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    errors = tempfile.TemporaryFile()  # a file, not a pipe: a chatty child never blocks on it
+    process = subprocess.Popen([sys.executable, "-m", "chataudit.importer"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=errors, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        process.stdin.write(pickle.dumps((module.__name__, str(unit), options)))
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    pipe = process.stdout
+
+    def batches() -> Iterator[list]:
+        while True:
+            head = pipe.read(8)
+            if len(head) < 8:
+                process.wait()
+                errors.seek(0)
+                why = (errors.read().decode(errors="replace").strip().splitlines() or [""])[-1]
+                raise ChatAuditError(f"{unit}: the parsing process stopped (exit code {process.returncode})"
+                                     + (f": {why}" if why else ""))
+            kind, payload = pickle.loads(pipe.read(struct.unpack("<Q", head)[0]))
+            if kind == "batch":
+                yield payload
+            elif kind == "done":
+                return
+            elif kind == "parse":
+                raise ParseError(*payload)
+            elif kind == "chataudit":
+                raise ChatAuditError(payload)
+            elif kind == "memory":
+                raise MemoryError(payload)
+            else:
+                raise ParserFailure(*payload)
+
+    try:
+        yield batches()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        pipe.close()
+        errors.close()
 
 
 @contextmanager
@@ -437,3 +550,7 @@ def temporary_archive(archive: Archive, path: str | Path, tz: str | None = None)
                 if outcome.error:
                     raise ChatAuditError(outcome.error)
             yield temporary
+
+
+if __name__ == "__main__":
+    _prepare_worker()

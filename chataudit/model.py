@@ -239,19 +239,29 @@ def instant_problem(message: Message) -> str | None:
 
 def canonical_bytes(message: Message) -> bytes:
     """The documented serialization the content hash (and later the ledger) is computed over."""
-    doc = {
-        "platform": message.platform,
-        "conversation_id": message.conversation_id,
-        "sender": message.sender_id or message.sender_name or "",
-        "sent_at_ms": utc_ms(message.sent_at),
-        "kind": str(message.kind),
-        "text": normalize_text(message.text),
-        "amount": message.amount,
-        "currency": message.currency,
-        "attachments": [a.as_dict() for a in message.attachments],
-        "reply_to": message.reply_to,
-    }
-    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    return canonical_fields_bytes(message.platform, message.conversation_id,
+                                  message.sender_id or message.sender_name or "", utc_ms(message.sent_at),
+                                  str(message.kind), message.text, message.amount, message.currency,
+                                  [a.as_dict() for a in message.attachments], message.reply_to)
+
+
+def canonical_fields_bytes(platform: str, conversation_id: str, sender: str, sent_at_ms: int, kind: str, text: str,
+                           amount: str | None, currency: str | None, attachments: list[dict[str, Any]],
+                           reply_to: str | None) -> bytes:
+    """:func:`canonical_bytes` from the stored fields (the store re-hashes a message filed under
+    another conversation id than its export's without the Message object)."""
+    return orjson.dumps({
+        "amount": amount,
+        "attachments": attachments,
+        "conversation_id": conversation_id,
+        "currency": currency,
+        "kind": kind,
+        "platform": platform,
+        "reply_to": reply_to,
+        "sender": sender,
+        "sent_at_ms": sent_at_ms,
+        "text": normalize_text(text),
+    }, option=orjson.OPT_SORT_KEYS)
 
 
 # ---- time helpers shared by the formats -------------------------------------------------

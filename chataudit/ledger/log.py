@@ -32,6 +32,7 @@ VKEY_SETTING = "ledger.vkey"
 NODES_SETTING = "ledger.nodes_size"  # leaves whose perfect subtrees ledger_nodes holds
 NODE_PROOFS = 1000  # above this many proofs in one call, one O(n) tree build is cheaper than lookups
 BATCH = 5000
+_leaf_hash = hashlib.sha256
 REDACTABLE = ("text", "sender_id", "sender_name", "extras", "attachments")
 GONE_SALT = bytes(L.SALT_BYTES)  # a redacted field's salt is discarded, so its value can't be guessed
 # a checkpoint's extension line carrying the instant it was signed, so the claim is under the signature
@@ -513,26 +514,58 @@ class Ledger:
         return CheckpointRecord(cursor.lastrowid, builder.size, root, note, signed_at, signed_ms)
 
     def _append_messages(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        cursor.execute(f"SELECT {L.MESSAGE_COLUMNS} FROM messages m WHERE m.source = ? ORDER BY m.id", (source_id,))
+        append = builder.append
+        while rows := cursor.fetchmany(BATCH):
+            leaves_rows = self._message_leaf_rows(rows, builder.size, source_sha256)
+            for leaf_row in leaves_rows:
+                append(leaf_row[3])
+            self._insert_leaves(leaves_rows)
+
+    def _message_leaf_rows(self, rows: list[tuple], first_idx: int, source_sha256: str) -> list[tuple]:
+        """The ledger_leaves rows of stored messages (MESSAGE_COLUMNS order, in id order) as leaves
+        ``first_idx``…: new salts (drawn for the whole batch at once, in the same order), the leaf, its
+        hash and field fingerprints."""
         conversations = self.conversation_ids()
-        leaves_rows: list[tuple] = []
-        for row in _rows(self.db, f"SELECT {L.MESSAGE_COLUMNS} FROM messages m WHERE m.source = ? ORDER BY m.id",
-                         (source_id,)):
+        counts = [L.salt_count(row[L.COL_ATTACHMENTS]) if row[L.COL_ATTACHMENTS] else len(L.SALTED_FIELDS)
+                  for row in rows]
+        pool = L.new_salts(sum(counts))
+        pool_hex = pool.hex()
+        message_leaf, fingerprints, kind = L.message_leaf, L.field_fingerprints, L.MESSAGE
+        result = []
+        offset = 0
+        for idx, (row, count) in enumerate(zip(rows, counts), first_idx):
             conversation = row[L.COL_CONVERSATION]
             native = conversations.get(conversation)
             if native is None:  # a conversation created by this very import
                 self._conversations = None
                 conversations = self.conversation_ids()
                 native = conversations.get(conversation, "")
-            salts = L.new_salts(L.salt_count(row[L.COL_ATTACHMENTS]))
-            data = L.message_leaf(row, native, source_sha256, salts.hex())
-            digest = leaf_hash(data)
-            idx = builder.size
-            builder.append(digest)
-            leaves_rows.append((idx, L.MESSAGE, row[L.COL_ID], digest, conversation, row[L.COL_SENT_AT],
-                                row[L.COL_SENDER_NAME] or row[L.COL_SENDER_ID], salts, L.field_fingerprints(data)))
-            if len(leaves_rows) >= BATCH:
-                self._insert_leaves(leaves_rows)
-        self._insert_leaves(leaves_rows)
+            end = offset + count
+            data = message_leaf(row, native, source_sha256, pool_hex[32 * offset:32 * end])
+            result.append((idx, kind, row[L.COL_ID], _leaf_hash(b"\x00" + data).digest(), conversation,
+                           row[L.COL_SENT_AT], row[L.COL_SENDER_NAME] or row[L.COL_SENDER_ID],
+                           pool[16 * offset:16 * end], fingerprints(data)))
+            offset = end
+        return result
+
+    # ---- an import's message leaves, made while its batches are stored ----------------------------
+
+    def begin_import(self, source_id: int) -> "_ImportLeaves | None":
+        """Start the leaves of a source being imported, so that each stored batch's new messages get
+        theirs at once (:meth:`_ImportLeaves.add`); None when another source is still waiting for
+        its leaves (an archive imported without the ledger): then the import appends at its end."""
+        self.ensure_guards()
+        self.signer()  # fail before any work when the key is wrong
+        pending = self.db.execute("SELECT count(*) FROM sources WHERE id != ? AND id NOT IN"
+                                  " (SELECT ref FROM ledger_leaves WHERE kind = 0)", (source_id,)).fetchone()[0]
+        if pending:
+            return None
+        sha256 = self.db.execute("SELECT sha256 FROM sources WHERE id = ?", (source_id,)).fetchone()[0]
+        builder = self._builder()
+        return _ImportLeaves(self, source_id, sha256, builder)
 
     def _append_sightings(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
         """One leaf committing to every sighting of the source; each sighting's hash is kept.
@@ -540,21 +573,25 @@ class Ledger:
         Streamed in batches in leaf order (a source may hold millions of sightings), so the digest
         is computed as they pass and memory stays flat.
         """
-        digest, count, batch = hashlib.sha256(), 0, []
+        digest, count = hashlib.sha256(), 0
         insert = "INSERT INTO ledger_sightings (source, leaf, hash, salt) VALUES (?, ?, ?, ?)"
-        for row in _rows(self.db, f"SELECT * FROM ({L.SIGHTINGS_QUERY}) ORDER BY 1", (source_id,)):
-            if row[0] is None:
-                raise ChatAuditError(f"source {source_id} holds message {row[1]}, which is not in the ledger; "
-                                     "run `chataudit verify`")
-            salt = os.urandom(L.SALT_BYTES)
-            value = L.sighting_hash(row, salt)
-            digest.update(value)
-            batch.append((source_id, row[0], value, salt))
-            count += 1
-            if len(batch) >= BATCH:
-                self.db.executemany(insert, batch)
-                batch.clear()
-        self.db.executemany(insert, batch)
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        cursor.execute(f"SELECT * FROM ({L.SIGHTINGS_QUERY}) ORDER BY 1", (source_id,))
+        sighting_hash, size = L.sighting_hash, L.SALT_BYTES
+        while rows := cursor.fetchmany(BATCH):
+            pool = os.urandom(size * len(rows))  # the batch's salts in one draw, in the same order
+            batch = []
+            for i, row in enumerate(rows):
+                if row[0] is None:
+                    raise ChatAuditError(f"source {source_id} holds message {row[1]}, which is not in the ledger; "
+                                         "run `chataudit verify`")
+                salt = pool[size * i:size * (i + 1)]
+                value = sighting_hash(row, salt)
+                digest.update(value)
+                batch.append((source_id, row[0], value, salt))
+            count += len(batch)
+            self.db.executemany(insert, batch)
         self._append_leaf(builder, L.SIGHTINGS, source_id, L.sightings_leaf_of(source_sha256, count, digest.digest()))
 
     def _append_conversations(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
@@ -754,6 +791,52 @@ REDACTED_VALUE = {"text": "''", "sender_id": "NULL", "sender_name": "NULL", "ext
 SALT_POSITION = {name: i for i, name in enumerate(L.SALTED_FIELDS)}
 
 
+class _ImportLeaves:
+    """The leaves of one source while it is imported: its message leaves are stored batch by batch
+    at the indexes they will have (after the source leaf, which needs the final counts), and tied
+    into the tree at the end in the same order as :meth:`Ledger.append_pending` would append them."""
+
+    def __init__(self, ledger: Ledger, source_id: int, sha256: str, builder: TreeBuilder):
+        self.ledger, self.source_id, self.sha256, self.builder = ledger, source_id, sha256, builder
+        self.source_idx = builder.size
+        self.next_idx = builder.size + 1
+
+    def add(self, first_new_id: int) -> None:
+        """The leaves of the messages this source stored from ``first_new_id`` on (one batch)."""
+        ledger = self.ledger
+        cursor = ledger.db.cursor()
+        cursor.row_factory = None
+        cursor.execute(f"SELECT {L.MESSAGE_COLUMNS} FROM messages m WHERE m.id >= ? ORDER BY m.id", (first_new_id,))
+        while rows := cursor.fetchmany(BATCH):
+            leaves_rows = ledger._message_leaf_rows(rows, self.next_idx, self.sha256)
+            self.next_idx += len(leaves_rows)
+            ledger._insert_leaves(leaves_rows)
+
+    def current(self) -> bool:
+        """True when the leaves stored so far are this import's and nothing else's (not those of an
+        earlier import that was rolled back and had the same source id)."""
+        latest = self.ledger.latest_checkpoint()
+        return (self.builder.size == self.source_idx == (latest.tree_size if latest else 0)
+                and self.ledger.leaf_count() == (self.next_idx if self.next_idx > self.source_idx + 1
+                                                 else self.source_idx))  # messages after the source's place
+
+    def finish(self) -> CheckpointRecord:
+        """The source leaf, the stored message leaves, the sightings and conversations leaves and a
+        signed checkpoint over the new head."""
+        ledger, builder, db = self.ledger, self.builder, self.ledger.db
+        source = db.execute(f"SELECT {L.SOURCE_COLUMNS} FROM sources WHERE id = ?", (self.source_id,)).fetchone()
+        if builder.size != self.source_idx:
+            raise ChatAuditError("the ledger changed during the import; run `chataudit verify`")
+        ledger._append_leaf(builder, L.SOURCE, self.source_id, L.source_leaf(tuple(source)))
+        append = builder.append
+        for (value,) in _rows(db, "SELECT leaf_hash FROM ledger_leaves WHERE idx > ? AND idx < ? ORDER BY idx",
+                              (self.source_idx, self.next_idx)):
+            append(value)
+        ledger._append_sightings(builder, self.source_id, self.sha256)
+        ledger._append_conversations(builder, self.source_id, self.sha256)
+        return ledger._write_checkpoint(builder)
+
+
 class _StaleNodes(Exception):
     """A stored node is missing or a proof made from the nodes does not verify."""
 
@@ -795,8 +878,26 @@ def _warn_unwitnessed(status: str) -> None:
         print(f"chataudit: witness file not updated: {status[len('refused: '):]}", file=sys.stderr)
 
 
+def after_batch(archive, source_id: int, first_new_id: int, number: int) -> None:
+    """The import's batch hook: the leaves of the messages the batch stored, inside the source's
+    transaction (so the parsing process works on the next batch meanwhile)."""
+    state = getattr(archive, "ledger_import", None)
+    if number == 0 or state is None or state[0] != source_id:
+        ledger = Ledger(archive)
+        state = archive.ledger_import = (source_id, ledger.begin_import(source_id))
+    if state[1] is not None:
+        state[1].add(first_new_id)
+
+
 def after_import(archive, source_id: int) -> None:
     """The import hook: runs inside the source's transaction, so a failure imports nothing."""
+    state = getattr(archive, "ledger_import", None)
+    archive.ledger_import = None
+    if state is not None and state[0] == source_id and state[1] is not None and state[1].current():
+        ledger = state[1].ledger
+        with _transaction(ledger.db, ledger._sync_witness_or_warn):
+            state[1].finish()
+        return
     Ledger(archive).append_pending()
 
 
@@ -805,3 +906,6 @@ def attach(archive) -> None:
     hooks = archive.after_import
     if after_import not in hooks:
         hooks.append(after_import)
+    batch_hooks = getattr(archive, "after_batch", None)
+    if batch_hooks is not None and after_batch not in batch_hooks:
+        batch_hooks.append(after_batch)

@@ -21,7 +21,7 @@ import orjson
 from sqlcipher3 import dbapi2 as sqlcipher
 
 from ..errors import ChatAuditError
-from ..model import Conversation, Message, Record, canonical_bytes, storage_problem, utc_ms
+from ..model import Conversation, Message, Record, canonical_bytes, canonical_fields_bytes, storage_problem, utc_ms
 from ..textindex import index_body
 
 BATCH = 5000
@@ -192,6 +192,9 @@ class Archive:
         # called as hook(archive, source_id) inside each source's import transaction, after its
         # messages are stored; an exception rolls the whole source back (the ledger signs here)
         self.after_import: list[Callable[["Archive", int], None]] = []
+        # called as hook(archive, source_id, first_new_id, batch_number) after each stored batch of an
+        # import, numbered from 0 (the ledger makes the batch's message leaves while the next is parsed)
+        self.after_batch: list[Callable[["Archive", int, int, int], None]] = []
         # called as hook(archive) by close(), after the last commit (the ledger tells its witness file)
         self.on_close: list[Callable[["Archive"], None]] = []
         _check_location(self.path, create)
@@ -286,12 +289,15 @@ class Archive:
         return self.db.execute("SELECT * FROM sources WHERE sha256 = ?", (sha256,)).fetchone()
 
     def import_records(
-        self, source: SourceInfo, records: Iterable[Record], progress: Any = None
+        self, source: SourceInfo, records: Iterable[Record], progress: Any = None, *,
+        prepared: Iterable[list[Any]] | None = None,
     ) -> ImportResult:
         """Store one source's records in one transaction: all of it, or (on any error) nothing.
 
         A source seen before (same SHA-256) adds nothing. Messages already in the archive
         (same content hash and occurrence) are counted as duplicates and not stored again.
+        ``prepared``: the records already made into batches by :func:`prepare` (the importer does
+        that in a second process while this one writes); ``records`` is then ignored.
         """
         existing = self.source_by_sha256(source.sha256)
         if existing is not None:
@@ -312,13 +318,12 @@ class Archive:
             )
             source_id = cursor.lastrowid
             first_new_id = (db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
-            total = self._insert_records(source_id, records, progress)
+            total = self._insert_records(source_id, prepare(records) if prepared is None else prepared, progress)
             if progress is not None:
                 progress(total, "indexing")
             new = db.execute(
                 "SELECT count(*) FROM messages WHERE source = ?", (source_id,)
             ).fetchone()[0]
-            self._index_new_messages(first_new_id)
             self.refresh_conversation_stats(
                 row[0] for row in db.execute("SELECT DISTINCT conversation FROM messages WHERE id >= ?", (first_new_id,))
             )
@@ -336,69 +341,86 @@ class Archive:
             raise
         return ImportResult(source, source_id, total, new)
 
-    def _insert_records(self, source_id: int, records: Iterable[Record], progress: Any) -> int:
+    def _insert_records(self, source_id: int, batches: Iterable[list[Any]], progress: Any) -> int:
         conversation_ids: dict[tuple[str, str], int] = {}
         # identical messages at the same instant in one conversation are numbered, so that two
         # real "好的" in the same minute are both kept while a re-import of either adds nothing
         last_instant: dict[int, tuple[int, dict[bytes, int]]] = {}
-        self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging ({MESSAGE_COLUMNS})")
-        stage = f"INSERT INTO temp.staging ({MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 21)})"
+        self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging_rows ({MESSAGE_COLUMNS}, body)")
+        stage = f"INSERT INTO temp.staging_rows ({MESSAGE_COLUMNS}, body) VALUES ({', '.join('?' * 22)})"
         batch: list[tuple] = []
-        total = 0
+        total = stored = 0
         # a record's conversation may be stored under another native id (see _resolve_conversation)
         filed_as: dict[tuple[str, str], str] = {}
-        for record in records:
-            if isinstance(record, Conversation):
-                key = (record.platform, record.conversation_id)
-                conversation_ids[key], filed_as[key] = self._resolve_conversation(record)
-                continue
-            key = (record.platform, record.conversation_id)
-            conversation = conversation_ids.get(key)
-            if conversation is None:
-                conversation_ids[key], filed_as[key] = self._resolve_conversation(
-                    Conversation(record.platform, record.conversation_id, record.conversation_title)
-                )
-                conversation = conversation_ids[key]
-            if filed_as[key] != record.conversation_id:
-                record = replace(record, conversation_id=filed_as[key])
-            row = message_row(record, conversation, source_id)
-            digest, sent_ms = row[19], row[5]
-            instant, seen = last_instant.get(conversation, (None, {}))
-            if instant != sent_ms:
-                seen = {}
-                last_instant[conversation] = (sent_ms, seen)
-            occurrence = seen.get(digest, 0)
-            seen[digest] = occurrence + 1
-            batch.append(row + (occurrence,))
-            total += 1
-            if len(batch) >= BATCH:
-                self._store_batch(stage, batch, source_id)
-                batch.clear()
-                if progress is not None:
-                    progress(total)
+        for items in batches:
+            for item in items:
+                if type(item) is not tuple:  # a Conversation
+                    key = (item.platform, item.conversation_id)
+                    conversation_ids[key], filed_as[key] = self._resolve_conversation(item)
+                    continue
+                platform, native, title, fields, position, digest, body = item
+                key = (platform, native)
+                conversation = conversation_ids.get(key)
+                if conversation is None:
+                    conversation_ids[key], filed_as[key] = self._resolve_conversation(Conversation(platform, native, title))
+                    conversation = conversation_ids[key]
+                if filed_as[key] != native:  # the content hash covers the conversation id it is filed under
+                    digest = hashlib.sha256(canonical_row_bytes(fields, filed_as[key])).digest()
+                sent_ms = fields[4]
+                instant, seen = last_instant.get(conversation, (None, {}))
+                if instant != sent_ms:
+                    seen = {}
+                    last_instant[conversation] = (sent_ms, seen)
+                occurrence = seen.get(digest, 0)
+                seen[digest] = occurrence + 1
+                batch.append((conversation, *fields, source_id, position, digest,
+                              int.from_bytes(digest[:8], "big", signed=True), occurrence, body))
+                total += 1
+                if len(batch) >= BATCH:
+                    self._store_batch(stage, batch, source_id, stored)
+                    stored += 1
+                    batch.clear()
+                    if progress is not None:
+                        progress(total)
         if batch:
-            self._store_batch(stage, batch, source_id)
+            self._store_batch(stage, batch, source_id, stored)
         if progress is not None:
             progress(total)
         return total
 
-    def _store_batch(self, stage: str, batch: list[tuple], source_id: int) -> None:
-        """Stage a batch, keep the messages not yet archived, and record this source's sighting of
-        every message in the batch (new or already there) — two set-based statements."""
+    def _store_batch(self, stage: str, batch: list[tuple], source_id: int, number: int) -> None:
+        """Stage a batch, keep the messages not yet archived with their full-text rows, and record
+        this source's sighting of every message in the batch (new or already there): set-based."""
         db = self.db
         db.executemany(stage, batch)
+        before = db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
         db.execute(f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS})"
-                   f" SELECT {MESSAGE_COLUMNS} FROM temp.staging ORDER BY rowid")
+                   f" SELECT {MESSAGE_COLUMNS} FROM temp.staging_rows ORDER BY rowid")
+        inserted, first = db.execute("SELECT changes(), min(rowid) FROM temp.staging_rows").fetchone()
+        if inserted == len(batch):
+            # every staged row is a new message, numbered in staging order: no lookup needed
+            message, where, params = "s.rowid + ?", "", [before - first + 1]
+        else:
+            # some were already archived: each staged row's message is found by its identity
+            message, where, params = "m.id", (" JOIN messages m ON m.conversation = s.conversation"
+                                              " AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key"
+                                              " AND m.occurrence = s.occurrence"), []
         db.execute(
             "INSERT OR IGNORE INTO sightings (source, message, position, sender_name, utc_offset_min,"
             " edited_at_ms, message_id, extras)"
-            " SELECT ?, m.id, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id, s.extras"
-            " FROM temp.staging s JOIN messages m ON m.conversation = s.conversation"
-            " AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key AND m.occurrence = s.occurrence"
-            " ORDER BY s.rowid",
-            (source_id,),
+            f" SELECT ?, {message}, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id,"
+            f" s.extras FROM temp.staging_rows s{where} ORDER BY s.rowid",
+            (source_id, *params),
         )
-        db.execute("DELETE FROM temp.staging")
+        # the index bodies were made with the rows (index_body, maybe in the parsing process)
+        db.execute(
+            f"INSERT INTO message_fts (rowid, body) SELECT (s.sent_at_ms / 1000) * ? + {message}, s.body"
+            f" FROM temp.staging_rows s{where} WHERE {message} > ?",
+            (ROWID_SHIFT, *params, *params, before),
+        )
+        db.execute("DELETE FROM temp.staging_rows")
+        for hook in self.after_batch:
+            hook(self, source_id, before + 1, number)
 
     def _resolve_conversation(self, conversation: Conversation) -> tuple[int, str]:
         """(archive id, native id) the conversation is stored under, creating it if need be.
@@ -449,14 +471,6 @@ class Archive:
              str(conversation.type), members),
         ).fetchone()
         return row[0]
-
-    def _index_new_messages(self, first_new_id: int) -> None:
-        """Index every message from ``first_new_id`` on, in one set-based statement."""
-        self.db.execute(
-            "INSERT INTO message_fts (rowid, body)"
-            " SELECT (sent_at_ms / 1000) * ? + id, index_body(text) FROM messages WHERE id >= ?",
-            (ROWID_SHIFT, first_new_id),
-        )
 
     # ---- queries ------------------------------------------------------------------------------
 
@@ -700,6 +714,34 @@ MESSAGE_KEYS = (
     "amount", "currency", "attachments", "is_me", "extras", "source_label", "source_path",
     "source_sha256", "position", "content_hash",
 )
+
+
+def prepare(records: Iterable[Record], size: int = BATCH) -> Iterator[list[Any]]:
+    """The records in batches of what the store needs of them that the archive does not decide:
+    a Conversation as it is, a message as (platform, conversation id, title, row fields, position,
+    content hash, full-text body). Pure (no archive): the importer runs it in a second process."""
+    batch: list[Any] = []
+    for record in records:
+        if isinstance(record, Message):
+            row = message_row(record, 0, 0)
+            batch.append((record.platform, record.conversation_id, record.conversation_title,
+                          row[1:16], row[17], row[18], index_body(record.text)))
+        else:
+            batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def canonical_row_bytes(fields: tuple, conversation_id: str) -> bytes:
+    """The canonical bytes of a prepared message's row fields (platform … extras, as in
+    :func:`prepare`) filed under ``conversation_id``."""
+    (platform, _message_id, sender_id, sender_name, sent_ms, _offset, kind, text, reply_to, _edited, amount,
+     currency, attachments, _is_me, _extras) = fields
+    return canonical_fields_bytes(platform, conversation_id, sender_id or sender_name or "", sent_ms, kind, text,
+                                  amount, currency, orjson.loads(attachments) if attachments else [], reply_to)
 
 
 def message_row(message: Message, conversation: int, source_id: int) -> tuple:
