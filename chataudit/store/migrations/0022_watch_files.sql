@@ -1,4 +1,4 @@
--- 0019: what `chataudit watch` has seen of each file in the folders it watches, so that a watcher
+-- 0022 (watch): what `chataudit watch` has seen of each file in the folders it watches, so that a watcher
 -- started again (after a restart, a crash, a reboot) neither reads unchanged files again nor forgets
 -- one that was still being written. Bookkeeping only: what was imported is in sources and the
 -- ledger; a row changed by hand can at worst make the watcher look at a file again (a re-import
