@@ -6,51 +6,20 @@ tests/artifacts/ (look at them)."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from web_support import PASSWORD, add_user, app_for, demo_archive
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-dev-shm-usage"]
-ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from web_support import (ARGS, ARTIFACTS, CHROMIUM, PASSWORD, add_user, axe_violations, demo_archive, run_cli,
+                         serving)
 
 
 @pytest.fixture
 def server(tmp_path: Path):
-    import uvicorn
-
     db = demo_archive(tmp_path)
     add_user(db, "lee", "lead")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(db), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
-
-
-def axe_violations(page) -> list[str]:
-    page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")  # same origin: allowed by the CSP
-    found = page.evaluate("async () => (await axe.run(document)).violations"
-                          ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
-    return [f"{v['id']} ({v['impact']}): {v['nodes'][:3]}" for v in found if v["impact"] in ("serious", "critical")]
+    with serving(db) as url:
+        yield url
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium (/usr/bin/chromium) is not installed")
@@ -125,25 +94,12 @@ COMPARE_FIXTURES = Path(__file__).parent / "fixtures" / "compare"
 
 @pytest.fixture
 def compare_server(tmp_path: Path):
-    import uvicorn
-
-    from web_support import run_cli
-
     db = demo_archive(tmp_path)
     run_cli(db, "import", str(COMPARE_FIXTURES / "wang_phone.csv"), "--tz", "Asia/Shanghai", "--label", "phone")
     run_cli(db, "import", str(COMPARE_FIXTURES / "shop_console.jsonl"), "--label", "shop")
     add_user(db, "lee", "lead")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(db), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with serving(db) as url:
+        yield url
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium (/usr/bin/chromium) is not installed")

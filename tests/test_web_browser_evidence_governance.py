@@ -8,14 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from test_web_browser import ARGS, ARTIFACTS, CHROMIUM, axe_violations, free_port
-from web_support import PASSWORD, add_user, app_for, demo_archive, run_cli
+from web_support import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, add_user, axe_violations, demo_archive, run_cli, serving
 
 STANDALONE = Path(__file__).parent.parent / "chataudit" / "evidence" / "standalone_verify.py"
 ROSTER = Path(__file__).parent / "fixtures" / "governance" / "roster.csv"
@@ -25,8 +22,6 @@ GOVERNANCE = ("/governance", "/governance/roster", "/governance/auth", "/governa
 
 @pytest.fixture
 def server(tmp_path: Path):
-    import uvicorn
-
     db = demo_archive(tmp_path)
     run_cli(db, "roster", "set", str(ROSTER))
     run_cli(db, "hold", "add", "--conversation", "1", "--reason", "dispute <b>17</b>")
@@ -34,17 +29,8 @@ def server(tmp_path: Path):
     run_cli(db, "auth", "add", "--document", str(ROSTER.with_name("authorization_scan.pdf")), "--purpose", "review",
             "--expires", "2099-12-31", "--granted-by", "HR", "--subject", "E001", "--scope", "conversation:1")
     add_user(db, "ada", "admin")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(db), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with serving(db) as url:
+        yield url
 
 
 def check(page, width: int, name: str, problems: list[str]) -> None:

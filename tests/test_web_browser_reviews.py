@@ -6,45 +6,23 @@ no serious or critical violation on these pages, and nothing scrolls sideways on
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from reviews_support import run, service_archive
-from test_web_browser import ARGS, ARTIFACTS, CHROMIUM, axe_violations, free_port
-from web_support import PASSWORD, add_user, app_for
+from web_support import ARGS, ARTIFACTS, CHROMIUM, add_user, axe_violations, log_in_browser, serving
 
 
 @pytest.fixture
 def server(tmp_path: Path):
-    import uvicorn
-
     db = service_archive(tmp_path)
     add_user(db, "LiNa", "reviewer")
     add_user(db, "ZhangWei", "lead")
     run(db, "review", "assign", "--week", "2026-W11", "--per-agent", "1", "--rule", "lowest", "--reviewer", "LiNa",
         "--blind")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(db), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
-
-
-def log_in(page, server: str, name: str, target: str) -> None:
-    page.goto(server + f"/login?next={target}")
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(server + target)
+    with serving(db) as url:
+        yield url
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium (/usr/bin/chromium) is not installed")
@@ -60,7 +38,7 @@ def test_score_a_session_from_the_task_list_to_submitted_on_desktop_and_phone(se
                 page = context.new_page()
                 errors: list[str] = []
                 page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-                log_in(page, server, "LiNa", "/reviews")
+                log_in_browser(page, server, "LiNa", "/reviews")
                 problems += [f"{name} my reviews: {v}" for v in axe_violations(page)]
                 tasks = page.locator("#tasks a")
                 before = tasks.count()
@@ -88,7 +66,7 @@ def test_score_a_session_from_the_task_list_to_submitted_on_desktop_and_phone(se
                 page.goto(server + "/reviews")
                 assert page.locator("#tasks a").count() == before - 1
                 page.click("form.inline button[type=submit]")  # log out
-                log_in(page, server, "ZhangWei", "/reviews/report")
+                log_in_browser(page, server, "ZhangWei", "/reviews/report")
                 page.wait_for_function("document.querySelectorAll('#four-scores svg path').length > 0")
                 assert page.evaluate("document.documentElement.scrollWidth") <= width
                 page.screenshot(path=str(ARTIFACTS / f"web-{name}-reviews-3-report.png"), full_page=True)

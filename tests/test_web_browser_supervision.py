@@ -6,21 +6,16 @@ sideways scrolling. Screenshots go to tests/artifacts/."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from supervision_support import queue_archive, raise_alert
-from test_web_browser import ARGS, ARTIFACTS, CHROMIUM, axe_violations, free_port
-from web_support import PASSWORD, add_user, app_for, cli_json, run_cli
+from web_support import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, add_user, axe_violations, cli_json, run_cli, serving
 
 
 @pytest.fixture
 def served(tmp_path: Path):
-    import uvicorn
-
     db = queue_archive(tmp_path)
     raise_alert(db, "c-101", "加我微信", policy="off_platform", category="off_platform",
                 raised_at="2026-01-01T00:00:00.000Z")  # long overdue
@@ -29,17 +24,8 @@ def served(tmp_path: Path):
     run_cli(db, "supervise", "queue")
     for name, role in (("lead_wu", "lead"), ("qa_chen", "reviewer"), ("qa_lin", "lead")):
         add_user(db, name, role)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(db), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}", db
-    server.should_exit = True
-    thread.join(5)
+    with serving(db) as url:
+        yield url, db
 
 
 def check(page, width: int, name: str, problems: list[str]) -> None:

@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from test_web_browser import free_port
+from web_support import free_port
 from web_support import demo_archive
 
 

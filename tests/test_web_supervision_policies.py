@@ -5,14 +5,12 @@ browser at 1280 and 390 px."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from web_support import (PASSWORD, add_user, app_for, cli_json, demo_archive, login, owner_client, run_cli,
-                         wait_for_job)
+from web_support import (ARGS, CHROMIUM, PASSWORD, add_user, app_for, axe_violations, cli_json, demo_archive, login, owner_client,
+                         run_cli, serving, wait_for_job)
 
 POLICY = "policies:\n  - name: legal\n    category: legal\n    rules:\n      - lexicon: {terms: [退货, 违约]}\n"
 
@@ -92,27 +90,13 @@ def test_page_saves_a_version_and_shows_a_bad_file_again_with_its_error(db: Path
     assert started.status_code == 303 and started.headers["location"].startswith("/jobs/")
 
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium (/usr/bin/chromium) is not installed")
 def test_the_policies_page_in_a_browser_on_desktop_and_phone(db: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
-    import uvicorn
-
-    from test_web_browser import ARGS, axe_violations, free_port
 
     add_user(db, "lee", "lead")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(db), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
     problems: list[str] = []
-    try:
+    with serving(db) as base:
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
@@ -142,7 +126,4 @@ def test_the_policies_page_in_a_browser_on_desktop_and_phone(db: Path) -> None:
                     context.close()
             finally:
                 browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(5)
     assert problems == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -96,3 +98,58 @@ def enterprise_archive(db: Path) -> Path:
     run_cli(db, "roster", "set", str(GOVERNANCE_FIXTURES / "roster.csv"))
     run_cli(db, "init", "--mode", "enterprise")
     return db
+
+
+# ---- the browser tests: one server helper, one axe check, one login ------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-dev-shm-usage"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(db: Path, **settings) -> Iterator[str]:
+    """The web app over ``db`` on a free loopback port, in a thread; yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app_for(db, **settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+def axe_violations(page) -> list[str]:
+    """The serious and critical findings of axe-core (vendored, same origin: the CSP allows it)."""
+    page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+    found = page.evaluate("async () => (await axe.run(document)).violations"
+                          ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
+    return [f"{v['id']} ({v['impact']}): {v['nodes'][:3]}" for v in found if v["impact"] in ("serious", "critical")]
+
+
+def log_in_browser(page, server: str, name: str, target: str) -> None:
+    """Log in through the login form and land on ``target``."""
+    page.goto(server + f"/login?next={target}")
+    page.fill("#name", name)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server + target)
