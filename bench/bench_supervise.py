@@ -77,8 +77,9 @@ def main() -> None:
             assert not summary.errors, summary.errors
             roster_api.set_roster(archive, roster, operator="bench", params={})
     planted = int((OUT / f"supervise_{count}.planted").read_text())
-    with Archive(db) as archive:  # start clean: the bench archive's earlier runs are dropped
-        archive.db.execute("DELETE FROM supervision_alerts")
+    with Archive(db) as archive:  # start clean: the bench archive's earlier runs (and their queue) are dropped
+        for table in ("supervision_item_alerts", "supervision_items", "supervision_alerts"):
+            archive.db.execute(f"DELETE FROM {table}")
         archive.db.execute("DELETE FROM supervision_runs")
         rss_before = peak_rss_mb()
         started = time.perf_counter()
