@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import random
+from pathlib import Path
 from typing import Any, Callable
 
 import orjson
@@ -95,8 +97,11 @@ def ensure_policy(archive: Archive, *, operator: str) -> tuple[int, dict[str, An
 
 
 def run(archive: Archive, *, operator: str, params: dict[str, Any], since_ms: int | None = None,
-        progress: Callable[[int], None] | None = None, batch: int = BATCH) -> dict[str, Any]:
-    """Evaluate the current policy version on the messages it has not evaluated; returns the run."""
+        progress: Callable[[int], None] | None = None, batch: int = BATCH,
+        workers: int | None = None) -> dict[str, Any]:
+    """Evaluate the current policy version on the messages it has not evaluated; returns the run.
+    ``workers``: processes that match (None: one per core for a large run, see :func:`default_workers`;
+    1: all in this process). The alerts are the same either way."""
     version, definition = ensure_policy(archive, operator=operator)
     matcher = Matcher(definition)
     db = archive.db
@@ -115,7 +120,7 @@ def run(archive: Archive, *, operator: str, params: dict[str, Any], since_ms: in
                    " started_at, finished_at, operator) VALUES (?, ?, NULL, ?, 0, 0, ?, ?, ?)",
                    (run_id, version, top, started_at, started_at, operator))
         counts = _evaluate(archive, matcher, roles, external, version, run_id, mark, top, since_ms, started_at,
-                           progress, batch)
+                           progress, batch, workers)
         finished_at = clock.iso()
         facts = {"run": run_id, "version": version, "first_message": counts["first"], "last_message": top,
                  "messages": counts["messages"], "alerts": counts["alerts"], "since_ms": since_ms,
@@ -131,48 +136,132 @@ def run(archive: Archive, *, operator: str, params: dict[str, Any], since_ms: in
 
 def _evaluate(archive: Archive, matcher: Matcher, roles: dict[tuple[str, str, str], str], external: set[int],
               version: int, run_id: int, mark: int, top: int, since_ms: int | None, raised_at: str,
-              progress: Callable[[int], None] | None, batch: int) -> dict[str, Any]:
+              progress: Callable[[int], None] | None, batch: int, workers: int | None = None) -> dict[str, Any]:
+    """Stream the messages (mark, top] through the matcher and write the alerts, in id order.
+
+    With ``workers`` > 1 (the default on a machine with several cores, for an archive file and
+    enough messages) the id range is cut into slices that worker processes read and match, each
+    on its own read connection; this process writes their hits in slice order, so the alerts (and
+    their ids) are those of the plain path, in the same order."""
     db = archive.db
     insert = (f"INSERT OR IGNORE INTO supervision_alerts ({', '.join(ALERT_COLUMNS)}) "
               f"VALUES ({', '.join('?' * len(ALERT_COLUMNS))})")
+    messages = alerts = 0
+    first = None
+    tail = (version, run_id, raised_at)
+    for found, count, low in _slices(archive, matcher, roles, external, mark, top, since_ms, batch, workers):
+        if first is None and low is not None:
+            first = low
+        messages += count
+        if found:
+            before = db.total_changes
+            db.executemany(insert, [hit + tail for hit in found])
+            alerts += db.total_changes - before
+        if progress is not None:
+            progress(messages)
+    return {"messages": messages, "alerts": alerts, "first": first}
+
+
+PARALLEL_FROM = 100_000  # fewer messages than this: starting worker processes costs more than it saves
+SLICE = 100_000  # message ids per worker task
+
+
+def default_workers(messages: int) -> int:
+    """Worker processes for a run over ``messages`` ids: one per core (at most 4), none for few."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores, 4) if messages >= PARALLEL_FROM else 1
+
+
+def _slices(archive: Archive, matcher: Matcher, roles: dict[tuple[str, str, str], str], external: set[int],
+            mark: int, top: int, since_ms: int | None, batch: int, workers: int | None):  # type: ignore[no-untyped-def]
+    """(hits, messages read, first id) per batch or slice, in id order: here, or in worker processes."""
+    if workers is None:
+        workers = default_workers(top - mark)
+    in_memory = str(archive.path) == ":memory:" or not Path(archive.path).is_file()
+    if workers <= 1 or in_memory:
+        cursor = archive.db.cursor()
+        cursor.row_factory = None  # plain tuples: a sqlite3.Row per message costs more than the prefilter
+        cursor.execute(*_select(mark, top, since_ms))
+        while rows := cursor.fetchmany(batch):
+            yield _match_rows(matcher, rows, roles, external), len(rows), rows[0][0]
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork (the workers inherit the built matcher: no start-up) unless the caller runs threads (the web
+    # app's jobs), which a fork would copy mid-step; then spawn (the matcher pickles as its definition)
+    import threading
+
+    context = multiprocessing.get_context("fork" if threading.active_count() == 1 and hasattr(os, "fork") else "spawn")
+    setup = (str(archive.path), archive.key, matcher, roles, external, since_ms, batch)
+    bounds = [(low, min(low + SLICE, top)) for low in range(mark, top, SLICE)]
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_setup, initargs=setup) as pool:
+        futures = [pool.submit(_worker_slice, low, high) for low, high in bounds]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _select(mark: int, top: int, since_ms: int | None) -> tuple[str, list[Any]]:
     sql = ("SELECT id, conversation, platform, coalesce(sender_id, ''), coalesce(sender_name, ''), sent_at_ms, text,"
            " attachments FROM messages WHERE id > ? AND id <= ? AND kind NOT IN ('system', 'recall')")
     args: list[Any] = [mark, top]
     if since_ms is not None:
         sql += " AND sent_at_ms >= ?"
         args.append(since_ms)
-    pending: list[tuple[Any, ...]] = []
-    messages = alerts = 0
-    first = None
+    return sql + " ORDER BY id", args
+
+
+def _match_rows(matcher: Matcher, rows: list[tuple[Any, ...]], roles: dict[tuple[str, str, str], str],
+                external: set[int]) -> list[tuple[Any, ...]]:
+    """The hits of one batch of rows, as alert columns up to ``end`` (the caller adds version, run, time)."""
+    # the batch prefilter picks the messages that may hit; only they are evaluated one by one
+    chosen = dict(matcher.candidates([row[6] or "" for row in rows]))
+    for index, row in enumerate(rows):
+        if row[7] and index not in chosen:
+            chosen[index] = None
+    found: list[tuple[Any, ...]] = []
     evaluate = matcher.evaluate
-    cursor = db.cursor()
-    cursor.row_factory = None  # plain tuples: a sqlite3.Row per message costs more than the prefilter
-    cursor.execute(sql + " ORDER BY id", args)
-    while rows := cursor.fetchmany(batch):
+    for index in sorted(chosen):
+        message, conversation, platform, sender_id, sender_name, sent_at_ms, text, attachments = rows[index]
+        hits = evaluate(text, sender=roles.get((platform, sender_id, sender_name), "unknown"),
+                        external=conversation in external, platform=platform, sent_at_ms=sent_at_ms,
+                        attachments=orjson.loads(attachments) if attachments else None, folded=chosen[index])
+        for hit in hits:
+            found.append((conversation, message, "policy", hit.policy, hit.category, hit.rule, hit.matched,
+                          hit.start, hit.end))
+    return found
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_setup(path: str, key: bytes | None, matcher: Matcher, roles: dict[tuple[str, str, str], str],
+                  external: set[int], since_ms: int | None, batch: int) -> None:
+    """A worker process: its own read connection and matcher, for every slice it is given."""
+    from ..store.sqlite import connect
+
+    db = connect(path, key, create=False)
+    db.row_factory = None
+    _WORKER.update(db=db, matcher=matcher, roles=roles, external=external, since_ms=since_ms, batch=batch)
+
+
+def _worker_slice(low: int, high: int) -> tuple[list[tuple[Any, ...]], int, int | None]:
+    """(hits, messages read, first id) of the messages with ids in (low, high]."""
+    w = _WORKER
+    cursor = w["db"].cursor()
+    cursor.execute(*_select(low, high, w["since_ms"]))
+    found: list[tuple[Any, ...]] = []
+    count, first = 0, None
+    while rows := cursor.fetchmany(w["batch"]):
         if first is None:
             first = rows[0][0]
-        # the batch prefilter picks the messages that may hit; only they are evaluated one by one
-        chosen = dict(matcher.candidates([row[6] or "" for row in rows]))
-        for index, row in enumerate(rows):
-            if row[7] and index not in chosen:
-                chosen[index] = None
-        for index in sorted(chosen):
-            message, conversation, platform, sender_id, sender_name, sent_at_ms, text, attachments = rows[index]
-            hits = evaluate(text, sender=roles.get((platform, sender_id, sender_name), "unknown"),
-                            external=conversation in external, platform=platform, sent_at_ms=sent_at_ms,
-                            attachments=orjson.loads(attachments) if attachments else None, folded=chosen[index])
-            for hit in hits:
-                pending.append((conversation, message, "policy", hit.policy, hit.category, hit.rule, hit.matched,
-                                hit.start, hit.end, version, run_id, raised_at))
-        messages += len(rows)
-        if pending:
-            before = db.total_changes
-            db.executemany(insert, pending)
-            alerts += db.total_changes - before
-            pending.clear()
-        if progress is not None:
-            progress(messages)
-    return {"messages": messages, "alerts": alerts, "first": first}
+        count += len(rows)
+        found.extend(_match_rows(w["matcher"], rows, w["roles"], w["external"]))
+    return found, count, first
 
 
 def run_record(archive: Archive, run_id: int) -> dict[str, Any]:

@@ -103,7 +103,6 @@ class Matcher:
                     regexes.append((r_index, rule["name"], re.compile(rule["pattern"]), rule.get("text") == "written"))
             self._regexes.append(regexes)
         # the words that can start a hit (terms and near rules' A words): the batch prefilter's automaton
-        self._triggers = ahocorasick.Automaton()
         triggers = {word: [e for e in found if e[2] in (TERM, NEAR_A)] for word, found in entries.items()}
         triggers = {word: found for word, found in triggers.items() if found}
         # a spelling stands for a term's characters, so a hit reaches at most that many characters from
@@ -111,13 +110,12 @@ class Matcher:
         self._reach = max((len(term) for found in (*spelled_initials.values(), *spelled_syllables.values())
                            for _p, _r, term in found), default=0)
         for automaton, table in ((self._words, entries), (self._initials, spelled_initials),
-                                 (self._syllables, spelled_syllables), (self._triggers, triggers)):
+                                 (self._syllables, spelled_syllables)):
             for word, found in table.items():
                 automaton.add_word(word, (len(word), tuple(found)))
             if table:
                 automaton.make_automaton()
         self._has_words, self._has_initials = bool(entries), bool(spelled_initials)
-        self._has_triggers = bool(triggers)
         self._has_syllables = bool(spelled_syllables)
         self._needs_text = [any(r["kind"] in ("lexicon", "near", "regex") for r in p["rules"]) for p in self.policies]
         self._zones: dict[str, ZoneInfo] = {}
@@ -139,12 +137,14 @@ class Matcher:
                     self._every_message = True
         cue_words = {word for cue in self._pii_cues for word in cue.pattern.split("|") if not word.startswith("\\")}
         self._pii_digits = any(r"\d{8}" in cue.pattern for cue in self._pii_cues)
-        self._pii_words = None
-        if cue_words:
-            self._pii_words = ahocorasick.Automaton()
-            for word in cue_words:
-                self._pii_words.add_word(word, word)
-            self._pii_words.make_automaton()
+        # one automaton for the prefilter's words: the triggers and the personal-data context words,
+        # so a batch is read once for both
+        self._prefilter = ahocorasick.Automaton()
+        for word in {*triggers, *cue_words}:
+            self._prefilter.add_word(word, len(word))
+        self._has_prefilter = bool(triggers) or bool(cue_words)
+        if self._has_prefilter:
+            self._prefilter.make_automaton()
         self._active_cache: dict[tuple[str, bool, str], tuple[int, ...]] = {}
         self._plans: dict[tuple[int, ...], tuple[Any, ...]] = {}
 
@@ -195,8 +195,8 @@ class Matcher:
             return [(index, None) for index in range(count)]
         ends = list(accumulate(len(part) + 1 for part in parts))
         found: set[int] = set()
-        if self._has_triggers:
-            found.update(bisect_right(ends, end) for end, _ in self._triggers.iter(folded))
+        if self._has_prefilter:  # trigger words and personal-data context words
+            found.update(bisect_right(ends, end) for end, _ in self._prefilter.iter(folded))
         if self._has_initials or self._has_syllables:
             self._latin_candidates(folded, ends, found)
         written_ends = None
@@ -212,8 +212,6 @@ class Matcher:
             if self._pii_digits:
                 for match in _EIGHT_DIGITS.finditer(folded):
                     found.add(bisect_right(ends, match.start()))
-            if self._pii_words is not None:
-                found.update(bisect_right(ends, end) for end, _ in self._pii_words.iter(folded))
         return [(index, parts[index]) for index in sorted(found) if index < count]
 
     def _latin_candidates(self, folded: str, ends: list[int], found: set[int]) -> None:

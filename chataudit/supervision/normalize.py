@@ -114,8 +114,10 @@ def _fast() -> tuple[dict[int, str], Any, Any, Any, Any]:
     sep = _char_class(separators)
     return (mapped, re.compile(_char_class(sorted(mapped))), re.compile(sep + "+"),
             re.compile(sep + "{%d,}" % (MAX_GAP + 1)),
-            # each starts with its letter (not a look-behind) so that the engine skips ahead to letters
-            (re.compile(f"([a-z])(?<![a-z][a-z]){sep}+(?=[a-z](?![a-z]))"), re.compile(f"([a-z]){sep}+(?=[a-z])")))
+            # each starts with a separator (the engine skips ahead to them) and looks back at the letter
+            # before it, so the replacement is a plain string: no per-match template expansion
+            (re.compile(f"{sep}(?<=[a-z]{sep})(?<![a-z][a-z]{sep}){sep}*(?=[a-z](?![a-z]))"),
+             re.compile(f"{sep}(?<=[a-z]{sep}){sep}*(?=[a-z])")))
 
 
 LATIN_SPACE = "\ue001"  # marks a kept space between latin words until the other separators are gone
@@ -169,7 +171,7 @@ def fold(text: str) -> str:
         if LATIN_SPACE in folded:  # the marker is in the text itself: decide at every gap instead
             return separator.sub(_latin_gap, folded)
         spelled, words = latin_gap
-        folded = words.sub("\\1" + LATIN_SPACE, spelled.sub(r"\1", folded))  # v x → vx; where is → where is
+        folded = words.sub(LATIN_SPACE, spelled.sub("", folded))  # v x → vx; where is → where is
         folded = separator.sub("", folded).replace(LATIN_SPACE, " ")
     return folded
 
