@@ -139,3 +139,16 @@ def test_the_app_is_told_by_its_colours_then_by_its_title() -> None:
     assert detect_app((245, 245, 245), [(255, 255, 255)], True) == "wecom"  # only others' bubbles: the background
     assert detect_app((90, 60, 120), [(255, 255, 255)], False) == "whatsapp"
     assert detect_app((90, 60, 120), [(255, 255, 255)], True) == "wechat"
+
+
+@pytest.mark.parametrize("name", ["dingtalk_light.png", "telegram_dark.png"])
+def test_a_lone_left_bubble_in_the_owners_colour_is_out_of_place(app_readings, name) -> None:
+    from dataclasses import replace
+
+    reading = app_readings[name]
+    mine = next(b for b in reading.blocks if b.role == "message" and b.side == "right")
+    moved = replace(mine, side="left", box=(16, *mine.box[1:]))  # the only bubble left on screen, moved left
+    signals = image_signals(replace(reading, blocks=[moved]), anchor_day=reading.captured.date())
+    assert [s["check"] for s in signals if s["check"] == "bubble_geometry"] == ["bubble_geometry"]
+    untouched = image_signals(replace(reading, blocks=[mine]), anchor_day=reading.captured.date())
+    assert not [s for s in untouched if s["check"] == "bubble_geometry"]
