@@ -2,14 +2,16 @@
 
     .venv/bin/python bench/bench_screenshots.py --count 100 --out /tmp/shots
 
-Renders COUNT random WeChat (light/dark, private/group, transfers) and WhatsApp screenshots with
-tests/fixtures/screenshots/render.py, reads each and reports, against the expected reading:
+Renders COUNT random screenshots of six apps in turn — WeChat (light/dark, private/group,
+transfers), WhatsApp (light/dark), WeCom, DingTalk and Feishu (light, private/group, read receipts)
+and Telegram (light/dark) — with tests/fixtures/screenshots/render.py, reads each and reports, per
+app and in all, against the expected reading:
 character error rate (Levenshtein over the comparison form, emoji excluded: the OCR does not read
 them), message-level accuracy (text, side, kind, instant and amount all right), sender side
 accuracy, time separators read, seconds per screenshot, and image signals raised on the untouched
-screenshots (false alarms). Then it doctors the WeChat ones as an editor would — one line retyped
-two pixels larger, one of the owner's bubbles pasted on the other side — and counts how many the
-image signals catch.
+screenshots (false alarms). Then it doctors them as an editor would — one line retyped two pixels
+larger, one of the owner's bubbles pasted on the other side — and counts how many the image
+signals catch.
 """
 
 from __future__ import annotations
@@ -99,8 +101,6 @@ def doctor_all(folder: Path, names: list[str]) -> dict:
     caught = dict(retyped=0, retyped_caught=0, moved=0, moved_caught=0)
     for name in names:
         truth = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
-        if truth["app"] != "wechat":
-            continue
         source = folder / f"{name}.png"
         reading = read_image(source)
         anchor = datetime.fromisoformat(truth["captured"]).date()
@@ -126,7 +126,8 @@ def doctor_all(folder: Path, names: list[str]) -> dict:
             bx, by, bw, bh = block.box
             piece = image.crop((bx, by, bx + bw, by + bh))
             ImageDraw.Draw(image).rectangle([bx, by, image.width - 1, by + bh], fill=reading.background)
-            image.paste(piece, (124, by))
+            lefts = [b.box[0] for b in reading.blocks if b.role == "message" and b.side == "left"]
+            image.paste(piece, (min(lefts) if lefts else (124 if reading.avatars else 16), by))  # where left bubbles sit
             target = folder / f"{name}_moved.png"
             image.save(target, exif=render._exif(truth["captured"]))
             caught["moved"] += 1
@@ -137,7 +138,7 @@ def doctor_all(folder: Path, names: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--count", type=int, default=120)
     parser.add_argument("--out", type=Path, default=Path("/tmp/chataudit-shots"))
     args = parser.parse_args()
     specs = render.random_specs(args.count)
@@ -150,11 +151,23 @@ def main() -> None:
     from chataudit.screenshots import reader
 
     reader._READINGS.clear()
-    totals = measure(args.out, list(specs))
-    doctored = doctor_all(args.out, list(specs))
-    print(f"screenshots: {totals['images']} ({sum(1 for s in specs.values() if s['app'] == 'wechat')} WeChat, "
-          f"{sum(1 for s in specs.values() if s['app'] == 'whatsapp')} WhatsApp; "
-          f"{sum(1 for s in specs.values() if s['theme'] == 'dark')} dark)")
+    apps = list(dict.fromkeys(spec["app"] for spec in specs.values()))
+    by_app = {app: measure(args.out, [n for n, spec in specs.items() if spec["app"] == app]) for app in apps}
+    doctored_by_app = {app: doctor_all(args.out, [n for n, spec in specs.items() if spec["app"] == app])
+                       for app in apps}
+    print(f"{'app':10} {'shots':>5} {'dark':>4} {'CER':>7} {'exact':>7} {'side':>7} {'separators':>10} "
+          f"{'s/shot':>6} {'alarms':>6} {'retyped':>8} {'moved':>8}")
+    for app in apps:
+        t, d = by_app[app], doctored_by_app[app]
+        dark = sum(1 for s in specs.values() if s["app"] == app and s["theme"] == "dark")
+        print(f"{app:10} {t['images']:>5} {dark:>4} {t['errors'] / max(1, t['chars']):>7.2%} "
+              f"{t['exact'] / max(1, t['messages']):>7.1%} {t['sides'] / max(1, t['messages']):>7.1%} "
+              f"{t['separators_read']:>4}/{t['separators']:<5} {t['seconds'] / max(1, t['images']):>6.2f} "
+              f"{t['false_alarms']:>6} {d['retyped_caught']:>3}/{d['retyped']:<4} {d['moved_caught']:>3}/{d['moved']:<4}")
+    totals = {key: sum(t[key] for t in by_app.values()) for key in by_app[apps[0]] if key != "alarms"}
+    totals["alarms"] = [a for t in by_app.values() for a in t["alarms"]]
+    doctored = {key: sum(d[key] for d in doctored_by_app.values()) for key in doctored_by_app[apps[0]]}
+    print(f"screenshots: {totals['images']} ({sum(1 for s in specs.values() if s['theme'] == 'dark')} dark)")
     print(f"character error rate: {totals['errors'] / max(1, totals['chars']):.2%} "
           f"({totals['errors']} of {totals['chars']} characters)")
     print(f"messages fully right (text, side, kind, instant, amount): {totals['exact'] / max(1, totals['messages']):.1%} "

@@ -166,6 +166,8 @@ def _message(reading: Reading, block: Block, sent_at: datetime, basis: str, anch
         provenance["low_confidence_lines"] = low
     if block.cut:
         provenance["partly_visible"] = True
+    if block.receipt:
+        provenance["read_receipt"] = block.receipt  # 已读 / 未读 beside the bubble: the app's mark, not the text
     if block.pictographs:
         provenance["unread_pictographs"] = True  # emoji in the bubble: not in the text
     if warnings:

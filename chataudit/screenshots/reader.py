@@ -5,13 +5,18 @@ Geometry comes from the pixels, words from the OCR (:mod:`.ocr`):
 1. The chat background is the colour of the screen's left edge; the header (status bar, title
    bar) ends at the last row that differs from it below the title, the input bar starts at the
    first such row from the bottom.
+   Which app took it is told by the screen's colours (:data:`APPS`: the chat background, the
+   owner's bubble colour), and failing that by where the title sits.
 2. Solid regions that differ from the background are bubbles, cards, pictures or avatars (text
    strokes are too thin to survive a morphological opening). Squares at the screen's edge are
-   avatars; a bubble's side is its avatar's side (WeChat) or the nearer screen edge (WhatsApp).
+   avatars; a bubble's side is its avatar's side (WeChat, WeCom, DingTalk, Feishu) or the nearer
+   screen edge (WhatsApp, Telegram).
 3. OCR lines inside a region are its text; centred lines outside are time separators or system
-   lines; a short line just above a left bubble is its sender's name (groups).
+   lines; a short line just above a left bubble is its sender's name (groups); a 已读/未读 (or
+   ``2人未读``) beside the owner's bubble is its read receipt, kept apart from the text.
 4. Time separators (``昨天 14:32``, ``星期三 09:10``, ``2024年3月5日 下午3:12``, ``Yesterday 2:32 PM``,
-   WhatsApp's ``TODAY`` chips and per-message times) become instants against an anchor date.
+   WhatsApp's ``TODAY`` chips, Telegram's ``Yesterday`` / ``March 4`` pills and the per-message times
+   of both) become instants against an anchor date.
 """
 
 from __future__ import annotations
@@ -28,6 +33,60 @@ from .ocr import Line, read_lines
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF")
 LOW_CONFIDENCE = 0.85  # an OCR line below this is flagged in the message's provenance
 BACKGROUND_DIFF = 6  # colour distance (max over channels) from which a pixel is not background
+
+
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class App:
+    """How one chat app lays out its phone screen: what the one reader needs to know of it."""
+
+    name: str
+    backgrounds: tuple[RGB, ...]  # the chat background, light then dark theme
+    own: tuple[RGB, ...]  # the owner's bubble colour, light then dark
+    avatars: bool  # avatars beside bubbles tell the side (else: the nearer screen edge)
+    names_above: bool  # group members' names sit above their bubbles (else: inside, or none)
+    clock_in_bubble: bool  # each bubble ends with its time (and the owner's ticks)
+    chips: bool  # date separators are pills (regions of their own), not bare centred text
+    receipts: bool  # 已读/未读 beside the owner's bubbles
+
+
+APPS = {
+    "wechat": App("wechat", ((237, 237, 237), (17, 17, 17)), ((149, 236, 105), (62, 181, 117)), True, True, False,
+                  False, False),
+    "whatsapp": App("whatsapp", ((236, 229, 221), (11, 20, 26)), ((220, 248, 198), (0, 92, 75)), False, False, True,
+                    True, False),
+    "wecom": App("wecom", ((245, 245, 245),), ((204, 228, 255),), True, True, False, False, True),
+    "dingtalk": App("dingtalk", ((233, 238, 245),), ((50, 150, 250),), True, True, False, False, True),
+    "feishu": App("feishu", ((255, 255, 255),), ((204, 221, 255),), True, True, False, False, True),
+    "telegram": App("telegram", ((169, 199, 154), (14, 22, 33)), ((225, 254, 198), (43, 82, 120)), False, False,
+                    True, True, False),
+}
+COLOUR_MATCH = 8  # colour distance (max over channels) within which a screen colour is an app's
+# 已读 / 未读 / 2人未读 (WeCom, DingTalk), or Feishu's ring with or without its tick as the OCR sees it
+RECEIPT = re.compile(r"^(?:\d+人)?(?:已读|未读)$|^全部已读$|^[○◯OoQ0√✓✔>〉)）Vv]{1,2}$")
+
+
+def _distance(a: RGB, b: RGB) -> int:
+    return max(abs(a[c] - b[c]) for c in range(3))
+
+
+def detect_app(background: RGB, fills: list[RGB], title_centred: bool | None) -> str:
+    """The app whose owner's bubble colour is on the screen, else whose chat background it is, else
+    WeChat for a centred title and WhatsApp for one beside the back arrow (a custom wallpaper)."""
+    owned = sorted((min(_distance(fill, own) for fill in fills for own in app.own),
+                    min(_distance(background, bg) for bg in app.backgrounds), app.name) for app in APPS.values()
+                   if fills)
+    both = [o for o in owned if o[0] <= COLOUR_MATCH and o[1] <= COLOUR_MATCH]
+    if both:
+        return both[0][2]
+    if owned and owned[0][0] <= COLOUR_MATCH:
+        return owned[0][2]  # the nearest owner's colour: WeCom's and Feishu's blues are 7 apart
+    nearest = min(APPS.values(), key=lambda a: min(_distance(background, bg) for bg in a.backgrounds))
+    if min(_distance(background, bg) for bg in nearest.backgrounds) <= COLOUR_MATCH:
+        return nearest.name
+    return "whatsapp" if title_centred is False else "wechat"
 
 
 def is_image(head: bytes) -> bool:
@@ -52,6 +111,7 @@ class Block:
     cut: bool = False  # touches the top or bottom edge of the chat area: partly visible
     at: datetime | None = None  # time separators: the wall-clock instant read
     pictographs: bool = False  # colour emoji were in the bubble: blanked before OCR, not in the text
+    receipt: str | None = None  # the owner's bubble: its read receipt (已读, 未读, 2人未读), not message text
 
     @property
     def confidence(self) -> float:
@@ -77,7 +137,7 @@ class Reading:
     width: int
     height: int
     image_format: str  # PNG, JPEG, WEBP
-    app: str  # "wechat" | "whatsapp"
+    app: str  # a key of APPS: "wechat", "whatsapp", "wecom", "dingtalk", "feishu", "telegram"
     theme: str  # "light" | "dark"
     title: str | None
     status_clock: str | None
@@ -172,6 +232,14 @@ def _chat_area(rgb: Any, background: tuple[int, int, int], title_bottom: int) ->
         if not _differs(rgb[y, 2], background):
             bottom = y + 1
             break
+    # an input bar of the background's own colour (Feishu, WeCom) starts at its full-width divider
+    import numpy as np
+
+    band = rgb[height * 85 // 100: bottom].astype(np.int16)
+    differs = (np.abs(band - np.array(background, dtype=np.int16)).max(axis=2) > BACKGROUND_DIFF).mean(axis=1)
+    dividers = np.nonzero(differs > 0.9)[0]
+    if len(dividers):
+        bottom = min(bottom, height * 85 // 100 + int(dividers[0]))
     return top, bottom
 
 
@@ -207,6 +275,8 @@ CLOCK = re.compile(r"^(\d{1,2})[:：](\d{2})$")
 AMOUNT = re.compile(r"[¥￥Y]\s*([\d,，]+[.．]\d{2})")
 VOICE = re.compile(r"^(\d{1,2})\s*[\"″”'’]")
 WHATSAPP_TIME = re.compile(r"^(\d{1,2})[:：.](\d{2})\s*([AaPp])?\.?\s*[Mm]?\.?$")
+# a bubble's last line: its text, then the time, then the owner's ticks as the OCR sees them (✓✓, √, W, //)
+TRAILING_TIME = re.compile(r"^(.*?)\s*(\d{1,2}[:：.]\d{2}\s*(?:[AaPp]\.?\s*[Mm]\.?)?)\s*[✓✔√/VvWwJj]{0,4}$")
 
 
 _READINGS: dict[str, Reading] = {}  # by SHA-256: import, check, compare and export of one image OCR it once
@@ -240,11 +310,12 @@ def _read(path: Path, sha256: str) -> Reading:
     title_line = min(title_lines, key=lambda line: line.box[1], default=None)  # the first line below the clock
     title_bottom = (title_line.box[1] + title_line.box[3]) if title_line else int(height * 0.08)
     top, bottom = _chat_area(rgb, background, title_bottom)
-    app = "wechat"
-    if title_line is not None and abs(title_line.center[0] - width / 2) > width * 0.1:
-        app = "whatsapp"  # WhatsApp's title sits left, after the back arrow and the avatar
     theme = "dark" if sum(background) < 3 * 100 else "light"
     regions = _regions(rgb, background, top, bottom)
+    # WhatsApp's title sits left, after the back arrow and the avatar
+    centred = None if title_line is None else abs(title_line.center[0] - width / 2) <= width * 0.1
+    app = detect_app(background, [_fill(rgb, box) for box in regions], centred)
+    params = APPS[app]
 
     avatars, bubbles = [], []
     for box in regions:
@@ -266,22 +337,26 @@ def _read(path: Path, sha256: str) -> Reading:
         block.cut = box[1] <= top + 1 or box[1] + box[3] >= bottom - 1
         x, y, w, h = box
         left_gap, right_gap = x, width - x - w
-        if (app == "whatsapp" and abs(left_gap - right_gap) < width * 0.05 and h < height * 0.05
+        if (params.chips and abs(left_gap - right_gap) < width * 0.05 and h < height * 0.05
                 and abs(x + w / 2 - width / 2) < width * 0.04):
-            block.role, block.side = "time", "center"  # a WhatsApp date chip
+            block.role, block.side = "time", "center"  # a date chip (WhatsApp) or pill (Telegram)
         else:
-            block.side = _side(box, avatars, width)
+            block.side = _side(box, avatars if params.avatars else [], width)
         blocks.append(block)
 
     chat_lines = [line for line in lines if id(line) not in used and top <= line.center[1] < bottom]
     for line in chat_lines:
         cx = line.center[0]
+        owner = _receipt_of(line, blocks, width) if params.receipts else None
+        if owner is not None:
+            owner.receipt = line.text.strip()  # 已读 / 未读 beside the owner's bubble: not part of any message
+            continue
         if abs(cx - width / 2) < width * 0.06 and line.box[2] > width * 0.08:
             blocks.append(Block("time", line.box, [line], "center"))
             continue
         below = [b for b in blocks if b.role == "message" and 0 <= b.box[1] - (line.box[1] + line.box[3]) < height * 0.03
                  and abs(b.box[0] - line.box[0]) < width * 0.05]
-        if below and below[0].side == "left" and app == "wechat":
+        if below and below[0].side == "left" and params.names_above:
             below[0].sender = line.text.strip()  # a group member's name: not part of the message text
             continue
         blocks.append(Block("system", line.box, [line], "center"))
@@ -295,6 +370,19 @@ def _read(path: Path, sha256: str) -> Reading:
                    status_clock=clock_line.text if clock_line else None, chat_top=top, chat_bottom=bottom,
                    background=background, blocks=blocks, lines=lines, metadata=metadata, captured=captured,
                    avatars=avatars)
+
+
+def _receipt_of(line: Line, blocks: list[Block], width: int) -> Block | None:
+    """The owner's bubble a read-receipt line sits beside (left of its lower part), if it is one."""
+    if not RECEIPT.match(line.text.strip()):
+        return None
+    x, y, w, h = line.box
+    for block in blocks:
+        bx, by, bw, bh = block.box
+        if block.role == "message" and block.side == "right" and 0 <= bx - (x + w) < width * 0.12 \
+                and by - h <= y and y + h <= by + bh + h:
+            return block
+    return None
 
 
 def _without_pictographs(rgb: Any, background: tuple[int, int, int]) -> tuple[Any, list[tuple[int, int, int, int]]]:
@@ -316,10 +404,11 @@ def _without_pictographs(rgb: Any, background: tuple[int, int, int]) -> tuple[An
         fill = _fill(rgb, box)
         hsv = cv2.cvtColor(np.ascontiguousarray(rgb[y:y + h, x:x + w]), cv2.COLOR_RGB2HSV).astype(np.int16)
         fill_hsv = cv2.cvtColor(np.array([[fill]], dtype=np.uint8), cv2.COLOR_RGB2HSV)[0, 0].astype(np.int16)
-        # a glyph's anti-aliasing mixes the bubble's colour with grey: same hue, or no saturation
+        # a glyph's anti-aliasing mixes the bubble's colour with grey: same hue, or no saturation; on a
+        # tinted bubble, text of a near hue (Telegram's green time and ticks) is text, not a pictograph
         hue_gap = np.abs(hsv[:, :, 0] - fill_hsv[0])
         hue_gap = np.minimum(hue_gap, 180 - hue_gap)
-        colourful = (hsv[:, :, 1] > 110) & (hsv[:, :, 2] > 70) & ((fill_hsv[1] < 60) | (hue_gap > 15))
+        colourful = (hsv[:, :, 1] > 110) & (hsv[:, :, 2] > 70) & ((fill_hsv[1] < 25) | (hue_gap > 15))
         count = int(colourful.sum())
         if count < 30:
             continue
@@ -373,10 +462,13 @@ def _interpret(block: Block, app: str) -> None:
         block.text = " ".join(texts)
         block.kind = "recall" if ("撤回" in block.text or "recalled" in block.text.lower()) else "system"
         return
-    if app == "whatsapp" and texts and WHATSAPP_TIME.match(texts[-1].replace(" ", "")):
-        block.clock = texts[-1]
-        texts = texts[:-1]
-        block.lines = block.lines[:-1] if len(block.lines) > len(texts) else block.lines
+    if APPS[app].clock_in_bubble and texts:
+        last = TRAILING_TIME.match(texts[-1])
+        if last:  # the bubble's time (and the owner's ticks), on a line of its own or after the text
+            block.clock = last.group(2).replace(" ", "")
+            texts = texts[:-1] + ([last.group(1)] if last.group(1) else [])
+            if not last.group(1):
+                block.lines = block.lines[:-1]
     if not texts:
         block.kind = "image"
         return
@@ -427,6 +519,10 @@ _EN_WEEK = re.compile(r"^(monday|tuesday|wednesday|thursday|friday|saturday|sund
 _EN_DATE = re.compile(r"^(?:(\d{1,2})\s*([a-z]{3})[a-z]*\.?,?\s*(\d{4})|([a-z]{3})[a-z]*\.?\s*(\d{1,2}),?\s*(\d{4}))"
                       r"(?:,?\s*" + _EN_TIME + ")?$")
 _EN_DAY = re.compile(r"^(yesterday|today)$")
+_EN_MONTH_DAY = re.compile(r"^(?:([a-z]+)\.?\s*(\d{1,2})|(\d{1,2})\s*([a-z]+))$")  # Telegram: March 4
+MONTH_NAMES = {name: n + 1 for n, name in enumerate(["january", "february", "march", "april", "may", "june", "july",
+                                                       "august", "september", "october", "november", "december"])}
+MONTH_NAMES.update(MONTHS_EN, sept=9)
 
 
 def _hour(hour: int, half: str | None) -> int:
@@ -491,6 +587,16 @@ def parse_separator(text: str, anchor: date) -> datetime | None:
             return None
         hour = _hour(int(match.group(7)), match.group(9)) if match.group(7) else 0
         return _at(day, hour, int(match.group(8) or 0))
+    match = _EN_MONTH_DAY.match(spaced)
+    if match:  # this year's date; last year's when that would be after the capture
+        month_text, day_text = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
+        if month_text not in MONTH_NAMES:
+            return None
+        try:
+            day = date(anchor.year, MONTH_NAMES[month_text], int(day_text))
+        except ValueError:
+            return None
+        return _at(day if day <= anchor else day.replace(year=anchor.year - 1), 0, 0)
     return None
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from .reader import CLOCK, Block, Reading, load_rgb, message_clock, parse_separator
+from .reader import APPS, CLOCK, COLOUR_MATCH, Block, Reading, load_rgb, message_clock, parse_separator
 
 EDITORS = ("photoshop", "gimp", "snapseed", "lightroom", "picsart", "meitu", "美图", "canva", "pixelmator",
            "affinity", "paint.net", "醒图", "fotor", "acdsee", "illustrator", "figma", "sketch", "krita",
@@ -78,7 +78,8 @@ def _usual(fills: list[tuple[int, int, int]]) -> tuple[int, int, int] | None:
 
 def _geometry(reading: Reading) -> list[dict[str, Any]]:
     """A bubble whose colour is the other side's. The sides' colours are learned from the screen itself
-    (most bubbles of a side share one); with no bubble on one side, WeChat's green marks the owner's."""
+    (most bubbles of a side share one); with no bubble on one side, WeChat's green marks the owner's, and
+    in the other apps a left bubble of the owner's colour (:data:`APPS`) is out of place."""
     found = []
     texts = [b for b in reading.blocks if b.role == "message" and b.kind == "text" and b.lines and not b.cut
              and b.fill is not None]
@@ -90,6 +91,9 @@ def _geometry(reading: Reading) -> list[dict[str, Any]]:
             wrong = _near(block.fill, other) and not _near(block.fill, own)
         elif reading.app == "wechat":  # one side only: the owner's bubbles are green, the others' are not
             wrong = (block.side == "left") == _greenish(block.fill)
+        elif reading.app in APPS:  # one side only: a left bubble in the app's colour for the owner's
+            wrong = block.side == "left" and any(max(abs(block.fill[c] - own[c]) for c in range(3)) <= COLOUR_MATCH
+                                                 for own in APPS[reading.app].own)
         else:
             wrong = False
         if wrong:
