@@ -103,6 +103,8 @@ def _table_cell(row: dict[str, Any], column: str, seconds: bool = True) -> str:
     value = row.get(column)
     if column == "sender_name" and not value:
         value = row.get("sender_id")
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return ", ".join(str(v) for v in value)  # a table reads `legal_risk, promise`, not JSON (CSV keeps JSON)
     text = _cell(value)
     return _short_instant(text, seconds) if isinstance(value, str) and _is_instant_column(column) else text
 
