@@ -113,6 +113,7 @@ def test_the_pages_score_contest_and_settle_with_forms(db: Path) -> None:
     assert listing.status_code == 200 and f"/reviews/{task['id']}" in listing.text
     page = lead.get(f"/reviews/{task['id']}")
     assert page.status_code == 200 and 'id="auto-hidden"' in page.text and 'name="speed"' in page.text
+    assert 'value="agent_promise"> the agent made a forbidden promise' in page.text  # a label, not the key
     form = {**{k: str(v) for k, v in DIMS.items()}, "csrf_token": csrf, "comment_9": "没有及时回复", "note": "慢"}
     done = lead.post(f"/reviews/{task['id']}/score", data=form, follow_redirects=False)
     assert done.status_code == 303
