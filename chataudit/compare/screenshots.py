@@ -93,18 +93,21 @@ def pair_moved_sides(alignment: Alignment, a: Side, b: Side) -> list[tuple[int, 
     return moved
 
 
+def _provenance_by_position(copy: Any) -> dict[int, dict[str, Any]]:
+    """A copy's screenshot provenance keyed by the message's position in its source."""
+    found = {}
+    for position, (_, extras) in zip(copy.side.positions, copy.details):
+        provenance = _provenance(extras)
+        if provenance is not None and position is not None:
+            found[position] = provenance
+    return found
+
+
 def annotate(report: dict[str, Any], copies: list[Any], moved: list[tuple[int, int]]) -> None:
     """Mark the report: which copy is trust: ocr, each screenshot entry's provenance, moved bubbles."""
     a, b = copies
     report["trust"] = {"a": "ocr" if is_ocr(a) else "export", "b": "ocr" if is_ocr(b) else "export"}
-    by_position = []
-    for copy in copies:
-        found = {}
-        for position, (_, extras) in zip(copy.side.positions, copy.details):
-            provenance = _provenance(extras)
-            if provenance is not None and position is not None:
-                found[position] = provenance
-        by_position.append(found)
+    by_position = [_provenance_by_position(copy) for copy in copies]
 
     def mark(entry: dict[str, Any], which: int) -> None:
         provenance = by_position[which].get(entry.get("position"))
@@ -140,14 +143,7 @@ def with_crops(rows: Any, copies: list[Any]) -> Any:
     """The side-by-side rows of the HTML report, each screenshot message with its provenance and crop."""
     from ..screenshots.crops import crop_for
 
-    maps = []
-    for copy in copies:
-        found = {}
-        for position, (_, extras) in zip(copy.side.positions, copy.details):
-            provenance = _provenance(extras)
-            if provenance is not None and position is not None:
-                found[position] = provenance
-        maps.append(found)
+    maps = [_provenance_by_position(copy) for copy in copies]
     for row in rows:
         for key, found, copy in (("a", maps[0], copies[0]), ("b", maps[1], copies[1])):
             message = row.get(key)
