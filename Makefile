@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean browser serve ocr-libs
+.PHONY: demo test install bench clean browser serve ocr-libs java
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ demo: $(STAMP)
 serve: demo
 	$(BIN)/chataudit --db demo/chataudit.db serve
 
-test: $(STAMP) browser ocr-libs
+test: $(STAMP) browser ocr-libs java
 	$(BIN)/python -m pytest
 
 # Screenshot OCR imports OpenCV (rapidocr-onnxruntime depends on opencv-python), which needs libGL.
@@ -44,6 +44,15 @@ ocr-libs: $(STAMP)
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null) \
 	      || echo "warning: could not install libgl1; screenshot tests will fail"; \
 	  else echo "note: OpenCV cannot load (install libgl1 and libglib2.0-0)"; fi; \
+	fi
+
+# The Spark tests run PySpark in local mode, which needs a Java 17 runtime.
+java:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
+	      || echo "warning: could not install Java 17; Spark tests will be skipped"; \
+	  else echo "note: no java (install openjdk-17-jre-headless); Spark tests will be skipped"; fi; \
 	fi
 
 # Report tests render pages in a real browser: Debian's chromium (Playwright cannot download one here).

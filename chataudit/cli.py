@@ -108,6 +108,8 @@ class CapabilityGroup(click.Group):
         "backup": "chataudit.backup.commands:backup",
         "user": "chataudit.web.commands:user",
         "review": "chataudit.reviews.commands:review",
+        "lake": "chataudit.lake.commands:lake",
+        "spark": "chataudit.spark.commands:spark",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

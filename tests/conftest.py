@@ -27,3 +27,17 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     monkeypatch.setenv("CHATAUDIT_KEYS", str(tmp_path_factory.getbasetemp() / "keys"))
     for name in ("CHATAUDIT_DB", "CHATAUDIT_KEY", "CHATAUDIT_TZ", "CHATAUDIT_OPERATOR"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] SparkSession for the whole run (start-up costs seconds); skipped with the reason
+    when PySpark or Java is missing."""
+    from chataudit.spark.session import get_session, spark_available
+
+    reason = spark_available()
+    if reason:
+        pytest.skip(f"spark: {reason}")
+    session = get_session("local[2]")
+    yield session
+    session.stop()
