@@ -15,7 +15,7 @@ from .errors import ChatAuditError
 from .queries import CONVERSATION_COLUMNS, TIMELINE_COLUMNS, redactor_for, time_window  # noqa: F401 (used by capability modules)
 from .render import emit, emit_json, write_csv, write_jsonl
 from .render.output import records_written
-from .store import DATABASE_ERRORS, Archive, database_error_line, default_db_path
+from .store import DATABASE_ERRORS, Archive, database_error_line, db_location, default_db_path
 
 
 def json_option(command: Callable) -> Callable:
@@ -183,7 +183,7 @@ def cli(ctx: click.Context, db: str | None, operator: str | None, db_key_file: s
     from .vault import keys
 
     ctx.ensure_object(dict)
-    ctx.obj["db"] = Path(db) if db else default_db_path()
+    ctx.obj["db"] = db_location(db) if db else default_db_path()
     ctx.obj["operator"] = operator or governance.operator_of(None)
     with one_line_errors():
         keys.use(keys.key_file(db_key_file) if db_key_file else None)
