@@ -60,6 +60,20 @@ def friendly_errors(command: Callable) -> Callable:
     return wrapper
 
 
+# What runs on a PostgreSQL archive today, each tested there (tests/test_store_postgres.py and the CLI tests
+# run on both stores); any other command refuses there instead of half-working (README: "Team archive on PostgreSQL").
+POSTGRES_COMMANDS = frozenset({"import", "init", "conversations", "messages", "search", "sources", "export",
+                               "verify", "checkpoint", "proof", "formats"})
+
+
+def refuse_on_postgres(db: Any, command: str | None) -> None:
+    from .store import is_postgres
+
+    if command and is_postgres(db) and command not in POSTGRES_COMMANDS:
+        raise click.ClickException(f"`chataudit {command}` does not run on a PostgreSQL archive yet (it runs on SQLite"
+                                   f" archive files); on PostgreSQL: {', '.join(sorted(POSTGRES_COMMANDS))}")
+
+
 def open_archive(ctx: click.Context, *, create: bool = False) -> Archive:
     """The archive named by --db. Only the commands that fill an archive (import, init) pass
     ``create``: any other command given a mistyped --db says so instead of making an empty one.
@@ -184,6 +198,7 @@ def cli(ctx: click.Context, db: str | None, operator: str | None, db_key_file: s
 
     ctx.ensure_object(dict)
     ctx.obj["db"] = db_location(db) if db else default_db_path()
+    refuse_on_postgres(ctx.obj["db"], ctx.invoked_subcommand)
     ctx.obj["operator"] = operator or governance.operator_of(None)
     with one_line_errors():
         keys.use(keys.key_file(db_key_file) if db_key_file else None)
