@@ -15,7 +15,7 @@ from .errors import ChatAuditError
 from .queries import CONVERSATION_COLUMNS, TIMELINE_COLUMNS, redactor_for, time_window  # noqa: F401 (used by capability modules)
 from .render import emit, emit_json, write_csv, write_jsonl
 from .render.output import records_written
-from .store import DATABASE_ERRORS, Archive, database_error_line, db_location, default_db_path
+from .store import DATABASE_ERRORS, Archive, database_error_line, db_location, default_db_path, is_postgres
 
 
 def json_option(command: Callable) -> Callable:
@@ -66,11 +66,11 @@ POSTGRES_COMMANDS = frozenset({"import", "init", "conversations", "messages", "s
                                "verify", "checkpoint", "proof", "formats"})
 
 
-def refuse_on_postgres(db: Any, command: str | None) -> None:
-    from .store import is_postgres
-
-    if command and is_postgres(db) and command not in POSTGRES_COMMANDS:
-        raise click.ClickException(f"`chataudit {command}` does not run on a PostgreSQL archive yet (it runs on SQLite"
+def refuse_on_postgres(command: str | None) -> None:
+    """Called as a PostgreSQL archive is opened: a command not yet tested there refuses (one that
+    never opens the archive, e.g. `evidence verify`, runs as it does anywhere)."""
+    if command and command not in POSTGRES_COMMANDS:
+        raise ChatAuditError(f"`chataudit {command}` does not run on a PostgreSQL archive yet (it runs on SQLite"
                                    f" archive files); on PostgreSQL: {', '.join(sorted(POSTGRES_COMMANDS))}")
 
 
@@ -198,7 +198,12 @@ def cli(ctx: click.Context, db: str | None, operator: str | None, db_key_file: s
 
     ctx.ensure_object(dict)
     ctx.obj["db"] = db_location(db) if db else default_db_path()
-    refuse_on_postgres(ctx.obj["db"], ctx.invoked_subcommand)
+    if is_postgres(ctx.obj["db"]):
+        from .store import postgres
+
+        command = ctx.invoked_subcommand
+        postgres.opening_check = lambda: refuse_on_postgres(command)
+        ctx.call_on_close(lambda: setattr(postgres, "opening_check", None))  # this command's check only
     ctx.obj["operator"] = operator or governance.operator_of(None)
     with one_line_errors():
         keys.use(keys.key_file(db_key_file) if db_key_file else None)

@@ -194,7 +194,8 @@ def _bad_db(kind: str, tmp: Path, filled: Path) -> tuple[str, str]:
         return str(tmp / "cut.db"), "damaged"
     if kind == "missing folder":
         return str(tmp / "no-such-folder" / "a.db"), ""
-    return "postgresql://auditor:secret@db.example/chats", "postgresql:// archives are not supported"
+    # nothing listens on port 1: "cannot connect to PostgreSQL", or the command does not run on PostgreSQL yet
+    return "postgresql://auditor:secret@127.0.0.1:1/chats", "PostgreSQL"
 
 
 @pytest.mark.parametrize("kind", ["mistyped", "text file", "truncated", "missing folder", "postgresql"])

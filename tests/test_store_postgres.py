@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -172,6 +173,8 @@ def test_four_concurrent_imports_lose_and_duplicate_nothing(pg_cluster, tmp_path
 def test_commands_not_yet_on_postgresql_refuse_in_one_line(pg_cluster) -> None:
     url = pg_cluster.create_database("refuse")
     result = run(url, "quality", ok=False)
+    with Archive(url, create=False) as archive:  # the refusal was that command's, not the API's
+        assert archive.stats()["messages"] == 0
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: `chataudit quality` does not run on a PostgreSQL archive yet (it runs on SQLite archive files);"
@@ -184,3 +187,24 @@ def test_unreachable_server_is_one_line_without_the_password(pg_cluster) -> None
     assert result.exit_code == 1
     assert "cannot connect to PostgreSQL" in result.output and "s3cret" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_readers_are_never_blocked_by_a_writer_and_writers_take_turns(pg_cluster) -> None:
+    from chataudit.search import parse_query
+
+    url = pg_cluster.create_database("readers")
+    run(url, "import", str(SOURCES[1]), "--tz", "Asia/Shanghai")
+    with Archive(url, create=False) as writer, Archive(url, create=False) as other:
+        writer.db.execute("BEGIN IMMEDIATE")  # holds the archive's write lock, as an import does
+        writer.db.execute("INSERT INTO settings (key, value) VALUES ('held', '1')")
+        started = time.monotonic()
+        assert other.search(parse_query("退").expression)
+        assert other.stats()["messages"] == 14
+        assert time.monotonic() - started < 2
+        other.db.wait_limit_s = 0.3
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.db.execute("INSERT INTO settings (key, value) VALUES ('second', '1')")
+        assert other.setting("held") is None  # the writer's row is not seen before its commit
+        writer.db.execute("COMMIT")
+        other.db.execute("INSERT INTO settings (key, value) VALUES ('second', '1')")  # its turn now
+        assert (other.setting("held"), other.setting("second")) == ("1", "1")

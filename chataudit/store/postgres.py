@@ -31,6 +31,10 @@ from .sqlite import (DELETE_BATCH, FROM_VAULT, MESSAGE_COLUMNS, MESSAGE_SELECT, 
 
 IDENTITY = ("m.conversation = s.conversation AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key"
             " AND m.occurrence = s.occurrence")
+# Set by the command line: called before a PostgreSQL archive is opened (refuses a command that does not
+# run on PostgreSQL yet, see cli.POSTGRES_COMMANDS).
+opening_check: Callable[[], None] | None = None
+SEARCH_WINDOW = 4096  # newest index rows searched first (see PostgresArchive.search)
 STAGING_COLUMNS = (
     "seq BIGINT, conversation BIGINT, platform TEXT, message_id TEXT, sender_id TEXT, sender_name TEXT,"
     " sent_at_ms BIGINT, utc_offset_min BIGINT, kind TEXT, text TEXT, reply_to TEXT, edited_at_ms BIGINT,"
@@ -72,6 +76,8 @@ class PostgresArchive(Archive):
                  key: Any = FROM_VAULT):
         from .sqlite import default_db_path
 
+        if opening_check is not None:
+            opening_check()
         self.url = str(path if path is not None else default_db_path())
         self.path = self.url  # type: ignore[assignment]
         self.after_import = []
@@ -197,34 +203,44 @@ class PostgresArchive(Archive):
                conversation: int | None = None, since_ms: int | None = None, until_ms: int | None = None,
                limit: int = 50) -> list[dict[str, Any]]:
         """Messages matching an FTS5 expression (see :mod:`chataudit.search`), newest first: the
-        same rows in the same order as the SQLite archive (index row = sent second · 2^31 + id)."""
+        same rows in the same order as the SQLite archive (index row = sent second · 2^31 + id).
+
+        First among the newest SEARCH_WINDOW index rows (in the period): when they hold ``limit``
+        hits, those are the answer, found without the GIN index, which must otherwise fetch and
+        recheck every match of a frequent phrase (PostgreSQL's planner thinks a phrase of common
+        bigrams rare); else the GIN index answers (a rare term, or hits further back)."""
         query = pgsearch.tsquery_text(expression)
-        sql = MESSAGE_SELECT + " JOIN (SELECT rowid AS key FROM message_fts WHERE words @@ $1::tsquery"
-        params: list[Any] = [query]
+        bounds, bound_params = "", []
         if since_ms is not None:
-            params.append(_int64((since_ms // 1000) * ROWID_SHIFT))
-            sql += f" AND rowid >= ${len(params)}"
+            bound_params.append(_int64((since_ms // 1000) * ROWID_SHIFT))
+            bounds += " AND rowid >= ${}"
         if until_ms is not None:
-            params.append(_int64(-(-until_ms // 1000) * ROWID_SHIFT))
-            sql += f" AND rowid < ${len(params)}"
-        params.append(ROWID_SHIFT - 1)
-        sql += f") hits ON m.id = (hits.key & ${len(params)})"
-        conditions = []
-        for clause, values in (("m.platform = ${}", [platform] if platform else []),
-                               ("(m.sender_id = ${} OR m.sender_name = ${})", [sender, sender] if sender else []),
-                               ("m.conversation = ${}", [conversation] if conversation is not None else []),
-                               ("m.sent_at_ms >= ${}", [since_ms] if since_ms is not None else []),
-                               ("m.sent_at_ms < ${}", [until_ms] if until_ms is not None else [])):
-            if values:
-                numbers = range(len(params) + 1, len(params) + 1 + len(values))
-                conditions.append(clause.format(*numbers))
-                params.extend(values)
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        params.append(limit)
-        sql += f" ORDER BY hits.key DESC LIMIT ${len(params)}"
-        try:
+            bound_params.append(_int64(-(-until_ms // 1000) * ROWID_SHIFT))
+            bounds += " AND rowid < ${}"
+        conditions, values = [], []
+        for clause, given in (("m.platform = ${}", [platform] if platform else []),
+                              ("(m.sender_id = ${} OR m.sender_name = ${})", [sender, sender] if sender else []),
+                              ("m.conversation = ${}", [conversation] if conversation is not None else []),
+                              ("m.sent_at_ms >= ${}", [since_ms] if since_ms is not None else []),
+                              ("m.sent_at_ms < ${}", [until_ms] if until_ms is not None else [])):
+            if given:
+                conditions.append(clause)
+                values.extend(given)
+
+        def run(hits: str) -> list[dict[str, Any]]:
+            params: list[Any] = [query, *bound_params, ROWID_SHIFT - 1, *values, limit]
+            numbers = iter(range(2, len(params) + 1))
+            sql = (MESSAGE_SELECT + f" JOIN ({hits.format(bounds=bounds)}) hits ON m.id = (hits.key & ${{}})"
+                   + (" WHERE " + " AND ".join(conditions) if conditions else "") + " ORDER BY hits.key DESC LIMIT ${}")
+            sql = re.sub(r"\$\{\}", lambda _: f"${next(numbers)}", sql.replace("{bounds}", bounds))
             return [message_dict(row) for row in self._native(sql, params).fetchall()]
+
+        try:
+            recent = run("SELECT key FROM (SELECT rowid AS key, words FROM message_fts WHERE TRUE{bounds}"
+                         f" ORDER BY rowid DESC LIMIT {SEARCH_WINDOW}) newest WHERE words @@ $1::tsquery")
+            if len(recent) >= limit:
+                return recent
+            return run("SELECT rowid AS key FROM message_fts WHERE words @@ $1::tsquery{bounds}")
         except Exception as error:
             if isinstance(error, ChatAuditError):
                 raise
