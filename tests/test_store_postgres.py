@@ -208,3 +208,16 @@ def test_readers_are_never_blocked_by_a_writer_and_writers_take_turns(pg_cluster
         writer.db.execute("COMMIT")
         other.db.execute("INSERT INTO settings (key, value) VALUES ('second', '1')")  # its turn now
         assert (other.setting("held"), other.setting("second")) == ("1", "1")
+
+
+def test_a_very_long_message_is_indexed_within_tsvector_limits(pg_cluster, tmp_path: Path) -> None:
+    """Past 16,383 tokens positions repeat the last one, and a token over 2,046 bytes is left out;
+    the message is stored and found by its words."""
+    url = pg_cluster.create_database("long")
+    chat = tmp_path / "long.jsonl"
+    text = "退货 " * 17000 + "x" * 3000 + " 尾巴"
+    chat.write_text(json.dumps({"sent_at": "2026-03-14T10:00:00+08:00", "conversation_id": "c", "sender_name": "a",
+                                "text": text}, ensure_ascii=False) + "\n", encoding="utf-8")
+    run(url, "import", str(chat), "--format", "generic")
+    assert [row["id"] for row in listing(url, "search", "尾巴")] == [1]
+    assert json.loads(run(url, "verify", "--json").output)["ok"] is True

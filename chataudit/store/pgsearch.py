@@ -11,8 +11,8 @@ lookup and a longer one a phrase of bigrams, exactly as in FTS5 (pg_trgm cannot 
 Which characters are token characters and how each folds (case, diacritics) is asked of SQLite's
 own FTS5 tokenizer, once per distinct character: the two stores cannot drift apart.
 
-Limits (PostgreSQL's ``tsvector``): positions stop at 16,383, so a phrase found after the 16,383rd
-token of one message may be missed or matched loosely; a token longer than 2,046 bytes is not indexed.
+Limits (PostgreSQL's ``tsvector``): positions stop at 16,383 and at 256 per token, so a phrase
+after the 16,383rd token of a message, or after a token's 256th occurrence in it, may be missed; a token longer than 2,046 bytes is not indexed.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ import threading
 from ..errors import ChatAuditError
 
 MAX_POSITION = 16383
+MAX_POSITIONS = 256  # per token
 MAX_LEXEME_BYTES = 2046
 
 _fold: dict[str, str | None] = {" ": None}  # character → its folded form ('' dropped), None: a separator
+_table: dict[int, str] = {}
 _probe_lock = threading.Lock()
 _probe_db: sqlite3.Connection | None = None
 
@@ -62,20 +64,10 @@ def tokens(body: str) -> list[str]:
     unknown = set(body).difference(_fold)
     if unknown:
         _probe(unknown)
-    fold = _fold
-    result: list[str] = []
-    current: list[str] = []
-    for char in body:
-        folded = fold[char]
-        if folded is None:
-            if current:
-                result.append("".join(current))
-                current = []
-        else:
-            current.append(folded)
-    if current:
-        result.append("".join(current))
-    return [t for t in result if t]
+        _table.clear()
+    if not _table:  # each character → its folded form, a separator → a space (str.translate runs in C)
+        _table.update({ord(c): " " if folded is None else folded for c, folded in _fold.items()})
+    return body.translate(_table).split()
 
 
 def _lexeme(token: str) -> str:
@@ -83,13 +75,20 @@ def _lexeme(token: str) -> str:
 
 
 def tsvector_text(body: str) -> str:
-    """The ``tsvector`` input text of one index body: each token with its positions (1-based)."""
+    """The ``tsvector`` input text of one index body: each token with its positions (1-based), as
+    PostgreSQL keeps them (positions stop at 16,383, at most 256 per token), so that the stored
+    index reads back exactly as this text (`verify` compares them)."""
     positions: dict[str, list[int]] = {}
     for position, token in enumerate(tokens(body), 1):
-        if len(token.encode()) > MAX_LEXEME_BYTES:
+        if len(token) > MAX_LEXEME_BYTES // 4 and len(token.encode()) > MAX_LEXEME_BYTES:
             continue
-        positions.setdefault(token, []).append(min(position, MAX_POSITION))
-    return " ".join(f"{_lexeme(t)}:{','.join(map(str, sorted(set(p))))}" for t, p in positions.items())
+        seen = positions.get(token)
+        if seen is None:
+            positions[token] = [min(position, MAX_POSITION)]
+        elif len(seen) < MAX_POSITIONS and seen[-1] < MAX_POSITION:
+            seen.append(min(position, MAX_POSITION))
+    quote = _lexeme if any("'" in t or "\\" in t for t in positions) else "'{}'".format
+    return " ".join(f"{quote(t)}:{','.join(map(str, p))}" for t, p in positions.items())
 
 
 _EXPRESSION = re.compile(r'\s*(?:(?P<phrase>"(?:[^"]|"")*"\*?)|(?P<op>AND|OR|NOT)\b|(?P<paren>[()]))')

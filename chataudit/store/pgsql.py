@@ -220,6 +220,9 @@ def sqlite_error(error: psycopg.Error) -> sqlite3.Error:
 
 # ---- the connection ---------------------------------------------------------------------------------
 
+_PLAIN_INSERT = re.compile(r'INSERT INTO ("?\w+"?) \(([\w", ]+)\) VALUES \(\$1(?:, \$\d+)*\)$')
+
+
 class PgCursor:
     """A cursor over translated statements (the sqlite3 cursor's surface the code base uses)."""
 
@@ -415,17 +418,27 @@ class PgConnection:
         batch = [tuple(r) for r in rows]
         if not batch:
             return
+        plain = _PLAIN_INSERT.match(text)
+
+        def store() -> None:
+            if plain:  # rows into a table with nothing to resolve: COPY (its triggers fire as for INSERT)
+                with cursor._cursor.copy(f"COPY {plain.group(1)} ({plain.group(2)}) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+            else:
+                cursor._cursor.executemany(text, batch)
+
         try:
             if writes and not self.in_transaction:
                 with self.raw.transaction():
                     self._locked = False
                     self._lock()
-                    cursor._cursor.executemany(text, batch)
+                    store()
                 self._locked = False
                 return
             if writes:
                 self._lock()
-            cursor._cursor.executemany(text, batch)
+            store()
         except psycopg.Error as error:
             raise sqlite_error(error) from None
 

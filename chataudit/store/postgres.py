@@ -171,6 +171,7 @@ class PostgresArchive(Archive):
             with raw.cursor().copy(stage) as copy:
                 for seq, row in enumerate(batch):
                     copy.write_row((seq, *row[:-1], tsvector(row[-1])))
+            raw.execute("ANALYZE staging_rows")  # a temporary table has no statistics: the joins below need them
             before = raw.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
             columns = MESSAGE_COLUMNS
             raw.execute(
