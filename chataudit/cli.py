@@ -63,7 +63,7 @@ def friendly_errors(command: Callable) -> Callable:
 # What runs on a PostgreSQL archive today, each tested there (tests/test_store_postgres.py and the CLI tests
 # run on both stores); any other command refuses there instead of half-working (README: "Team archive on PostgreSQL").
 POSTGRES_COMMANDS = frozenset({"import", "init", "conversations", "messages", "search", "sources", "export",
-                               "verify", "checkpoint", "proof", "formats"})
+                               "verify", "checkpoint", "proof", "formats", "migrate"})
 
 
 def refuse_on_postgres(command: str | None) -> None:
@@ -556,6 +556,25 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         rows = queries.sources(archive)
     emit(rows, queries.SOURCE_COLUMNS,
          as_json=as_json, title="Sources")
+
+
+@cli.command("migrate")
+@click.argument("source")
+@click.argument("target")
+@json_option
+@friendly_errors
+def migrate_command(source: str, target: str, as_json: bool) -> None:
+    """Copy an archive to another store (an SQLite file or postgresql://…) with its ledger, sightings,
+    governance records and signing key; TARGET must be a new file or an empty database."""
+    from .store.transfer import transfer
+
+    result = transfer(db_location(source), db_location(target))
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"migrated {result['rows']:,} rows of {result['tables']} tables ({result['messages']:,} messages) to "
+               f"{result['target']} in {result['seconds']:.1f} s; checkpoint root {result['root']} (tree size "
+               f"{result['tree_size']})" + (f"; signing key copied to {result['key_copied_to']}" if result["key_copied_to"] else ""))
 
 
 def main() -> None:

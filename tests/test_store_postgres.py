@@ -221,3 +221,49 @@ def test_a_very_long_message_is_indexed_within_tsvector_limits(pg_cluster, tmp_p
     run(url, "import", str(chat), "--format", "generic")
     assert [row["id"] for row in listing(url, "search", "尾巴")] == [1]
     assert json.loads(run(url, "verify", "--json").output)["ok"] is True
+
+
+def _counts(db) -> dict[str, int]:
+    with Archive(db, create=False) as archive:
+        return {table: archive.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("messages", "sightings", "ledger_leaves", "ledger_checkpoints", "ledger_sightings",
+                              "governance_audit", "conversation_aliases", "settings")}
+
+
+def _latest_root(db) -> str:
+    with Archive(db, create=False) as archive:
+        return bytes(archive.db.execute("SELECT root FROM ledger_checkpoints ORDER BY id DESC LIMIT 1").fetchone()[0]).hex()
+
+
+def test_migrate_sqlite_to_postgresql_and_back_keeps_ledger_governance_and_key(pg_cluster, tmp_path: Path) -> None:
+    start, back = tmp_path / "start.db", tmp_path / "back.db"
+    for source in SOURCES:
+        run(start, "import", str(source), "--tz", "Asia/Shanghai")
+    run(start, "init", "--mode", "enterprise")  # governance records: the mode's audit entry, a signed leaf
+    root, counts = _latest_root(start), _counts(start)
+    assert counts["governance_audit"] >= 1
+    url = pg_cluster.create_database("migrated")
+    moved = json.loads(CliRunner().invoke(cli, ["migrate", str(start), url, "--json"]).output)
+    assert (moved["root"], moved["messages"]) == (root, counts["messages"])
+    assert moved["key_copied_to"] and Path(moved["key_copied_to"]).read_bytes() == Path(f"{start}.key").read_bytes()
+    assert _counts(url) == counts and _latest_root(url) == root
+    assert listing(url, "search", "退") == listing(start, "search", "退")
+    result = CliRunner().invoke(cli, ["--db", url, "verify", "--json"])
+    assert json.loads(result.output)["ok"] is True, result.output
+
+    root, counts = _latest_root(url), _counts(url)  # verify in enterprise mode adds its own audit entry
+    result = CliRunner().invoke(cli, ["migrate", url, str(back), "--json"])
+    assert json.loads(result.output)["root"] == root, result.output
+    assert _counts(back) == counts
+    assert json.loads(CliRunner().invoke(cli, ["--db", str(back), "verify", "--json"]).output)["ok"] is True
+
+
+def test_migrate_refuses_a_target_that_holds_an_archive(pg_cluster, tmp_path: Path) -> None:
+    start = tmp_path / "start.db"
+    run(start, "import", str(SOURCES[1]))
+    url = pg_cluster.create_database("occupied")
+    run(url, "import", str(SOURCES[1]))
+    result = CliRunner().invoke(cli, ["migrate", str(start), url])
+    assert result.exit_code == 1
+    assert "Error: migrate: the target already holds an archive" in result.output
+    assert _counts(url)["messages"] == 14

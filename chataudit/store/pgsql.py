@@ -105,6 +105,8 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
             continue
         if isinstance(node, exp.Subquery) and not node.alias and isinstance(node.parent, (exp.From, exp.Join)):
             node.set("alias", exp.TableAlias(this=exp.to_identifier(f"subquery_{id(node) % 100000}")))
+        elif isinstance(node, exp.Table) and node.args.get("db") and node.db.lower() == "temp":
+            node.set("db", exp.to_identifier("pg_temp"))  # SQLite's temp schema
         elif isinstance(node, exp.Ordered):
             # keep PostgreSQL's own NULL order, so an index serves ORDER BY (SQLite sorts NULLs first)
             node.set("nulls_first", bool(node.args.get("desc")))
@@ -146,6 +148,7 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
     return tree
 
 
+_WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.I)
 _GUARD = re.compile(r"CREATE TRIGGER IF NOT EXISTS (\w+) (BEFORE (?:UPDATE|DELETE|INSERT)(?: OF [\w, ]+?)?) ON (\w+)\s+"
                     r"BEGIN SELECT RAISE\(ABORT, '((?:[^']|'')*)'\); END\s*$", re.S)
 
@@ -182,6 +185,7 @@ def translate(sql: str, primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = 
         name, when, table, message = guard.groups()
         return (f"CREATE OR REPLACE TRIGGER {name} {when} ON {table} FOR EACH ROW"
                 f" EXECUTE FUNCTION chataudit_refuse('{message}')", 0, True)
+    sql = _WITHOUT_ROWID.sub(")", sql)  # a storage choice of SQLite's; every PostgreSQL table is one
     try:
         trees = sqlglot.parse(sql, read="sqlite")
     except sqlglot.errors.ParseError as error:
