@@ -178,7 +178,7 @@ def test_commands_not_yet_on_postgresql_refuse_in_one_line(pg_cluster) -> None:
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: `chataudit quality` does not run on a PostgreSQL archive yet (it runs on SQLite archive files);"
-        " on PostgreSQL: checkpoint, conversations, export, formats, import, init, messages, proof, search,"
+        " on PostgreSQL: checkpoint, conversations, export, formats, import, init, messages, migrate, proof, search,"
         " sources, verify"]
 
 
