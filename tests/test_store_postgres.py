@@ -178,8 +178,8 @@ def test_commands_not_yet_on_postgresql_refuse_in_one_line(pg_cluster) -> None:
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: `chataudit quality` does not run on a PostgreSQL archive yet (it runs on SQLite archive files);"
-        " on PostgreSQL: checkpoint, conversations, export, formats, import, init, messages, migrate, proof, search,"
-        " sources, verify"]
+        " on PostgreSQL: checkpoint, conversations, export, facts, formats, import, init, match, messages, migrate, proof,"
+        " search, sources, verify"]
 
 
 def test_unreachable_server_is_one_line_without_the_password(pg_cluster) -> None:
@@ -267,3 +267,16 @@ def test_migrate_refuses_a_target_that_holds_an_archive(pg_cluster, tmp_path: Pa
     assert result.exit_code == 1
     assert "Error: migrate: the target already holds an archive" in result.output
     assert _counts(url)["messages"] == 14
+
+
+def test_facts_and_match_same_as_sqlite(pg_cluster, tmp_path: Path) -> None:
+    """`facts` and `match` run on PostgreSQL through the SQL translation (their whole test files pass
+    there with tests/pg_survey.py); here their --json against SQLite's on one story."""
+    statements = ROOT / "tests" / "fixtures" / "statements"
+    sqlite_db, pg_db = tmp_path / "story.db", pg_cluster.create_database("story")
+    for db in (sqlite_db, pg_db):
+        run(db, "import", str(statements / "chat_zhang_wang.jsonl"), "--format", "generic", "--tz", "Asia/Shanghai")
+    facts = listing(sqlite_db, "facts")
+    assert facts and listing(pg_db, "facts") == facts
+    matched = listing(sqlite_db, "match", "--statement", str(statements / "alipay.csv"))
+    assert matched["matched"] and listing(pg_db, "match", "--statement", str(statements / "alipay.csv")) == matched
