@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean browser serve ocr-libs java
+.PHONY: demo test install bench clean browser serve ocr-libs java postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ demo: $(STAMP)
 serve: demo
 	$(BIN)/chataudit --db demo/chataudit.db serve
 
-test: $(STAMP) browser ocr-libs java
+test: $(STAMP) browser ocr-libs java postgres
 	$(BIN)/python -m pytest
 
 # Screenshot OCR imports OpenCV (rapidocr-onnxruntime depends on opencv-python), which needs libGL.
@@ -53,6 +53,15 @@ java:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
 	      || echo "warning: could not install Java 17; Spark tests will be skipped"; \
 	  else echo "note: no java (install openjdk-17-jre-headless); Spark tests will be skipped"; fi; \
+	fi
+
+# The PostgreSQL store's tests start a throwaway cluster with Debian's server binaries (tests/pg_cluster.py).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null) \
+	      || echo "warning: could not install postgresql-15; PostgreSQL tests will be skipped"; \
+	  else echo "note: PostgreSQL server binaries missing (install postgresql-15); PostgreSQL tests will be skipped"; fi; \
 	fi
 
 # Report tests render pages in a real browser: Debian's chromium (Playwright cannot download one here).

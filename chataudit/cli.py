@@ -15,7 +15,7 @@ from .errors import ChatAuditError
 from .queries import CONVERSATION_COLUMNS, TIMELINE_COLUMNS, redactor_for, time_window  # noqa: F401 (used by capability modules)
 from .render import emit, emit_json, write_csv, write_jsonl
 from .render.output import records_written
-from .store import DATABASE_ERRORS, Archive, database_error_line, default_db_path
+from .store import DATABASE_ERRORS, Archive, database_error_line, db_location, default_db_path, is_postgres
 
 
 def json_option(command: Callable) -> Callable:
@@ -58,6 +58,20 @@ def friendly_errors(command: Callable) -> Callable:
             raise click.ClickException(str(error)) from None
 
     return wrapper
+
+
+# What runs on a PostgreSQL archive today, each tested there (tests/test_store_postgres.py and the CLI tests
+# run on both stores); any other command refuses there instead of half-working (README: "Team archive on PostgreSQL").
+POSTGRES_COMMANDS = frozenset({"import", "init", "conversations", "messages", "search", "sources", "export",
+                               "verify", "checkpoint", "proof", "formats", "migrate", "facts", "match"})
+
+
+def refuse_on_postgres(command: str | None) -> None:
+    """Called as a PostgreSQL archive is opened: a command not yet tested there refuses (one that
+    never opens the archive, e.g. `evidence verify`, runs as it does anywhere)."""
+    if command and command not in POSTGRES_COMMANDS:
+        raise ChatAuditError(f"`chataudit {command}` does not run on a PostgreSQL archive yet (it runs on SQLite"
+                                   f" archive files); on PostgreSQL: {', '.join(sorted(POSTGRES_COMMANDS))}")
 
 
 def open_archive(ctx: click.Context, *, create: bool = False) -> Archive:
@@ -185,7 +199,13 @@ def cli(ctx: click.Context, db: str | None, operator: str | None, db_key_file: s
     from .vault import keys
 
     ctx.ensure_object(dict)
-    ctx.obj["db"] = Path(db) if db else default_db_path()
+    ctx.obj["db"] = db_location(db) if db else default_db_path()
+    if is_postgres(ctx.obj["db"]):
+        from .store import postgres
+
+        command = ctx.invoked_subcommand
+        postgres.opening_check = lambda: refuse_on_postgres(command)
+        ctx.call_on_close(lambda: setattr(postgres, "opening_check", None))  # this command's check only
     ctx.obj["operator"] = operator or governance.operator_of(None)
     with one_line_errors():
         keys.use(keys.key_file(db_key_file) if db_key_file else None)
@@ -538,6 +558,25 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         rows = queries.sources(archive)
     emit(rows, queries.SOURCE_COLUMNS,
          as_json=as_json, title="Sources")
+
+
+@cli.command("migrate")
+@click.argument("source")
+@click.argument("target")
+@json_option
+@friendly_errors
+def migrate_command(source: str, target: str, as_json: bool) -> None:
+    """Copy an archive to another store (an SQLite file or postgresql://…) with its ledger, sightings,
+    governance records and signing key; TARGET must be a new file or an empty database."""
+    from .store.transfer import transfer
+
+    result = transfer(db_location(source), db_location(target))
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"migrated {result['rows']:,} rows of {result['tables']} tables ({result['messages']:,} messages) to "
+               f"{result['target']} in {result['seconds']:.1f} s; checkpoint root {result['root']} (tree size "
+               f"{result['tree_size']})" + (f"; signing key copied to {result['key_copied_to']}" if result["key_copied_to"] else ""))
 
 
 def main() -> None:

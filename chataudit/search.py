@@ -188,6 +188,10 @@ def index_differences(db: Any) -> list[IndexDifference]:
     search, a poisoned row makes it match words it does not contain. Runs in the caller's
     transaction; the temporary tables are dropped again.
     """
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        from .store.postgres import index_differences as postgres_differences
+
+        return postgres_differences(db)
     from .store.sqlite import ROWID_SHIFT
 
     check, real, fresh = "temp.chataudit_index_check", "temp.chataudit_index_real", "temp.chataudit_index_fresh"

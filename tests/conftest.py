@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import sys
+
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/pg_cluster.py
 
 from chataudit.store import Archive
 
@@ -41,3 +46,41 @@ def spark():
     session = get_session("local[2]")
     yield session
     session.stop()
+
+
+# ---- the two stores -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL cluster per test run (tests/pg_cluster.py); skipped, with the reason,
+    only where the server cannot run here."""
+    import pg_cluster as cluster_module
+
+    try:
+        cluster = cluster_module.start_cluster()
+    except cluster_module.Unavailable as why:
+        pytest.skip(f"PostgreSQL store not tested: {why}")
+    yield cluster
+    cluster.stop()
+
+
+_databases = iter(range(1, 1 << 30))
+
+
+@pytest.fixture
+def new_archive(request, tmp_path: Path):
+    """A factory of empty archive locations in the store under test: ``new_archive("x.db")`` is a
+    file path for SQLite, a new database's postgresql:// URL for PostgreSQL."""
+    store = getattr(request, "param", "sqlite")
+
+    def make(name: str = "archive.db") -> Any:
+        if store == "sqlite":
+            return tmp_path / name
+        cluster = request.getfixturevalue("pg_cluster")
+        return cluster.create_database(f"t{next(_databases)}_{abs(hash(tmp_path)) % 100000}")
+
+    make.store = store  # type: ignore[attr-defined]
+    return make
+
+
+both_stores = pytest.mark.parametrize("new_archive", ["sqlite", "postgresql"], indirect=True)

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from chataudit.cli import cli
+from conftest import both_stores
 
 GENERIC = Path(__file__).parent / "fixtures" / "generic"
 
@@ -24,14 +25,15 @@ def run(db: Path, *args: str, ok: bool = True):
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "cli.db"
+def db(new_archive) -> Path:
+    path = new_archive("cli.db")
     run(path, "import", str(GENERIC), "--tz", "Asia/Shanghai", "--label", "mine")
     return path
 
 
-def test_import_json_summary_keys_and_reimport(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+@both_stores
+def test_import_json_summary_keys_and_reimport(new_archive) -> None:
+    db = new_archive("x.db")
     first = json.loads(run(db, "import", str(GENERIC), "--tz", "Asia/Shanghai", "--json").output)
     assert set(first) == {"files", "messages", "new", "duplicates", "already_imported", "skipped", "errors", "failed",
                           "warnings", "seconds", "sources"}
@@ -40,6 +42,7 @@ def test_import_json_summary_keys_and_reimport(tmp_path: Path) -> None:
     assert (again["new"], again["already_imported"]) == (0, 2)
 
 
+@both_stores
 def test_conversations_json(db: Path) -> None:
     rows = json.loads(run(db, "conversations", "--json").output)
     by_id = {r["native_id"]: r for r in rows}
@@ -49,6 +52,7 @@ def test_conversations_json(db: Path) -> None:
                             "first_at", "last_at"}
 
 
+@both_stores
 def test_timeline_is_ordered_and_window_uses_archive_zone(db: Path) -> None:
     rows = json.loads(run(db, "messages", "--conversation", "shop-1001", "--json").output)
     assert [r["sent_at"] for r in rows] == sorted(r["sent_at"] for r in rows)
@@ -60,6 +64,7 @@ def test_timeline_is_ordered_and_window_uses_archive_zone(db: Path) -> None:
     assert window[1]["amount"] == "299.00" and window[1]["currency"] == "CNY"
 
 
+@both_stores
 def test_search_json_has_snippet_and_highlights(db: Path) -> None:
     rows = json.loads(run(db, "search", "赔偿", "--json").output)
     assert len(rows) == 1
@@ -68,10 +73,12 @@ def test_search_json_has_snippet_and_highlights(db: Path) -> None:
     assert rows[0]["source_label"] == "mine"
 
 
+@both_stores
 def test_search_table_output_shows_brackets(db: Path) -> None:
     assert "[退货]" in run(db, "search", "退货").output
 
 
+@both_stores
 def test_export_formats(db: Path, tmp_path: Path) -> None:
     out = tmp_path / "c.csv"
     run(db, "export", "--conversation", "shop-1001", "--format", "csv", "--out", str(out))
@@ -109,11 +116,12 @@ def test_missing_path_and_bad_zone(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "Traceback" not in result.output
 
 
-def test_truncated_csv_names_file_and_line_and_imports_nothing(tmp_path: Path) -> None:
+@both_stores
+def test_truncated_csv_names_file_and_line_and_imports_nothing(tmp_path: Path, new_archive) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("sent_at,sender_name,text\n2026-03-12 10:00:00,张三,你好\n2026-03-12 10:01:00,张三\n",
                    encoding="utf-8")
-    db = tmp_path / "b.db"
+    db = new_archive("b.db")
     result = run(db, "import", str(bad), ok=False)
     assert result.exit_code == 1
     assert f"{bad}:3: expected 3 columns, found 2" in result.output
@@ -138,12 +146,13 @@ def test_bad_gbk_byte_names_its_line(tmp_path: Path) -> None:
     assert f"{path}:2: cannot decode" in result.output
 
 
-def test_zip_of_an_export(tmp_path: Path) -> None:
+@both_stores
+def test_zip_of_an_export(tmp_path: Path, new_archive) -> None:
     bundle = tmp_path / "export.zip"
     with zipfile.ZipFile(bundle, "w") as zf:
         zf.write(GENERIC / "service_chat.csv", "export/service_chat.csv")
         zf.writestr("export/photo.jpg", b"\xff\xd8\xff\xe0 not a chat")
-    db = tmp_path / "z.db"
+    db = new_archive("z.db")
     summary = json.loads(run(db, "import", str(bundle), "--tz", "Asia/Shanghai", "--json").output)
     assert (summary["files"], summary["new"], summary["skipped"]) == (1, 11, 1)
     assert summary["sources"][0]["path"] == f"{bundle}!export/photo.jpg" or summary["sources"][1]["path"] == f"{bundle}!export/service_chat.csv"

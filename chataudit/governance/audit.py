@@ -30,7 +30,7 @@ import orjson
 from .. import exitcodes
 from ..errors import ChatAuditError
 from ..render import output
-from ..store import Archive
+from ..store import Archive, archive_exists
 from . import clock
 
 SESSION_KEY = "chataudit.governance.session"
@@ -277,11 +277,11 @@ class Session:
     stdout: HashingWriter | None = None
 
     @property
-    def db_path(self) -> Path:
-        from ..store import default_db_path
+    def db_path(self) -> Path | str:
+        from ..store import db_location, default_db_path
 
         db = (self.root.obj or {}).get("db")
-        return Path(db) if db else default_db_path()
+        return db_location(db) if db else default_db_path()
 
     def count(self, records: int) -> None:
         self.records += records
@@ -292,7 +292,7 @@ class Session:
 
         self.command = command_name(ctx)
         self.params = dict(ctx.params)
-        if access.audited_kind(self.command) is None or not self.db_path.exists():
+        if access.audited_kind(self.command) is None or not archive_exists(self.db_path):
             return
         try:
             opened = Archive(self.db_path, create=False)

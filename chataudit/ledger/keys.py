@@ -19,6 +19,15 @@ KEY_PATH_SETTING = "ledger.key_path"
 
 
 def default_key_path(db_path: str | os.PathLike[str]) -> Path:
+    """``<archive>.key`` beside an archive file; for a PostgreSQL archive (no file of its own) a file
+    named after its host, port and database in $CHATAUDIT_KEYS (default ~/.config/chataudit)."""
+    from ..store import is_postgres
+
+    if is_postgres(db_path):
+        from ..store.postgres import key_name
+
+        folder = os.environ.get("CHATAUDIT_KEYS") or Path.home() / ".config" / "chataudit"
+        return Path(folder).expanduser() / f"{key_name(str(db_path))}.key"
     return Path(str(db_path) + ".key")
 
 

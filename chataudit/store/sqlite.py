@@ -28,8 +28,26 @@ BATCH = 5000
 ROWID_SHIFT = 1 << 31  # fts rowid = sent_at seconds * 2^31 + message id
 
 
-def default_db_path() -> Path:
-    return Path(os.environ.get("CHATAUDIT_DB") or "chataudit.db")
+def default_db_path() -> Path | str:
+    return db_location(os.environ.get("CHATAUDIT_DB") or "chataudit.db")
+
+
+POSTGRES_URL = re.compile(r"^postgres(?:ql)?://", re.I)
+
+
+def is_postgres(location: Any) -> bool:
+    """True when an archive location is a PostgreSQL connection string (postgresql://…)."""
+    return location is not None and bool(POSTGRES_URL.match(str(location)))
+
+
+def db_location(text: str | os.PathLike[str]) -> Path | str:
+    """--db / $CHATAUDIT_DB as given: a connection string stays a string, anything else is a file path."""
+    return str(text) if is_postgres(text) else Path(text)
+
+
+def archive_exists(location: Any) -> bool:
+    """Whether there is an archive to open (a PostgreSQL database is asked when it is opened)."""
+    return is_postgres(location) or Path(location).exists()
 
 
 @dataclass(frozen=True)
@@ -185,6 +203,13 @@ class Archive:
     ``create=False`` refuses a file that does not exist (a mistyped --db must not become a new,
     empty archive); ``on_wait`` is called once when a write has to wait for another process.
     """
+
+    def __new__(cls, path: Any = None, *args: Any, **kwargs: Any) -> "Archive":
+        if cls is Archive and is_postgres(path if path is not None else default_db_path()):
+            from .postgres import PostgresArchive
+
+            return super().__new__(PostgresArchive)
+        return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
                  on_wait: Callable[[], None] | None = None, key: bytes | None | object = FROM_VAULT):
@@ -346,8 +371,7 @@ class Archive:
         # identical messages at the same instant in one conversation are numbered, so that two
         # real "好的" in the same minute are both kept while a re-import of either adds nothing
         last_instant: dict[int, tuple[int, dict[bytes, int]]] = {}
-        self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging_rows ({MESSAGE_COLUMNS}, body)")
-        stage = f"INSERT INTO temp.staging_rows ({MESSAGE_COLUMNS}, body) VALUES ({', '.join('?' * 22)})"
+        stage = self._staging()
         batch: list[tuple] = []
         total = stored = 0
         # a record's conversation may be stored under another native id (see _resolve_conversation)
@@ -387,6 +411,11 @@ class Archive:
         if progress is not None:
             progress(total)
         return total
+
+    def _staging(self) -> str:
+        """Create the temporary table batches are staged in; returns the statement that stages a row."""
+        self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging_rows ({MESSAGE_COLUMNS}, body)")
+        return f"INSERT INTO temp.staging_rows ({MESSAGE_COLUMNS}, body) VALUES ({', '.join('?' * 22)})"
 
     def _store_batch(self, stage: str, batch: list[tuple], source_id: int, number: int) -> None:
         """Stage a batch, keep the messages not yet archived with their full-text rows, and record
@@ -847,8 +876,8 @@ def _check_location(path: Path, create: bool) -> None:
     """Refuse what is not an archive file before SQLite gets to create or misread it."""
     scheme = NOT_STORES.match(str(path))
     if scheme:  # the URL is not echoed: it may carry a password
-        raise ChatAuditError(f"--db: {scheme.group(1)}:// archives are not supported (no such store exists); "
-                             "give the path of an SQLite archive file")
+        raise ChatAuditError(f"--db: {scheme.group(1)}:// archives are not supported; give the path of an SQLite "
+                             "archive file or a postgresql:// connection string")
     if path.is_dir():
         raise ChatAuditError(f"{path}: is a folder, not an archive file")
     if path.exists():

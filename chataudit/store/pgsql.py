@@ -1,0 +1,488 @@
+"""A PostgreSQL connection that speaks to callers as the SQLite archive's connection does.
+
+Capabilities run their SQL through ``archive.db.execute(sql, params)`` in SQLite's dialect (qmark
+parameters, ``INSERT OR IGNORE``, ``BEGIN IMMEDIATE`` …). :class:`PgConnection` translates each
+statement once (sqlglot, then the rewrites below; cached per statement text) and keeps SQLite's
+transaction model:
+
+* ``BEGIN IMMEDIATE`` takes the archive's write lock, a transaction-scoped advisory lock, so writers
+  take turns as they do on SQLite (an import's messages, ledger leaves and checkpoint are one
+  serialised append); a write outside a transaction takes it for its one statement. Readers never
+  take it: PostgreSQL's snapshots never block them.
+* ``BEGIN`` (deferred) is a REPEATABLE READ snapshot, as a SQLite read transaction in WAL mode is.
+* errors reach callers as the ``sqlite3`` exception classes they already catch (a trigger's refusal
+  is an ``IntegrityError`` with the trigger's message, a lock not taken an ``OperationalError``).
+
+Rows are tuples that can also be indexed by column name (as ``sqlite3.Row``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+import psycopg
+import sqlglot
+from psycopg import pq
+from sqlglot import exp
+
+WRITE_LOCK = 0x63686174  # "chat": the advisory lock key of the archive's one writer at a time
+WRITE_WORDS = {"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"}
+RESERVED_COLUMNS = {"user", "end"}  # column names of the schema that PostgreSQL reserves
+
+
+class Row(tuple):
+    """A result row: a tuple, also indexed by column name (``row["id"]``), with ``keys()``."""
+
+    __slots__ = ()
+    names: tuple[str, ...] = ()
+    index: dict[str, int] = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            try:
+                return tuple.__getitem__(self, self.index[key])
+            except KeyError:
+                raise IndexError(f"no such column: {key}") from None
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self.names)
+
+
+@functools.lru_cache(maxsize=512)
+def _row_class(names: tuple[str, ...]) -> type[Row]:
+    index: dict[str, int] = {}
+    for position, name in enumerate(names):
+        index.setdefault(name, position)
+    return type("Row", (Row,), {"__slots__": (), "names": names, "index": index})
+
+
+def _row_factory(cursor: Any) -> Callable[[Any], Row]:
+    description = cursor.description
+    if description is None:
+        return tuple  # type: ignore[return-value]
+    cls = _row_class(tuple(column.name for column in description))
+    return lambda values: cls(values)
+
+
+# ---- translation ---------------------------------------------------------------------------------
+
+def _boolean(node: exp.Expression) -> exp.Expression:
+    """SQLite reads a number as a condition (``WHERE 1``); PostgreSQL wants a boolean."""
+    inner = node.unnest() if isinstance(node, exp.Paren) else node
+    if isinstance(inner, exp.Literal) and not inner.is_string:
+        return exp.true() if float(inner.this) else exp.false()
+    return node
+
+
+def _json_path(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.JSONPath):
+        path = "$"
+        for part in node.expressions:
+            if isinstance(part, exp.JSONPathKey):
+                path += f".{part.this}"
+            elif isinstance(part, exp.JSONPathSubscript):
+                path += f"[{part.this}]"
+        return exp.Literal.string(path)
+    return node
+
+
+def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> exp.Expression:
+    for node in list(tree.walk()):
+        if isinstance(node, (exp.JSONExtractScalar, exp.JSONExtract)):
+            # SQLite's json_extract (a function of the schema here: see migrations/pg/0001)
+            call = exp.Anonymous(this="json_extract", expressions=[node.this, _json_path(node.expression)])
+            node.replace(call)
+            parent = call.parent
+            if isinstance(parent, (exp.EQ, exp.NEQ)):  # the other side is read as text
+                other = parent.expression if parent.this is call else parent.this
+                if not (isinstance(other, exp.Literal) and other.is_string):
+                    other.replace(exp.Cast(this=other.copy(), to=exp.DataType.build("TEXT")))
+            continue
+        if isinstance(node, exp.Subquery) and not node.alias and isinstance(node.parent, (exp.From, exp.Join)):
+            node.set("alias", exp.TableAlias(this=exp.to_identifier(f"subquery_{id(node) % 100000}")))
+        elif isinstance(node, exp.Table) and node.args.get("db") and node.db.lower() == "temp":
+            node.set("db", exp.to_identifier("pg_temp"))  # SQLite's temp schema
+        elif isinstance(node, exp.Ordered):
+            # keep PostgreSQL's own NULL order, so an index serves ORDER BY (SQLite sorts NULLs first)
+            node.set("nulls_first", bool(node.args.get("desc")))
+        elif isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT:
+            node.set("this", exp.DataType.Type.BIGINT)  # SQLite's INTEGER is 64-bit
+        elif isinstance(node, exp.Column) and node.name.lower() in RESERVED_COLUMNS:
+            node.this.set("quoted", True)
+        elif isinstance(node, (exp.Where, exp.Not)):
+            node.set("this", _boolean(node.this))
+        elif isinstance(node, (exp.And, exp.Or)):
+            node.set("this", _boolean(node.this))
+            node.set("expression", _boolean(node.expression))
+        elif isinstance(node, exp.OnConflict):
+            for key in node.args.get("conflict_keys") or []:
+                if isinstance(key, exp.Ordered):
+                    key.set("nulls_first", None)
+            table = node.parent.this.this if isinstance(node.parent.this, exp.Schema) else node.parent.this
+            for assignment in node.expressions:  # the existing row's columns, named as PostgreSQL needs
+                for column in assignment.expression.find_all(exp.Column) if assignment.expression else []:
+                    if not column.table:
+                        column.set("table", exp.to_identifier(table.name))
+        elif isinstance(node, exp.Insert) and node.args.get("alternative"):
+            alternative = node.args["alternative"].upper()
+            node.set("alternative", None)
+            if alternative == "IGNORE":
+                node.set("conflict", exp.OnConflict(action=exp.var("DO NOTHING")))
+            elif alternative == "REPLACE":
+                schema = node.this
+                table = schema.this.name if isinstance(schema, exp.Schema) else schema.name
+                columns = [c.name for c in schema.expressions] if isinstance(schema, exp.Schema) else []
+                keys = primary_keys.get(table)
+                if not keys or not columns:
+                    raise sqlite3.OperationalError(f"INSERT OR REPLACE into {table}: unsupported on PostgreSQL")
+                updates = [exp.EQ(this=exp.column(c), expression=exp.column(c, table="excluded"))
+                           for c in columns if c not in keys]
+                node.set("conflict", exp.OnConflict(
+                    conflict_keys=[exp.to_identifier(k) for k in keys],
+                    action=exp.var("DO UPDATE" if updates else "DO NOTHING"), expressions=updates))
+    return tree
+
+
+_WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.I)
+_GUARD = re.compile(r"CREATE TRIGGER IF NOT EXISTS (\w+) (BEFORE (?:UPDATE|DELETE|INSERT)(?: OF [\w, ]+?)?) ON (\w+)\s+"
+                    r"BEGIN SELECT RAISE\(ABORT, '((?:[^']|'')*)'\); END\s*$", re.S)
+
+
+def _placeholders(sql: str) -> tuple[str, int]:
+    """psycopg's ``%s`` placeholders (as sqlglot writes them) → ``$1 … $n`` outside quotes, so that
+    a ``%`` in a literal is only a character."""
+    out, count, i, quote = [], 0, 0, None
+    while i < len(sql):
+        char = sql[i]
+        if quote:
+            out.append(char)
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+            out.append(char)
+        elif sql.startswith("%s", i):
+            count += 1
+            out.append(f"${count}")
+            i += 2
+            continue
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out), count
+
+
+@functools.lru_cache(maxsize=8192)
+def translate(sql: str, primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> tuple[str, int, bool]:
+    """(PostgreSQL text with $n parameters, parameter count, writes?) of one SQLite statement."""
+    guard = _GUARD.match(sql.strip())
+    if guard:
+        name, when, table, message = guard.groups()
+        return (f"CREATE OR REPLACE TRIGGER {name} {when} ON {table} FOR EACH ROW"
+                f" EXECUTE FUNCTION chataudit_refuse('{message}')", 0, True)
+    sql = _WITHOUT_ROWID.sub(")", sql)  # a storage choice of SQLite's; every PostgreSQL table is one
+    try:
+        trees = sqlglot.parse(sql, read="sqlite")
+    except sqlglot.errors.ParseError as error:
+        raise sqlite3.OperationalError(f"cannot translate to PostgreSQL: {str(error).splitlines()[0]}") from None
+    if len(trees) != 1 or trees[0] is None:
+        raise sqlite3.OperationalError("one statement at a time")
+    tree = _rewrite(trees[0], dict(primary_keys))
+    text, count = _placeholders(tree.sql(dialect="postgres"))
+    first = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+    return text, count, first in WRITE_WORDS or (first == "WITH" and bool(tree.find(exp.Insert, exp.Update, exp.Delete)))
+
+
+# ---- errors ----------------------------------------------------------------------------------------
+
+def sqlite_error(error: psycopg.Error) -> sqlite3.Error:
+    """The sqlite3 exception a caller written for the SQLite archive expects for ``error``."""
+    message = error.diag.message_primary or str(error).splitlines()[0] if isinstance(error, psycopg.Error) else str(error)
+    if isinstance(error, psycopg.errors.IntegrityError):
+        cls: type[sqlite3.Error] = sqlite3.IntegrityError
+    elif isinstance(error, psycopg.errors.RaiseException) or (error.sqlstate or "").startswith("23"):
+        cls = sqlite3.IntegrityError
+    elif isinstance(error, (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled,
+                            psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)):
+        cls, message = sqlite3.OperationalError, f"database is locked ({message})"
+    elif isinstance(error, (psycopg.OperationalError, psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn,
+                            psycopg.errors.UndefinedFunction, psycopg.errors.SyntaxError)):
+        cls = sqlite3.OperationalError
+    elif isinstance(error, psycopg.DataError):
+        cls = sqlite3.DataError
+    else:
+        cls = sqlite3.DatabaseError
+    converted = cls(message)
+    converted.pg_sqlstate = error.sqlstate  # type: ignore[attr-defined]
+    return converted
+
+
+# ---- the connection ---------------------------------------------------------------------------------
+
+_PLAIN_INSERT = re.compile(r'INSERT INTO ("?\w+"?) \(([\w", ]+)\) VALUES \(\$1(?:, \$\d+)*\)$')
+
+
+class PgCursor:
+    """A cursor over translated statements (the sqlite3 cursor's surface the code base uses)."""
+
+    row_factory: Any = None  # accepted and ignored: rows are always name- and index-addressable
+
+    def __init__(self, connection: "PgConnection"):
+        self.connection = connection
+        self._cursor = connection.raw.cursor(row_factory=_row_factory)
+        self.lastrowid: int | None = None
+        self._fetched: list | None = None
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    def execute(self, sql: str, parameters: Any = ()) -> "PgCursor":
+        self.connection._run(self, sql, parameters)
+        return self
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> "PgCursor":
+        self.connection._run_many(self, sql, rows)
+        return self
+
+    def fetchone(self) -> Any:
+        if self._fetched is not None:
+            return self._fetched.pop(0) if self._fetched else None
+        try:
+            return self._cursor.fetchone()
+        except psycopg.ProgrammingError:  # a statement without a result
+            return None
+
+    def fetchmany(self, size: int = 1) -> list:
+        if self._fetched is not None:
+            taken, self._fetched[:size] = self._fetched[:size], []
+            return taken
+        try:
+            return self._cursor.fetchmany(size)
+        except psycopg.ProgrammingError:
+            return []
+
+    def fetchall(self) -> list:
+        if self._fetched is not None:
+            taken, self._fetched = self._fetched, []
+            return taken
+        try:
+            return self._cursor.fetchall()
+        except psycopg.ProgrammingError:
+            return []
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            rows = self.fetchmany(1000)
+            if not rows:
+                return
+            yield from rows
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+class PgConnection:
+    """One PostgreSQL connection that callers use as they use the SQLite archive's connection."""
+
+    dialect = "postgresql"
+    on_wait: Callable[[], None] | None = None
+    wait_limit_s: float | None = None
+    row_factory: Any = None
+
+    def __init__(self, url: str):
+        self.url = url
+        self.raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.RawCursor)
+        self._locked = False
+        self.primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def load_catalog(self) -> None:
+        """The primary keys of the archive's tables (INSERT OR REPLACE needs them)."""
+        rows = self.raw.execute(
+            "SELECT c.conrelid::regclass::text, array_agg(a.attname::text ORDER BY k.ord)"
+            " FROM pg_constraint c CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(attnum, ord)"
+            " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum"
+            " WHERE c.contype = 'p' AND c.connamespace = 'public'::regnamespace GROUP BY 1").fetchall()
+        self.primary_keys = tuple(sorted((name, tuple(columns)) for name, columns in rows))
+
+    # -- transactions --
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
+
+    def _lock(self, *, wait: bool = True) -> None:
+        """Take the archive's write lock in the open transaction (waits for another writer)."""
+        if self._locked:
+            return
+        if self.raw.execute("SELECT pg_try_advisory_xact_lock($1)", (WRITE_LOCK,)).fetchone()[0]:
+            self._locked = True
+            return
+        if not wait:
+            raise sqlite3.OperationalError("database is locked")
+        if self.on_wait is not None:
+            self.on_wait()
+        started = time.monotonic()
+        while True:  # in short slices, so that Ctrl-C is heard
+            if self.raw.execute("SELECT pg_try_advisory_xact_lock($1)", (WRITE_LOCK,)).fetchone()[0]:
+                self._locked = True
+                return
+            if self.wait_limit_s is not None and time.monotonic() - started >= self.wait_limit_s:
+                raise sqlite3.OperationalError("database is locked")
+            time.sleep(0.02)
+
+    def _control(self, word: str, sql: str, *, wait: bool = True) -> bool:
+        """BEGIN …, COMMIT, ROLLBACK, END: handled here; False for any other statement."""
+        words = sql.strip().rstrip(";").upper().split()
+        if word == "BEGIN":
+            immediate = len(words) > 1 and words[1] in ("IMMEDIATE", "EXCLUSIVE")
+            self.raw.execute("BEGIN" if immediate else "BEGIN ISOLATION LEVEL REPEATABLE READ")
+            self._locked = False
+            if immediate:
+                try:
+                    self._lock(wait=wait)
+                except BaseException:
+                    self.raw.execute("ROLLBACK")
+                    raise
+            return True
+        if word in ("COMMIT", "END", "ROLLBACK") and (len(words) == 1 or words[1] == "TRANSACTION"):
+            self.raw.execute("ROLLBACK" if word == "ROLLBACK" else "COMMIT")
+            self._locked = False
+            return True
+        return False
+
+    # -- statements --
+
+    def _prepare(self, sql: str, parameters: Any) -> tuple[str, Any, bool]:
+        text, count, writes = translate(sql, self.primary_keys)
+        if isinstance(parameters, dict):
+            raise sqlite3.ProgrammingError("named parameters are not supported on PostgreSQL")
+        values = tuple(parameters or ())
+        if len(values) != count:
+            raise sqlite3.ProgrammingError(f"the statement uses {count} parameters, {len(values)} given")
+        return text, values, writes
+
+    def _run(self, cursor: PgCursor, sql: str, parameters: Any, *, wait: bool = True) -> None:
+        cursor.lastrowid, cursor._fetched = None, None
+        stripped = sql.lstrip()
+        word = stripped.split(None, 1)[0].upper() if stripped else ""
+        try:
+            if word in ("BEGIN", "COMMIT", "END", "ROLLBACK") and self._control(word, stripped, wait=wait):
+                return
+            if word == "PRAGMA":
+                return  # SQLite's knobs (journal mode, cache size …) have no meaning here
+            text, values, writes = self._prepare(sql, parameters)
+            returning = writes and word == "INSERT" and " RETURNING " not in text.upper() and self._has_id(text)
+            if returning:
+                text += " RETURNING id"
+            if writes and not self.in_transaction:
+                with self.raw.transaction():
+                    self._locked = False
+                    self._lock(wait=wait)
+                    cursor._cursor.execute(text, values)
+                    if returning:
+                        self._keep_returned(cursor)
+                self._locked = False
+                return
+            if writes:
+                self._lock(wait=wait)
+            cursor._cursor.execute(text, values)
+            if returning:
+                self._keep_returned(cursor)
+        except psycopg.Error as error:
+            raise sqlite_error(error) from None
+
+    @staticmethod
+    def _keep_returned(cursor: PgCursor) -> None:
+        ids = cursor._cursor.fetchall()
+        cursor.lastrowid = ids[-1][0] if ids else None
+        cursor._fetched = []
+
+    def _has_id(self, text: str) -> bool:
+        match = re.match(r'\s*INSERT INTO ("?\w+"?)', text, re.I)
+        return bool(match) and match.group(1).strip('"') in self.id_tables
+
+    @functools.cached_property
+    def id_tables(self) -> frozenset[str]:
+        rows = self.raw.execute("SELECT table_name FROM information_schema.columns WHERE column_name = 'id'"
+                                " AND table_schema = 'public' AND data_type = 'bigint'").fetchall()
+        return frozenset(r[0] for r in rows)
+
+    def _run_many(self, cursor: PgCursor, sql: str, rows: Iterable[Any]) -> None:
+        text, _count, writes = translate(sql, self.primary_keys)
+        batch = [tuple(r) for r in rows]
+        if not batch:
+            return
+        plain = _PLAIN_INSERT.match(text)
+
+        def store() -> None:
+            if plain:  # rows into a table with nothing to resolve: COPY (its triggers fire as for INSERT)
+                with cursor._cursor.copy(f"COPY {plain.group(1)} ({plain.group(2)}) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+            else:
+                cursor._cursor.executemany(text, batch)
+
+        try:
+            if writes and not self.in_transaction:
+                with self.raw.transaction():
+                    self._locked = False
+                    self._lock()
+                    store()
+                self._locked = False
+                return
+            if writes:
+                self._lock()
+            store()
+        except psycopg.Error as error:
+            raise sqlite_error(error) from None
+
+    # -- the sqlite3.Connection surface --
+
+    def cursor(self) -> PgCursor:
+        return PgCursor(self)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> PgCursor:
+        return self.cursor().execute(sql, parameters)
+
+    def execute_once(self, sql: str, parameters: Any = (), /) -> PgCursor:
+        """One try, no waiting (as on SQLite: a write that would rather not happen than wait)."""
+        cursor = self.cursor()
+        self._run(cursor, sql, parameters, wait=False)
+        return cursor
+
+    def executemany(self, sql: str, rows: Iterable[Any], /) -> PgCursor:
+        return self.cursor().executemany(sql, rows)
+
+    def executescript(self, script: str) -> None:
+        raise sqlite3.OperationalError("executescript is not supported on PostgreSQL")
+
+    def create_function(self, *args: Any, **kwargs: Any) -> None:
+        """SQL functions written in Python cannot run inside PostgreSQL: a statement that calls one
+        fails with the function's name (the store computes what it needs before it writes)."""
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            self.raw.execute("COMMIT")
+            self._locked = False
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self.raw.execute("ROLLBACK")
+            self._locked = False
+
+    def close(self) -> None:
+        self.raw.close()
+
+    @property
+    def total_changes(self) -> int:
+        return 0

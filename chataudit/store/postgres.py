@@ -1,0 +1,310 @@
+"""The PostgreSQL archive: the team store behind the same :class:`~chataudit.store.Archive` interface.
+
+``--db postgresql://user@host:port/dbname`` (or ``$CHATAUDIT_DB``) opens it. The schema comes from
+the same numbered migrations in PostgreSQL's dialect (``migrations/pg/NNNN_*.sql``); the history
+guards that SQLite has as triggers are PL/pgSQL triggers. Capabilities' SQL runs through
+:class:`~chataudit.store.pgsql.PgConnection`; what the store does in bulk it does natively here:
+an import stages each batch with ``COPY`` and stores it set-based, search asks the GIN-indexed
+``tsvector`` index (:mod:`chataudit.store.pgsearch`).
+
+Writers take turns on the archive's write lock (an advisory lock, see pgsql.py): an import's
+messages, ledger leaves and signed checkpoint are one serialised append, while its files are
+parsed in parallel and readers are never blocked.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterable
+from urllib.parse import urlsplit
+
+import psycopg
+
+from ..errors import ChatAuditError
+from . import pgsearch
+from .pgsql import WRITE_LOCK, PgConnection, PgCursor, sqlite_error
+from .sqlite import (DELETE_BATCH, FROM_VAULT, MESSAGE_COLUMNS, MESSAGE_SELECT, ROWID_SHIFT, Archive, _int64,
+                     message_dict)
+
+IDENTITY = ("m.conversation = s.conversation AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key"
+            " AND m.occurrence = s.occurrence")
+# Set by the command line: called before a PostgreSQL archive is opened (refuses a command that does not
+# run on PostgreSQL yet, see cli.POSTGRES_COMMANDS).
+opening_check: Callable[[], None] | None = None
+SEARCH_WINDOW = 4096  # newest index rows searched first (see PostgresArchive.search)
+STAGING_COLUMNS = (
+    "seq BIGINT, conversation BIGINT, platform TEXT, message_id TEXT, sender_id TEXT, sender_name TEXT,"
+    " sent_at_ms BIGINT, utc_offset_min BIGINT, kind TEXT, text TEXT, reply_to TEXT, edited_at_ms BIGINT,"
+    " amount TEXT, currency TEXT, attachments TEXT, is_me BIGINT, extras TEXT, source BIGINT, position BIGINT,"
+    " content_hash BYTEA, content_key BIGINT, occurrence BIGINT, body TEXT"
+)
+
+
+@functools.cache
+def _migrations() -> tuple[tuple[int, str], ...]:
+    folder = resources.files(__package__) / "migrations" / "pg"
+    found = [(int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8"))
+             for entry in folder.iterdir() if entry.name.endswith(".sql")]
+    return tuple(sorted(found))
+
+
+def shown(url: str) -> str:
+    """A connection string without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return parts._replace(netloc=f"{user}{host}{port}").geturl()
+
+
+def key_name(url: str) -> str:
+    """A file name for what belongs to this database outside it (its signing key): host, port, database."""
+    parts = urlsplit(url)
+    name = f"{parts.hostname or 'localhost'}-{parts.port or 5432}-{parts.path.lstrip('/') or 'postgres'}"
+    return "postgresql-" + re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+class PostgresArchive(Archive):
+    """An archive in a PostgreSQL database (see the module's docstring)."""
+
+    def __init__(self, path: Any = None, *, create: bool = True, on_wait: Callable[[], None] | None = None,
+                 key: Any = FROM_VAULT):
+        from .sqlite import default_db_path
+
+        if opening_check is not None:
+            opening_check()
+        self.url = str(path if path is not None else default_db_path())
+        self.path = self.url  # type: ignore[assignment]
+        self.after_import = []
+        self.after_batch = []
+        self.on_close = []
+        if key not in (FROM_VAULT, None):
+            raise ChatAuditError(f"{shown(self.url)}: encryption at rest (chataudit encrypt) is for SQLite archive files;"
+                                 " on PostgreSQL use the server's disk encryption")
+        self.key = None
+        try:
+            self.db = PgConnection(self.url)
+        except psycopg.Error as error:
+            first = (str(error).strip().splitlines() or ["?"])[-1]
+            raise ChatAuditError(f"{shown(self.url)}: cannot connect to PostgreSQL ({first})") from None
+        self.db.on_wait = on_wait
+        try:
+            self.migrate()
+            self.db.load_catalog()
+        except BaseException:
+            self.db.close()
+            raise
+
+    def migrate(self) -> int:
+        """Apply every numbered PostgreSQL migration the database has not seen, each in its own
+        transaction under the write lock (two processes opening a new archive apply each once)."""
+        raw = self.db.raw
+        try:
+            tables = {r[0] for r in raw.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()}
+            if tables and "schema_migrations" not in tables:
+                raise ChatAuditError(f"{shown(self.url)}: a database of another program, not a chataudit archive"
+                                     " (give an empty database)")
+            version = 0
+            for number, script in _migrations():
+                if "schema_migrations" in tables and number in self._applied():
+                    version = max(version, number)
+                    continue
+                with raw.transaction():
+                    raw.execute("SELECT pg_advisory_xact_lock($1)", (WRITE_LOCK,))
+                    raw.execute("CREATE TABLE IF NOT EXISTS schema_migrations"
+                                " (number BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
+                    tables.add("schema_migrations")
+                    if raw.execute("SELECT 1 FROM schema_migrations WHERE number = $1", (number,)).fetchone():
+                        continue
+                    raw.execute(script)
+                    raw.execute("INSERT INTO schema_migrations VALUES ($1, to_char(now() AT TIME ZONE 'UTC',"
+                                " 'YYYY-MM-DD\"T\"HH24:MI:SS+00:00'))", (number,))
+                version = max(version, number)
+            return version
+        except psycopg.Error as error:
+            raise ChatAuditError(f"{shown(self.url)}: cannot set up the archive ({sqlite_error(error)})") from None
+
+    def _applied(self) -> set[int]:
+        return {r[0] for r in self.db.raw.execute("SELECT number FROM schema_migrations").fetchall()}
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.raw.execute("SELECT coalesce(max(number), 0) FROM schema_migrations").fetchone()[0]
+
+    def close(self) -> None:
+        try:
+            if not self.db.in_transaction:
+                for hook in self.on_close:
+                    hook(self)
+        finally:
+            self.db.close()
+
+    def _native(self, sql: str, params: Iterable[Any] = ()) -> PgCursor:
+        """PostgreSQL's own SQL (no translation), on the archive's connection."""
+        cursor = self.db.cursor()
+        try:
+            cursor._cursor.execute(sql, tuple(params))
+        except psycopg.Error as error:
+            raise sqlite_error(error) from None
+        return cursor
+
+    # ---- import: COPY into a staging table, then set-based -------------------------------------------
+
+    def _staging(self) -> str:
+        self._native(f"CREATE TEMP TABLE IF NOT EXISTS staging_rows ({STAGING_COLUMNS})")
+        self._native("TRUNCATE staging_rows")
+        return "COPY staging_rows FROM STDIN"
+
+    def _store_batch(self, stage: str, batch: list[tuple], source_id: int, number: int) -> None:
+        """Stage a batch by COPY; store the messages not yet archived (numbered as SQLite numbers
+        them: the largest id + 1 on, in staging order), this source's sighting of every message in
+        the batch, and the new messages' index rows."""
+        raw = self.db.raw
+        tsvector = pgsearch.tsvector_text
+        try:
+            with raw.cursor().copy(stage) as copy:
+                for seq, row in enumerate(batch):
+                    copy.write_row((seq, *row[:-1], tsvector(row[-1])))
+            raw.execute("ANALYZE staging_rows")  # a temporary table has no statistics: the joins below need them
+            before = raw.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+            columns = MESSAGE_COLUMNS
+            raw.execute(
+                f"INSERT INTO messages (id, {columns})"
+                f" SELECT $1 + row_number() OVER (ORDER BY seq), {columns} FROM ("
+                "  SELECT DISTINCT ON (conversation, sent_at_ms, content_key, occurrence) * FROM staging_rows s"
+                f"  WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE {IDENTITY})"
+                "  ORDER BY conversation, sent_at_ms, content_key, occurrence, seq) fresh ORDER BY seq",
+                (before,))
+            raw.execute(
+                "INSERT INTO sightings (source, message, position, sender_name, utc_offset_min, edited_at_ms,"
+                " message_id, extras)"
+                " SELECT $1, m.id, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id, s.extras"
+                f" FROM staging_rows s JOIN messages m ON {IDENTITY} ORDER BY s.seq ON CONFLICT DO NOTHING",
+                (source_id,))
+            raw.execute(
+                "INSERT INTO message_fts (rowid, words)"
+                " SELECT (s.sent_at_ms / 1000) * $1 + m.id, s.body::tsvector"
+                f" FROM staging_rows s JOIN messages m ON {IDENTITY} WHERE m.id > $2 ON CONFLICT DO NOTHING",
+                (ROWID_SHIFT, before))
+            raw.execute("TRUNCATE staging_rows")
+        except psycopg.Error as error:
+            raise sqlite_error(error) from None
+        for hook in self.after_batch:
+            hook(self, source_id, before + 1, number)
+
+    # ---- search -------------------------------------------------------------------------------------------
+
+    def search(self, expression: str, *, platform: str | None = None, sender: str | None = None,
+               conversation: int | None = None, since_ms: int | None = None, until_ms: int | None = None,
+               limit: int = 50) -> list[dict[str, Any]]:
+        """Messages matching an FTS5 expression (see :mod:`chataudit.search`), newest first: the
+        same rows in the same order as the SQLite archive (index row = sent second · 2^31 + id).
+
+        First among the newest SEARCH_WINDOW index rows (in the period): when they hold ``limit``
+        hits, those are the answer, found without the GIN index, which must otherwise fetch and
+        recheck every match of a frequent phrase (PostgreSQL's planner thinks a phrase of common
+        bigrams rare); else the GIN index answers (a rare term, or hits further back)."""
+        query = pgsearch.tsquery_text(expression)
+        bounds, bound_params = "", []
+        if since_ms is not None:
+            bound_params.append(_int64((since_ms // 1000) * ROWID_SHIFT))
+            bounds += " AND rowid >= ${}"
+        if until_ms is not None:
+            bound_params.append(_int64(-(-until_ms // 1000) * ROWID_SHIFT))
+            bounds += " AND rowid < ${}"
+        conditions, values = [], []
+        for clause, given in (("m.platform = ${}", [platform] if platform else []),
+                              ("(m.sender_id = ${} OR m.sender_name = ${})", [sender, sender] if sender else []),
+                              ("m.conversation = ${}", [conversation] if conversation is not None else []),
+                              ("m.sent_at_ms >= ${}", [since_ms] if since_ms is not None else []),
+                              ("m.sent_at_ms < ${}", [until_ms] if until_ms is not None else [])):
+            if given:
+                conditions.append(clause)
+                values.extend(given)
+
+        def run(hits: str) -> list[dict[str, Any]]:
+            params: list[Any] = [query, *bound_params, ROWID_SHIFT - 1, *values, limit]
+            numbers = iter(range(2, len(params) + 1))
+            sql = (MESSAGE_SELECT + f" JOIN ({hits.format(bounds=bounds)}) hits ON m.id = (hits.key & ${{}})"
+                   + (" WHERE " + " AND ".join(conditions) if conditions else "") + " ORDER BY hits.key DESC LIMIT ${}")
+            sql = re.sub(r"\$\{\}", lambda _: f"${next(numbers)}", sql.replace("{bounds}", bounds))
+            return [message_dict(row) for row in self._native(sql, params).fetchall()]
+
+        try:
+            recent = run("SELECT key FROM (SELECT rowid AS key, words FROM message_fts WHERE TRUE{bounds}"
+                         f" ORDER BY rowid DESC LIMIT {SEARCH_WINDOW}) newest WHERE words @@ $1::tsquery")
+            if len(recent) >= limit:
+                return recent
+            return run("SELECT rowid AS key FROM message_fts WHERE words @@ $1::tsquery{bounds}")
+        except Exception as error:
+            if isinstance(error, ChatAuditError):
+                raise
+            raise ChatAuditError(f"search: {error}") from None
+
+    # ---- deletion ------------------------------------------------------------------------------------------
+
+    def delete_messages(self, message_ids: Iterable[int]) -> int:
+        """As on SQLite: the messages, their index rows and every row that references them."""
+        ids = list(message_ids)
+        touched: set[int] = set()
+        referencing = [(t, c) for t, c in self._native(
+            "SELECT c.conrelid::regclass::text, a.attname::text FROM pg_constraint c"
+            " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+            " WHERE c.contype = 'f' AND c.confrelid = 'messages'::regclass").fetchall()]
+        for start in range(0, len(ids), DELETE_BATCH):
+            chunk = ids[start:start + DELETE_BATCH]
+            touched.update(r[0] for r in self._native(
+                "SELECT DISTINCT conversation FROM messages WHERE id = ANY($1)", (chunk,)).fetchall())
+            self._native("DELETE FROM message_fts WHERE rowid IN"
+                         " (SELECT (sent_at_ms / 1000) * $1 + id FROM messages WHERE id = ANY($2))", (ROWID_SHIFT, chunk))
+            for table, column in referencing:
+                self._native(f'DELETE FROM "{table}" WHERE "{column}" = ANY($1)', (chunk,))
+            self._native("DELETE FROM messages WHERE id = ANY($1)", (chunk,))
+        self.refresh_conversation_stats(touched)
+        return len(ids)
+
+
+_TSVECTOR_ITEM = re.compile(r"'((?:[^'\\]|''|\\.)*)'(?::([\d,A-D]+))?")
+
+
+def _parse_tsvector(text: str) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for lexeme, positions in _TSVECTOR_ITEM.findall(text):
+        word = re.sub(r"\\(.)", r"\1", lexeme.replace("''", "'"))
+        found[word] = sorted(int(p.rstrip("ABCD")) for p in positions.split(",")) if positions else []
+    return found
+
+
+def index_differences(db: PgConnection) -> list[Any]:
+    """The PostgreSQL form of :func:`chataudit.search.index_differences`: every message's index row
+    made again from its text and compared with the stored one, token by token and position."""
+    from ..search import IndexDifference
+    from ..textindex import index_body
+
+    cursor = db.raw.cursor()
+    cursor.execute(
+        "SELECT coalesce(f.rowid, (m.sent_at_ms / 1000) * $1 + m.id), m.id, m.text, f.words::text"
+        " FROM messages m FULL JOIN message_fts f ON f.rowid = (m.sent_at_ms / 1000) * $1 + m.id"
+        " ORDER BY 1", (ROWID_SHIFT,))
+    differences = []
+    for rowid, message, text, words in cursor:
+        stored = _parse_tsvector(words or "")
+        fresh = _parse_tsvector(pgsearch.tsvector_text(index_body(text))) if text else {}
+        if stored == fresh:
+            continue
+        if message is None:
+            owner = db.raw.execute("SELECT 1 FROM messages WHERE id = $1", (rowid & (ROWID_SHIFT - 1),)).fetchone()
+            message = rowid & (ROWID_SHIFT - 1) if owner else None
+        difference = IndexDifference(rowid, message)
+        for word in sorted(set(stored) | set(fresh)):
+            have, want = stored.get(word, []), fresh.get(word, [])
+            difference.extra += [word] * max(0, len(have) - len(want)) or ([word] if have and have != want and len(have) >= len(want) else [])
+            difference.missing += [word] * max(0, len(want) - len(have))
+        differences.append(difference)
+    return differences
