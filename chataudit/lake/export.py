@@ -73,6 +73,25 @@ def _batches(db: Any, table: str, schema: pa.Schema) -> Iterable[pa.RecordBatch]
             [pa.array([row[i] for row in rows], type=field.type) for i, field in enumerate(schema)], schema=schema)
 
 
+def write_table(db: Any, fs, base: str, table: str, schema: pa.Schema, each_batch: Any = None) -> _Writer:
+    """An unpartitioned table into ``<table>/part-00000.parquet``, streamed (``each_batch`` sees every batch)."""
+    writer = _Writer(fs, base, f"{table}/part-00000.parquet", table, schema)
+    for batch in _batches(db, table, schema):
+        if each_batch is not None:
+            each_batch(batch)
+        writer.add(batch)
+        if writer.pending_rows >= ROW_GROUP_ROWS:
+            writer.flush()
+    writer.close()
+    return writer
+
+
+def file_entry(fs, writer: _Writer) -> dict[str, Any]:
+    """The manifest's entry of a written file (its SHA-256 read back from where it was written)."""
+    sha256, size = layout.file_sha256(fs, writer.path)
+    return {"path": writer.rel, "table": writer.table, "rows": writer.rows, "bytes": size, "sha256": sha256}
+
+
 def _month(sent_at_ms: pa.Array) -> pa.Array:
     return pc.strftime(pc.cast(sent_at_ms, pa.timestamp("ms", tz="UTC")), format="%Y-%m")
 
@@ -88,7 +107,7 @@ def _export_messages(db: Any, fs, base: str, schema: pa.Schema) -> list[_Writer]
             platform, month = key.split("\x00")
             writer = writers.get((platform, month))
             if writer is None:
-                rel = f"messages/platform={_escape(platform)}/month={month}/part-00000.parquet"
+                rel = f"messages/platform={escape(platform)}/month={month}/part-00000.parquet"
                 writer = writers[(platform, month)] = _Writer(fs, base, rel, "messages", schema)
             part = batch.filter(pc.equal(keys, key))
             writer.add(part)
@@ -105,7 +124,7 @@ def _export_messages(db: Any, fs, base: str, schema: pa.Schema) -> list[_Writer]
     return sorted(writers.values(), key=lambda w: w.rel)
 
 
-def _escape(value: str) -> str:
+def escape(value: str) -> str:
     """A partition value as a path segment (Hive's escaping of the characters a path cannot hold)."""
     return "".join(f"%{ord(c):02X}" if c in '"%/:=?\\#*[]^{}\n\r\t' or ord(c) < 0x20 else c for c in value)
 
@@ -132,16 +151,9 @@ def export_lake(archive: Any, out: str, *, key_path: str | None = None) -> dict[
             if table == "messages":
                 writers.extend(_export_messages(db, fs, base, schema))
                 continue
-            writer = _Writer(fs, base, f"{table}/part-00000.parquet", table, schema)
             tree = TreeBuilder() if table == "ledger_leaves" else None
-            for batch in _batches(db, table, schema):
-                if tree is not None:
-                    _check_leaves(tree, batch, checkpoint.tree_size)
-                writer.add(batch)
-                if writer.pending_rows >= ROW_GROUP_ROWS:
-                    writer.flush()
-            writer.close()
-            writers.append(writer)
+            writers.append(write_table(db, fs, base, table, schema, None if tree is None else
+                                       lambda batch: _check_leaves(tree, batch, checkpoint.tree_size)))
             if tree is not None and (tree.size != checkpoint.tree_size or tree.root() != checkpoint.root):
                 raise ChatAuditError("the ledger does not match its latest signed checkpoint; not exporting "
                                      "(run `chataudit verify`)")
@@ -149,28 +161,33 @@ def export_lake(archive: Any, out: str, *, key_path: str | None = None) -> dict[
     finally:
         if own:
             db.execute("ROLLBACK")
-    files = []
-    for writer in writers:
-        sha256, size = layout.file_sha256(fs, writer.path)
-        files.append({"path": writer.rel, "table": writer.table, "rows": writer.rows, "bytes": size,
-                      "sha256": sha256})
-    manifest = {
+    files = [file_entry(fs, writer) for writer in writers]
+    manifest = make_manifest(files, schema_version, ledger.origin or signer.name, str(signer.verifier),
+                             {"id": checkpoint.id, "tree_size": checkpoint.tree_size, "root": checkpoint.root.hex(),
+                              "note": checkpoint.note})
+    write_manifest(fs, base, manifest, signer, ledger.origin or signer.name, checkpoint.tree_size, checkpoint.root)
+    return manifest
+
+
+def make_manifest(files: list[dict[str, Any]], schema_version: int, origin: str, verifier_key: str,
+                  checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of a lake's files (in table order, then path), tied to a checkpoint."""
+    order = list(layout.TABLES)
+    files = sorted(files, key=lambda f: (order.index(f["table"]), f["path"]))
+    return {
         "format": "chataudit-lake",
         "version": layout.LAKE_VERSION,
         "schema_version": schema_version,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "origin": ledger.origin,
-        "verifier_key": str(signer.verifier),
-        "checkpoint": {"id": checkpoint.id, "tree_size": checkpoint.tree_size, "root": checkpoint.root.hex(),
-                       "note": checkpoint.note},
+        "origin": origin,
+        "verifier_key": verifier_key,
+        "checkpoint": checkpoint,
         "tables": {table: {"rows": sum(f["rows"] for f in files if f["table"] == table),
                            "files": sum(1 for f in files if f["table"] == table),
                            "partitioned_by": list(layout.PARTITIONED.get(table, ()))}
                    for table in layout.TABLES},
         "files": files,
     }
-    write_manifest(fs, base, manifest, signer, ledger.origin or signer.name, checkpoint.tree_size, checkpoint.root)
-    return manifest
 
 
 def write_manifest(fs, base: str, manifest: dict[str, Any], signer, origin: str, tree_size: int,

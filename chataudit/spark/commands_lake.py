@@ -45,3 +45,35 @@ def verify_command(lake_dir: str, master: str | None, pubkey: str | None, as_jso
             click.echo(f"  {item['kind']}: {item['path'] or ''}: {item['detail']}")
     if not report["ok"]:
         sys.exit(1)
+
+
+@spark.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--lake", "lake_dir", required=True, help="The new lake: a local folder or a URI Spark and pyarrow write.")
+@click.option("--master", help=MASTER_HELP)
+@click.option("--key", "key_path", envvar="CHATAUDIT_KEY", required=True,
+              help="Signing key file for the lake's checkpoint and manifest (created 0600 if missing; "
+                   "default $CHATAUDIT_KEY).")
+@click.option("--format", "format_name", default="auto", show_default=True, help="Force a format (see `formats`).")
+@click.option("--label", help="Label for these sources.")
+@click.option("--tz", help="Zone of naive times in the files (IANA name), as for `import`.")
+@json_option
+@friendly_errors
+def import_command(paths: tuple[str, ...], lake_dir: str, master: str | None, key_path: str, format_name: str,
+                   label: str | None, tz: str | None, as_json: bool) -> None:
+    """Parse export files on the executors (the same format modules as `import`) into a new signed lake:
+    the same messages and leaves as `import` of the same files in the same order, then `lake export`."""
+    from .ingest import import_on_spark
+    from .session import get_session
+
+    result = import_on_spark(get_session(master), list(paths), lake_dir, key_path=key_path,
+                             format_name=format_name, label=label, tz=tz)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"lake {lake_dir}: {result['files']} files, {result['messages']} messages ({result['new']} new), "
+                   f"signed at tree size {result['tree_size']} ({result['seconds']} s on {result['master']})")
+        for failed in result["failed"]:
+            click.echo(f"  error: {failed['error']}")
+    if result["errors"]:
+        sys.exit(1)

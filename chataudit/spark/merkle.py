@@ -63,3 +63,18 @@ def join_chunks(rows: list[tuple[int, int, int, bytes, bool]], size: int, bits: 
             return None, f"leaves {start}…{end - 1} are not dense ({leaves} found)"
         pieces[(start, end)] = value
     return hash_from_pieces(0, size, pieces), None
+
+
+def tree_root(session: Any, leaves: Any, size: int) -> tuple[bytes | None, int, str | None]:
+    """(root, chunks, why not) of a DataFrame of leaves (``idx``, ``leaf_hash``) below ``size``."""
+    from pyspark.sql import functions as F
+
+    tasks = session.sparkContext.defaultParallelism
+    bits = chunk_bits(size, tasks)
+    rows = (leaves.where(F.col("idx") < size).select("idx", "leaf_hash")
+            .withColumn("_chunk", F.shiftright("idx", bits))
+            .repartition(max(1, min(tasks * 4, (size >> bits) + 1)), "_chunk")
+            .sortWithinPartitions("idx").select("idx", "leaf_hash")
+            .rdd.mapPartitions(subtrees(bits)).collect())
+    root, why = join_chunks(rows, size, bits)
+    return root, len(rows), why

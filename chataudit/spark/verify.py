@@ -131,13 +131,7 @@ def verify_on_spark(session: Any, uri: str, *, verifier: Verifier | None = None)
                           "fields": orjson.loads(row["fields"]) if row["fields"] else []})
     named.sort(key=lambda m: (m["leaf"] is None, m["leaf"] or 0, m["message"] or 0))
 
-    tasks = session.sparkContext.defaultParallelism
-    bits = spark_merkle.chunk_bits(tree_size, tasks)
-    rows = (leaves.select("idx", "leaf_hash").withColumn("_chunk", F.shiftright("idx", bits))
-            .repartition(max(1, min(tasks * 4, (tree_size >> bits) + 1)), "_chunk")
-            .sortWithinPartitions("idx").select("idx", "leaf_hash")
-            .rdd.mapPartitions(spark_merkle.subtrees(bits)).collect())
-    root, why = spark_merkle.join_chunks(rows, tree_size, bits)
+    root, chunks, why = spark_merkle.tree_root(session, leaves, tree_size)
     if why:
         problem("ledger_order", why, "ledger_leaves")
     elif root.hex() != signed_root:
@@ -155,7 +149,7 @@ def verify_on_spark(session: Any, uri: str, *, verifier: Verifier | None = None)
         "root": root.hex() if root else None,
         "signed_root": signed_root,
         "checked": checked,
-        "chunks": len(rows),
+        "chunks": chunks,
         "mismatches": named,
         "mismatch_count": mismatches,
         "problems": problems,

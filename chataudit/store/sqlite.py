@@ -343,9 +343,7 @@ class Archive:
 
     def _insert_records(self, source_id: int, batches: Iterable[list[Any]], progress: Any) -> int:
         conversation_ids: dict[tuple[str, str], int] = {}
-        # identical messages at the same instant in one conversation are numbered, so that two
-        # real "好的" in the same minute are both kept while a re-import of either adds nothing
-        last_instant: dict[int, tuple[int, dict[bytes, int]]] = {}
+        number = Occurrences()
         self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging_rows ({MESSAGE_COLUMNS}, body)")
         stage = f"INSERT INTO temp.staging_rows ({MESSAGE_COLUMNS}, body) VALUES ({', '.join('?' * 22)})"
         batch: list[tuple] = []
@@ -366,13 +364,7 @@ class Archive:
                     conversation = conversation_ids[key]
                 if filed_as[key] != native:  # the content hash covers the conversation id it is filed under
                     digest = hashlib.sha256(canonical_row_bytes(fields, filed_as[key])).digest()
-                sent_ms = fields[4]
-                instant, seen = last_instant.get(conversation, (None, {}))
-                if instant != sent_ms:
-                    seen = {}
-                    last_instant[conversation] = (sent_ms, seen)
-                occurrence = seen.get(digest, 0)
-                seen[digest] = occurrence + 1
+                occurrence = number(conversation, fields[4], digest)
                 batch.append((conversation, *fields, source_id, position, digest,
                               int.from_bytes(digest[:8], "big", signed=True), occurrence, body))
                 total += 1
@@ -733,6 +725,26 @@ def prepare(records: Iterable[Record], size: int = BATCH) -> Iterator[list[Any]]
             batch = []
     if batch:
         yield batch
+
+
+class Occurrences:
+    """The occurrence number of each message of one source, in the source's order: identical messages
+    at the same instant in one conversation are numbered, so that two real "好的" in the same minute
+    are both kept while a re-import of either adds nothing (a run of one instant per conversation)."""
+
+    __slots__ = ("last_instant",)
+
+    def __init__(self) -> None:
+        self.last_instant: dict[int, tuple[int, dict[bytes, int]]] = {}
+
+    def __call__(self, conversation: int, sent_ms: int, digest: bytes) -> int:
+        instant, seen = self.last_instant.get(conversation, (None, {}))
+        if instant != sent_ms:
+            seen = {}
+            self.last_instant[conversation] = (sent_ms, seen)
+        occurrence = seen.get(digest, 0)
+        seen[digest] = occurrence + 1
+        return occurrence
 
 
 def canonical_row_bytes(fields: tuple, conversation_id: str) -> bytes:
