@@ -80,6 +80,7 @@ def parse_unit(unit_index: int, path: str, shown: str, explicit: bool, *, format
                options: Any) -> Iterator[tuple]:
     """("m", unit, seq, platform, native id, row fields, position, content hash) per message record, then
     ("meta", {...}): what the driver needs to file the unit (its hash, counts, conversation events)."""
+    from ..errors import ParseError
     from ..importer import failure_line, file_sha256, folder_sha256, recognise, storable
     from ..model import Conversation
     from ..store.sqlite import prepare
@@ -118,7 +119,9 @@ def parse_unit(unit_index: int, path: str, shown: str, explicit: bool, *, format
                 events[event][2] += 1
                 yield ("m", unit_index, seq, platform, native, fields, position, digest)
                 seq += 1
-    except (ChatAuditError, MemoryError) as error:
+    except ParseError as error:  # this file's fault: one line, nothing of it imported
+        meta["error"] = failure_line(error, unit, shown, module.NAME)
+    except (ChatAuditError, MemoryError) as error:  # not this file's: the whole import stops, as `import` does
         meta["fatal"] = f"{shown}: {error}" if not isinstance(error, ChatAuditError) else str(error)
     except Exception as error:  # noqa: BLE001 — one bad file never stops the others (as in `import`)
         meta["error"] = failure_line(error, unit, shown, module.NAME)
