@@ -57,17 +57,18 @@ def verify_command(lake_dir: str, master: str | None, pubkey: str | None, as_jso
 @click.option("--format", "format_name", default="auto", show_default=True, help="Force a format (see `formats`).")
 @click.option("--label", help="Label for these sources.")
 @click.option("--tz", help="Zone of naive times in the files (IANA name), as for `import`.")
+@click.option("--me", help="Your own display name in the exports (as for import).")
 @json_option
 @friendly_errors
 def import_command(paths: tuple[str, ...], lake_dir: str, master: str | None, key_path: str, format_name: str,
-                   label: str | None, tz: str | None, as_json: bool) -> None:
+                   label: str | None, tz: str | None, me: str | None, as_json: bool) -> None:
     """Parse export files on the executors (the same format modules as `import`) into a new signed lake:
     the same messages and leaves as `import` of the same files in the same order, then `lake export`."""
     from .ingest import import_on_spark
     from .session import get_session
 
     result = import_on_spark(get_session(master), list(paths), lake_dir, key_path=key_path,
-                             format_name=format_name, label=label, tz=tz)
+                             format_name=format_name, label=label, tz=tz, me=me)
     if as_json:
         emit_json(result)
     else:

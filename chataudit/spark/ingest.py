@@ -313,6 +313,10 @@ def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str,
             raise ChatAuditError(f"{given}: spark import reads the files and folders the executors can open; "
                                  "unzip it first")
         for unit in walk(Path(given)):
+            if unit.outcome is None and not Path(given).resolve() in (unit.path.resolve(), *unit.path.resolve().parents):
+                # a folder holding FIFOs or devices is walked through a temporary view, gone before the tasks run
+                unit.outcome = FileOutcome(unit.shown, None, error=f"{unit.shown}: in a folder with special files "
+                                                                    "(FIFO, socket, device): move them out first")
             if unit.outcome is not None:
                 decided[len(units)] = unit.outcome
             units.append((len(units), None if unit.outcome else str(unit.path.resolve()), unit.shown, unit.explicit))
