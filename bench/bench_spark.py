@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -45,10 +46,16 @@ def split(source: Path, files: int, count: int) -> list[Path]:
     return paths
 
 
+CPU: list[float] = []  # CPU seconds (user + sys) of each run's process tree: the JVM, its Python workers
+
+
 def run(args: list[str], env: dict | None = None) -> tuple[float, dict]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(CLI + args, capture_output=True, text=True, env={**os.environ, **(env or {})})
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if done.returncode not in (0,):
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
     return wall, json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
@@ -68,11 +75,11 @@ def main() -> None:
 
     wall, summary = run(["--db", db, "import", *paths, "--tz", "Asia/Shanghai", "--json"], env)
     assert summary["new"] == count, summary
-    rows.append(("single process: `import`", "1 (+ its parsing process)", wall, None))
+    rows.append(("single process: `import`", "1 (+ its parsing process)", wall, None, CPU[-1]))
     wall_export, _ = run(["--db", db, "lake", "export", "--out", str(OUT / "exported"), "--json"], env)
-    rows.append(("single process: `lake export`", "1", wall_export, None))
+    rows.append(("single process: `lake export`", "1", wall_export, None, CPU[-1]))
     wall_verify, report = run(["--db", db, "verify", "--json", "--no-index-check"], env)
-    rows.append(("single process: `verify` (no index check)", "1", wall_verify, None))
+    rows.append(("single process: `verify` (no index check)", "1", wall_verify, None, CPU[-1]))
 
     roots = {}
     for master in ("local[1]", "local[2]"):
@@ -81,21 +88,21 @@ def main() -> None:
                             "--tz", "Asia/Shanghai", "--master", master, "--json"])
         assert result["new"] == count, result
         roots[master] = result["root"]
-        rows.append((f"`spark import` {master}", master[6], wall, result["seconds"]))
+        rows.append((f"`spark import` {master}", master[6], wall, result["seconds"], CPU[-1]))
         wall, result = run(["spark", "verify", "--lake", str(lake), "--master", master, "--json"])
         assert result["ok"] and result["checked"] == count, result["problems"]
-        rows.append((f"`spark verify` {master}", master[6], wall, result["seconds"]))
+        rows.append((f"`spark verify` {master}", master[6], wall, result["seconds"], CPU[-1]))
     wall, result = run(["spark", "verify", "--lake", str(OUT / "exported"), "--master", "local[2]", "--json"])
     assert result["ok"] and result["checked"] == count, result["problems"]
-    rows.append(("`spark verify` local[2] of the exported lake", "2", wall, result["seconds"]))
+    rows.append(("`spark verify` local[2] of the exported lake", "2", wall, result["seconds"], CPU[-1]))
 
     print(f"{count:,} messages in {files} files (load average {os.getloadavg()[0]:.1f} at the end)")
-    print("| run | cores | wall | in the job | msg/s (job) | s per 1M (job) |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for name, cores, wall, job in rows:
+    print("| run | cores | wall | in the job | msg/s (job) | s per 1M (job) | CPU | CPU s per 1M |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, cores, wall, job, cpu in rows:
         basis = job if job is not None else wall
         print(f"| {name} | {cores} | {wall:.1f} s | {'' if job is None else f'{job:.1f} s'} | "
-              f"{count / basis:,.0f} | {basis * 1_000_000 / count:.0f} |")
+              f"{count / basis:,.0f} | {basis * 1_000_000 / count:.0f} | {cpu:.1f} s | {cpu * 1_000_000 / count:.0f} |")
 
 
 if __name__ == "__main__":

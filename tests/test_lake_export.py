@@ -182,3 +182,16 @@ def test_export_refuses_a_ledger_that_does_not_match_its_checkpoint(tmp_path) ->
         archive.db.execute("UPDATE ledger_leaves SET leaf_hash = zeroblob(32) WHERE idx = 1")
         with pytest.raises(ChatAuditError, match="does not match its latest signed checkpoint"):
             export_lake(archive, str(tmp_path / "lake"))
+
+
+def test_export_is_refused_in_enterprise_mode(tmp_path) -> None:
+    from chataudit.governance import set_mode
+
+    db = tmp_path / "a.db"
+    with Archive(db) as archive:
+        import_paths(archive, [SAMPLES / "wecom_archive.jsonl"])
+        set_mode(archive, "enterprise", operator="admin")
+    result = CliRunner().invoke(cli, ["--db", str(db), "--operator", "admin", "lake", "export", "--out",
+                                      str(tmp_path / "lake")])
+    assert result.exit_code != 0 and "enterprise mode" in result.output
+    assert not (tmp_path / "lake").exists()

@@ -105,7 +105,7 @@ def parse_unit(unit_index: int, path: str, shown: str, explicit: bool, *, format
     current: dict[tuple[str, str], int] = {}
     seq = 0
     try:
-        for batch in prepare(storable(module.parse(unit, options), str(unit))):
+        for batch in prepare(storable(module.parse(unit, options), str(unit)), bodies=False):
             for item in batch:
                 if type(item) is not tuple:  # a Conversation record
                     current[(item.platform, item.conversation_id)] = len(events)

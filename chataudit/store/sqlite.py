@@ -708,16 +708,17 @@ MESSAGE_KEYS = (
 )
 
 
-def prepare(records: Iterable[Record], size: int = BATCH) -> Iterator[list[Any]]:
+def prepare(records: Iterable[Record], size: int = BATCH, *, bodies: bool = True) -> Iterator[list[Any]]:
     """The records in batches of what the store needs of them that the archive does not decide:
     a Conversation as it is, a message as (platform, conversation id, title, row fields, position,
-    content hash, full-text body). Pure (no archive): the importer runs it in a second process."""
+    content hash, full-text body — None without ``bodies``: a lake has no full-text index). Pure (no
+    archive): the importer runs it in a second process, ``spark import`` on the executors."""
     batch: list[Any] = []
     for record in records:
         if isinstance(record, Message):
             row = message_row(record, 0, 0)
             batch.append((record.platform, record.conversation_id, record.conversation_title,
-                          row[1:16], row[17], row[18], index_body(record.text)))
+                          row[1:16], row[17], row[18], index_body(record.text) if bodies else None))
         else:
             batch.append(record)
         if len(batch) >= size:
