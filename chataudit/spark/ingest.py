@@ -314,9 +314,11 @@ def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str,
                                  "unzip it first")
         for unit in walk(Path(given)):
             if unit.outcome is None and not Path(given).resolve() in (unit.path.resolve(), *unit.path.resolve().parents):
-                # a folder holding FIFOs or devices is walked through a temporary view, gone before the tasks run
-                unit.outcome = FileOutcome(unit.shown, None, error=f"{unit.shown}: in a folder with special files "
-                                                                    "(FIFO, socket, device): move them out first")
+                # a zip's members and a folder holding FIFOs or devices are read from a temporary copy or
+                # view, gone before the tasks run (and never on the executors' machines)
+                unit.outcome = FileOutcome(unit.shown, None, error=f"{unit.shown}: inside a zip, or in a folder with "
+                                                                    "special files (FIFO, socket, device): unzip it, "
+                                                                    "or move them out, first")
             if unit.outcome is not None:
                 decided[len(units)] = unit.outcome
             units.append((len(units), None if unit.outcome else str(unit.path.resolve()), unit.shown, unit.explicit))
