@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import sys
 from datetime import datetime, timezone
 
 import click
 
+from typing import Iterator
+
 from ..cli import friendly_errors, json_option
+from ..errors import ChatAuditError
 from ..render import emit_json
 from .commands import spark
+
+@contextlib.contextmanager
+def spark_errors() -> Iterator[None]:
+    """A failure on the cluster (a task's error, a lost executor, an unreachable master) as one line:
+    the last line of the task's Python error, or Spark's own message."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 — only Spark's and Py4J's own errors are turned into a line
+        module = type(error).__module__ or ""
+        if not module.startswith(("pyspark", "py4j")):
+            raise
+        text = str(error)
+        lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("\tat ", "at "))]
+        python = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception): ", line)]
+        raise ChatAuditError(f"spark: {(python or lines or [type(error).__name__])[-1][:500]}") from None
+
 
 MASTER_HELP = "Spark master URL (spark://host:7077, yarn, local[4]…; default $CHATAUDIT_SPARK_MASTER, else local[2])."
 
@@ -23,12 +44,15 @@ MASTER_HELP = "Spark master URL (spark://host:7077, yarn, local[4]…; default $
 def verify_command(lake_dir: str, master: str | None, pubkey: str | None, as_json: bool) -> None:
     """Recompute every message's leaf and the tree's root on the executors; name each message that no longer
     matches; exit 1 on any problem."""
+    from ..lake.layout import load_manifest
     from ..ledger.keys import parse_verifier_key
     from .session import get_session
     from .verify import verify_on_spark
 
-    report = verify_on_spark(get_session(master), lake_dir,
-                             verifier=parse_verifier_key(pubkey) if pubkey else None)
+    verifier = parse_verifier_key(pubkey) if pubkey else None
+    load_manifest(lake_dir)  # no lake there: one line, before Spark starts
+    with spark_errors():
+        report = verify_on_spark(get_session(master), lake_dir, verifier=verifier)
     if as_json:
         emit_json(report)
     else:
@@ -64,11 +88,13 @@ def import_command(paths: tuple[str, ...], lake_dir: str, master: str | None, ke
                    label: str | None, tz: str | None, me: str | None, as_json: bool) -> None:
     """Parse export files on the executors (the same format modules as `import`) into a new signed lake:
     the same messages and leaves as `import` of the same files in the same order, then `lake export`."""
-    from .ingest import import_on_spark
+    from .ingest import check_new_lake, import_on_spark
     from .session import get_session
 
-    result = import_on_spark(get_session(master), list(paths), lake_dir, key_path=key_path,
-                             format_name=format_name, label=label, tz=tz, me=me)
+    check_new_lake(lake_dir, key_path, format_name, tz)  # before Spark starts
+    with spark_errors():
+        result = import_on_spark(get_session(master), list(paths), lake_dir, key_path=key_path,
+                                 format_name=format_name, label=label, tz=tz, me=me)
     if as_json:
         emit_json(result)
     else:

@@ -292,6 +292,26 @@ class _Sources:
     mapping: dict[tuple[int, str, str], list[tuple[int, int, str]]] = field(default_factory=dict)
 
 
+def check_new_lake(lake: str, key_path: str, format_name: str = "auto", tz: str | None = None) -> tuple[Any, str]:
+    """(filesystem, base) of a new lake, refused before any work (and before Spark starts): an unknown
+    zone or --format, a location that holds something, a key file inside the lake."""
+    import pyarrow.fs as pafs
+
+    if tz:
+        zone(tz)
+    fs, base = layout.filesystem(lake)
+    info = fs.get_file_info(base)
+    if info.type == pafs.FileType.File or any(True for _ in layout.walk_files(fs, base)):
+        raise ChatAuditError(f"{lake}: exists and is not empty; spark import writes a new lake")
+    if isinstance(fs, pafs.LocalFileSystem):
+        key = Path(key_path).expanduser().resolve()
+        if key == Path(base) or Path(base) in key.parents:
+            raise ChatAuditError(f"{key_path}: the signing key must not be inside the lake {lake}")
+    if format_name != "auto":
+        formats.get(format_name)  # an unknown --format is an error before any work
+    return fs, base
+
+
 def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str, format_name: str = "auto",
                     label: str | None = None, tz: str | None = None, me: str | None = None) -> dict[str, Any]:
     """Parse ``paths`` on the executors into a new signed lake at ``lake``; the import summary
@@ -299,11 +319,7 @@ def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str,
     from pyspark import StorageLevel
 
     started = time.perf_counter()
-    fs, base = layout.filesystem(lake)
-    if any(True for _ in layout.walk_files(fs, base)):
-        raise ChatAuditError(f"{lake}: exists and is not empty; spark import writes a new lake")
-    if format_name != "auto":
-        formats.get(format_name)  # an unknown --format is an error before any work
+    fs, base = check_new_lake(lake, key_path, format_name, tz)
     options = ParseOptions(tz=zone(tz or default_zone_name()), tz_given=bool(tz), me=me)
     signer, _ = load_or_create_key(Path(key_path).expanduser(), "chataudit/" + secrets.token_hex(8))
     units: list[tuple[int, str | None, str, bool]] = []
