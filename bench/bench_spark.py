@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import resource
+import threading
 import shutil
 import subprocess
 import sys
@@ -46,16 +46,51 @@ def split(source: Path, files: int, count: int) -> list[Path]:
     return paths
 
 
-CPU: list[float] = []  # CPU seconds (user + sys) of each run's process tree: the JVM, its Python workers
+CPU: list[float] = []  # CPU seconds (user + sys) of each run's whole process tree: the JVM, its Python workers
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu(root: int, seen: dict[int, float]) -> None:
+    """Add the CPU seconds so far of ``root`` and its descendants to ``seen`` (by pid, the latest reading:
+    a Spark worker that exits between two readings loses at most one polling interval)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / TICK
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    for pid in tree:
+        if pid in times:
+            seen[pid] = max(seen.get(pid, 0.0), times[pid])
 
 
 def run(args: list[str], env: dict | None = None) -> tuple[float, dict]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(CLI + args, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    process = subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})})
+    seen: dict[int, float] = {}
+    reader = threading.Thread(target=lambda: setattr(process, "out", process.communicate()))
+    reader.start()
+    while reader.is_alive():
+        _tree_cpu(process.pid, seen)
+        reader.join(0.5)
     wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    CPU.append(sum(seen.values()))
+    stdout, stderr = process.out
+    done = subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
     if done.returncode not in (0,):
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
     return wall, json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
