@@ -73,7 +73,7 @@ browser:
 	  else echo "note: /usr/bin/chromium missing (run as root or install chromium); browser tests will be skipped"; fi; \
 	fi
 
-bench: $(STAMP)
+bench: $(STAMP) java
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_search.py
 	$(BIN)/python bench/bench_formats.py
@@ -84,6 +84,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/bench_supervise.py
 	$(BIN)/python bench/bench_encryption.py
+	$(BIN)/python bench/bench_spark.py
 
 clean:
 	rm -rf $(VENV) demo/*.db* build *.egg-info

@@ -373,19 +373,9 @@ def _import_unit(
     options: ParseOptions,
     on_progress: Callable[..., None] | None,
 ) -> FileOutcome:
-    if not unit.is_dir() and unit.stat().st_size == 0:
-        if explicit or forced is not None:
-            return FileOutcome(shown, forced.NAME if forced else None, error=f"{shown}:1: empty file")
-        return FileOutcome(shown, None, skipped="empty file")
-    if forced is not None:
-        module = forced
-    else:
-        module, confidence = formats.detect(unit)
-        if module is None or confidence < MIN_CONFIDENCE:
-            if explicit:
-                names = ", ".join(sorted(formats.registry()))
-                return FileOutcome(shown, None, error=f"{shown}: unknown format (no importer recognises it; known: {names}; or pass --format)")
-            return FileOutcome(shown, None, skipped="not a recognised chat export")
+    module = recognise(unit, shown, explicit, forced)
+    if isinstance(module, FileOutcome):
+        return module
     sha256, size = folder_sha256(unit) if unit.is_dir() else file_sha256(unit)
     source = SourceInfo(path=shown, sha256=sha256, size=size, format=module.NAME, label=label)
     # (messages read, phase): phases after reading are "indexing" and "signing"
@@ -397,16 +387,42 @@ def _import_unit(
         else:
             result = archive.import_records(source, storable(module.parse(unit, options), str(unit)), progress)
     except ParseError as error:
-        error.path = shown if error.path == str(unit) else error.path.replace(str(unit), shown)
-        where = f"{error.path}:{error.line}" if error.line is not None else error.path
-        return FileOutcome(shown, module.NAME, error=f"{where}: {error.message}")
+        return FileOutcome(shown, module.NAME, error=failure_line(error, unit, shown, module.NAME))
     except (ChatAuditError, *OPERATIONAL_ERRORS, MemoryError):
         raise  # the archive (wrong key, locked, disk full) or the machine, not this file: stop
     except Exception as error:  # noqa: BLE001 — one bad file never stops the others
         # a parser bug or an input shape it did not foresee: still one line, still nothing imported
-        kind = error.kind if isinstance(error, ParserFailure) else type(error).__name__
-        return FileOutcome(shown, module.NAME, error=f"{shown}: cannot read as {module.NAME}: {kind}: {error}")
+        return FileOutcome(shown, module.NAME, error=failure_line(error, unit, shown, module.NAME))
     return FileOutcome(shown, module.NAME, result.messages, result.new, result.already_imported)
+
+
+def recognise(unit: Path, shown: str, explicit: bool, forced):
+    """The format module that reads ``unit`` (``forced`` when given), or the outcome that says why none
+    does (an empty file, an unknown format: an error when the file was named, else skipped)."""
+    if not unit.is_dir() and unit.stat().st_size == 0:
+        if explicit or forced is not None:
+            return FileOutcome(shown, forced.NAME if forced else None, error=f"{shown}:1: empty file")
+        return FileOutcome(shown, None, skipped="empty file")
+    if forced is not None:
+        return forced
+    module, confidence = formats.detect(unit)
+    if module is None or confidence < MIN_CONFIDENCE:
+        if explicit:
+            names = ", ".join(sorted(formats.registry()))
+            return FileOutcome(shown, None, error=f"{shown}: unknown format (no importer recognises it; known: {names}; or pass --format)")
+        return FileOutcome(shown, None, skipped="not a recognised chat export")
+    return module
+
+
+def failure_line(error: Exception, unit: Path, shown: str, format_name: str) -> str:
+    """The one line that says why a file could not be read: file:line for a ParseError, else the
+    error's kind (a parser bug or an input shape it did not foresee)."""
+    if isinstance(error, ParseError):
+        error.path = shown if error.path == str(unit) else error.path.replace(str(unit), shown)
+        where = f"{error.path}:{error.line}" if error.line is not None else error.path
+        return f"{where}: {error.message}"
+    kind = error.kind if isinstance(error, ParserFailure) else type(error).__name__
+    return f"{shown}: cannot read as {format_name}: {kind}: {error}"
 
 
 def storable(records: Iterator[Record], path: str) -> Iterator[Record]:

@@ -368,9 +368,7 @@ class Archive:
 
     def _insert_records(self, source_id: int, batches: Iterable[list[Any]], progress: Any) -> int:
         conversation_ids: dict[tuple[str, str], int] = {}
-        # identical messages at the same instant in one conversation are numbered, so that two
-        # real "好的" in the same minute are both kept while a re-import of either adds nothing
-        last_instant: dict[int, tuple[int, dict[bytes, int]]] = {}
+        number = Occurrences()
         stage = self._staging()
         batch: list[tuple] = []
         total = stored = 0
@@ -390,13 +388,7 @@ class Archive:
                     conversation = conversation_ids[key]
                 if filed_as[key] != native:  # the content hash covers the conversation id it is filed under
                     digest = hashlib.sha256(canonical_row_bytes(fields, filed_as[key])).digest()
-                sent_ms = fields[4]
-                instant, seen = last_instant.get(conversation, (None, {}))
-                if instant != sent_ms:
-                    seen = {}
-                    last_instant[conversation] = (sent_ms, seen)
-                occurrence = seen.get(digest, 0)
-                seen[digest] = occurrence + 1
+                occurrence = number(conversation, fields[4], digest)
                 batch.append((conversation, *fields, source_id, position, digest,
                               int.from_bytes(digest[:8], "big", signed=True), occurrence, body))
                 total += 1
@@ -745,16 +737,17 @@ MESSAGE_KEYS = (
 )
 
 
-def prepare(records: Iterable[Record], size: int = BATCH) -> Iterator[list[Any]]:
+def prepare(records: Iterable[Record], size: int = BATCH, *, bodies: bool = True) -> Iterator[list[Any]]:
     """The records in batches of what the store needs of them that the archive does not decide:
     a Conversation as it is, a message as (platform, conversation id, title, row fields, position,
-    content hash, full-text body). Pure (no archive): the importer runs it in a second process."""
+    content hash, full-text body — None without ``bodies``: a lake has no full-text index). Pure (no
+    archive): the importer runs it in a second process, ``spark import`` on the executors."""
     batch: list[Any] = []
     for record in records:
         if isinstance(record, Message):
             row = message_row(record, 0, 0)
             batch.append((record.platform, record.conversation_id, record.conversation_title,
-                          row[1:16], row[17], row[18], index_body(record.text)))
+                          row[1:16], row[17], row[18], index_body(record.text) if bodies else None))
         else:
             batch.append(record)
         if len(batch) >= size:
@@ -762,6 +755,26 @@ def prepare(records: Iterable[Record], size: int = BATCH) -> Iterator[list[Any]]
             batch = []
     if batch:
         yield batch
+
+
+class Occurrences:
+    """The occurrence number of each message of one source, in the source's order: identical messages
+    at the same instant in one conversation are numbered, so that two real "好的" in the same minute
+    are both kept while a re-import of either adds nothing (a run of one instant per conversation)."""
+
+    __slots__ = ("last_instant",)
+
+    def __init__(self) -> None:
+        self.last_instant: dict[int, tuple[int, dict[bytes, int]]] = {}
+
+    def __call__(self, conversation: int, sent_ms: int, digest: bytes) -> int:
+        instant, seen = self.last_instant.get(conversation, (None, {}))
+        if instant != sent_ms:
+            seen = {}
+            self.last_instant[conversation] = (sent_ms, seen)
+        occurrence = seen.get(digest, 0)
+        seen[digest] = occurrence + 1
+        return occurrence
 
 
 def canonical_row_bytes(fields: tuple, conversation_id: str) -> bytes:

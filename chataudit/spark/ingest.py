@@ -1,0 +1,515 @@
+"""``spark import``: export files parsed on the executors into a new lake, the same lake that
+``chataudit import`` of the same files into a new archive followed by ``lake export`` would give.
+
+**The ordering rule** (what makes the two comparable leaf by leaf). Units are taken in the order
+``chataudit import PATH…`` walks them (each PATH as given; a folder's files by name;
+:func:`chataudit.importer.walk`). Unit *k* becomes the next source unless it is skipped, fails to
+parse, or repeats an earlier unit's SHA-256 (then it is no source, as in ``import``). Within a unit,
+records come in the order its format module yields them. A message is *new* in the first source, in
+that order, that holds it (identity: conversation, instant, content key, occurrence — the archive's
+unique index), at its first record there; message ids number the new messages in (source, record)
+order from 1; every record is a sighting of its message (the first per source and message kept).
+The ledger appends, per source: its source leaf, its new messages in id order, its sightings leaf,
+its conversations leaf — :meth:`chataudit.ledger.Ledger.append_pending`'s order. So leaf *i* of the
+lake and of the archive is the same record: a conversations leaf is byte-equal; a message or
+sightings leaf is equal under the same salts; a source leaf under the same ``imported_at``.
+
+**Salts.** The archive draws each salt from ``os.urandom``. Here every salt is
+HMAC-SHA256(seed, what it salts) with a 32-byte seed drawn from ``os.urandom`` once per run, sent to
+the executors with the job and never stored: to anyone without the seed the salts are as random as
+the archive's (a disclosed salt tells nothing of another), and a task Spark runs twice (a retry,
+or two actions over one lineage) makes the same leaf both times, which random draws would not.
+
+**What runs where.** Executors: detect, parse (the format modules, one task per unit), content
+hashes, occurrence numbers, message and sighting leaves, per-chunk Merkle subtrees, the Parquet
+files and their SHA-256. Driver: the walk, conversation resolution (the store's own code on a small
+SQLite database: conversations are few next to messages), one count and three leaves per source,
+joining chunk hashes into the root, signing the checkpoint and the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import tempfile
+import time
+from bisect import bisect_right
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from dataclasses import dataclass, field
+
+from .. import formats
+from ..errors import ChatAuditError
+from ..formats import ParseOptions
+from ..importer import FileOutcome, ImportSummary, walk
+from ..lake import layout
+from ..lake.export import file_entry, make_manifest, write_manifest, write_table
+from ..ledger import leaves as L
+from ..ledger.keys import load_or_create_key
+from ..ledger.log import SIGNED_AT_PREFIX
+from ..ledger.note import Checkpoint, sign
+from ..model import default_zone_name, zone
+from ..store import Archive
+from .merkle import tree_root
+
+SEED_BYTES = 32
+WRITE_ROWS = 65_536  # rows an executor buffers before writing a row group
+
+
+def derive_salts(seed: bytes, label: bytes, count: int) -> bytes:
+    """``count`` 16-byte salts for ``label`` (what they salt), HMAC-SHA256 in counter mode."""
+    out = b"".join(hmac.new(seed, label + b"#" + str(block).encode(), hashlib.sha256).digest()
+                   for block in range((count * L.SALT_BYTES + 31) // 32))
+    return out[:count * L.SALT_BYTES]
+
+
+# ---- stage 1 (executors): detect and parse one unit per task ------------------------------------
+
+def _parse_units(format_name: str, options: Any):
+    def run(_index: int, units: Iterator[tuple]) -> Iterator[tuple]:
+        for unit in units:
+            yield from parse_unit(*unit, format_name=format_name, options=options)
+    return run
+
+
+def parse_unit(unit_index: int, path: str, shown: str, explicit: bool, *, format_name: str,
+               options: Any) -> Iterator[tuple]:
+    """("m", unit, seq, platform, native id, row fields, position, content hash) per message record, then
+    ("meta", {...}): what the driver needs to file the unit (its hash, counts, conversation events)."""
+    from ..errors import ParseError
+    from ..importer import failure_line, file_sha256, folder_sha256, recognise, storable
+    from ..model import Conversation
+    from ..store.sqlite import prepare
+
+    unit = Path(path)
+    meta: dict[str, Any] = {"unit": unit_index, "path": shown, "format": None, "sha256": None, "size": 0,
+                            "messages": 0, "error": None, "skipped": None, "fatal": None, "events": []}
+    try:
+        module = recognise(unit, shown, explicit, formats.get(format_name) if format_name != "auto" else None)
+    except OSError as error:
+        meta["error"] = f"{shown}: {error.strerror or error}"
+        yield ("meta", meta)
+        return
+    if isinstance(module, FileOutcome):
+        meta.update(format=module.format, error=module.error, skipped=module.skipped)
+        yield ("meta", meta)
+        return
+    meta["format"] = module.NAME
+    meta["sha256"], meta["size"] = folder_sha256(unit) if unit.is_dir() else file_sha256(unit)
+    # conversation events in record order: [first message seq it applies to, Conversation, messages filed by it]
+    events: list[list[Any]] = []
+    current: dict[tuple[str, str], int] = {}
+    seq = 0
+    try:
+        for batch in prepare(storable(module.parse(unit, options), str(unit)), bodies=False):
+            for item in batch:
+                if type(item) is not tuple:  # a Conversation record
+                    current[(item.platform, item.conversation_id)] = len(events)
+                    events.append([seq, item, 0])
+                    continue
+                platform, native, title, fields, position, digest, _body = item
+                event = current.get((platform, native))
+                if event is None:  # the store files it as a conversation of that id and title
+                    event = current[(platform, native)] = len(events)
+                    events.append([seq, Conversation(platform, native, title), 0])
+                events[event][2] += 1
+                yield ("m", unit_index, seq, platform, native, fields, position, digest)
+                seq += 1
+    except ParseError as error:  # this file's fault: one line, nothing of it imported
+        meta["error"] = failure_line(error, unit, shown, module.NAME)
+    except (ChatAuditError, MemoryError) as error:  # not this file's: the whole import stops, as `import` does
+        meta["fatal"] = f"{shown}: {error}" if not isinstance(error, ChatAuditError) else str(error)
+    except Exception as error:  # noqa: BLE001 — one bad file never stops the others (as in `import`)
+        meta["error"] = failure_line(error, unit, shown, module.NAME)
+    meta["messages"] = seq
+    meta["events"] = events if meta["error"] is None and meta["fatal"] is None else []
+    yield ("meta", meta)
+
+
+# ---- stage 3 (executors): the archive's conversation, content hash and occurrence of each record ----
+
+RECORD_SCHEMA = (
+    "source long, seq long, conversation long, platform string, message_id string, sender_id string,"
+    " sender_name string, sent_at_ms long, utc_offset_min long, kind string, text string, reply_to string,"
+    " edited_at_ms long, amount string, currency string, attachments string, is_me long, extras string,"
+    " position long, content_hash binary, content_key long, occurrence long"
+)
+
+
+def _file_records(sources: dict[int, int], mapping: Any):
+    def run(_index: int, rows: Iterator[tuple]) -> Iterator[tuple]:
+        from ..store.sqlite import Occurrences, canonical_row_bytes
+
+        number = Occurrences()  # per source, as the store numbers them (one unit per partition)
+        spans_of = mapping.value
+        for row in rows:
+            if row[0] != "m" or row[1] not in sources:
+                continue
+            _, unit, seq, platform, native, fields, position, digest = row
+            spans = spans_of[(unit, platform, native)]
+            _, conversation, filed_as = spans[bisect_right(spans, (seq, float("inf"), "")) - 1]
+            if filed_as != native:  # the content hash covers the conversation id it is filed under
+                digest = hashlib.sha256(canonical_row_bytes(fields, filed_as)).digest()
+            yield (sources[unit], seq, conversation, *fields, position, digest,
+                   int.from_bytes(digest[:8], "big", signed=True), number(conversation, fields[4], digest))
+    return run
+
+
+# ---- leaves on the executors -------------------------------------------------------------------
+
+MESSAGE_ORDER = [c.strip()[2:] for c in L.MESSAGE_COLUMNS.split(",")]
+LEAF_SCHEMA = ("idx long, kind long, ref long, leaf_hash binary, conversation long, sent_at_ms long, sender string,"
+               " salts binary, fields binary")
+
+
+def _message_leaves(seed: bytes):
+    """Rows (MESSAGE_ORDER…, native id, source sha256, leaf idx) → ledger_leaves rows, as
+    :meth:`chataudit.ledger.Ledger._message_leaf_rows` makes them (salts derived, not drawn)."""
+    def run(rows: Iterator[tuple]) -> Iterator[tuple]:
+        width = len(MESSAGE_ORDER)
+        for values in rows:
+            row, (native, source_sha, idx) = values[:width], values[width:]
+            attachments = row[L.COL_ATTACHMENTS]
+            count = L.salt_count(attachments) if attachments else len(L.SALTED_FIELDS)
+            salts = derive_salts(seed, b"message:%d" % idx, count)
+            data = L.message_leaf(row, native, source_sha, salts.hex())
+            yield (idx, L.MESSAGE, row[0], L.leaf_hash_of(data), row[L.COL_CONVERSATION], row[L.COL_SENT_AT],
+                   row[L.COL_SENDER_NAME] or row[L.COL_SENDER_ID], salts, L.field_fingerprints(data))
+    return run
+
+
+def _sighting_hashes(seed: bytes):
+    """Rows (source, SIGHTINGS_QUERY order…) → ledger_sightings rows (source, leaf, hash, salt)."""
+    def run(rows: Iterator[tuple]) -> Iterator[tuple]:
+        for values in rows:
+            source, row = values[0], values[1:]
+            salt = derive_salts(seed, b"sighting:%d:%d" % (source, row[0]), 1)
+            yield (source, row[0], L.sighting_hash(row, salt), salt)
+    return run
+
+
+def _sightings_digests(rows: Iterator[tuple]) -> Iterator[tuple]:
+    """(source, leaf, hash) sorted by source then leaf → (source, count, SHA-256 of the hashes in order)."""
+    source, count, digest = None, 0, hashlib.sha256()
+    for src, _leaf, value in rows:
+        if src != source:
+            if source is not None:
+                yield (source, count, digest.digest())
+            source, count, digest = src, 0, hashlib.sha256()
+        digest.update(bytes(value))
+        count += 1
+    if source is not None:
+        yield (source, count, digest.digest())
+
+
+# ---- Parquet written by the executors --------------------------------------------------------------
+
+def _write_files(uri: str, table: str, names: list[str], types: list[str], partitioned: bool):
+    """A partition function writing its rows (sorted) as Parquet under the lake; yields manifest entries.
+    ``partitioned``: rows carry ``platform`` and a trailing month, one file per platform/month."""
+    def run(index: int, rows: Iterator[tuple]) -> Iterator[dict]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from ..lake.export import escape
+
+        fs, base = layout.filesystem(uri)
+        kinds = {"long": pa.int64(), "string": pa.string(), "binary": pa.binary(), "double": pa.float64()}
+        schema = pa.schema([pa.field(n, kinds[t]) for n, t in zip(names, types)])
+        platform_at = names.index("platform") if partitioned else None
+        state: dict[str, Any] = {"dir": None, "writer": None, "buffer": [], "rows": 0, "rel": None}
+
+        def flush() -> None:
+            if state["buffer"]:
+                columns = list(zip(*state["buffer"]))
+                state["writer"].write_table(pa.Table.from_arrays(
+                    [pa.array(list(col), type=field.type) for col, field in zip(columns, schema)], schema=schema))
+                state["rows"] += len(state["buffer"])
+                state["buffer"] = []
+
+        def close() -> dict | None:
+            if state["writer"] is None:
+                return None
+            flush()
+            state["writer"].close()
+            sha256, size = layout.file_sha256(fs, layout.join(base, state["rel"]))
+            entry = {"path": state["rel"], "table": table, "rows": state["rows"], "bytes": size, "sha256": sha256}
+            state.update(writer=None, rows=0)
+            return entry
+
+        for values in rows:
+            if partitioned:
+                folder = f"{table}/platform={escape(values[platform_at])}/month={values[-1]}"
+                values = values[:-1]
+            else:
+                folder = table
+            if folder != state["dir"]:
+                entry = close()
+                if entry:
+                    yield entry
+                rel = f"{folder}/part-{index:05d}.parquet"
+                fs.create_dir(layout.join(base, folder), recursive=True)
+                state.update(dir=folder, rel=rel, writer=pq.ParquetWriter(
+                    fs.open_output_stream(layout.join(base, rel)), schema, compression="zstd"))
+            state["buffer"].append(tuple(bytes(v) if isinstance(v, bytearray) else v for v in values))
+            if len(state["buffer"]) >= WRITE_ROWS:
+                flush()
+        entry = close()
+        if entry:
+            yield entry
+    return run
+
+
+def _write(df: Any, uri: str, table: str, db: Any, partitioned: bool = False) -> list[dict]:
+    """The rows of ``df`` (sorted as the files should be) written by the executors; their manifest entries."""
+    names = [f.name for f in df.schema.fields]
+    expected = layout.table_schema(db, table).names
+    if names[:len(expected)] != expected or len(names) != len(expected) + partitioned:
+        raise ChatAuditError(f"spark import: {table} columns {names} are not the archive's {expected}")
+    types = [{"LongType": "long", "IntegerType": "long", "StringType": "string", "BinaryType": "binary",
+              "DoubleType": "double"}[type(f.dataType).__name__] for f in df.schema.fields]
+    if partitioned:
+        names, types = names[:-1], types[:-1]  # the trailing month is a path, not a column
+    return df.rdd.mapPartitionsWithIndex(_write_files(uri, table, names, types, partitioned)).collect()
+
+
+# ---- the driver ------------------------------------------------------------------------------------
+
+@dataclass
+class _Sources:
+    """What the driver decides per unit: the sources in order, their rows and conversations leaves."""
+
+    summary: ImportSummary
+    ids: dict[int, int] = field(default_factory=dict)          # unit → source id
+    rows: list[list[Any]] = field(default_factory=list)        # SOURCE_COLUMNS order (new_count set later)
+    conversations_leaves: dict[int, bytes] = field(default_factory=dict)
+    outcomes: dict[int, FileOutcome] = field(default_factory=dict)  # source id → its summary line
+    # (unit, platform, native id) → [(first seq, archive conversation id, native id it is filed under)]
+    mapping: dict[tuple[int, str, str], list[tuple[int, int, str]]] = field(default_factory=dict)
+
+
+def check_new_lake(lake: str, key_path: str, format_name: str = "auto", tz: str | None = None) -> tuple[Any, str]:
+    """(filesystem, base) of a new lake, refused before any work (and before Spark starts): an unknown
+    zone or --format, a location that holds something, a key file inside the lake."""
+    import pyarrow.fs as pafs
+
+    if tz:
+        zone(tz)
+    fs, base = layout.filesystem(lake)
+    info = fs.get_file_info(base)
+    if info.type == pafs.FileType.File or any(True for _ in layout.walk_files(fs, base)):
+        raise ChatAuditError(f"{lake}: exists and is not empty; spark import writes a new lake")
+    if isinstance(fs, pafs.LocalFileSystem):
+        key = Path(key_path).expanduser().resolve()
+        if key == Path(base) or Path(base) in key.parents:
+            raise ChatAuditError(f"{key_path}: the signing key must not be inside the lake {lake}")
+    if format_name != "auto":
+        formats.get(format_name)  # an unknown --format is an error before any work
+    return fs, base
+
+
+def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str, format_name: str = "auto",
+                    label: str | None = None, tz: str | None = None, me: str | None = None) -> dict[str, Any]:
+    """Parse ``paths`` on the executors into a new signed lake at ``lake``; the import summary
+    (``chataudit import --json``'s keys) plus the lake's."""
+    from pyspark import StorageLevel
+
+    started = time.perf_counter()
+    fs, base = check_new_lake(lake, key_path, format_name, tz)
+    options = ParseOptions(tz=zone(tz or default_zone_name()), tz_given=bool(tz), me=me)
+    signer, _ = load_or_create_key(Path(key_path).expanduser(), "chataudit/" + secrets.token_hex(8))
+    units: list[tuple[int, str | None, str, bool]] = []
+    decided: dict[int, FileOutcome] = {}
+    for given in paths:
+        if Path(given).suffix.lower() == ".zip":
+            raise ChatAuditError(f"{given}: spark import reads the files and folders the executors can open; "
+                                 "unzip it first")
+        for unit in walk(Path(given)):
+            if unit.outcome is None and not Path(given).resolve() in (unit.path.resolve(), *unit.path.resolve().parents):
+                # a zip's members and a folder holding FIFOs or devices are read from a temporary copy or
+                # view, gone before the tasks run (and never on the executors' machines)
+                unit.outcome = FileOutcome(unit.shown, None, error=f"{unit.shown}: inside a zip, or in a folder with "
+                                                                    "special files (FIFO, socket, device): unzip it, "
+                                                                    "or move them out, first")
+            if unit.outcome is not None:
+                decided[len(units)] = unit.outcome
+            units.append((len(units), None if unit.outcome else str(unit.path.resolve()), unit.shown, unit.explicit))
+    todo = [u for u in units if u[1] is not None]
+    seed = os.urandom(SEED_BYTES)
+
+    # stage 1: parse on the executors, one unit per task; kept, so each file is parsed once
+    staged = (session.sparkContext.parallelize(todo, max(1, len(todo)))
+              .mapPartitionsWithIndex(_parse_units(format_name, options))
+              .persist(StorageLevel.MEMORY_AND_DISK))
+    try:
+        metas = {m["unit"]: m for m in staged.filter(lambda r: r[0] == "meta").map(lambda r: r[1]).collect()}
+        fatal = next((m["fatal"] for m in metas.values() if m["fatal"]), None)
+        if fatal:
+            raise ChatAuditError(fatal)
+        with tempfile.TemporaryDirectory(prefix="chataudit-spark-") as folder, \
+                Archive(Path(folder) / "resolve.db") as resolver:
+            decided_sources = _decide_sources(units, decided, metas, resolver, label)
+            # stage 3 (executors): each record's conversation, content hash and occurrence
+            records = session.createDataFrame(staged.mapPartitionsWithIndex(_file_records(
+                decided_sources.ids, session.sparkContext.broadcast(decided_sources.mapping))), RECORD_SCHEMA)
+            records.persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                tree_size, root, files = _write_lake(session, records, decided_sources, resolver, fs, base, lake, seed)
+            finally:
+                records.unpersist()
+            signed_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            note = sign(Checkpoint(signer.name, tree_size, root, (SIGNED_AT_PREFIX + signed_at,)).text(), signer)
+            manifest = make_manifest(files, resolver.schema_version, signer.name, str(signer.verifier),
+                                     {"id": 1, "tree_size": tree_size, "root": root.hex(), "note": note})
+            write_manifest(fs, base, manifest, signer, signer.name, tree_size, root)
+    finally:
+        staged.unpersist()
+    summary = decided_sources.summary
+    summary.seconds = time.perf_counter() - started
+    result = summary.as_dict()
+    result.update(lake=lake, master=session.sparkContext.master, tree_size=tree_size, root=root.hex(),
+                  verifier_key=str(signer.verifier), lake_files=len(manifest["files"]),
+                  rows={t: info["rows"] for t, info in manifest["tables"].items()})
+    return result
+
+
+def _decide_sources(units: list[tuple], decided: dict[int, FileOutcome], metas: dict[int, dict], resolver: Any,
+                    label: str | None) -> _Sources:
+    """Stage 2 (driver): the sources in unit order, each file's conversations resolved by the store's own
+    code (:meth:`Archive._resolve_conversation`) and its conversations leaf as they stand after it."""
+    imported_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result = _Sources(ImportSummary())
+    outcomes = result.outcomes
+    seen_sha: dict[str, int] = {}
+    for index, _path, shown, _explicit in units:
+        if index in decided:
+            result.summary.files.append(decided[index])
+            continue
+        meta = metas[index]
+        if meta["error"] or meta["skipped"]:
+            result.summary.files.append(FileOutcome(shown, meta["format"], error=meta["error"], skipped=meta["skipped"]))
+            continue
+        if meta["sha256"] in seen_sha:  # the same bytes again: nothing new, as `import` says
+            result.summary.files.append(FileOutcome(shown, meta["format"], metas[seen_sha[meta["sha256"]]]["messages"],
+                                                    0, True))
+            continue
+        seen_sha[meta["sha256"]] = index
+        source_id = len(result.rows) + 1
+        result.ids[index] = source_id
+        used: set[int] = set()
+        for seq_from, conversation, filed in meta["events"]:
+            archive_id, filed_as = resolver._resolve_conversation(conversation)
+            result.mapping.setdefault((index, conversation.platform, conversation.conversation_id), []).append(
+                (seq_from, archive_id, filed_as))
+            if filed:
+                used.add(archive_id)
+        result.conversations_leaves[source_id] = _conversations_leaf(resolver.db, meta["sha256"], sorted(used))
+        result.rows.append([source_id, meta["sha256"], shown, meta["size"], meta["format"], label, imported_at,
+                            meta["messages"], 0])
+        outcomes[source_id] = FileOutcome(shown, meta["format"], meta["messages"], 0)
+        result.summary.files.append(outcomes[source_id])
+    return result
+
+
+def _conversations_leaf(db: Any, source_sha: str, ids: list[int]) -> bytes:
+    """The conversations leaf of a source, from the conversations as they stand after it (ids sorted)."""
+    digest = hashlib.sha256()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for row in db.execute(f"SELECT {L.CONVERSATION_COLUMNS} FROM conversations WHERE id IN"
+                              f" ({', '.join('?' * len(chunk))}) ORDER BY id", chunk).fetchall():
+            digest.update(hashlib.sha256(L.conversation_line(tuple(row))).digest())
+    return L.conversations_leaf_of(source_sha, len(ids), digest.digest())
+
+
+KEY = ["conversation", "sent_at_ms", "content_key", "occurrence"]  # the archive's unique index of messages
+
+
+def _write_lake(session: Any, records: Any, decided: _Sources, resolver: Any, fs: Any, base: str, lake: str,
+                seed: bytes) -> tuple[int, bytes, list[dict]]:
+    """Stages 4-5: dedup and ids (Spark SQL), leaves (executors), the Parquet files; (size, root, files)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    db = resolver.db
+    winners = (records.withColumn("_rank", F.row_number().over(Window.partitionBy(*KEY).orderBy("source", "seq")))
+               .where(F.col("_rank") == 1).drop("_rank"))
+    new_counts = dict(winners.groupBy("source").count().collect())
+    # per source: its source leaf, its new messages (ids in record order), its sightings and conversations leaves
+    placement_rows, next_id, next_leaf = [], 1, 0
+    for row in decided.rows:
+        row[8] = new_counts.get(row[0], 0)
+        decided.outcomes[row[0]].new = row[8]
+        placement_rows.append((row[0], row[1], next_id, next_leaf))
+        next_id += row[8]
+        next_leaf += row[8] + 3
+    tree_size = next_leaf
+    placement = F.broadcast(session.createDataFrame(
+        placement_rows or [(0, "", 0, 0)], "source long, source_sha string, first_id long, base long"))
+    numbered = (winners.withColumn("_n", F.row_number().over(Window.partitionBy("source").orderBy("seq")))
+                .join(placement, "source")
+                .withColumn("id", F.col("first_id") + F.col("_n") - 1)
+                .withColumn("_leaf", F.col("base") + F.col("_n")))
+    message_columns = [f.name for f in layout.table_schema(db, "messages")]
+    messages = numbered.select(*message_columns, "source_sha", "_leaf").persist(StorageLevel.MEMORY_AND_DISK)
+    persisted = [messages]
+    try:
+        files = _write(messages.select(*message_columns)
+                       .withColumn("_month", F.date_format(F.timestamp_millis("sent_at_ms"), "yyyy-MM"))
+                       .repartition("platform", "_month").sortWithinPartitions("platform", "_month", "id"),
+                       lake, "messages", db, partitioned=True)
+        # every record of a source is a sighting of its message (the first per source and message kept)
+        sighted = (records.join(messages.select("id", "_leaf", *KEY), KEY)
+                   .withColumn("_first", F.row_number().over(Window.partitionBy("source", "id").orderBy("seq")))
+                   .where(F.col("_first") == 1))
+        files += _write(sighted.select("source", F.col("id").alias("message"), "position", "sender_name",
+                                       "utc_offset_min", "edited_at_ms", "message_id", "extras")
+                        .sortWithinPartitions("source", "message"), lake, "sightings", db)
+        ledger_sightings = session.createDataFrame(
+            sighted.select("source", "_leaf", "id", "position", "sender_name", "utc_offset_min", "edited_at_ms",
+                           "message_id", "extras").rdd.mapPartitions(_sighting_hashes(seed)),
+            "source long, leaf long, hash binary, salt binary").persist(StorageLevel.MEMORY_AND_DISK)
+        persisted.append(ledger_sightings)
+        files += _write(ledger_sightings.sortWithinPartitions("source", "leaf"), lake, "ledger_sightings", db)
+        digests = {s: (c, d) for s, c, d in ledger_sightings.select("source", "leaf", "hash")
+                   .repartition("source").sortWithinPartitions("source", "leaf")
+                   .rdd.mapPartitions(_sightings_digests).collect()}
+
+        # message leaves on the executors; each source's three other leaves on the driver
+        natives = session.createDataFrame([tuple(r) for r in db.execute("SELECT id, native_id FROM conversations")] or
+                                          [(0, "")], "_cid long, _native string")
+        message_leaves = session.createDataFrame(
+            messages.join(natives, messages["conversation"] == natives["_cid"])
+            .select(*MESSAGE_ORDER, "_native", "source_sha", "_leaf").rdd.mapPartitions(_message_leaves(seed)),
+            LEAF_SCHEMA)
+        driver_leaves = []
+        for row, (_source, sha, _first, leaf) in zip(decided.rows, placement_rows):
+            count, digest = digests.get(row[0], (0, hashlib.sha256().digest()))
+            for idx, kind, data in ((leaf, L.SOURCE, L.source_leaf(row)),
+                                    (leaf + 1 + row[8], L.SIGHTINGS, L.sightings_leaf_of(sha, count, digest)),
+                                    (leaf + 2 + row[8], L.CONVERSATIONS, decided.conversations_leaves[row[0]])):
+                driver_leaves.append((idx, kind, row[0], L.leaf_hash_of(data), None, None, None, None, None))
+        leaves = message_leaves.unionByName(session.createDataFrame(driver_leaves, LEAF_SCHEMA)).persist(
+            StorageLevel.MEMORY_AND_DISK)
+        persisted.append(leaves)
+        tasks = max(1, session.sparkContext.defaultParallelism)
+        files += _write(leaves.repartitionByRange(max(1, min(4 * tasks, tree_size // 65_536 + 1)), "idx")
+                        .sortWithinPartitions("idx"), lake, "ledger_leaves", db)
+        root, _chunks, why = tree_root(session, leaves, tree_size)
+    finally:
+        for frame in persisted:
+            frame.unpersist()
+    if why:
+        raise ChatAuditError(f"spark import: the leaves are not a tree ({why})")
+    # the driver's tables: the sources, the conversations as resolved, and the ones an import leaves empty
+    db.executemany(f"INSERT INTO sources ({L.SOURCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", decided.rows)
+    written = {f["table"] for f in files}
+    for table in layout.TABLES:
+        if table not in written:
+            files.append(file_entry(fs, write_table(db, fs, base, table, layout.table_schema(db, table))))
+    return tree_size, root, files
