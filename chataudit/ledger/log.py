@@ -801,9 +801,15 @@ class _ImportLeaves:
         self.source_idx = builder.size
         self.next_idx = builder.size + 1
 
-    def add(self, first_new_id: int) -> None:
-        """The leaves of the messages this source stored from ``first_new_id`` on (one batch)."""
+    def add(self, first_new_id: int, stored: list[tuple] | None = None) -> None:
+        """The leaves of the messages this source stored from ``first_new_id`` on (one batch):
+        ``stored`` (the rows as SQLite holds them, in MESSAGE_COLUMNS order), else read back."""
         ledger = self.ledger
+        if stored is not None:
+            leaves_rows = ledger._message_leaf_rows(stored, self.next_idx, self.sha256)
+            self.next_idx += len(leaves_rows)
+            ledger._insert_leaves(leaves_rows)
+            return
         cursor = ledger.db.cursor()
         cursor.row_factory = None
         cursor.execute(f"SELECT {L.MESSAGE_COLUMNS} FROM messages m WHERE m.id >= ? ORDER BY m.id", (first_new_id,))
@@ -878,15 +884,16 @@ def _warn_unwitnessed(status: str) -> None:
         print(f"chataudit: witness file not updated: {status[len('refused: '):]}", file=sys.stderr)
 
 
-def after_batch(archive, source_id: int, first_new_id: int, number: int) -> None:
+def after_batch(archive, source_id: int, first_new_id: int, number: int, stored: list[tuple] | None = None) -> None:
     """The import's batch hook: the leaves of the messages the batch stored, inside the source's
-    transaction (so the parsing process works on the next batch meanwhile)."""
+    transaction (so the parsing process works on the next batch meanwhile); ``stored``: their rows
+    as SQLite holds them, when the store knows them without reading them back."""
     state = getattr(archive, "ledger_import", None)
     if number == 0 or state is None or state[0] != source_id:
         ledger = Ledger(archive)
         state = archive.ledger_import = (source_id, ledger.begin_import(source_id))
     if state[1] is not None:
-        state[1].add(first_new_id)
+        state[1].add(first_new_id, stored)
 
 
 def after_import(archive, source_id: int) -> None:

@@ -192,9 +192,11 @@ class Archive:
         # called as hook(archive, source_id) inside each source's import transaction, after its
         # messages are stored; an exception rolls the whole source back (the ledger signs here)
         self.after_import: list[Callable[["Archive", int], None]] = []
-        # called as hook(archive, source_id, first_new_id, batch_number) after each stored batch of an
-        # import, numbered from 0 (the ledger makes the batch's message leaves while the next is parsed)
-        self.after_batch: list[Callable[["Archive", int, int, int], None]] = []
+        # called as hook(archive, source_id, first_new_id, batch_number, stored) after each stored batch
+        # of an import, numbered from 0 (the ledger makes the batch's message leaves while the next is
+        # parsed); stored: the batch's new rows as SQLite holds them, in the ledger's MESSAGE_COLUMNS
+        # order, when they are known without reading them back (else None)
+        self.after_batch: list[Callable[["Archive", int, int, int, list[tuple] | None], None]] = []
         # called as hook(archive) by close(), after the last commit (the ledger tells its witness file)
         self.on_close: list[Callable[["Archive"], None]] = []
         _check_location(self.path, create)
@@ -350,6 +352,7 @@ class Archive:
         stage = f"INSERT INTO temp.staging_rows ({MESSAGE_COLUMNS}, body) VALUES ({', '.join('?' * 22)})"
         batch: list[tuple] = []
         total = stored = 0
+        exact = True  # every staged row of the batch is stored as it is (see _stored_as_given)
         # a record's conversation may be stored under another native id (see _resolve_conversation)
         filed_as: dict[tuple[str, str], str] = {}
         for items in batches:
@@ -358,7 +361,8 @@ class Archive:
                     key = (item.platform, item.conversation_id)
                     conversation_ids[key], filed_as[key] = self._resolve_conversation(item)
                     continue
-                platform, native, title, fields, position, digest, body = item
+                platform, native, title, fields, position, digest, body, as_given = item
+                exact = exact and as_given
                 key = (platform, native)
                 conversation = conversation_ids.get(key)
                 if conversation is None:
@@ -377,20 +381,24 @@ class Archive:
                               int.from_bytes(digest[:8], "big", signed=True), occurrence, body))
                 total += 1
                 if len(batch) >= BATCH:
-                    self._store_batch(stage, batch, source_id, stored)
+                    self._store_batch(stage, batch, source_id, stored, exact)
                     stored += 1
                     batch.clear()
+                    exact = True
                     if progress is not None:
                         progress(total)
         if batch:
-            self._store_batch(stage, batch, source_id, stored)
+            self._store_batch(stage, batch, source_id, stored, exact)
         if progress is not None:
             progress(total)
         return total
 
-    def _store_batch(self, stage: str, batch: list[tuple], source_id: int, number: int) -> None:
+    def _store_batch(self, stage: str, batch: list[tuple], source_id: int, number: int, exact: bool = False) -> None:
         """Stage a batch, keep the messages not yet archived with their full-text rows, and record
-        this source's sighting of every message in the batch (new or already there): set-based."""
+        this source's sighting of every message in the batch (new or already there): set-based.
+
+        ``exact``: every staged value is stored as it is; when the whole batch is new, the batch
+        hooks then get its stored rows (ledger column order) and need not read them back."""
         db = self.db
         db.executemany(stage, batch)
         before = db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
@@ -419,8 +427,12 @@ class Archive:
             (ROWID_SHIFT, *params, *params, before),
         )
         db.execute("DELETE FROM temp.staging_rows")
+        stored = None
+        if exact and inserted == len(batch) and self.after_batch:
+            # (id, platform, conversation, message_id … extras, source, position, occurrence)
+            stored = [(id_, r[1], r[0], *r[2:18], r[20]) for id_, r in enumerate(batch, before + 1)]
         for hook in self.after_batch:
-            hook(self, source_id, before + 1, number)
+            hook(self, source_id, before + 1, number, stored)
 
     def _resolve_conversation(self, conversation: Conversation) -> tuple[int, str]:
         """(archive id, native id) the conversation is stored under, creating it if need be.
@@ -719,13 +731,14 @@ MESSAGE_KEYS = (
 def prepare(records: Iterable[Record], size: int = BATCH) -> Iterator[list[Any]]:
     """The records in batches of what the store needs of them that the archive does not decide:
     a Conversation as it is, a message as (platform, conversation id, title, row fields, position,
-    content hash, full-text body). Pure (no archive): the importer runs it in a second process."""
+    content hash, full-text body, stored as given). Pure (no archive): the importer runs it in a
+    second process."""
     batch: list[Any] = []
     for record in records:
         if isinstance(record, Message):
             row = message_row(record, 0, 0)
             batch.append((record.platform, record.conversation_id, record.conversation_title,
-                          row[1:16], row[17], row[18], index_body(record.text)))
+                          row[1:16], row[17], row[18], index_body(record.text), _stored_as_given(row)))
         else:
             batch.append(record)
         if len(batch) >= size:
@@ -742,6 +755,20 @@ def canonical_row_bytes(fields: tuple, conversation_id: str) -> bytes:
      currency, attachments, _is_me, _extras) = fields
     return canonical_fields_bytes(platform, conversation_id, sender_id or sender_name or "", sent_ms, kind, text,
                                   amount, currency, orjson.loads(attachments) if attachments else [], reply_to)
+
+
+_STR_OR_NONE = (str, type(None))
+
+
+def _stored_as_given(row: tuple) -> bool:
+    """True when SQLite keeps every value of a :func:`message_row` as it is (text in the TEXT
+    columns, integers in the INTEGER ones: no type affinity converts anything), so the ledger may
+    sign the row as staged instead of reading it back. The values message_row computes always
+    are; those a format hands over as they are (ids, names, text, amount, position) are checked."""
+    types = _STR_OR_NONE
+    return (type(row[1]) is str and type(row[8]) is str and type(row[2]) in types and type(row[3]) in types
+            and type(row[4]) in types and type(row[9]) in types and type(row[11]) in types
+            and type(row[12]) in types and type(row[17]) in (int, type(None)))
 
 
 def message_row(message: Message, conversation: int, source_id: int) -> tuple:
