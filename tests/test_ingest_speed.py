@@ -42,3 +42,25 @@ def test_rows_signed_without_reading_them_back_verify(tmp_path):
         report = verify_archive(archive)
         assert report.ok, report.problems
         assert archive.db.execute("SELECT count(*) FROM ledger_leaves WHERE kind = 1").fetchone()[0] == 30
+
+
+def test_full_text_rowids_of_instants_before_1970_as_sqlite_computes_them(tmp_path):
+    """The rows of an all-new batch get their full-text rowid in Python: SQLite's integer division
+    truncates toward zero, so a message half a second before the epoch is in second 0, not -1."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    instants = [epoch - timedelta(milliseconds=ms) for ms in (500, 1000, 1500, 86_400_000 * 365 * 20 + 1)]
+    instants += [epoch + timedelta(milliseconds=ms) for ms in (0, 999, 1000, 1_700_000_000_123)]
+    messages = [Message("wecom", "c1", moment, text=f"text {i}", sender_id="u1") for i, moment in enumerate(instants)]
+    with Archive(tmp_path / "a.db") as archive:
+        archive.import_records(SourceInfo("x.jsonl", "c" * 64, 1, "generic"), messages)
+        # half of them again, with two new ones: the batch that finds some archived takes the join
+        again = messages[::2] + [Message("wecom", "c1", epoch - timedelta(milliseconds=2500), text="new", sender_id="u1"),
+                                 Message("wecom", "c1", epoch + timedelta(milliseconds=2500), text="new", sender_id="u1")]
+        archive.import_records(SourceInfo("y.jsonl", "d" * 64, 1, "generic"), again)
+        db = archive.db
+        expected = sorted(r[0] for r in db.execute("SELECT (sent_at_ms / 1000) * ? + id FROM messages", (1 << 31,)))
+        assert sorted(r[0] for r in db.execute("SELECT rowid FROM message_fts")) == expected
+        assert len(expected) == 10
+        assert db.execute("SELECT count(*) FROM sightings").fetchone()[0] == len(messages) + len(again)
+        assert archive.search('"new"', limit=5) and len(archive.search('"new"', limit=5)) == 2
+

@@ -348,9 +348,8 @@ class Archive:
         # identical messages at the same instant in one conversation are numbered, so that two
         # real "好的" in the same minute are both kept while a re-import of either adds nothing
         last_instant: dict[int, tuple[int, dict[bytes, int]]] = {}
-        self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging_rows ({MESSAGE_COLUMNS}, body)")
-        stage = f"INSERT INTO temp.staging_rows ({MESSAGE_COLUMNS}, body) VALUES ({', '.join('?' * 22)})"
         batch: list[tuple] = []
+        bodies: list[str] = []
         total = stored = 0
         exact = True  # every staged row of the batch is stored as it is (see _stored_as_given)
         # a record's conversation may be stored under another native id (see _resolve_conversation)
@@ -378,61 +377,73 @@ class Archive:
                 occurrence = seen.get(digest, 0)
                 seen[digest] = occurrence + 1
                 batch.append((conversation, *fields, source_id, position, digest,
-                              int.from_bytes(digest[:8], "big", signed=True), occurrence, body))
+                              int.from_bytes(digest[:8], "big", signed=True), occurrence))
+                bodies.append(body)
                 total += 1
                 if len(batch) >= BATCH:
-                    self._store_batch(stage, batch, source_id, stored, exact)
+                    self._store_batch(batch, bodies, source_id, stored, exact)
                     stored += 1
                     batch.clear()
+                    bodies.clear()
                     exact = True
                     if progress is not None:
                         progress(total)
         if batch:
-            self._store_batch(stage, batch, source_id, stored, exact)
+            self._store_batch(batch, bodies, source_id, stored, exact)
         if progress is not None:
             progress(total)
         return total
 
-    def _store_batch(self, stage: str, batch: list[tuple], source_id: int, number: int, exact: bool = False) -> None:
-        """Stage a batch, keep the messages not yet archived with their full-text rows, and record
-        this source's sighting of every message in the batch (new or already there): set-based.
+    def _store_batch(self, batch: list[tuple], bodies: list[str], source_id: int, number: int,
+                     exact: bool = False) -> None:
+        """Keep the messages of a batch not yet archived with their full-text rows (``bodies``, made
+        with the rows), and record this source's sighting of every message in the batch (new or
+        already there).
 
-        ``exact``: every staged value is stored as it is; when the whole batch is new, the batch
-        hooks then get its stored rows (ledger column order) and need not read them back."""
+        The rows go straight into ``messages`` (INSERT OR IGNORE). When every one was new (a first
+        import, a grown re-export's new part) they were numbered in batch order, so the sightings and
+        full-text rows are known without a lookup; otherwise each row's message is found by its
+        identity, set-based, from a staging table. ``exact``: every value is stored as given; when
+        the whole batch is new the batch hooks then get its stored rows and need not read them back."""
         db = self.db
-        db.executemany(stage, batch)
         before = db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
-        db.execute(f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS})"
-                   f" SELECT {MESSAGE_COLUMNS} FROM temp.staging_rows ORDER BY rowid")
-        inserted, first = db.execute("SELECT changes(), min(rowid) FROM temp.staging_rows").fetchone()
+        inserted = db.executemany(MESSAGE_INSERT, batch).rowcount
         if inserted == len(batch):
-            # every staged row is a new message, numbered in staging order: no lookup needed
-            message, where, params = "s.rowid + ?", "", [before - first + 1]
+            db.executemany(SIGHTING_INSERT, [(source_id, id_, r[17], r[4], r[6], r[10], r[2], r[15])
+                                             for id_, r in enumerate(batch, before + 1)])
+            db.executemany("INSERT INTO message_fts (rowid, body) VALUES (?, ?)",
+                           [(((r[5] // 1000) if r[5] >= 0 else -(-r[5] // 1000)) * ROWID_SHIFT + id_, body)
+                            for id_, r, body in zip(range(before + 1, before + 1 + len(batch)), batch, bodies)])
         else:
-            # some were already archived: each staged row's message is found by its identity
-            message, where, params = "m.id", (" JOIN messages m ON m.conversation = s.conversation"
-                                              " AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key"
-                                              " AND m.occurrence = s.occurrence"), []
-        db.execute(
-            "INSERT OR IGNORE INTO sightings (source, message, position, sender_name, utc_offset_min,"
-            " edited_at_ms, message_id, extras)"
-            f" SELECT ?, {message}, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id,"
-            f" s.extras FROM temp.staging_rows s{where} ORDER BY s.rowid",
-            (source_id, *params),
-        )
-        # the index bodies were made with the rows (index_body, maybe in the parsing process)
-        db.execute(
-            f"INSERT INTO message_fts (rowid, body) SELECT (s.sent_at_ms / 1000) * ? + {message}, s.body"
-            f" FROM temp.staging_rows s{where} WHERE {message} > ?",
-            (ROWID_SHIFT, *params, *params, before),
-        )
-        db.execute("DELETE FROM temp.staging_rows")
+            self._store_seen(batch, bodies, source_id, before)
         stored = None
         if exact and inserted == len(batch) and self.after_batch:
             # (id, platform, conversation, message_id … extras, source, position, occurrence)
             stored = [(id_, r[1], r[0], *r[2:18], r[20]) for id_, r in enumerate(batch, before + 1)]
         for hook in self.after_batch:
             hook(self, source_id, before + 1, number, stored)
+
+    def _store_seen(self, batch: list[tuple], bodies: list[str], source_id: int, before: int) -> None:
+        """The sightings and new full-text rows of a batch some of whose messages were already
+        archived: each row's message found by its identity (conversation, instant, content key,
+        occurrence) in one join."""
+        db = self.db
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging_seen ({SEEN_COLUMNS}, body)")
+        db.executemany(f"INSERT INTO temp.staging_seen ({SEEN_COLUMNS}, body) VALUES ({', '.join('?' * 11)})",
+                       [(r[0], r[5], r[19], r[20], r[17], r[4], r[6], r[10], r[2], r[15], body)
+                        for r, body in zip(batch, bodies)])
+        join = (" FROM temp.staging_seen s JOIN messages m ON m.conversation = s.conversation"
+                " AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key AND m.occurrence = s.occurrence")
+        db.execute(
+            "INSERT OR IGNORE INTO sightings (source, message, position, sender_name, utc_offset_min,"
+            " edited_at_ms, message_id, extras)"
+            f" SELECT ?, m.id, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id,"
+            f" s.extras{join} ORDER BY s.rowid",
+            (source_id,),
+        )
+        db.execute(f"INSERT INTO message_fts (rowid, body) SELECT (s.sent_at_ms / 1000) * ? + m.id, s.body{join}"
+                   " WHERE m.id > ?", (ROWID_SHIFT, before))
+        db.execute("DELETE FROM temp.staging_seen")
 
     def _resolve_conversation(self, conversation: Conversation) -> tuple[int, str]:
         """(archive id, native id) the conversation is stored under, creating it if need be.
@@ -711,6 +722,13 @@ MESSAGE_COLUMNS = (
     " reply_to, edited_at_ms, amount, currency, attachments, is_me, extras, source, position,"
     " content_hash, content_key, occurrence"
 )
+
+MESSAGE_INSERT = f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 21)})"
+SIGHTING_INSERT = ("INSERT OR IGNORE INTO sightings (source, message, position, sender_name, utc_offset_min,"
+                   " edited_at_ms, message_id, extras) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+# a staged row's identity and what its sighting keeps
+SEEN_COLUMNS = ("conversation, sent_at_ms, content_key, occurrence, position, sender_name, utc_offset_min,"
+                " edited_at_ms, message_id, extras")
 
 MESSAGE_SELECT = (
     "SELECT m.*, c.platform AS c_platform, c.native_id AS conversation_native_id,"
