@@ -64,3 +64,19 @@ def test_full_text_rowids_of_instants_before_1970_as_sqlite_computes_them(tmp_pa
         assert db.execute("SELECT count(*) FROM sightings").fetchone()[0] == len(messages) + len(again)
         assert archive.search('"new"', limit=5) and len(archive.search('"new"', limit=5)) == 2
 
+
+def test_bulk_tree_extension_keeps_the_nodes_one_append_at_a_time_keeps():
+    from chataudit.ledger.merkle import TreeBuilder, leaf_hash
+
+    for start, count in ((0, 1), (0, 37), (1, 64), (5, 100), (63, 70), (64, 3)):
+        leaves = [leaf_hash(b"%d" % i) for i in range(start + count)]
+        one, seen = TreeBuilder(), []
+        one.extend(leaves[:start])
+        bulk = TreeBuilder(one.frontier, one.size)
+        one.on_node = lambda s, e, h: seen.append(((e - s).bit_length() - 1, s >> ((e - s).bit_length() - 1), h)) \
+            if e - s > 1 else None
+        one.extend(leaves[start:])
+        kept: list = []
+        bulk.extend_nodes(leaves[start:], kept)
+        assert kept == seen and (bulk.size, bulk.root()) == (one.size, one.root())
+        assert len(kept) == sum(1 for n in range(start + 1, start + count + 1) for _ in range(1, (n & -n).bit_length()))

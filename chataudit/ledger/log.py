@@ -834,10 +834,18 @@ class _ImportLeaves:
         if builder.size != self.source_idx:
             raise ChatAuditError("the ledger changed during the import; run `chataudit verify`")
         ledger._append_leaf(builder, L.SOURCE, self.source_id, L.source_leaf(tuple(source)))
-        append = builder.append
-        for (value,) in _rows(db, "SELECT leaf_hash FROM ledger_leaves WHERE idx > ? AND idx < ? ORDER BY idx",
-                              (self.source_idx, self.next_idx)):
-            append(value)
+        cursor = db.cursor()
+        cursor.row_factory = None
+        cursor.execute("SELECT leaf_hash FROM ledger_leaves WHERE idx > ? AND idx < ? ORDER BY idx",
+                       (self.source_idx, self.next_idx))
+        keep = builder.on_node == ledger._keep_node  # (it is: the builder came from _builder)
+        while rows := cursor.fetchmany(BATCH):
+            if keep:
+                builder.extend_nodes([value for (value,) in rows], ledger._nodes)
+                if len(ledger._nodes) >= BATCH:
+                    ledger._flush_nodes()
+            else:
+                builder.extend(value for (value,) in rows)
         ledger._append_sightings(builder, self.source_id, self.sha256)
         ledger._append_conversations(builder, self.source_id, self.sha256)
         return ledger._write_checkpoint(builder)
