@@ -80,3 +80,26 @@ def test_bulk_tree_extension_keeps_the_nodes_one_append_at_a_time_keeps():
         bulk.extend_nodes(leaves[start:], kept)
         assert kept == seen and (bulk.size, bulk.root()) == (one.size, one.root())
         assert len(kept) == sum(1 for n in range(start + 1, start + count + 1) for _ in range(1, (n & -n).bit_length()))
+
+
+def test_overlapping_sources_in_many_batches_verify(tmp_path, monkeypatch):
+    """Batches all new, partly archived and all archived, in one source after another: every
+    sighting is signed at its message's leaf (verify recomputes each source's sightings leaf with
+    the general query) and a re-import adds nothing."""
+    from chataudit.store import sqlite as store_sqlite
+
+    monkeypatch.setattr(store_sqlite, "BATCH", 7)
+    first = _messages(40)
+    grown = _messages(40)[10:] + [Message("wecom", "c1", datetime(2025, 3, 2, tzinfo=CST) + timedelta(seconds=i),
+                                          text=f"later {i}", sender_id="u1") for i in range(25)]
+    with Archive(tmp_path / "a.db") as archive:
+        attach(archive)
+        for name, records in (("a", first), ("b", grown), ("c", grown[::3])):
+            archive.import_records(SourceInfo(f"{name}.jsonl", name * 64, 1, "generic"), records)
+        again = archive.import_records(SourceInfo("d.jsonl", "d" * 64, 1, "generic"), first)
+        assert again.new == 0
+        db = archive.db
+        assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 65
+        assert db.execute("SELECT count(*) FROM ledger_sightings").fetchone()[0] == 40 + 55 + 19 + 40
+        report = verify_archive(archive)
+        assert report.ok, report.problems
