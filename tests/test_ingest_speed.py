@@ -103,3 +103,34 @@ def test_overlapping_sources_in_many_batches_verify(tmp_path, monkeypatch):
         assert db.execute("SELECT count(*) FROM ledger_sightings").fetchone()[0] == 40 + 55 + 19 + 40
         report = verify_archive(archive)
         assert report.ok, report.problems
+
+
+def _indexes(db) -> list[tuple]:
+    return db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name").fetchall()
+
+
+def test_a_first_import_builds_the_indexes_it_dropped_and_a_failed_one_keeps_them(tmp_path, monkeypatch):
+    from chataudit import importer
+    from chataudit.importer import import_paths
+    from chataudit.store.sqlite import REBUILT_INDEXES
+
+    monkeypatch.setattr(importer, "PIPELINE_MIN_BYTES", 0)  # the large-file path, which rebuilds
+    lines = [f'{{"sent_at":"2025-01-01T08:00:{i:02d}+08:00","platform":"wecom","conversation_id":"c{i % 3}",'
+             f'"sender_id":"u{i % 4}","text":"第{i}条"}}' for i in range(50)]
+    (tmp_path / "chat.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with Archive(tmp_path / "fresh.db") as fresh:
+        expected = [tuple(row) for row in _indexes(fresh.db)]
+    assert {name for name, *_ in expected} >= set(REBUILT_INDEXES)
+    with Archive(tmp_path / "failed.db") as archive:
+        archive.after_batch.append(lambda *_args: 1 / 0)
+        assert import_paths(archive, [tmp_path / "chat.jsonl"], tz="Asia/Shanghai").errors
+        assert [tuple(row) for row in _indexes(archive.db)] == expected
+    with Archive(tmp_path / "a.db") as archive:
+        summary = import_paths(archive, [tmp_path / "chat.jsonl"], tz="Asia/Shanghai")
+        assert summary.as_dict()["new"] == 50
+        assert [tuple(row) for row in _indexes(archive.db)] == expected
+        assert archive.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        plan = " ".join(str(r[-1]) for r in archive.db.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM messages WHERE source = 1"))
+        assert "messages_source" in plan
+        assert verify_archive(archive).ok
