@@ -3,7 +3,9 @@
     python bench/profile_import.py [MESSAGES]    (default 1,000,000; the file from bench_import.py)
 
 Phases are timed by wrapping the import's own steps (no profiler overhead); "parse" is the
-format's streaming parse plus the importer's checks, run alone over the same file first.
+format's streaming parse plus the importer's checks, run alone over the same file first. Then the
+writing process's CPU per SQL statement (``execute``/``executemany`` on the archive's connection;
+what is left is Python: leaves, hashing, the row loop, unpickling, reading rows back).
 """
 
 from __future__ import annotations
@@ -50,9 +52,9 @@ cpu_started = time.process_time()
 
 for owner, name, label in [
     (store.Archive, "_insert_records", "parse + rows + store messages/sightings/FTS (+ leaves per batch)"),
-    (store.Archive, "_store_batch", "  SQL: stage, insert messages, sightings, FTS rows"),
+    (store.Archive, "_store_batch", "  a batch: messages, sightings, FTS rows (+ its leaves)"),
+    (store.Archive, "_store_seen", "    batches with archived messages: staged, joined"),
     (store, "message_row", "  message_row (content hash, row)"),
-    (store.Archive, "_index_new_messages", "full-text index"),
     (store.Archive, "refresh_conversation_stats", "conversation stats"),
     (log.Ledger, "_append_messages", "ledger: message leaves"),
     (log.Ledger, "_message_leaf_rows", "  leaves: salts, leaf bytes, hashes, fingerprints"),
@@ -66,6 +68,30 @@ for owner, name, label in [
     if owner is not None and hasattr(owner, name):
         timed(owner, name, label)
 
+import collections, re
+sql_cpu = collections.Counter()
+
+def key(sql):
+    return re.sub(r"\s+", " ", sql)[:70]
+
+plain_execute, plain_many = store._Waiting.execute, store.sqlite3.Connection.executemany
+
+def execute(self, sql, params=(), /):
+    started = time.process_time()
+    try:
+        return plain_execute(self, sql, params)
+    finally:
+        sql_cpu[key(sql)] += time.process_time() - started
+
+def executemany(self, sql, params, /):
+    started = time.process_time()
+    try:
+        return plain_many(self, sql, params)
+    finally:
+        sql_cpu["(many) " + key(sql)] += time.process_time() - started
+
+store._Waiting.execute, store.WaitingConnection.executemany = execute, executemany
+
 started = time.perf_counter()
 with Archive(db) as archive:
     summary = importer.import_paths(archive, [src], tz="Asia/Shanghai")
@@ -73,7 +99,7 @@ total = time.perf_counter() - started
 assert not summary.errors, summary.errors
 import resource
 child = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"cpu": time.process_time() - cpu_started, "child_cpu": child.ru_utime + child.ru_stime, "total": total, "parse alone": parse_alone, "messages": summary.as_dict()["new"], "phases": phases}))
+print(json.dumps({"cpu": time.process_time() - cpu_started, "child_cpu": child.ru_utime + child.ru_stime, "total": total, "parse alone": parse_alone, "messages": summary.as_dict()["new"], "phases": phases, "sql": sql_cpu.most_common(12), "sql_total": sum(sql_cpu.values())}))
 """
 
 
@@ -94,6 +120,12 @@ def main() -> None:
     print(f"  {'parse alone (format + importer checks), before the import':58s} {result['parse alone']:7.2f} s")
     for label, seconds in result["phases"].items():
         print(f"  {label:58s} {seconds:7.2f} s  {100 * seconds / total:5.1f} %")
+    cpu = result["cpu"]
+    print(f"  writing process CPU per SQL statement (of {cpu:.2f} s):")
+    for statement, seconds in result["sql"]:
+        print(f"    {statement:70s} {seconds:7.2f} s")
+    print(f"    {'all SQL':70s} {result['sql_total']:7.2f} s")
+    print(f"    {'the rest (Python: leaves, hashes, row loop, unpickling, reads)':70s} {cpu - result['sql_total']:7.2f} s")
 
 
 if __name__ == "__main__":

@@ -567,17 +567,37 @@ class Ledger:
         builder = self._builder()
         return _ImportLeaves(self, source_id, sha256, builder)
 
-    def _append_sightings(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
+    def _append_sightings(self, builder: TreeBuilder, source_id: int, source_sha256: str,
+                          new: tuple[int, int] | None = None) -> None:
         """One leaf committing to every sighting of the source; each sighting's hash is kept.
 
         Streamed in batches in leaf order (a source may hold millions of sightings), so the digest
-        is computed as they pass and memory stays flat.
+        is computed as they pass and memory stays flat. ``new`` = (first message id, its leaf
+        index): the messages from that id on are this import's, with consecutive leaves in id
+        order; their sightings are then read in key order after the others, without a leaf lookup
+        or a sort (the same rows in the same order).
         """
         digest, count = hashlib.sha256(), 0
+        if new is None:
+            queries = [(f"SELECT * FROM ({L.SIGHTINGS_QUERY}) ORDER BY 1", (source_id,))]
+        else:
+            first_id, first_leaf = new
+            queries = [(f"SELECT * FROM ({L.SIGHTINGS_QUERY} AND si.message < ?) ORDER BY 1", (source_id, first_id)),
+                       ("SELECT si.message + ?, si.message, si.position, si.sender_name, si.utc_offset_min,"
+                        " si.edited_at_ms, si.message_id, si.extras FROM sightings si"
+                        " WHERE si.source = ? AND si.message >= ? ORDER BY si.message",
+                        (first_leaf - first_id, source_id, first_id))]
+        for query, params in queries:
+            count = self._hash_sightings(query, params, source_id, digest, count)
+        self._append_leaf(builder, L.SIGHTINGS, source_id, L.sightings_leaf_of(source_sha256, count, digest.digest()))
+
+    def _hash_sightings(self, query: str, params: tuple, source_id: int, digest: Any, count: int) -> int:
+        """Hash and keep the sightings ``query`` reads (SIGHTINGS_QUERY's columns, in leaf order),
+        each with a new salt; returns ``count`` plus their number."""
         insert = "INSERT INTO ledger_sightings (source, leaf, hash, salt) VALUES (?, ?, ?, ?)"
         cursor = self.db.cursor()
         cursor.row_factory = None
-        cursor.execute(f"SELECT * FROM ({L.SIGHTINGS_QUERY}) ORDER BY 1", (source_id,))
+        cursor.execute(query, params)
         sighting_hash, size = L.sighting_hash, L.SALT_BYTES
         while rows := cursor.fetchmany(BATCH):
             pool = os.urandom(size * len(rows))  # the batch's salts in one draw, in the same order
@@ -592,7 +612,7 @@ class Ledger:
                 batch.append((source_id, row[0], value, salt))
             count += len(batch)
             self.db.executemany(insert, batch)
-        self._append_leaf(builder, L.SIGHTINGS, source_id, L.sightings_leaf_of(source_sha256, count, digest.digest()))
+        return count
 
     def _append_conversations(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
         """One leaf committing to the title, type and members of every conversation the source's
@@ -800,10 +820,19 @@ class _ImportLeaves:
         self.ledger, self.source_id, self.sha256, self.builder = ledger, source_id, sha256, builder
         self.source_idx = builder.size
         self.next_idx = builder.size + 1
+        self.first_id: int | None = None  # the first message id this import stored (its leaf: source_idx + 1)
 
-    def add(self, first_new_id: int) -> None:
-        """The leaves of the messages this source stored from ``first_new_id`` on (one batch)."""
+    def add(self, first_new_id: int, stored: list[tuple] | None = None) -> None:
+        """The leaves of the messages this source stored from ``first_new_id`` on (one batch):
+        ``stored`` (the rows as SQLite holds them, in MESSAGE_COLUMNS order), else read back."""
         ledger = self.ledger
+        if self.first_id is None:
+            self.first_id = first_new_id
+        if stored is not None:
+            leaves_rows = ledger._message_leaf_rows(stored, self.next_idx, self.sha256)
+            self.next_idx += len(leaves_rows)
+            ledger._insert_leaves(leaves_rows)
+            return
         cursor = ledger.db.cursor()
         cursor.row_factory = None
         cursor.execute(f"SELECT {L.MESSAGE_COLUMNS} FROM messages m WHERE m.id >= ? ORDER BY m.id", (first_new_id,))
@@ -811,6 +840,20 @@ class _ImportLeaves:
             leaves_rows = ledger._message_leaf_rows(rows, self.next_idx, self.sha256)
             self.next_idx += len(leaves_rows)
             ledger._insert_leaves(leaves_rows)
+
+    def _new_leaves(self) -> tuple[int, int] | None:
+        """(first new message id, its leaf index) when this import's messages are the ids from it on,
+        one leaf each, consecutive in id order (checked at both ends and by their number); else None."""
+        first, count = self.first_id, self.next_idx - self.source_idx - 1
+        if first is None or not count:
+            return None
+        db = self.ledger.db
+        last = db.execute("SELECT max(id), count(*) FROM messages WHERE id >= ?", (first,)).fetchone()
+        ends = db.execute("SELECT ref FROM ledger_leaves WHERE idx IN (?, ?) AND kind = ? ORDER BY idx",
+                          (self.source_idx + 1, self.next_idx - 1, L.MESSAGE)).fetchall()
+        if last[1] != count or last[0] != first + count - 1 or [r[0] for r in ends] != sorted({first, last[0]}):
+            return None
+        return first, self.source_idx + 1
 
     def current(self) -> bool:
         """True when the leaves stored so far are this import's and nothing else's (not those of an
@@ -828,11 +871,19 @@ class _ImportLeaves:
         if builder.size != self.source_idx:
             raise ChatAuditError("the ledger changed during the import; run `chataudit verify`")
         ledger._append_leaf(builder, L.SOURCE, self.source_id, L.source_leaf(tuple(source)))
-        append = builder.append
-        for (value,) in _rows(db, "SELECT leaf_hash FROM ledger_leaves WHERE idx > ? AND idx < ? ORDER BY idx",
-                              (self.source_idx, self.next_idx)):
-            append(value)
-        ledger._append_sightings(builder, self.source_id, self.sha256)
+        cursor = db.cursor()
+        cursor.row_factory = None
+        cursor.execute("SELECT leaf_hash FROM ledger_leaves WHERE idx > ? AND idx < ? ORDER BY idx",
+                       (self.source_idx, self.next_idx))
+        keep = builder.on_node == ledger._keep_node  # (it is: the builder came from _builder)
+        while rows := cursor.fetchmany(BATCH):
+            if keep:
+                builder.extend_nodes([value for (value,) in rows], ledger._nodes)
+                if len(ledger._nodes) >= BATCH:
+                    ledger._flush_nodes()
+            else:
+                builder.extend(value for (value,) in rows)
+        ledger._append_sightings(builder, self.source_id, self.sha256, self._new_leaves())
         ledger._append_conversations(builder, self.source_id, self.sha256)
         return ledger._write_checkpoint(builder)
 
@@ -878,15 +929,16 @@ def _warn_unwitnessed(status: str) -> None:
         print(f"chataudit: witness file not updated: {status[len('refused: '):]}", file=sys.stderr)
 
 
-def after_batch(archive, source_id: int, first_new_id: int, number: int) -> None:
+def after_batch(archive, source_id: int, first_new_id: int, number: int, stored: list[tuple] | None = None) -> None:
     """The import's batch hook: the leaves of the messages the batch stored, inside the source's
-    transaction (so the parsing process works on the next batch meanwhile)."""
+    transaction (so the parsing process works on the next batch meanwhile); ``stored``: their rows
+    as SQLite holds them, when the store knows them without reading them back."""
     state = getattr(archive, "ledger_import", None)
     if number == 0 or state is None or state[0] != source_id:
         ledger = Ledger(archive)
         state = archive.ledger_import = (source_id, ledger.begin_import(source_id))
     if state[1] is not None:
-        state[1].add(first_new_id)
+        state[1].add(first_new_id, stored)
 
 
 def after_import(archive, source_id: int) -> None:

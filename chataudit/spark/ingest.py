@@ -111,7 +111,7 @@ def parse_unit(unit_index: int, path: str, shown: str, explicit: bool, *, format
                     current[(item.platform, item.conversation_id)] = len(events)
                     events.append([seq, item, 0])
                     continue
-                platform, native, title, fields, position, digest, _body = item
+                platform, native, title, fields, position, digest, _body, _as_given = item
                 event = current.get((platform, native))
                 if event is None:  # the store files it as a conversation of that id and title
                     event = current[(platform, native)] = len(events)

@@ -161,16 +161,22 @@ class PostgresArchive(Archive):
         self._native("TRUNCATE staging_rows")
         return "COPY staging_rows FROM STDIN"
 
-    def _store_batch(self, stage: str, batch: list[tuple], source_id: int, number: int) -> None:
+    def _drop_secondary_indexes(self) -> list[str]:
+        """PostgreSQL keeps its indexes through a first import (its COPY path gains little from a rebuild)."""
+        return []
+
+    def _store_batch(self, batch: list[tuple], bodies: list[str], source_id: int, number: int,
+                     exact: bool = False) -> None:
         """Stage a batch by COPY; store the messages not yet archived (numbered as SQLite numbers
         them: the largest id + 1 on, in staging order), this source's sighting of every message in
         the batch, and the new messages' index rows."""
         raw = self.db.raw
         tsvector = pgsearch.tsvector_text
+        stage = self._staging()
         try:
             with raw.cursor().copy(stage) as copy:
-                for seq, row in enumerate(batch):
-                    copy.write_row((seq, *row[:-1], tsvector(row[-1])))
+                for seq, (row, body) in enumerate(zip(batch, bodies)):
+                    copy.write_row((seq, *row, tsvector(body)))
             raw.execute("ANALYZE staging_rows")  # a temporary table has no statistics: the joins below need them
             before = raw.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
             columns = MESSAGE_COLUMNS
@@ -196,7 +202,7 @@ class PostgresArchive(Archive):
         except psycopg.Error as error:
             raise sqlite_error(error) from None
         for hook in self.after_batch:
-            hook(self, source_id, before + 1, number)
+            hook(self, source_id, before + 1, number, None)  # the ledger reads the stored rows back
 
     # ---- search -------------------------------------------------------------------------------------------
 

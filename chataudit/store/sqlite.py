@@ -217,9 +217,11 @@ class Archive:
         # called as hook(archive, source_id) inside each source's import transaction, after its
         # messages are stored; an exception rolls the whole source back (the ledger signs here)
         self.after_import: list[Callable[["Archive", int], None]] = []
-        # called as hook(archive, source_id, first_new_id, batch_number) after each stored batch of an
-        # import, numbered from 0 (the ledger makes the batch's message leaves while the next is parsed)
-        self.after_batch: list[Callable[["Archive", int, int, int], None]] = []
+        # called as hook(archive, source_id, first_new_id, batch_number, stored) after each stored batch
+        # of an import, numbered from 0 (the ledger makes the batch's message leaves while the next is
+        # parsed); stored: the batch's new rows as SQLite holds them, in the ledger's MESSAGE_COLUMNS
+        # order, when they are known without reading them back (else None)
+        self.after_batch: list[Callable[["Archive", int, int, int, list[tuple] | None], None]] = []
         # called as hook(archive) by close(), after the last commit (the ledger tells its witness file)
         self.on_close: list[Callable[["Archive"], None]] = []
         _check_location(self.path, create)
@@ -343,7 +345,16 @@ class Archive:
             )
             source_id = cursor.lastrowid
             first_new_id = (db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
+            # a large first import: the secondary indexes are built once at its end (sorted, faster than
+            # kept up to date row by row); the transaction restores them whatever happens
+            rebuilt = self._drop_secondary_indexes() if prepared is not None else []
             total = self._insert_records(source_id, prepare(records) if prepared is None else prepared, progress)
+            if rebuilt:
+                threads = db.execute("PRAGMA threads").fetchone()[0]
+                db.execute("PRAGMA threads = 2")  # the index sorts may use a second core
+                for statement in rebuilt:
+                    db.execute(statement)
+                db.execute(f"PRAGMA threads = {int(threads)}")
             if progress is not None:
                 progress(total, "indexing")
             new = db.execute(
@@ -366,12 +377,25 @@ class Archive:
             raise
         return ImportResult(source, source_id, total, new)
 
+    def _drop_secondary_indexes(self) -> list[str]:
+        """When the archive holds no message yet: drop the indexes an import does not read
+        (:data:`REBUILT_INDEXES`) and return the statements that create them again."""
+        if self.db.execute("SELECT 1 FROM messages LIMIT 1").fetchone():
+            return []
+        marks = ", ".join("?" * len(REBUILT_INDEXES))
+        found = self.db.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({marks})",
+                                REBUILT_INDEXES).fetchall()
+        for name, _sql in found:
+            self.db.execute(f'DROP INDEX "{name}"')
+        return [sql for _name, sql in found]
+
     def _insert_records(self, source_id: int, batches: Iterable[list[Any]], progress: Any) -> int:
         conversation_ids: dict[tuple[str, str], int] = {}
         number = Occurrences()
-        stage = self._staging()
         batch: list[tuple] = []
+        bodies: list[str] = []
         total = stored = 0
+        exact = True  # every staged row of the batch is stored as it is (see _stored_as_given)
         # a record's conversation may be stored under another native id (see _resolve_conversation)
         filed_as: dict[tuple[str, str], str] = {}
         for items in batches:
@@ -380,7 +404,8 @@ class Archive:
                     key = (item.platform, item.conversation_id)
                     conversation_ids[key], filed_as[key] = self._resolve_conversation(item)
                     continue
-                platform, native, title, fields, position, digest, body = item
+                platform, native, title, fields, position, digest, body, as_given = item
+                exact = exact and as_given
                 key = (platform, native)
                 conversation = conversation_ids.get(key)
                 if conversation is None:
@@ -390,58 +415,73 @@ class Archive:
                     digest = hashlib.sha256(canonical_row_bytes(fields, filed_as[key])).digest()
                 occurrence = number(conversation, fields[4], digest)
                 batch.append((conversation, *fields, source_id, position, digest,
-                              int.from_bytes(digest[:8], "big", signed=True), occurrence, body))
+                              int.from_bytes(digest[:8], "big", signed=True), occurrence))
+                bodies.append(body)
                 total += 1
                 if len(batch) >= BATCH:
-                    self._store_batch(stage, batch, source_id, stored)
+                    self._store_batch(batch, bodies, source_id, stored, exact)
                     stored += 1
                     batch.clear()
+                    bodies.clear()
+                    exact = True
                     if progress is not None:
                         progress(total)
         if batch:
-            self._store_batch(stage, batch, source_id, stored)
+            self._store_batch(batch, bodies, source_id, stored, exact)
         if progress is not None:
             progress(total)
         return total
 
-    def _staging(self) -> str:
-        """Create the temporary table batches are staged in; returns the statement that stages a row."""
-        self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging_rows ({MESSAGE_COLUMNS}, body)")
-        return f"INSERT INTO temp.staging_rows ({MESSAGE_COLUMNS}, body) VALUES ({', '.join('?' * 22)})"
+    def _store_batch(self, batch: list[tuple], bodies: list[str], source_id: int, number: int,
+                     exact: bool = False) -> None:
+        """Keep the messages of a batch not yet archived with their full-text rows (``bodies``, made
+        with the rows), and record this source's sighting of every message in the batch (new or
+        already there).
 
-    def _store_batch(self, stage: str, batch: list[tuple], source_id: int, number: int) -> None:
-        """Stage a batch, keep the messages not yet archived with their full-text rows, and record
-        this source's sighting of every message in the batch (new or already there): set-based."""
+        The rows go straight into ``messages`` (INSERT OR IGNORE). When every one was new (a first
+        import, a grown re-export's new part) they were numbered in batch order, so the sightings and
+        full-text rows are known without a lookup; otherwise each row's message is found by its
+        identity, set-based, from a staging table. ``exact``: every value is stored as given; when
+        the whole batch is new the batch hooks then get its stored rows and need not read them back."""
         db = self.db
-        db.executemany(stage, batch)
         before = db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
-        db.execute(f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS})"
-                   f" SELECT {MESSAGE_COLUMNS} FROM temp.staging_rows ORDER BY rowid")
-        inserted, first = db.execute("SELECT changes(), min(rowid) FROM temp.staging_rows").fetchone()
+        inserted = db.executemany(MESSAGE_INSERT, batch).rowcount
         if inserted == len(batch):
-            # every staged row is a new message, numbered in staging order: no lookup needed
-            message, where, params = "s.rowid + ?", "", [before - first + 1]
+            db.executemany(SIGHTING_INSERT, [(source_id, id_, r[17], r[4], r[6], r[10], r[2], r[15])
+                                             for id_, r in enumerate(batch, before + 1)])
+            db.executemany("INSERT INTO message_fts (rowid, body) VALUES (?, ?)",
+                           [(((r[5] // 1000) if r[5] >= 0 else -(-r[5] // 1000)) * ROWID_SHIFT + id_, body)
+                            for id_, r, body in zip(range(before + 1, before + 1 + len(batch)), batch, bodies)])
         else:
-            # some were already archived: each staged row's message is found by its identity
-            message, where, params = "m.id", (" JOIN messages m ON m.conversation = s.conversation"
-                                              " AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key"
-                                              " AND m.occurrence = s.occurrence"), []
+            self._store_seen(batch, bodies, source_id, before)
+        stored = None
+        if exact and inserted == len(batch) and self.after_batch:
+            # (id, platform, conversation, message_id … extras, source, position, occurrence)
+            stored = [(id_, r[1], r[0], *r[2:18], r[20]) for id_, r in enumerate(batch, before + 1)]
+        for hook in self.after_batch:
+            hook(self, source_id, before + 1, number, stored)
+
+    def _store_seen(self, batch: list[tuple], bodies: list[str], source_id: int, before: int) -> None:
+        """The sightings and new full-text rows of a batch some of whose messages were already
+        archived: each row's message found by its identity (conversation, instant, content key,
+        occurrence) in one join."""
+        db = self.db
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS staging_seen ({SEEN_COLUMNS}, body)")
+        db.executemany(f"INSERT INTO temp.staging_seen ({SEEN_COLUMNS}, body) VALUES ({', '.join('?' * 11)})",
+                       [(r[0], r[5], r[19], r[20], r[17], r[4], r[6], r[10], r[2], r[15], body)
+                        for r, body in zip(batch, bodies)])
+        join = (" FROM temp.staging_seen s JOIN messages m ON m.conversation = s.conversation"
+                " AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key AND m.occurrence = s.occurrence")
         db.execute(
             "INSERT OR IGNORE INTO sightings (source, message, position, sender_name, utc_offset_min,"
             " edited_at_ms, message_id, extras)"
-            f" SELECT ?, {message}, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id,"
-            f" s.extras FROM temp.staging_rows s{where} ORDER BY s.rowid",
-            (source_id, *params),
+            f" SELECT ?, m.id, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id,"
+            f" s.extras{join} ORDER BY s.rowid",
+            (source_id,),
         )
-        # the index bodies were made with the rows (index_body, maybe in the parsing process)
-        db.execute(
-            f"INSERT INTO message_fts (rowid, body) SELECT (s.sent_at_ms / 1000) * ? + {message}, s.body"
-            f" FROM temp.staging_rows s{where} WHERE {message} > ?",
-            (ROWID_SHIFT, *params, *params, before),
-        )
-        db.execute("DELETE FROM temp.staging_rows")
-        for hook in self.after_batch:
-            hook(self, source_id, before + 1, number)
+        db.execute(f"INSERT INTO message_fts (rowid, body) SELECT (s.sent_at_ms / 1000) * ? + m.id, s.body{join}"
+                   " WHERE m.id > ?", (ROWID_SHIFT, before))
+        db.execute("DELETE FROM temp.staging_seen")
 
     def _resolve_conversation(self, conversation: Conversation) -> tuple[int, str]:
         """(archive id, native id) the conversation is stored under, creating it if need be.
@@ -721,6 +761,17 @@ MESSAGE_COLUMNS = (
     " content_hash, content_key, occurrence"
 )
 
+# Indexes that no statement of an import reads before its messages are all stored: a first import
+# into an empty archive builds them at its end (messages_identity stays: it finds duplicates).
+REBUILT_INDEXES = ("messages_source", "messages_sender", "messages_timing", "sightings_message")
+
+MESSAGE_INSERT = f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 21)})"
+SIGHTING_INSERT = ("INSERT OR IGNORE INTO sightings (source, message, position, sender_name, utc_offset_min,"
+                   " edited_at_ms, message_id, extras) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+# a staged row's identity and what its sighting keeps
+SEEN_COLUMNS = ("conversation, sent_at_ms, content_key, occurrence, position, sender_name, utc_offset_min,"
+                " edited_at_ms, message_id, extras")
+
 MESSAGE_SELECT = (
     "SELECT m.*, c.platform AS c_platform, c.native_id AS conversation_native_id,"
     " c.title AS conversation_title, s.path AS source_path, s.label AS source_label,"
@@ -740,14 +791,16 @@ MESSAGE_KEYS = (
 def prepare(records: Iterable[Record], size: int = BATCH, *, bodies: bool = True) -> Iterator[list[Any]]:
     """The records in batches of what the store needs of them that the archive does not decide:
     a Conversation as it is, a message as (platform, conversation id, title, row fields, position,
-    content hash, full-text body — None without ``bodies``: a lake has no full-text index). Pure (no
-    archive): the importer runs it in a second process, ``spark import`` on the executors."""
+    content hash, full-text body — None without ``bodies``: a lake has no full-text index —, stored
+    as given). Pure (no archive): the importer runs it in a second process, ``spark import`` on the
+    executors."""
     batch: list[Any] = []
     for record in records:
         if isinstance(record, Message):
             row = message_row(record, 0, 0)
             batch.append((record.platform, record.conversation_id, record.conversation_title,
-                          row[1:16], row[17], row[18], index_body(record.text) if bodies else None))
+                          row[1:16], row[17], row[18], index_body(record.text) if bodies else None,
+                          _stored_as_given(row)))
         else:
             batch.append(record)
         if len(batch) >= size:
@@ -784,6 +837,20 @@ def canonical_row_bytes(fields: tuple, conversation_id: str) -> bytes:
      currency, attachments, _is_me, _extras) = fields
     return canonical_fields_bytes(platform, conversation_id, sender_id or sender_name or "", sent_ms, kind, text,
                                   amount, currency, orjson.loads(attachments) if attachments else [], reply_to)
+
+
+_STR_OR_NONE = (str, type(None))
+
+
+def _stored_as_given(row: tuple) -> bool:
+    """True when SQLite keeps every value of a :func:`message_row` as it is (text in the TEXT
+    columns, integers in the INTEGER ones: no type affinity converts anything), so the ledger may
+    sign the row as staged instead of reading it back. The values message_row computes always
+    are; those a format hands over as they are (ids, names, text, amount, position) are checked."""
+    types = _STR_OR_NONE
+    return (type(row[1]) is str and type(row[8]) is str and type(row[2]) in types and type(row[3]) in types
+            and type(row[4]) in types and type(row[9]) in types and type(row[11]) in types
+            and type(row[12]) in types and type(row[17]) in (int, type(None)))
 
 
 def message_row(message: Message, conversation: int, source_id: int) -> tuple:
