@@ -492,7 +492,7 @@ def _quotes_below(blocks: list[Block], gap: float) -> list[Block]:
             x, y, w, h = block.box
             ax, ay, aw, ah = above.box
             aligned = abs(x - ax) <= 6 if above.side == "left" else abs((x + w) - (ax + aw)) <= 6
-            grey = max(block.fill) - min(block.fill) <= 12 and _distance(block.fill, above.fill) > 12
+            grey = max(block.fill) - min(block.fill) <= 12 and _distance(block.fill, above.fill) > 4
             split = QUOTE_SPLIT.match(join_lines([line.text.strip() for line in block.lines]))
             if 0 <= y - (ay + ah) <= gap and aligned and grey and split:
                 above.quote = {"sender": split.group(1).strip(), "text": split.group(2).strip(), "bbox": list(block.box)}
