@@ -52,14 +52,15 @@ def side_of(message: Message) -> str:
 def measure(folder: Path, names: list[str]) -> dict:
     totals = dict(chars=0, errors=0, messages=0, exact=0, sides=0, separators=0, separators_read=0, seconds=0.0,
                   images=0, false_alarms=0, broken=0, breaks_right=0, break_count=0, quotes=0, quotes_read=0,
-                  named=0, names_right=0, files=0, files_read=0)
+                  named=0, names_right=0, files=0, files_read=0, cpu=0.0)
     alarms = []
     for name in names:
         truth = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         reading = read_image(folder / f"{name}.png")
         read = [r for r in records([folder / f"{name}.png"], None) if isinstance(r, Message)]
         totals["seconds"] += time.perf_counter() - started
+        totals["cpu"] += time.process_time() - cpu
         totals["images"] += 1
         want = truth["messages"]
         matcher = SequenceMatcher(a=[plain(m["text"]) + m["side"] for m in want],
@@ -214,7 +215,8 @@ def main() -> None:
     print(f"quoted replies read (name, text ≥ 90 %) on the replying message: {totals['quotes_read']} of {totals['quotes']}")
     print(f"group senders inside or above bubbles right: {totals['names_right']} of {totals['named']}")
     print(f"file cards read (kind file, size): {totals['files_read']} of {totals['files']}")
-    print(f"seconds per screenshot: {totals['seconds'] / max(1, totals['images']):.2f}")
+    print(f"seconds per screenshot: {totals['seconds'] / max(1, totals['images']):.2f} wall clock, "
+          f"{totals['cpu'] / max(1, totals['images']):.2f} CPU (this process, all threads)")
     print(f"untouched screenshots with an image signal (false alarms): {totals['false_alarms']}")
     for name, details in totals["alarms"][:10]:
         print(f"   {name}: {details}")
