@@ -230,3 +230,17 @@ def test_a_line_retyped_one_size_larger_advances_wider(tmp_path) -> None:
     assert [s["evidence"]["bbox"] for s in signals if "advance" in s["detail"]] == [list(lines[2].box)]
     block.lines = lines[:2]  # the two lines of one size: nothing to say
     assert [s for s in _fonts(reading) if "advance" in s["detail"]] == []
+
+
+def test_import_claims_desktop_windows_and_not_a_wide_photo(tmp_path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from chataudit.formats import screenshot
+
+    for name in ("wechat_desktop.png", "telegram_desktop_group.png"):
+        path = SHOTS / name
+        assert screenshot.detect(path, path.read_bytes()[:64]) > 0
+    noise = tmp_path / "landscape.png"
+    Image.fromarray(np.random.default_rng(7).integers(0, 255, (600, 1000, 3), dtype=np.uint8)).save(noise)
+    assert screenshot.detect(noise, noise.read_bytes()[:64]) == 0
