@@ -386,6 +386,9 @@ def _read(path: Path, sha256: str) -> Reading:
         else:
             bubbles.append(box)
 
+    # Telegram groups: the others' bubbles stand right of a column of avatars; the side is told by the
+    # screen edges with that column taken off the left one
+    column = max((a[0] + a[2] for a in avatars if a[0] < width * layout.edge), default=0)
     blocks: list[Block] = []
     used: set[int] = set()
     for box in bubbles:
@@ -400,7 +403,7 @@ def _read(path: Path, sha256: str) -> Reading:
                 and abs(x + w / 2 - width / 2) < width * 0.04):
             block.role, block.side = "time", "center"  # a date chip (WhatsApp) or pill (Telegram)
         else:
-            block.side = _side(box, avatars if params.avatars else [], width)
+            block.side = _side(box, avatars if params.avatars else [], width, 0 if params.avatars else column)
         blocks.append(block)
     if params.avatars:
         blocks = _quotes_below(blocks, height * layout.quote_gap)
@@ -438,12 +441,9 @@ def _read(path: Path, sha256: str) -> Reading:
         blocks = [_shift_block(block, pane_left) for block in blocks]
         avatars = [(x + pane_left, y, w, h) for x, y, w, h in avatars]
         title_line = _shift_line(title_line, pane_left) if title_line else None
-        top_line = clock_line
-    else:
-        top_line = clock_line
     return Reading(path=Path(path), sha256=sha256, width=full_width, height=full_height, image_format=image_format,
                    app=app, theme=theme, title=title_line.text.strip() if title_line else None,
-                   status_clock=top_line.text if top_line else None, chat_top=top, chat_bottom=bottom,
+                   status_clock=clock_line.text if clock_line else None, chat_top=top, chat_bottom=bottom,
                    background=background, blocks=blocks, lines=lines, metadata=metadata, captured=captured,
                    avatars=avatars, client=client, pane=(pane_left, 0, width, height) if client == "desktop" else None)
 
@@ -528,11 +528,11 @@ def _quote_inside(rgb: Any, block: Block) -> None:
                 best = (run, row - run + 1, column)
             start = row
     run, first, column = best
-    if run < 1.6 * line_height:  # a bar spans the quoted name and text: two lines at least
+    if run < 1.2 * line_height:  # a bar spans the quoted name and text (in a smaller font): two lines
         return
     y0, y1 = y + first, y + first + run
     quoted = [line for line in block.lines if y0 <= line.center[1] <= y1 and line.box[0] > x + column]
-    if not quoted:
+    if len(quoted) < 2:
         return
     block.quote_lines = quoted
     block.lines = [line for line in block.lines if line not in quoted]
@@ -670,13 +670,17 @@ def _inside(line: Line, box: tuple[int, int, int, int]) -> bool:
     return x <= cx <= x + w and y <= cy <= y + h
 
 
-def _side(box: tuple[int, int, int, int], avatars: list[tuple[int, int, int, int]], width: int) -> str:
+def _side(box: tuple[int, int, int, int], avatars: list[tuple[int, int, int, int]], width: int,
+          column: int = 0) -> str:
+    """The side of an avatar beside the bubble, else of the nearer screen edge (``column``: the width of
+    a column of avatars along the left edge, not counted in the left gap)."""
     x, y, w, h = box
     near = [a for a in avatars if a[1] - h <= y <= a[1] + a[3] + width * 0.08 or y <= a[1] <= y + h]
     if near:
         avatar = min(near, key=lambda a: abs(a[1] - y))
         return "left" if avatar[0] < x else "right"
-    return "left" if x < width - x - w else "right"
+    left = x - column if column and x >= column else x
+    return "left" if left < width - x - w else "right"
 
 
 def _orange(colour: tuple[int, int, int] | None) -> bool:

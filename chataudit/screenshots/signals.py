@@ -94,7 +94,7 @@ def _geometry(reading: Reading) -> list[dict[str, Any]]:
             wrong = (block.side == "left") == _greenish(block.fill)
         elif reading.app in APPS:  # one side only: a left bubble in the app's colour for the owner's
             wrong = block.side == "left" and any(max(abs(block.fill[c] - own[c]) for c in range(3)) <= COLOUR_MATCH
-                                                 for own in APPS[reading.app].own)
+                                                 for own in reading.params.own)
         else:
             wrong = False
         if wrong:
@@ -166,12 +166,18 @@ def _fonts(reading: Reading) -> list[dict[str, Any]]:
                     measured.append((block, line, height))
     if len(measured) < 3:
         return found
-    usual = median(h for _, _, h in measured)
-    tolerance = FONT_TOLERANCE_PX + (1 if reading.image_format == "JPEG" else 0)  # JPEG ringing blurs the edges
+    # the usual height is that of lines with enough Han glyphs to reach the font's full extent; a short
+    # line ("辛苦了") may lack its tallest glyphs, so it is only suspect when taller
+    full = [h for _, line, h in measured if len(_CJK.findall(line.text)) >= 6]
+    usual = median(full if len(full) >= 2 else [h for _, _, h in measured])
+    # JPEG ringing blurs the edges; a desktop window's smaller glyphs vary more with their content
+    tolerance = FONT_TOLERANCE_PX + (1 if reading.image_format == "JPEG" else 0) + (1 if reading.client == "desktop"
+                                                                                     else 0)
     return found + [_signal("font_consistency", "high", f"{reading.path.name}: the glyphs of {line.text[:30]!r} are "
                             f"{height} px tall, the other lines' {usual:.0f} px: another font size, retyped?",
                             image=reading.path.name, bbox=list(line.box), ink_height=height, usual=usual)
-                    for block, line, height in measured if abs(height - usual) >= tolerance
+                    for block, line, height in measured if (height - usual >= tolerance or (
+                        usual - height >= tolerance and len(_CJK.findall(line.text)) >= 6))
                     and tuple(line.box) not in flagged]
 
 
