@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/bench_screenshots.py --count 100 --out /tmp/shots
 
-Renders COUNT random screenshots of six apps in turn — WeChat (light/dark, private/group,
-transfers), WhatsApp (light/dark), WeCom, DingTalk and Feishu (light, private/group, read receipts)
-and Telegram (light/dark) — with tests/fixtures/screenshots/render.py, reads each and reports, per
-app and in all, against the expected reading:
+Renders COUNT random screenshots of nine layouts in turn — six phone apps, WeChat (transfers),
+WhatsApp, WeCom, DingTalk, Feishu (read receipts) and Telegram, light and dark; and three desktop
+clients, WeChat, WeCom and Telegram Desktop at 150 % or 200 % — private chats and groups, with quoted
+replies, file cards and bubbles the writer broke into lines, with tests/fixtures/screenshots/render.py,
+reads each and reports, per layout and in all, against the expected reading:
 character error rate (Levenshtein over the comparison form, emoji excluded: the OCR does not read
 them), message-level accuracy (text, side, kind, instant and amount all right), sender side
-accuracy, time separators read, seconds per screenshot, and image signals raised on the untouched
+accuracy, time separators read, line breaks, quoted replies, group senders and file cards read,
+seconds per screenshot, and image signals raised on the untouched
 screenshots (false alarms). Then it doctors them as an editor would — one line retyped two pixels
 larger, one of the owner's bubbles pasted on the other side — and counts how many the image
 signals catch.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import unicodedata
@@ -48,14 +51,16 @@ def side_of(message: Message) -> str:
 
 def measure(folder: Path, names: list[str]) -> dict:
     totals = dict(chars=0, errors=0, messages=0, exact=0, sides=0, separators=0, separators_read=0, seconds=0.0,
-                  images=0, false_alarms=0)
+                  images=0, false_alarms=0, broken=0, breaks_right=0, break_count=0, quotes=0, quotes_read=0,
+                  named=0, names_right=0, files=0, files_read=0, cpu=0.0)
     alarms = []
     for name in names:
         truth = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         reading = read_image(folder / f"{name}.png")
         read = [r for r in records([folder / f"{name}.png"], None) if isinstance(r, Message)]
         totals["seconds"] += time.perf_counter() - started
+        totals["cpu"] += time.process_time() - cpu
         totals["images"] += 1
         want = truth["messages"]
         matcher = SequenceMatcher(a=[plain(m["text"]) + m["side"] for m in want],
@@ -73,6 +78,26 @@ def measure(folder: Path, names: list[str]) -> dict:
                 continue
             got = read[paired[index]]
             totals["errors"] += Levenshtein.distance(plain(got.text), plain(expected["text"]))
+            # line breaks: every message, so a wrapped line read as a break counts against it too
+            totals["break_count"] += got.text.count("\n") == expected["text"].count("\n")
+            if "\n" in expected["text"]:
+                totals["broken"] += 1
+                totals["breaks_right"] += [plain(p) for p in got.text.split("\n")] == \
+                    [plain(p) for p in expected["text"].split("\n")]
+            if expected.get("quote"):
+                quote = got.extras["screenshot"].get("quote") or {}
+                totals["quotes"] += 1
+                totals["quotes_read"] += (
+                    Levenshtein.distance(plain(quote.get("sender", "")), plain(expected["quote"]["sender"])) <= 1
+                    and Levenshtein.normalized_distance(plain(quote.get("text", "")),
+                                                        plain(expected["quote"]["text"])) <= 0.1)
+            if truth.get("group") and expected["side"] == "left":
+                totals["named"] += 1
+                totals["names_right"] += Levenshtein.distance(plain(got.sender_name or ""), plain(expected["sender"])) <= 1
+            if expected["kind"] == "file":
+                totals["files"] += 1
+                totals["files_read"] += (str(got.kind) == "file"
+                                         and got.extras["screenshot"].get("file_size") == expected["size"])
             same_side = side_of(got) == expected["side"]
             totals["sides"] += same_side
             totals["exact"] += (same_side and plain(got.text) == plain(expected["text"])
@@ -105,14 +130,16 @@ def doctor_all(folder: Path, names: list[str]) -> dict:
         reading = read_image(source)
         anchor = datetime.fromisoformat(truth["captured"]).date()
         texts = [b for b in reading.blocks if b.role == "message" and b.kind == "text" and not b.cut]
-        lines = [(b, line) for b in texts for line in b.lines if sum(1 for ch in line.text if "\u4e00" <= ch <= "\u9fff") >= 4]
+        lines = [(b, line) for b in texts for line in b.lines if sum(1 for ch in line.text if "\u4e00" <= ch <= "\u9fff") >= 4
+                 and not (b.clock and line is b.lines[-1])]  # a body line, not the one ending with the bubble's time
         if len(lines) >= 3:
             block, line = lines[len(lines) // 2]
             image = Image.open(source).convert("RGB")
             x, y, w, h = line.box
             draw = ImageDraw.Draw(image)
             draw.rectangle([x, y + 2, x + w, y + h - 2], fill=block.fill)
-            draw.text((x + 2, y + 2), line.text, font=ImageFont.truetype(render.CJK_FONT, 34, index=2),
+            size = 34 if reading.client == "phone" else round(14 * truth.get("scale", 2)) + 2  # the body's size + 2 px
+            draw.text((x + 2, y + 2), line.text, font=ImageFont.truetype(render.CJK_FONT, size, index=2),
                       fill=(17, 17, 17) if sum(block.fill) > 380 else (213, 213, 213))
             target = folder / f"{name}_retyped.png"
             image.save(target, exif=render._exif(truth["captured"]))
@@ -124,10 +151,15 @@ def doctor_all(folder: Path, names: list[str]) -> dict:
             block = mine[0]
             image = Image.open(source).convert("RGB")
             bx, by, bw, bh = block.box
+            if block.quote and block.quote.get("bbox"):  # WeChat's quote block under it moves with it
+                qx, qy, qw, qh = block.quote["bbox"]
+                bx, bw, bh = min(bx, qx), max(bx + bw, qx + qw) - min(bx, qx), max(by + bh, qy + qh) - by
             piece = image.crop((bx, by, bx + bw, by + bh))
             ImageDraw.Draw(image).rectangle([bx, by, image.width - 1, by + bh], fill=reading.background)
             lefts = [b.box[0] for b in reading.blocks if b.role == "message" and b.side == "left"]
-            image.paste(piece, (min(lefts) if lefts else (124 if reading.avatars else 16), by))  # where left bubbles sit
+            pane = reading.pane[0] if reading.pane else 0
+            usual = (124 if reading.avatars else 16) if reading.client == "phone" else int(68 * truth.get("scale", 2))
+            image.paste(piece, (min(lefts) if lefts else pane + usual, by))  # where left bubbles sit
             target = folder / f"{name}_moved.png"
             image.save(target, exif=render._exif(truth["captured"]))
             caught["moved"] += 1
@@ -147,20 +179,24 @@ def main() -> None:
         doc = json.loads((args.out / f"{name}.json").read_text(encoding="utf-8"))
         doc["separators"] = [item for item in spec["items"] if item["type"] == "time"]
         (args.out / f"{name}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    load_before = os.getloadavg()
     read_image(args.out / f"{next(iter(specs))}.png")  # load the engine outside the timing
     from chataudit.screenshots import reader
 
     reader._READINGS.clear()
-    apps = list(dict.fromkeys(spec["app"] for spec in specs.values()))
-    by_app = {app: measure(args.out, [n for n, spec in specs.items() if spec["app"] == app]) for app in apps}
-    doctored_by_app = {app: doctor_all(args.out, [n for n, spec in specs.items() if spec["app"] == app])
+    def layout(spec: dict) -> str:
+        return spec["app"] + (" desktop" if spec.get("client") == "desktop" else "")
+
+    apps = list(dict.fromkeys(layout(spec) for spec in specs.values()))
+    by_app = {app: measure(args.out, [n for n, spec in specs.items() if layout(spec) == app]) for app in apps}
+    doctored_by_app = {app: doctor_all(args.out, [n for n, spec in specs.items() if layout(spec) == app])
                        for app in apps}
-    print(f"{'app':10} {'shots':>5} {'dark':>4} {'CER':>7} {'exact':>7} {'side':>7} {'separators':>10} "
+    print(f"{'layout':16} {'shots':>5} {'dark':>4} {'CER':>7} {'exact':>7} {'side':>7} {'separators':>10} "
           f"{'s/shot':>6} {'alarms':>6} {'retyped':>8} {'moved':>8}")
     for app in apps:
         t, d = by_app[app], doctored_by_app[app]
-        dark = sum(1 for s in specs.values() if s["app"] == app and s["theme"] == "dark")
-        print(f"{app:10} {t['images']:>5} {dark:>4} {t['errors'] / max(1, t['chars']):>7.2%} "
+        dark = sum(1 for s in specs.values() if layout(s) == app and s["theme"] == "dark")
+        print(f"{app:16} {t['images']:>5} {dark:>4} {t['errors'] / max(1, t['chars']):>7.2%} "
               f"{t['exact'] / max(1, t['messages']):>7.1%} {t['sides'] / max(1, t['messages']):>7.1%} "
               f"{t['separators_read']:>4}/{t['separators']:<5} {t['seconds'] / max(1, t['images']):>6.2f} "
               f"{t['false_alarms']:>6} {d['retyped_caught']:>3}/{d['retyped']:<4} {d['moved_caught']:>3}/{d['moved']:<4}")
@@ -174,12 +210,20 @@ def main() -> None:
           f"of {totals['messages']}")
     print(f"sender side right: {totals['sides'] / max(1, totals['messages']):.1%}")
     print(f"time separators read: {totals['separators_read']} of {totals['separators']}")
-    print(f"seconds per screenshot: {totals['seconds'] / max(1, totals['images']):.2f}")
+    print(f"line breaks: {totals['breaks_right']} of {totals['broken']} multi-line bubbles split exactly; "
+          f"{totals['break_count']} of {totals['messages']} messages with the right number of breaks")
+    print(f"quoted replies read (name, text ≥ 90 %) on the replying message: {totals['quotes_read']} of {totals['quotes']}")
+    print(f"group senders inside or above bubbles right: {totals['names_right']} of {totals['named']}")
+    print(f"file cards read (kind file, size): {totals['files_read']} of {totals['files']}")
+    print(f"seconds per screenshot: {totals['seconds'] / max(1, totals['images']):.2f} wall clock, "
+          f"{totals['cpu'] / max(1, totals['images']):.2f} CPU (this process, all threads)")
     print(f"untouched screenshots with an image signal (false alarms): {totals['false_alarms']}")
     for name, details in totals["alarms"][:10]:
         print(f"   {name}: {details}")
     print(f"retyped line caught (font_consistency): {doctored['retyped_caught']} of {doctored['retyped']}")
     print(f"bubble moved to the other side caught (bubble_geometry): {doctored['moved_caught']} of {doctored['moved']}")
+    print("load average (1/5/15 min) before reading: %.1f %.1f %.1f, after: %.1f %.1f %.1f on %d cores"
+          % (*load_before, *os.getloadavg(), os.cpu_count() or 0))
 
 
 if __name__ == "__main__":

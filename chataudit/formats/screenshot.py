@@ -1,4 +1,4 @@
-"""Chat screenshots (PNG, JPEG, WebP) of WeChat and WhatsApp, read by offline OCR.
+"""Chat screenshots (PNG, JPEG, WebP) of six chat apps' phone clients and three desktop clients, read by offline OCR.
 
 One image is one unit; a folder (or zip) holding only screenshots is one scrolling capture of
 one chat, stitched in file-name order (:func:`chataudit.screenshots.stitch`). The reading itself
@@ -20,7 +20,8 @@ from . import ParseOptions
 
 NAME = "screenshot"
 PLATFORM = "screenshot"
-DESCRIPTION = "chat screenshots (PNG/JPEG/WebP; WeChat light/dark, WhatsApp), offline OCR; a folder = a scrolling capture"
+DESCRIPTION = ("chat screenshots (PNG/JPEG/WebP; WeChat, WhatsApp, WeCom, DingTalk, Feishu, Telegram phones, light/dark; "
+               "WeChat, WeCom, Telegram desktop), offline OCR; a folder = a scrolling capture")
 
 MAX_PIXELS = 40_000_000  # a phone screenshot is a few million; a decompression bomb is refused
 
@@ -45,19 +46,25 @@ def detect(path: Path, head: bytes) -> float:
 
 
 def _chat_like(path: Path) -> bool:
-    """Portrait, and at least two solid regions (bubbles, avatars) over a plain background."""
+    """A phone's portrait screen, or a desktop client's wide window whose chat pane (right of its
+    sidebar) is, with at least two solid regions (bubbles, avatars) over a plain background."""
     try:
         from PIL import Image
 
         with Image.open(path) as image:
             width, height = image.size
-            if width * height > MAX_PIXELS or not (1.3 <= height / max(width, 1) <= 3.0) or width < 300:
+            ratio = height / max(width, 1)
+            if width * height > MAX_PIXELS or not (1.3 <= ratio <= 3.0 or 0.4 <= ratio < 1 / 1.15) or width < 300:
                 return False
-        from ..screenshots.reader import _background, _regions, load_rgb
+        from ..screenshots.reader import _background, _pane_left, _regions, load_rgb
 
         import numpy as np
 
         rgb = load_rgb(path)[0]
+        if ratio < 1:  # a desktop window: its chat pane
+            rgb = rgb[:, _pane_left(rgb):]
+            if rgb.shape[1] < width * 0.4:
+                return False
         background = _background(rgb)
         area = rgb[int(height * 0.1): int(height * 0.9)].astype(np.int16)
         plain = (np.abs(area - np.array(background, dtype=np.int16)).max(axis=2) <= 6).mean()

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from rapidfuzz import fuzz
 
-from ..model import Conversation, ConversationType, Kind, Message, Record
+from ..model import Attachment, Conversation, ConversationType, Kind, Message, Record
 from .reader import LOW_CONFIDENCE, Block, Reading, message_clock, parse_separator, read_image
 
 TRUST = "ocr"
@@ -94,7 +94,7 @@ def stitch(readings: list[Reading]) -> tuple[list[tuple[Reading, Block]], list[s
 # ---- records ----------------------------------------------------------------------------------------
 
 KINDS = {"text": Kind.TEXT, "transfer": Kind.TRANSFER, "red_packet": Kind.RED_PACKET, "image": Kind.IMAGE,
-         "voice": Kind.VOICE, "recall": Kind.RECALL, "system": Kind.SYSTEM}
+         "voice": Kind.VOICE, "recall": Kind.RECALL, "system": Kind.SYSTEM, "file": Kind.FILE}
 
 
 def records(paths: list[Path], tz: Any, *, me: str | None = None, given_date: str | None = None) -> Iterator[Record]:
@@ -159,8 +159,14 @@ def _message(reading: Reading, block: Block, sent_at: datetime, basis: str, anch
         "anchor_date": anchor.day.isoformat(),
         "anchor_source": anchor.source,
         "app": reading.app,
+        "client": reading.client,
         "theme": reading.theme,
     }
+    if block.quote:  # a quoted reply: the message quoted, as the screen shows it (name and text)
+        provenance["quote"] = block.quote
+        low += [line.text for line in block.quote_lines if line.confidence < LOW_CONFIDENCE]
+    if block.file_size:
+        provenance["file_size"] = block.file_size  # as shown ("1.2M"): a rounded size, not a byte count
     if low:
         provenance["low_confidence"] = True
         provenance["low_confidence_lines"] = low
@@ -184,6 +190,7 @@ def _message(reading: Reading, block: Block, sent_at: datetime, basis: str, anch
         platform=platform, conversation_id=conversation_id, sent_at=sent_at, kind=kind, text=block.text,
         sender_name=sender, conversation_title=title, amount=block.amount,
         currency="CNY" if block.amount and reading.app == "wechat" else None, is_me=is_me, position=position,
+        attachments=(Attachment(name=block.text),) if kind == Kind.FILE and block.text else (),
         extras={EXTRAS_KEY: provenance},
     )
 

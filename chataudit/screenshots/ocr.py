@@ -49,16 +49,18 @@ def engine() -> Any:
         return _engine
 
 
-def read_lines(rgb: Any) -> list[Line]:
-    """The text lines of an RGB image (a numpy array), top to bottom."""
+def read_lines(rgb: Any, shrink: float | None = None) -> list[Line]:
+    """The text lines of an RGB image (a numpy array), top to bottom. Detection runs on the image made
+    ``shrink`` times smaller (default: half size for a phone screenshot of 600 px or more)."""
     import cv2
     import numpy as np
 
     ocr = engine()
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
     height, width = bgr.shape[:2]
-    scale = 2 if min(height, width) >= 600 else 1
-    small = cv2.resize(bgr, (width // scale, height // scale), interpolation=cv2.INTER_AREA) if scale > 1 else bgr
+    scale = shrink if shrink is not None else (2 if min(height, width) >= 600 else 1)
+    small = (cv2.resize(bgr, (int(width / scale), int(height / scale)), interpolation=cv2.INTER_AREA)
+             if scale > 1 else bgr)
     with _lock:  # onnxruntime sessions are thread-safe, but one at a time keeps the machine usable
         boxes, _ = ocr.text_det(small)
         if boxes is None or len(boxes) == 0:

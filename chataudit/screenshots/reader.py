@@ -50,6 +50,24 @@ class App:
     clock_in_bubble: bool  # each bubble ends with its time (and the owner's ticks)
     chips: bool  # date separators are pills (regions of their own), not bare centred text
     receipts: bool  # 已读/未读 beside the owner's bubbles
+    max_bubble: float = 0.67  # the widest a bubble gets, as a fraction of the chat's width (wraps happen there)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things sit on a phone's screen or in a desktop client's chat pane (fractions of the pane)."""
+
+    client: str  # "phone" | "desktop"
+    avatar: tuple[float, float]  # an avatar's width lies between these fractions of the chat's width
+    edge: float  # avatars sit within this fraction of the left or right edge
+    header: float  # title lines are centred above this fraction of the height
+    input_band: float  # the input area's full-width divider lies below this fraction of the height
+    centred_min: float  # a centred line (separator, system line) is at least this fraction wide
+    quote_gap: float  # a quote block sits at most this fraction of the height under its bubble
+
+
+PHONE = Layout("phone", (0.07, 0.16), 0.08, 0.12, 0.85, 0.08, 0.012)
+DESKTOP = Layout("desktop", (0.035, 0.09), 0.06, 0.10, 0.55, 0.02, 0.012)
 
 
 APPS = {
@@ -57,11 +75,21 @@ APPS = {
                   False, False),
     "whatsapp": App("whatsapp", ((236, 229, 221), (11, 20, 26)), ((220, 248, 198), (0, 92, 75)), False, False, True,
                     True, False),
-    "wecom": App("wecom", ((245, 245, 245),), ((204, 228, 255),), True, True, False, False, True),
-    "dingtalk": App("dingtalk", ((233, 238, 245),), ((50, 150, 250),), True, True, False, False, True),
-    "feishu": App("feishu", ((255, 255, 255),), ((204, 221, 255),), True, True, False, False, True),
+    "wecom": App("wecom", ((245, 245, 245), (32, 32, 32)), ((204, 228, 255), (47, 93, 154)), True, True, False, False,
+                 True),
+    "dingtalk": App("dingtalk", ((233, 238, 245), (23, 25, 28)), ((50, 150, 250), (42, 118, 210)), True, True, False,
+                    False, True),
+    "feishu": App("feishu", ((255, 255, 255), (42, 42, 44)), ((204, 221, 255), (36, 58, 102)), True, True, False, False,
+                  True),
     "telegram": App("telegram", ((169, 199, 154), (14, 22, 33)), ((225, 254, 198), (43, 82, 120)), False, False,
-                    True, True, False),
+                    True, True, False, 0.74),
+}
+APPS["whatsapp"] = replace(APPS["whatsapp"], max_bubble=0.74)
+# desktop clients: the chat pane's background and the owner's bubble (WeChat for Windows/Mac, WeCom, Telegram Desktop)
+DESKTOP_APPS = {
+    "wechat": App("wechat", ((245, 245, 245),), ((149, 236, 105),), True, True, False, False, False, 0.53),
+    "wecom": App("wecom", ((255, 255, 255),), ((204, 228, 255),), True, True, False, False, True, 0.53),
+    "telegram": App("telegram", ((184, 209, 165),), ((239, 253, 222),), False, False, True, True, False, 0.62),
 }
 COLOUR_MATCH = 8  # colour distance (max over channels) within which a screen colour is an app's
 # 已读 / 未读 / 2人未读 (WeCom, DingTalk), or Feishu's ring with or without its tick as the OCR sees it
@@ -72,21 +100,28 @@ def _distance(a: RGB, b: RGB) -> int:
     return max(abs(a[c] - b[c]) for c in range(3))
 
 
-def detect_app(background: RGB, fills: list[RGB], title_centred: bool | None) -> str:
+def detect_app(background: RGB, fills: list[RGB], title_centred: bool | None, apps: dict[str, App] | None = None) -> str:
     """The app whose owner's bubble colour is on the screen, else whose chat background it is, else
-    WeChat for a centred title and WhatsApp for one beside the back arrow (a custom wallpaper)."""
+    WeChat for a centred title and WhatsApp for one beside the back arrow (a custom wallpaper).
+    ``apps``: :data:`APPS` (phones, the default) or :data:`DESKTOP_APPS`."""
+    apps = APPS if apps is None else apps
     owned = sorted((min(_distance(fill, own) for fill in fills for own in app.own),
-                    min(_distance(background, bg) for bg in app.backgrounds), app.name) for app in APPS.values()
+                    min(_distance(background, bg) for bg in app.backgrounds), app.name) for app in apps.values()
                    if fills)
     both = [o for o in owned if o[0] <= COLOUR_MATCH and o[1] <= COLOUR_MATCH]
     if both:
         return both[0][2]
     if owned and owned[0][0] <= COLOUR_MATCH:
         return owned[0][2]  # the nearest owner's colour: WeCom's and Feishu's blues are 7 apart
-    nearest = min(APPS.values(), key=lambda a: min(_distance(background, bg) for bg in a.backgrounds))
+    nearest = min(apps.values(), key=lambda a: min(_distance(background, bg) for bg in a.backgrounds))
     if min(_distance(background, bg) for bg in nearest.backgrounds) <= COLOUR_MATCH:
         return nearest.name
-    return "whatsapp" if title_centred is False else "wechat"
+    return "whatsapp" if title_centred is False and "whatsapp" in apps else "wechat"
+
+
+def app_params(app: str, client: str) -> App:
+    """The parameters of ``app`` on a phone or a desktop client."""
+    return (DESKTOP_APPS if client == "desktop" else APPS)[app]
 
 
 def is_image(head: bytes) -> bool:
@@ -112,6 +147,11 @@ class Block:
     at: datetime | None = None  # time separators: the wall-clock instant read
     pictographs: bool = False  # colour emoji were in the bubble: blanked before OCR, not in the text
     receipt: str | None = None  # the owner's bubble: its read receipt (已读, 未读, 2人未读), not message text
+    quote: dict[str, Any] | None = None  # a quoted reply: {"sender", "text", "bbox"} of the message quoted
+    quote_lines: list[Line] = field(default_factory=list)  # the quote's lines (smaller font): not the reply's text
+    name_line: Line | None = None  # WhatsApp/Telegram groups: the coloured sender name inside the bubble
+    file_size: str | None = None  # a file card: the size as shown ("1.2M", "356.0K")
+    breaks: list[bool] = field(default_factory=list)  # between the lines: True where the writer broke the line
 
     @property
     def confidence(self) -> float:
@@ -149,6 +189,12 @@ class Reading:
     metadata: dict[str, str]
     captured: datetime | None  # EXIF DateTimeOriginal (naive, the phone's wall clock)
     avatars: list[tuple[int, int, int, int]] = field(default_factory=list)
+    client: str = "phone"  # "phone" | "desktop" (a wide window: the chat pane right of the client's sidebar)
+    pane: tuple[int, int, int, int] | None = None  # desktop: the chat pane (x, y, w, h); the sidebar is ignored
+
+    @property
+    def params(self) -> App:
+        return app_params(self.app, self.client)
 
     @property
     def group(self) -> bool:
@@ -221,7 +267,7 @@ def _differs(pixel: Any, colour: tuple[int, int, int]) -> bool:
     return max(abs(int(pixel[c]) - colour[c]) for c in range(3)) > BACKGROUND_DIFF
 
 
-def _chat_area(rgb: Any, background: tuple[int, int, int], title_bottom: int) -> tuple[int, int]:
+def _chat_area(rgb: Any, background: tuple[int, int, int], title_bottom: int, input_band: float = 0.85) -> tuple[int, int]:
     height = rgb.shape[0]
     top = title_bottom
     for y in range(title_bottom, min(height, title_bottom + height * 8 // 100)):
@@ -235,11 +281,12 @@ def _chat_area(rgb: Any, background: tuple[int, int, int], title_bottom: int) ->
     # an input bar of the background's own colour (Feishu, WeCom) starts at its full-width divider
     import numpy as np
 
-    band = rgb[height * 85 // 100: bottom].astype(np.int16)
+    start = int(height * input_band)
+    band = rgb[start: bottom].astype(np.int16)
     differs = (np.abs(band - np.array(background, dtype=np.int16)).max(axis=2) > BACKGROUND_DIFF).mean(axis=1)
     dividers = np.nonzero(differs > 0.9)[0]
     if len(dividers):
-        bottom = min(bottom, height * 85 // 100 + int(dividers[0]))
+        bottom = min(bottom, start + int(dividers[0]))
     return top, bottom
 
 
@@ -276,7 +323,7 @@ AMOUNT = re.compile(r"[¥￥Y]\s*([\d,，]+[.．]\d{2})")
 VOICE = re.compile(r"^(\d{1,2})\s*[\"″”'’]")
 WHATSAPP_TIME = re.compile(r"^(\d{1,2})[:：.](\d{2})\s*([AaPp])?\.?\s*[Mm]?\.?$")
 # a bubble's last line: its text, then the time, then the owner's ticks as the OCR sees them (✓✓, √, W, //)
-TRAILING_TIME = re.compile(r"^(.*?)\s*(\d{1,2}[:：.]\d{2}\s*(?:[AaPp]\.?\s*[Mm]\.?)?)\s*[✓✔√/VvWwJj]{0,4}$")
+TRAILING_TIME = re.compile(r"^(.*?)\s*(\d{1,2}[:：.]\d{2}\s*(?:[AaPp]\.?\s*[Mm]\.?)?)\s*[✓✔√/<VvWwJj]{0,4}$")
 
 
 _READINGS: dict[str, Reading] = {}  # by SHA-256: import, check, compare and export of one image OCR it once
@@ -298,35 +345,50 @@ def read_image(path: Path) -> Reading:
 
 
 def _read(path: Path, sha256: str) -> Reading:
-    rgb, image_format, metadata, captured = load_rgb(Path(path))
+    full, image_format, metadata, captured = load_rgb(Path(path))
+    full_height, full_width = full.shape[:2]
+    client = "desktop" if full_width > full_height * 1.15 else "phone"  # a wide window: a desktop client
+    pane_left = _pane_left(full) if client == "desktop" else 0
+    rgb = full[:, pane_left:] if pane_left else full  # the chat pane; the client's sidebar and chat list are ignored
+    layout = DESKTOP if client == "desktop" else PHONE
+    apps = DESKTOP_APPS if client == "desktop" else APPS
     height, width = rgb.shape[:2]
     background = _background(rgb)
     clean, pictographs = _without_pictographs(rgb, background)
-    lines = read_lines(clean)
-    header = [line for line in lines if line.center[1] < height * 0.12]
-    clock_line = next((line for line in header if line.center[1] < height * 0.035 and CLOCK.match(line.text)), None)
-    title_lines = [line for line in header if line is not clock_line and len(line.text.strip("‹<·.… ")) > 0
-                   and line.box[2] > width * 0.06]
+    # a desktop pane at 1× is read at full size; at 1.5× or 2× (and phones at 2×, 3×) detection runs smaller
+    shrink = (max(1.0, width / 720) if client == "desktop" else None)
+    lines = read_lines(clean, shrink)
+    header = [line for line in lines if line.center[1] < height * layout.header]
+    clock_line = None
+    if client == "phone":
+        clock_line = next((line for line in header if line.center[1] < height * 0.035 and CLOCK.match(line.text)), None)
+        title_lines = [line for line in header if line is not clock_line and len(line.text.strip("‹<·.… ")) > 0
+                       and line.box[2] > width * 0.06]
+    else:  # the title sits at the pane's top left; window buttons and menus at the right are no title
+        title_lines = [line for line in header if len(line.text.strip("‹<·.…—☐✕×口 ")) > 0 and line.center[0] < width * 0.5]
     title_line = min(title_lines, key=lambda line: line.box[1], default=None)  # the first line below the clock
     title_bottom = (title_line.box[1] + title_line.box[3]) if title_line else int(height * 0.08)
-    top, bottom = _chat_area(rgb, background, title_bottom)
+    top, bottom = _chat_area(rgb, background, title_bottom, layout.input_band)
     theme = "dark" if sum(background) < 3 * 100 else "light"
     regions = _regions(rgb, background, top, bottom)
     # WhatsApp's title sits left, after the back arrow and the avatar
     centred = None if title_line is None else abs(title_line.center[0] - width / 2) <= width * 0.1
-    app = detect_app(background, [_fill(rgb, box) for box in regions], centred)
-    params = APPS[app]
+    app = detect_app(background, [_fill(rgb, box) for box in regions], centred if client == "phone" else None, apps)
+    params = apps[app]
 
     avatars, bubbles = [], []
     for box in regions:
         x, y, w, h = box
-        at_edge = x < width * 0.08 or x + w > width * 0.92
+        at_edge = x < width * layout.edge or x + w > width * (1 - layout.edge)
         inside = [line for line in lines if _inside(line, box)]
-        if at_edge and width * 0.07 < w < width * 0.16 and h <= w * 1.15 and not inside:
+        if at_edge and width * layout.avatar[0] < w < width * layout.avatar[1] and h <= w * 1.15 and not inside:
             avatars.append(box)
         else:
             bubbles.append(box)
 
+    # Telegram groups: the others' bubbles stand right of a column of avatars; the side is told by the
+    # screen edges with that column taken off the left one
+    column = max((a[0] + a[2] for a in avatars if a[0] < width * layout.edge), default=0)
     blocks: list[Block] = []
     used: set[int] = set()
     for box in bubbles:
@@ -341,8 +403,15 @@ def _read(path: Path, sha256: str) -> Reading:
                 and abs(x + w / 2 - width / 2) < width * 0.04):
             block.role, block.side = "time", "center"  # a date chip (WhatsApp) or pill (Telegram)
         else:
-            block.side = _side(box, avatars if params.avatars else [], width)
+            block.side = _side(box, avatars if params.avatars else [], width, 0 if params.avatars else column)
         blocks.append(block)
+    if params.avatars:
+        blocks = _quotes_below(blocks, height * layout.quote_gap)
+    else:
+        for block in blocks:
+            if block.role == "message" and len(block.lines) >= 2:
+                _quote_inside(rgb, block)
+                _name_inside(rgb, block)
 
     chat_lines = [line for line in lines if id(line) not in used and top <= line.center[1] < bottom]
     for line in chat_lines:
@@ -351,7 +420,7 @@ def _read(path: Path, sha256: str) -> Reading:
         if owner is not None:
             owner.receipt = line.text.strip()  # 已读 / 未读 beside the owner's bubble: not part of any message
             continue
-        if abs(cx - width / 2) < width * 0.06 and line.box[2] > width * 0.08:
+        if abs(cx - width / 2) < width * 0.06 and line.box[2] > width * layout.centred_min:
             blocks.append(Block("time", line.box, [line], "center"))
             continue
         below = [b for b in blocks if b.role == "message" and 0 <= b.box[1] - (line.box[1] + line.box[3]) < height * 0.03
@@ -362,14 +431,172 @@ def _read(path: Path, sha256: str) -> Reading:
         blocks.append(Block("system", line.box, [line], "center"))
     blocks.sort(key=lambda b: (b.box[1], b.box[0]))
     for block in blocks:
-        _interpret(block, app)
+        if block.role == "message":
+            block.breaks = _line_breaks(block, pictographs, width * params.max_bubble)
+        _interpret(block, app, params)
         if block.role == "message" and block.text and any(_inside_box(spot, block.box) for spot in pictographs):
             block.pictographs = True
-    return Reading(path=Path(path), sha256=sha256, width=width, height=height, image_format=image_format, app=app,
-                   theme=theme, title=title_line.text.strip() if title_line else None,
+    if pane_left:  # back to the whole image's pixels: crops, signals and provenance name the file's coordinates
+        lines = [_shift_line(line, pane_left) for line in lines]
+        blocks = [_shift_block(block, pane_left) for block in blocks]
+        avatars = [(x + pane_left, y, w, h) for x, y, w, h in avatars]
+        title_line = _shift_line(title_line, pane_left) if title_line else None
+    return Reading(path=Path(path), sha256=sha256, width=full_width, height=full_height, image_format=image_format,
+                   app=app, theme=theme, title=title_line.text.strip() if title_line else None,
                    status_clock=clock_line.text if clock_line else None, chat_top=top, chat_bottom=bottom,
                    background=background, blocks=blocks, lines=lines, metadata=metadata, captured=captured,
-                   avatars=avatars)
+                   avatars=avatars, client=client, pane=(pane_left, 0, width, height) if client == "desktop" else None)
+
+
+def _pane_left(rgb: Any) -> int:
+    """A desktop client's chat pane: where the columns of the pane's own background begin, right of the
+    client's sidebar and chat list (columns in which that background is all but absent)."""
+    import numpy as np
+
+    height, width = rgb.shape[:2]
+    rows = rgb[height * 2 // 10: height * 8 // 10]
+    values, counts = _unique_rows(rows[:, width - 3])
+    background = values[counts.argmax()].astype(np.int16)
+    share = (np.abs(rows.astype(np.int16) - background).max(axis=2) <= BACKGROUND_DIFF).mean(axis=0)
+    foreign = np.nonzero(share[: width * 6 // 10] < 0.05)[0]
+    return int(foreign.max()) + 1 if len(foreign) else 0
+
+
+def _shift_line(line: Line, dx: int) -> Line:
+    x, y, w, h = line.box
+    return Line((x + dx, y, w, h), line.text, line.confidence)
+
+
+def _shift_block(block: Block, dx: int) -> Block:
+    x, y, w, h = block.box
+    quote = dict(block.quote) if block.quote else None
+    if quote and quote.get("bbox"):
+        qx, qy, qw, qh = quote["bbox"]
+        quote["bbox"] = [qx + dx, qy, qw, qh]
+    return replace(block, box=(x + dx, y, w, h), lines=[_shift_line(line, dx) for line in block.lines],
+                   quote_lines=[_shift_line(line, dx) for line in block.quote_lines], quote=quote,
+                   name_line=_shift_line(block.name_line, dx) if block.name_line else None)
+
+
+QUOTE_SPLIT = re.compile(r"^(.{1,24}?)[:：]\s*(.*)$")
+
+
+def _quotes_below(blocks: list[Block], gap: float) -> list[Block]:
+    """WeChat's quoted reply: a grey block right under a bubble, on its side, reading ``name：text``. It
+    becomes the bubble's ``quote``, not a message of its own."""
+    kept: list[Block] = []
+    for block in sorted(blocks, key=lambda b: (b.box[1], b.box[0])):
+        above = kept[-1] if kept else None
+        if (above is not None and above.role == "message" and block.role == "message" and block.lines
+                and above.lines and block.fill is not None and above.fill is not None):
+            x, y, w, h = block.box
+            ax, ay, aw, ah = above.box
+            aligned = abs(x - ax) <= 6 if above.side == "left" else abs((x + w) - (ax + aw)) <= 6
+            grey = max(block.fill) - min(block.fill) <= 12 and _distance(block.fill, above.fill) > 4
+            split = QUOTE_SPLIT.match(join_lines([line.text.strip() for line in block.lines]))
+            if 0 <= y - (ay + ah) <= gap and aligned and grey and split:
+                above.quote = {"sender": split.group(1).strip(), "text": split.group(2).strip(), "bbox": list(block.box)}
+                above.quote_lines = block.lines
+                continue
+        kept.append(block)
+    return kept
+
+
+def _quote_inside(rgb: Any, block: Block) -> None:
+    """WhatsApp's and Telegram's quoted reply: a box at the bubble's top whose left edge is a coloured bar
+    (the quoted name in that colour, the quoted text below). Its lines become the ``quote``."""
+    import numpy as np
+
+    x, y, w, h = block.box
+    heights = sorted(line.box[3] for line in block.lines)
+    line_height = heights[len(heights) // 2]
+    band = rgb[y: y + h, x + 2: x + min(w - 2, 3 * line_height)].astype(np.int16)
+    if band.shape[1] < 8:
+        return
+    chroma = band.max(axis=2) - band.min(axis=2)
+    steady = np.zeros(chroma.shape, dtype=bool)
+    steady[1:] = np.abs(band[1:] - band[:-1]).max(axis=2) <= 12
+    left = np.zeros(chroma.shape, dtype=bool)
+    left[:, 3:] = np.abs(band[:, 3:] - band[:, :-3]).max(axis=2) > 40
+    bar = (chroma > 40) & steady & left  # a coloured vertical edge: the bar's left side
+    best = (0, 0, 0)
+    for column in range(bar.shape[1]):
+        run = start = 0
+        for row, on in enumerate(bar[:, column]):
+            run = run + 1 if on else 0
+            if run > best[0]:
+                best = (run, row - run + 1, column)
+            start = row
+    run, first, column = best
+    if run < 1.2 * line_height:  # a bar spans the quoted name and text (in a smaller font): two lines
+        return
+    y0, y1 = y + first, y + first + run
+    quoted = [line for line in block.lines if y0 <= line.center[1] <= y1 and line.box[0] > x + column]
+    if len(quoted) < 2:
+        return
+    block.quote_lines = quoted
+    block.lines = [line for line in block.lines if line not in quoted]
+    texts = [line.text.strip() for line in quoted]
+    block.quote = {"sender": texts[0], "text": join_lines(texts[1:]), "bbox": [x + column, y0, w - column, run]}
+    below = rgb[y1 + 2: y + h - 2, x + 5: x + 9]  # the bubble's own colour: under the quote
+    if below.size:
+        values, counts = _unique_rows(below)
+        block.fill = tuple(int(v) for v in values[counts.argmax()])  # type: ignore[assignment]
+
+
+def _name_inside(rgb: Any, block: Block) -> None:
+    """WhatsApp and Telegram groups: the sender's name is the left bubble's first line, in a colour."""
+    import numpy as np
+
+    if block.side != "left" or len(block.lines) < 2 or block.fill is None:
+        return
+    first = block.lines[0]
+    if block.quote_lines and first.box[1] > min(line.box[1] for line in block.quote_lines):
+        return
+    x, y, w, h = first.box
+    pixels = rgb[y: y + h, x: x + w].reshape(-1, 3).astype(np.int16)
+    ink = pixels[np.abs(pixels - np.array(block.fill, dtype=np.int16)).max(axis=1) > 60]
+    if len(ink) < 20:
+        return
+    if float(np.median(ink.max(axis=1) - ink.min(axis=1))) > 50:  # coloured, not the body's black or white
+        block.sender = first.text.strip()
+        block.name_line = first
+        block.lines = block.lines[1:]
+
+
+def _line_breaks(block: Block, pictographs: list[tuple[int, int, int, int]], widest: float) -> list[bool]:
+    """Between each two lines of a bubble: True where the writer broke the line, False where it wrapped.
+
+    A line wraps only when the next word would not fit: its end then reaches the bubble's text edge
+    (within a CJK character, or within the next line's first Latin word). A bubble narrower than the
+    widest bubble the app draws never wrapped at all: every break in it is the writer's.
+    """
+    lines = block.lines
+    if len(lines) < 2:
+        return []
+    rights = []
+    for line in lines:
+        x, y, w, h = line.box
+        right = x + w
+        for sx, sy, sw, sh in pictographs:  # an emoji at a line's end is part of the line
+            if sy < y + h and y < sy + sh and block.box[0] <= sx <= block.box[0] + block.box[2] and sx >= right - h:
+                right = max(right, sx + sw)
+        rights.append(right)
+    edge = max(rights)
+    char = sorted(line.box[3] for line in lines)[len(lines) // 2]
+    wrapped_at_all = block.box[2] >= widest - 2 * char
+    breaks = []
+    for index in range(len(lines) - 1):
+        if not wrapped_at_all:
+            breaks.append(True)
+            continue
+        following = lines[index + 1].text.strip()
+        room = 1.3 * char
+        if following[:1].isascii() and following[:1].isalnum():
+            word = re.split(r"[\s]", following, maxsplit=1)[0]
+            room = max(room, lines[index + 1].box[2] * (len(word) + 1) / max(1, len(following)) + 0.3 * char)
+        breaks.append(edge - rights[index] > room)
+    return breaks
 
 
 def _receipt_of(line: Line, blocks: list[Block], width: int) -> Block | None:
@@ -412,12 +639,23 @@ def _without_pictographs(rgb: Any, background: tuple[int, int, int]) -> tuple[An
         count = int(colourful.sum())
         if count < 30:
             continue
-        ys, xs = np.nonzero(colourful)
-        if ys.max() - ys.min() > height * 0.045:  # taller than a line of text: a picture, not a glyph
-            continue
+        # one component per pictograph; the letters of a coloured word (a group member's name in
+        # WhatsApp and Telegram, a quoted name) merge into one wide component, which is text
+        merged = cv2.dilate(colourful.astype(np.uint8), np.ones((5, max(9, height // 80)), np.uint8))
+        found, labels, stats, _ = cv2.connectedComponentsWithStats(merged, connectivity=8)
         mask = cv2.dilate(colourful.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-        clean[y:y + h, x:x + w][mask] = fill
-        spots.append((x + int(xs.min()), y + int(ys.min()), int(xs.max() - xs.min()) + 1, int(ys.max() - ys.min()) + 1))
+        for index in range(1, found):
+            cx, cy, cw, ch = (int(v) for v in stats[index][:4])
+            ink = colourful[cy:cy + ch, cx:cx + cw] & (labels[cy:cy + ch, cx:cx + cw] == index)
+            if int(ink.sum()) < 30 or ch > height * 0.045:  # taller than a line of text: a picture, not a glyph
+                continue
+            if cw >= 1.6 * ch or cw < 0.5 * ch:  # a coloured word, or a quote's bar: not a pictograph
+                continue
+            ys, xs = np.nonzero(ink)
+            inside = mask[cy:cy + ch, cx:cx + cw] & (labels[cy:cy + ch, cx:cx + cw] == index)
+            clean[y + cy:y + cy + ch, x + cx:x + cx + cw][inside] = fill
+            spots.append((x + cx + int(xs.min()), y + cy + int(ys.min()), int(xs.max() - xs.min()) + 1,
+                          int(ys.max() - ys.min()) + 1))
     return clean, spots
 
 
@@ -432,13 +670,17 @@ def _inside(line: Line, box: tuple[int, int, int, int]) -> bool:
     return x <= cx <= x + w and y <= cy <= y + h
 
 
-def _side(box: tuple[int, int, int, int], avatars: list[tuple[int, int, int, int]], width: int) -> str:
+def _side(box: tuple[int, int, int, int], avatars: list[tuple[int, int, int, int]], width: int,
+          column: int = 0) -> str:
+    """The side of an avatar beside the bubble, else of the nearer screen edge (``column``: the width of
+    a column of avatars along the left edge, not counted in the left gap)."""
     x, y, w, h = box
     near = [a for a in avatars if a[1] - h <= y <= a[1] + a[3] + width * 0.08 or y <= a[1] <= y + h]
     if near:
         avatar = min(near, key=lambda a: abs(a[1] - y))
         return "left" if avatar[0] < x else "right"
-    return "left" if x < width - x - w else "right"
+    left = x - column if column and x >= column else x
+    return "left" if left < width - x - w else "right"
 
 
 def _orange(colour: tuple[int, int, int] | None) -> bool:
@@ -449,9 +691,14 @@ def _red(colour: tuple[int, int, int] | None) -> bool:
     return colour is not None and colour[0] > 200 and colour[1] < 120 and colour[2] < 110
 
 
-def _interpret(block: Block, app: str) -> None:
+FILE_SIZE = re.compile(r"^\d+(?:[.,]\d+)?\s?(?:[KMGT]B?|B|bytes)$", re.IGNORECASE)
+
+
+def _interpret(block: Block, app: str, params: App | None = None) -> None:
     """Kind, text, amount and clock of a block from its lines and colour."""
+    params = params or APPS[app]
     texts = [line.text.strip() for line in block.lines]
+    breaks = list(block.breaks) + [False] * max(0, len(texts) - 1 - len(block.breaks))
     if block.role == "time":
         joined = " ".join(texts)
         block.text = joined
@@ -462,13 +709,14 @@ def _interpret(block: Block, app: str) -> None:
         block.text = " ".join(texts)
         block.kind = "recall" if ("撤回" in block.text or "recalled" in block.text.lower()) else "system"
         return
-    if APPS[app].clock_in_bubble and texts:
+    if params.clock_in_bubble and texts:
         last = TRAILING_TIME.match(texts[-1])
         if last:  # the bubble's time (and the owner's ticks), on a line of its own or after the text
             block.clock = last.group(2).replace(" ", "")
             texts = texts[:-1] + ([last.group(1)] if last.group(1) else [])
             if not last.group(1):
                 block.lines = block.lines[:-1]
+                breaks = breaks[: max(0, len(texts) - 1)]
     if not texts:
         block.kind = "image"
         return
@@ -487,14 +735,22 @@ def _interpret(block: Block, app: str) -> None:
         block.kind = "voice"
         block.text = f"{voice.group(1)}″"
         return
-    block.text = join_lines(texts)
+    if len(texts) >= 2 and FILE_SIZE.match(texts[-1]) and not block.quote:
+        block.kind = "file"  # a file card: its name (wrapped anywhere, even inside a word), then its size
+        block.file_size = texts[-1]
+        block.text = "".join(texts[:-1])
+        return
+    block.text = join_lines(texts, breaks)
 
 
-def join_lines(texts: list[str]) -> str:
-    """A bubble's wrapped lines as one text: CJK lines join directly, Latin words with a space."""
+def join_lines(texts: list[str], breaks: list[bool] | None = None) -> str:
+    """A bubble's lines as one text: wrapped CJK lines join directly, wrapped Latin words with a space,
+    and where ``breaks[i]`` says the writer broke the line after ``texts[i]``, with a line break."""
     out = ""
-    for text in texts:
-        if out and out[-1].isascii() and out[-1].isalnum() and text[:1].isascii() and text[:1].isalnum():
+    for index, text in enumerate(texts):
+        if index and breaks and index - 1 < len(breaks) and breaks[index - 1]:
+            out += "\n"
+        elif out and out[-1].isascii() and out[-1].isalnum() and text[:1].isascii() and text[:1].isalnum():
             out += " "
         elif out and out[-1] in ",.;:!?" and text[:1].isascii() and text[:1].isalnum():
             out += " "

@@ -10,7 +10,8 @@ spacing) leaves none of them: only ``compare`` with another copy finds what it c
 * ``image_resampling``: a width no phone screenshot has (scaled, or cropped sideways).
 * ``bubble_geometry``: a bubble whose colour belongs to the other side (the owner's green on the
   left).
-* ``font_consistency``: a line whose glyphs are taller or shorter than the body text's (retyped text).
+* ``font_consistency``: a line whose glyphs are taller or shorter than the body text's, or a line of
+  Han characters whose characters advance by another width than the other such lines' (retyped text).
 * ``status_clock``: the status bar's clock is earlier than a message the screen shows as sent that day.
 """
 
@@ -93,7 +94,7 @@ def _geometry(reading: Reading) -> list[dict[str, Any]]:
             wrong = (block.side == "left") == _greenish(block.fill)
         elif reading.app in APPS:  # one side only: a left bubble in the app's colour for the owner's
             wrong = block.side == "left" and any(max(abs(block.fill[c] - own[c]) for c in range(3)) <= COLOUR_MATCH
-                                                 for own in APPS[reading.app].own)
+                                                 for own in reading.params.own)
         else:
             wrong = False
         if wrong:
@@ -126,10 +127,34 @@ def _ink_height(rgb: Any, block: Block, box: tuple[int, int, int, int]) -> int |
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_FULL_WIDTH = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff，。！？：；、（）“”,.!?:;]{4,}[\u4e00-\u9fff]$")
+PITCH_TOLERANCE = 0.025  # Han glyphs advance by exactly the font size: lines of one size agree within 1 %
+
+
+def _pitch(rgb: Any, block: Block, line: Any) -> float | None:
+    """The advance of a line made of Han characters (and the full-width punctuation between them), in
+    pixels: its ink width over its character count. Each Han glyph advances by exactly one em, so this
+    is the font size, and a line retyped one size larger is a few per cent wider for its length."""
+    import numpy as np
+
+    text = line.text.strip()
+    if not _FULL_WIDTH.match(text) or line.confidence < 0.95:
+        return None
+    x, y, w, h = line.box
+    bx, by, bw, bh = block.box
+    region = rgb[max(y, by + 2): min(y + h, by + bh - 2), max(x - 4, bx + 2): min(x + w + 4, bx + bw - 2)].astype(int)
+    if region.size == 0 or block.fill is None:
+        return None
+    columns = np.where((np.abs(region - np.array(block.fill)).max(axis=2) > 80).any(axis=0))[0]
+    if len(columns) == 0:
+        return None
+    return float(columns[-1] - columns[0] + 1) / (len(text) - 0.08)  # the last glyph's ink falls short of its em
 
 
 def _fonts(reading: Reading) -> list[dict[str, Any]]:
     rgb = load_rgb(reading.path)[0]
+    found = _pitches(reading, rgb)
+    flagged = {tuple(s["evidence"]["bbox"]) for s in found}
     measured = []
     for block in reading.blocks:
         if block.role != "message" or block.kind != "text" or block.cut:
@@ -140,13 +165,40 @@ def _fonts(reading: Reading) -> list[dict[str, Any]]:
                 if height:
                     measured.append((block, line, height))
     if len(measured) < 3:
+        return found
+    # the usual height is that of lines with enough Han glyphs to reach the font's full extent; a short
+    # line ("辛苦了") may lack its tallest glyphs, so it is only suspect when taller
+    full = [h for _, line, h in measured if len(_CJK.findall(line.text)) >= 6]
+    usual = median(full if len(full) >= 2 else [h for _, _, h in measured])
+    # JPEG ringing blurs the edges; a desktop window's smaller glyphs vary more with their content
+    tolerance = FONT_TOLERANCE_PX + (1 if reading.image_format == "JPEG" else 0) + (1 if reading.client == "desktop"
+                                                                                     else 0)
+    return found + [_signal("font_consistency", "high", f"{reading.path.name}: the glyphs of {line.text[:30]!r} are "
+                            f"{height} px tall, the other lines' {usual:.0f} px: another font size, retyped?",
+                            image=reading.path.name, bbox=list(line.box), ink_height=height, usual=usual)
+                    for block, line, height in measured if (height - usual >= tolerance or (
+                        usual - height >= tolerance and len(_CJK.findall(line.text)) >= 6))
+                    and tuple(line.box) not in flagged]
+
+
+def _pitches(reading: Reading, rgb: Any) -> list[dict[str, Any]]:
+    """Lines of Han characters whose advance (:func:`_pitch`) is not the other such lines' one."""
+    measured = []
+    for block in reading.blocks:
+        if block.role != "message" or block.kind != "text" or block.cut:
+            continue
+        for line in block.lines:
+            pitch = _pitch(rgb, block, line)
+            if pitch:
+                measured.append((line, pitch))
+    if len(measured) < 2:
         return []
-    usual = median(h for _, _, h in measured)
-    tolerance = FONT_TOLERANCE_PX + (1 if reading.image_format == "JPEG" else 0)  # JPEG ringing blurs the edges
-    return [_signal("font_consistency", "high", f"{reading.path.name}: the glyphs of {line.text[:30]!r} are "
-                    f"{height} px tall, the other lines' {usual:.0f} px: another font size, retyped?",
-                    image=reading.path.name, bbox=list(line.box), ink_height=height, usual=usual)
-            for block, line, height in measured if abs(height - usual) >= tolerance]
+    usual = median(p for _, p in measured)
+    tolerance = PITCH_TOLERANCE + (0.01 if reading.image_format == "JPEG" else 0)
+    return [_signal("font_consistency", "high", f"{reading.path.name}: the characters of {line.text[:30]!r} advance "
+                    f"{pitch:.1f} px, the other lines' {usual:.1f} px: another font size, retyped?",
+                    image=reading.path.name, bbox=list(line.box), pitch=round(pitch, 2), usual=round(usual, 2))
+            for line, pitch in measured if abs(pitch - usual) > tolerance * usual]
 
 
 def _clock(reading: Reading, anchor_day: Any) -> list[dict[str, Any]]:
