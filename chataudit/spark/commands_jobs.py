@@ -1,5 +1,98 @@
-"""``spark quality``, ``spark pii`` and ``spark supervise``: the single-machine jobs on Spark."""
+"""``spark quality``, ``spark pii`` and ``spark supervise``: the single-machine jobs on Spark.
+
+Each is a thin layer over its job module (:mod:`.quality_job`, :mod:`.pii_job`,
+:mod:`.supervise_job`). The archive is optional: with ``--db`` (or ``$CHATAUDIT_DB``) the jobs read
+what only the archive holds (its zone, imported ratings, reviews, the current policy version) and
+``spark supervise --record`` files its alerts there; the lake alone is enough for the rest.
+"""
 
 from __future__ import annotations
 
-from .commands import spark  # noqa: F401
+import contextlib
+import copy
+import os
+from typing import Any, Iterator
+
+import click
+
+from ..cli import friendly_errors, open_archive
+from ..render import emit_json
+from .commands import spark
+
+lake_option = click.option("--lake", required=True, metavar="DIR",
+                           help="The lake (a directory or URL Spark reads: local, hdfs://, s3a://).")
+master_option = click.option("--master", envvar="CHATAUDIT_SPARK_MASTER", default=None,
+                             help="Spark master URL (default: $CHATAUDIT_SPARK_MASTER, else local[2]).")
+
+
+@contextlib.contextmanager
+def archive_if_given(ctx: click.Context) -> Iterator[Any]:
+    """The archive named by an explicit --db or $CHATAUDIT_DB, else None (the lake alone)."""
+    if ctx.find_root().params.get("db") or os.environ.get("CHATAUDIT_DB"):
+        with open_archive(ctx) as archive:
+            yield archive
+    else:
+        yield None
+
+
+def _session(master: str | None) -> Any:
+    from .session import get_session
+
+    return get_session(master)
+
+
+@spark.command("quality")
+@lake_option
+@master_option
+@click.pass_context
+@friendly_errors
+def spark_quality(ctx: click.Context, lake: str, master: str | None, as_json: bool, csv_path: str | None,
+                  trends_path: str | None, html_path: str | None, **options: Any) -> None:
+    """Service quality on Spark over a lake: the same figures and JSON as `quality`."""
+    from ..quality import build as build_api, report as report_api
+    from ..quality.commands import _summary
+    from . import quality_job
+
+    session = _session(master)
+    with archive_if_given(ctx) as archive:
+        if html_path and archive is None:
+            raise click.ClickException("--html shows the sessions' messages from the archive: give --db")
+        built = build_api.build(
+            archive, **options,
+            analyze=lambda opts, progress: quality_job.analyze(
+                session, lake, opts, db=archive.db if archive is not None else None, on_progress=progress))
+        result = built.result
+        quality_job.write_report(session, lake, result)
+        if built.ratings is not None:
+            click.echo(f"{options['ratings']}: {built.ratings['ratings']} ratings, {built.ratings['new']} new", err=True)
+        if csv_path:
+            with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
+                count = report_api.write_csv(result, handle)
+            click.echo(f"wrote {count} sessions to {csv_path}", err=True)
+        if trends_path:
+            from ..quality.trends import write_csv as write_trends
+
+            with open(trends_path, "w", encoding="utf-8-sig", newline="") as handle:
+                count = write_trends(result, handle)
+            click.echo(f"wrote {count} trend rows to {trends_path}", err=True)
+        if html_path:
+            from ..quality.html import write_report
+
+            with open(html_path, "w", encoding="utf-8") as handle:
+                write_report(result, handle, archive, built.redactor.transform(archive) if built.redactor else None)
+            click.echo(f"wrote the report to {html_path}", err=True)
+    if as_json:
+        emit_json(result)
+    elif not csv_path and not html_path and not trends_path:
+        _summary(result)
+
+
+def _borrow_options() -> None:
+    """`spark quality` takes exactly `quality`'s options (filters, roster, scripts, --json…): the
+    same click parameters, so the two commands cannot drift apart."""
+    from ..quality.commands import quality
+
+    spark_quality.params.extend(copy.copy(p) for p in quality.params)
+
+
+_borrow_options()

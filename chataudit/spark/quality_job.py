@@ -335,3 +335,18 @@ def _folder(options: QualityOptions) -> Callable[[Iterator[Any]], Iterator[tuple
             yield f.conv, f.session_no, count, pickle.dumps({n: getattr(f, n) for n in FOLDED})
 
     return run
+
+
+def write_report(spark: Any, lake: str | Path, result: dict[str, Any]) -> str:
+    """The report beside the sessions and waits: ``results/quality/report/`` (Parquet, one row:
+    the UTC time it was written and the JSON that ``--json`` prints)."""
+    from datetime import datetime, timezone
+
+    from ..render.output import JSON_OPTIONS
+    import orjson
+
+    path = lake_path(lake, "results", "quality", "report")
+    written = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    spark.createDataFrame([(written, orjson.dumps(result, option=JSON_OPTIONS).decode())],
+                          "written_at string, report string").coalesce(1).write.mode("overwrite").parquet(path)
+    return path

@@ -1,0 +1,81 @@
+"""The Spark jobs compute what the single-machine commands compute, on the same data: `spark quality`
+key by key against `quality --json`, `spark pii` against `pii scan`, `spark supervise` against
+`supervise run`. One shared local[2] session (the `spark` fixture); the shipped samples as data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from chataudit.cli import cli
+from chataudit.importer import import_paths
+from chataudit.store import Archive
+
+from lake_support import write_lake
+
+SAMPLES = Path(__file__).parent.parent / "samples"
+# the run's own bookkeeping, not figures: how long it took and how many texts the NLP cache held
+VOLATILE = {"seconds", "timing_seconds", "nlp"}
+
+
+@pytest.fixture(scope="module")
+def archive_and_lake(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("sparkjobs")
+    db = base / "a.db"
+    with Archive(db) as archive:
+        assert not import_paths(archive, [SAMPLES], tz="Asia/Shanghai").errors
+    return db, write_lake(db, base / "lake")
+
+
+def _run(*args: str) -> Any:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def assert_same(single: Any, spark: Any, path: str = "") -> int:
+    """Equal key by key (lists item by item); returns how many leaves were compared."""
+    if isinstance(single, dict):
+        assert isinstance(spark, dict), path
+        assert set(single) - VOLATILE == set(spark) - VOLATILE, path
+        return sum(assert_same(single[k], spark[k], f"{path}.{k}") for k in single if k not in VOLATILE)
+    if isinstance(single, list):
+        assert isinstance(spark, list) and len(single) == len(spark), path
+        return sum(assert_same(a, b, f"{path}[{i}]") for i, (a, b) in enumerate(zip(single, spark)))
+    assert single == spark, f"{path}: single machine {single!r}, Spark {spark!r}"
+    return 1
+
+
+def test_spark_quality_with_the_demo_roster_and_scripts_equals_quality_key_by_key(spark, archive_and_lake) -> None:
+    db, lake = archive_and_lake
+    demo = ["--roster", str(SAMPLES / "roster.csv"), "--scripts", str(SAMPLES / "scripts.yaml"), "--json"]
+    single = _run("--db", str(db), "quality", *demo)
+    on_spark = _run("--db", str(db), "spark", "quality", "--lake", str(lake), *demo)
+    assert single["sessions"] > 0 and single["responses"] > 0 and single["session_rows"]
+    assert assert_same(single, on_spark) > 500
+    assert on_spark["nlp"]["messages"] > 0  # the texts were read (on the executors)
+    # results landed in the lake: the executors' sessions and waits, and the report
+    sessions = spark.read.parquet(str(lake / "results" / "quality" / "sessions"))
+    assert sessions.count() == single["sessions"]
+    stored = spark.read.parquet(str(lake / "results" / "quality" / "report")).collect()
+    assert json.loads(stored[0]["report"])["sessions"] == single["sessions"]
+
+
+def test_spark_quality_with_filters_business_hours_and_an_agent_equals_quality(spark, archive_and_lake) -> None:
+    from chataudit.quality import build
+    from chataudit.spark import quality_job
+
+    db, lake = archive_and_lake
+    options = dict(roster=str(SAMPLES / "roster.csv"), scripts=str(SAMPLES / "scripts.yaml"), tz="+08:00",
+                   hours="09:00-18:00", session_gap="30m", sla=("service=20",), since="2020-01-01",
+                   agent_refs=("客服小李",), compare_to="2019-01-01..2019-12-31")
+    with Archive(db) as archive:
+        single = build.build(archive, **options).result
+        on_spark = build.build(archive, **options, analyze=lambda opts, progress: quality_job.analyze(
+            spark, lake, opts, db=archive.db, on_progress=progress)).result
+    assert single["sessions"] > 0 and single["period"]["agents"] == ["客服小李"]
+    assert assert_same(single, on_spark) > 100
