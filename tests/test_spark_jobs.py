@@ -79,3 +79,32 @@ def test_spark_quality_with_filters_business_hours_and_an_agent_equals_quality(s
             spark, lake, opts, db=archive.db, on_progress=progress)).result
     assert single["sessions"] > 0 and single["period"]["agents"] == ["客服小李"]
     assert assert_same(single, on_spark) > 100
+
+
+def test_spark_pii_finds_what_pii_scan_finds(spark, archive_and_lake) -> None:
+    db, lake = archive_and_lake
+    single = _run("--db", str(db), "pii", "scan", "--json")
+    on_spark = _run("spark", "pii", "--lake", str(lake), "--json")
+    key = lambda f: (f["message_id"], f["type"], f["value"], f["start"], f["end"], f["sensitive"])  # noqa: E731
+    assert single["findings"] and on_spark["total"] == len(single["findings"])
+    stored = {key(r.asDict()) for r in spark.read.parquet(on_spark["results"]).collect()}
+    assert stored == {key(f) for f in single["findings"]}
+    assert on_spark["counts"] == single["counts"] and on_spark["findings"] == single["findings"]
+
+
+def test_spark_supervise_raises_the_alerts_supervise_run_raises(spark, archive_and_lake, tmp_path) -> None:
+    import shutil
+    import sqlite3
+
+    db, lake = archive_and_lake
+    copy = tmp_path / "copy.db"
+    shutil.copy(db, copy)
+    shutil.copy(f"{db}.key", f"{copy}.key")  # the archive's signing key lives beside it
+    _run("--db", str(copy), "supervise", "run", "--json")
+    columns = "conversation, message, kind, policy, category, rule, matched, start, \"end\""
+    with sqlite3.connect(copy) as con:
+        single = con.execute(f"SELECT {columns} FROM supervision_alerts WHERE kind = 'policy'").fetchall()
+    on_spark = _run("--db", str(copy), "spark", "supervise", "--lake", str(lake), "--json")
+    assert on_spark["version"] == 1 and on_spark["alerts"] == len(single) > 0
+    stored = [tuple(r) for r in spark.read.parquet(on_spark["results"]).collect()]
+    assert sorted(stored, key=repr) == sorted(single, key=repr)

@@ -96,3 +96,78 @@ def _borrow_options() -> None:
 
 
 _borrow_options()
+
+
+@spark.command("pii")
+@lake_option
+@master_option
+@click.option("--conversation", "conversation_ref", help="Only this conversation (its id; with --db also platform:native_id or title).")
+@click.option("--types", help="Comma-separated types, e.g. id_card,bank_card,mobile (see `pii types`).")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(0),
+              help="How many findings to print; all of them are in LAKE/results/pii/.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: {findings, counts, scanned, seconds, total, results}.")
+@click.pass_context
+@friendly_errors
+def spark_pii(ctx: click.Context, lake: str, master: str | None, conversation_ref: str | None, types: str | None,
+              limit: int, as_json: bool) -> None:
+    """Find personal data in every message of a lake on Spark (the recognizers of `pii scan`)."""
+    from ..render import emit
+    from . import pii_job
+
+    conversation = None
+    if conversation_ref is not None:
+        with archive_if_given(ctx) as archive:
+            from ..quality.build import _conversation_id
+
+            conversation = _conversation_id(archive, conversation_ref)
+    result = pii_job.scan(_session(master), lake, conversation=conversation, types=types, limit=limit)
+    if as_json:
+        emit_json(result)
+        return
+    emit(result["findings"], ["message_id", "type", "value", "start", "end", "sensitive"],
+         title=f"{result['total']} findings (in {result['results']})")
+    emit([{"type": k, "count": v} for k, v in result["counts"].items()], ["type", "count"], title="By type")
+    click.echo(f"scanned {result['scanned']} messages in {result['seconds']:.2f} s", err=True)
+
+
+@spark.command("supervise")
+@lake_option
+@master_option
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
+              help="A policy file (YAML or JSON) instead of the archive's current version.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: {version, policy, messages, alerts, by_category, results, seconds}.")
+@click.pass_context
+@friendly_errors
+def spark_supervise(ctx: click.Context, lake: str, master: str | None, policy_file: str | None, as_json: bool) -> None:
+    """Evaluate a supervision policy on every message of a lake on Spark (the matcher of `supervise run`)."""
+    from ..supervision import policies
+    from . import supervise_job
+
+    roster_entries: list[Any] = []
+    version = None
+    with archive_if_given(ctx) as archive:
+        if archive is not None:
+            from ..governance.roster import roster
+            from ..quality.config import RosterEntry
+
+            roster_entries = [RosterEntry(r["id"], r["name"], r["role"], None, r["team"]) for r in roster(archive)]
+        if policy_file:
+            from pathlib import Path
+
+            definition, source = policies.parse(Path(policy_file).read_text(encoding="utf-8"), policy_file), policy_file
+        elif archive is not None and policies.current(archive) is not None:
+            version, definition = policies.current(archive)  # type: ignore[misc]
+            source = f"archive version {version}"
+        else:
+            definition, source = policies.default_definition(), "default policy"
+    result = {"version": version, "policy": source,
+              **supervise_job.run(_session(master), lake, definition, roster=roster_entries)}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"policy {source}: {result['messages']:,} messages, {result['alerts']:,} alerts "
+                   f"in {result['results']}")
+        for category, count in result["by_category"].items():
+            click.echo(f"  {category}: {count}")

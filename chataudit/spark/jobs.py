@@ -27,3 +27,16 @@ def read_table(spark: Any, lake: str | Path, table: str) -> Any:
     if "month" in frame.columns:
         frame = frame.withColumn("month", frame["month"].cast("string"))
     return frame
+
+
+def sender_rows(spark: Any) -> list[tuple]:
+    """The lake's senders grouped as the archive's ``quality_senders`` cache is (platform, sender_id,
+    sender_name, max is_me, comma-joined distinct sides), in its order (codes are given in it), for
+    :func:`chataudit.quality.sessions.classify`. Reads view ``lake_messages``; one row per sender."""
+    return [tuple(r) for r in spark.sql(
+        "SELECT platform, sender_id, sender_name, max(is_me), concat_ws(',', sort_array(collect_set(side)))"
+        " FROM (SELECT DISTINCT platform, coalesce(sender_id, '') AS sender_id,"
+        "  coalesce(sender_name, '') AS sender_name, coalesce(is_me, 0) AS is_me,"
+        "  CASE WHEN extras IS NULL THEN '' ELSE coalesce(get_json_object(extras, '$.side'), '') END AS side"
+        "  FROM lake_messages)"
+        " GROUP BY platform, sender_id, sender_name ORDER BY platform, sender_id, sender_name").collect()]

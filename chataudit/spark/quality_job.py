@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 
 from ..quality import report as report_api, score, sessions as sessions_sql, timing
 from ..quality.config import QualityOptions
-from .jobs import lake_path, read_table
+from .jobs import lake_path, read_table, sender_rows
 
 # a Python worker keeps at most this many analyses of repeated texts (greetings, "好的", stickers)
 SEEN_TEXTS = 50_000
@@ -102,15 +102,8 @@ def analyze(spark: Any, lake: str | Path, options: QualityOptions, *, db: Any = 
     read_table(spark, lake, "messages").createOrReplaceTempView("lake_messages")
     read_table(spark, lake, "conversations").createOrReplaceTempView("lake_conversations")
 
-    # senders: the distinct (platform, id, name, is_me, side) of the whole lake, as the archive's cache
-    rows = spark.sql(
-        "SELECT platform, sender_id, sender_name, max(is_me), concat_ws(',', sort_array(collect_set(side)))"
-        " FROM (SELECT DISTINCT platform, coalesce(sender_id, '') AS sender_id,"
-        "  coalesce(sender_name, '') AS sender_name, coalesce(is_me, 0) AS is_me,"
-        "  CASE WHEN extras IS NULL THEN '' ELSE coalesce(get_json_object(extras, '$.side'), '') END AS side"
-        "  FROM lake_messages)"
-        " GROUP BY platform, sender_id, sender_name ORDER BY platform, sender_id, sender_name").collect()
-    senders, agents = sessions_sql.classify([tuple(r) for r in rows], options.roster, None, options.new_days)
+    rows = sender_rows(spark)
+    senders, agents = sessions_sql.classify(rows, options.roster, None, options.new_days)
     spark.createDataFrame([(s.sender_id, s.sender_name, s.number, s.code, s.basis) for s in senders] or [],
                           "sid string, sname string, who long, code int, basis string"
                           ).createOrReplaceTempView("q_who")
