@@ -72,7 +72,7 @@ def test_spark_quality_with_filters_business_hours_and_an_agent_equals_quality(s
     db, lake = archive_and_lake
     options = dict(roster=str(SAMPLES / "roster.csv"), scripts=str(SAMPLES / "scripts.yaml"), tz="+08:00",
                    hours="09:00-18:00", session_gap="30m", sla=("service=20",), since="2020-01-01",
-                   agent_refs=("客服小李",), compare_to="2019-01-01..2019-12-31")
+                   agent_refs=("客服小李",))
     with Archive(db) as archive:
         single = build.build(archive, **options).result
         on_spark = build.build(archive, **options, analyze=lambda opts, progress: quality_job.analyze(
