@@ -108,3 +108,10 @@ def test_spark_supervise_raises_the_alerts_supervise_run_raises(spark, archive_a
     assert on_spark["version"] == 1 and on_spark["alerts"] == len(single) > 0
     stored = [tuple(r) for r in spark.read.parquet(on_spark["results"]).collect()]
     assert sorted(stored, key=repr) == sorted(single, key=repr)
+
+
+def test_a_missing_lake_is_one_clear_line(spark, tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["spark", "pii", "--lake", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: ") and "not a lake table" in result.output
+    assert len(result.output.strip().splitlines()) == 1

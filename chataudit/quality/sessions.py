@@ -108,7 +108,7 @@ def classify_senders(
     refresh_senders(db)
     rows = db.execute(
         "SELECT platform, sender_id, sender_name, max(is_me), group_concat(DISTINCT side)"
-        " FROM quality_senders GROUP BY platform, sender_id, sender_name"
+        " FROM quality_senders GROUP BY platform, sender_id, sender_name ORDER BY platform, sender_id, sender_name"
     ).fetchall()
     return classify(rows, roster, period_start, new_days)
 
@@ -116,7 +116,8 @@ def classify_senders(
 def classify(rows: Any, roster: list[RosterEntry], period_start: datetime | None,
              new_days: int) -> tuple[list[Sender], list[Agent]]:
     """:func:`classify_senders` of rows (platform, sender_id, sender_name, max is_me, comma-joined
-    distinct sides) — whichever engine grouped them (the archive's cache, or Spark over a lake)."""
+    distinct sides) in that key order (agents without a roster are numbered in it) — whichever
+    engine grouped them (the archive's cache, or Spark over a lake)."""
     by_key: dict[str, RosterEntry] = {}
     for entry in roster:
         by_key.setdefault(entry.id, entry)

@@ -57,10 +57,14 @@ def spark_quality(ctx: click.Context, lake: str, master: str | None, as_json: bo
     with archive_if_given(ctx) as archive:
         if html_path and archive is None:
             raise click.ClickException("--html shows the sessions' messages from the archive: give --db")
-        built = build_api.build(
-            archive, **options,
-            analyze=lambda opts, progress: quality_job.analyze(
-                session, lake, opts, db=archive.db if archive is not None else None, on_progress=progress))
+        periods: list[Any] = []
+
+        def analyze(opts: Any, progress: Any) -> dict[str, Any]:
+            periods.append(opts)  # the main period first; a --compare-to period leaves the results alone
+            return quality_job.analyze(session, lake, opts, db=archive.db if archive is not None else None,
+                                       on_progress=progress, results=len(periods) == 1)
+
+        built = build_api.build(archive, **options, analyze=analyze)
         result = built.result
         quality_job.write_report(session, lake, result)
         if built.ratings is not None:

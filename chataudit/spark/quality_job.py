@@ -91,9 +91,20 @@ def _filters(options: QualityOptions) -> list[str]:
 
 
 def analyze(spark: Any, lake: str | Path, options: QualityOptions, *, db: Any = None,
-            on_progress: Callable[[int, str], None] | None = None) -> dict[str, Any]:
+            on_progress: Callable[[int, str], None] | None = None, results: bool = True) -> dict[str, Any]:
     """Every figure of ``chataudit quality`` for one period, computed by Spark over ``lake``.
-    ``db`` (an archive's connection, or None) supplies the imported satisfaction ratings."""
+    ``db`` (an archive's connection, or None) supplies the imported satisfaction ratings;
+    ``results``: write the sessions and waits under ``results/quality/`` (not for a --compare-to period)."""
+    cached: list[Any] = []
+    try:
+        return _analyze(spark, lake, options, db, on_progress, results, cached)
+    finally:
+        for frame in cached:  # this run's cached tables only (never the session's whole cache)
+            frame.unpersist()
+
+
+def _analyze(spark: Any, lake: str | Path, options: QualityOptions, db: Any,
+             on_progress: Callable[[int, str], None] | None, results: bool, cached: list[Any]) -> dict[str, Any]:
     import duckdb
 
     step = on_progress or (lambda _n, _phase: None)
@@ -109,19 +120,23 @@ def analyze(spark: Any, lake: str | Path, options: QualityOptions, *, db: Any = 
                           ).createOrReplaceTempView("q_who")
 
     # the timeline: every counted message (texts ride along for the executors' fold)
-    spark.sql(
+    timeline = spark.sql(
         "SELECT /*+ BROADCAST(w) */ m.conversation AS conv, m.sent_at_ms AS ms, m.id AS id, w.who AS who, w.code AS code,"
         "  CASE WHEN m.kind = 'text' THEN m.text END AS text"
         " FROM lake_messages m JOIN q_who w"
         "  ON w.sid = coalesce(m.sender_id, '') AND w.sname = coalesce(m.sender_name, '')"
-        f" WHERE {' AND '.join(_filters(options))} AND w.code >= 0").persist().createOrReplaceTempView("m_all")
+        f" WHERE {' AND '.join(_filters(options))} AND w.code >= 0")
+    cached.append(timeline.persist())
+    timeline.createOrReplaceTempView("m_all")
     taken, first_ms = _take_service_conversations(spark, options)
     agents = _with_cohorts(options, agents, first_ms)
-    _build(spark, options, agents)
+    cached.append(_build(spark, options, agents))
     out = lake_path(lake, "results", "quality")
     for table in ("sessions", "waits"):  # materialized once (cached, and written out): every figure reads them
         frame = spark.table(table).persist()
-        frame.write.mode("overwrite").parquet(f"{out}/{table}")
+        cached.append(frame)
+        if results:
+            frame.write.mode("overwrite").parquet(f"{out}/{table}")
         frame.createOrReplaceTempView(table)
     figures = timing.figures(sql, options.sla_s, options.line_s)
     per_agent = timing.agent_figures(sql, options.line_s)
@@ -139,8 +154,6 @@ def analyze(spark: Any, lake: str | Path, options: QualityOptions, *, db: Any = 
         nlp_stats["per_second"] = round(texts / nlp_stats["seconds"], 1) if nlp_stats["seconds"] else None
         step(texts, "texts")
     questions = [(text, f.id) for f in facts.values() for text in f.questions]
-    spark.catalog.dropTempView("msgs")
-    spark.catalog.clearCache()
 
     trends_con = duckdb.connect()  # the trends' GROUP BY over per-session rows already on the driver
     try:
@@ -208,9 +221,10 @@ def _with_cohorts(options: QualityOptions, agents: list[sessions_sql.Agent],
     return [replace(a, cohort=sessions_sql.cohort_of(a.hired_on, start, options.new_days)) for a in agents]
 
 
-def _build(spark: Any, options: QualityOptions, agents: list[sessions_sql.Agent]) -> None:
+def _build(spark: Any, options: QualityOptions, agents: list[sessions_sql.Agent]) -> Any:
     """Views ``msgs`` (each message with its session), ``sessions`` and ``waits``: the definitions of
-    :func:`chataudit.quality.sessions.build`, window functions partitioned by conversation."""
+    :func:`chataudit.quality.sessions.build`, window functions partitioned by conversation. Returns
+    the cached ``msgs`` (the caller unpersists it)."""
     gap = int(options.session_gap_s * 1000)
     spark.createDataFrame(
         [(a.code, a.key, a.name, a.role, a.cohort, a.team, int(options.sla_s.get(a.role, options.sla_s["service"]) * 1000))
@@ -281,6 +295,7 @@ def _build(spark: Any, options: QualityOptions, agents: list[sessions_sql.Agent]
         f"  {in_hours} AS in_hours,"
         "  a.role AS role, a.cohort AS cohort, a.sla_ms AS sla_ms"
         " FROM waits_raw w LEFT JOIN agents a ON a.code = w.agent").createOrReplaceTempView("waits")
+    return msgs
 
 
 def _fold_texts(spark: Any, options: QualityOptions, facts: dict[tuple[int, int], score.SessionFacts]) -> int:
