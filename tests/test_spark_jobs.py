@@ -22,6 +22,19 @@ SAMPLES = Path(__file__).parent.parent / "samples"
 VOLATILE = {"seconds", "timing_seconds", "nlp"}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def small_data_settings(spark):
+    """Samples-sized data: one shuffle partition and no adaptive re-planning halve the CPU of a run
+    (bench/bench_spark_jobs.py measures the default settings, several partitions)."""
+    settings = {"spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": "1"}
+    before = {key: spark.conf.get(key) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    yield
+    for key, value in before.items():
+        spark.conf.set(key, value)
+
+
 @pytest.fixture(scope="module")
 def archive_and_lake(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("sparkjobs")
@@ -72,7 +85,7 @@ def test_spark_quality_with_filters_business_hours_and_an_agent_equals_quality(s
     db, lake = archive_and_lake
     options = dict(roster=str(SAMPLES / "roster.csv"), scripts=str(SAMPLES / "scripts.yaml"), tz="+08:00",
                    hours="09:00-18:00", session_gap="30m", sla=("service=20",), since="2020-01-01",
-                   agent_refs=("客服小李",))
+                   agent_refs=("客服小李",), no_nlp=True)  # the texts: the test above
     with Archive(db) as archive:
         single = build.build(archive, **options).result
         on_spark = build.build(archive, **options, analyze=lambda opts, progress: quality_job.analyze(
