@@ -78,20 +78,25 @@ def test_spark_quality_with_the_demo_roster_and_scripts_equals_quality_key_by_ke
     assert json.loads(stored[0]["report"])["sessions"] == single["sessions"]
 
 
-def test_spark_quality_with_filters_business_hours_and_an_agent_equals_quality(spark, archive_and_lake) -> None:
+def test_spark_quality_with_filters_business_hours_an_agent_and_redact_equals_quality(spark, archive_and_lake) -> None:
     from chataudit.quality import build
     from chataudit.spark import quality_job
 
     db, lake = archive_and_lake
     options = dict(roster=str(SAMPLES / "roster.csv"), scripts=str(SAMPLES / "scripts.yaml"), tz="+08:00",
                    hours="09:00-18:00", session_gap="30m", sla=("service=20",), since="2020-01-01",
-                   agent_refs=("客服小李",), no_nlp=True)  # the texts: the test above
+                   agent_refs=("客服小李",), no_nlp=True,  # the texts: the test above
+                   redact_policy="default")
     with Archive(db) as archive:
+        plain = build.build(archive, **{**options, "redact_policy": None}).result
         single = build.build(archive, **options).result
         on_spark = build.build(archive, **options, analyze=lambda opts, progress: quality_job.analyze(
             spark, lake, opts, db=archive.db, on_progress=progress)).result
     assert single["sessions"] > 0 and single["period"]["agents"] == ["客服小李"]
     assert assert_same(single, on_spark) > 100
+    named = {row["customer"] for row in plain["session_rows"]} - {None}
+    shown = {row["customer"] for row in on_spark["session_rows"]} - {None}
+    assert named and shown and not named & shown  # --redact hid the customers, as `quality --redact` does
 
 
 def test_spark_pii_finds_what_pii_scan_finds(spark, archive_and_lake) -> None:
