@@ -35,9 +35,12 @@ def archive_if_given(ctx: click.Context) -> Iterator[Any]:
         yield None
 
 
-def _session(master: str | None) -> Any:
+def _session(master: str | None, lake: str) -> Any:
+    """The SparkSession, started only once the options are known good and the lake is there."""
+    from .jobs import check_lake
     from .session import get_session
 
+    check_lake(lake)
     return get_session(master)
 
 
@@ -53,7 +56,6 @@ def spark_quality(ctx: click.Context, lake: str, master: str | None, as_json: bo
     from ..quality.commands import _summary
     from . import quality_job
 
-    session = _session(master)
     with archive_if_given(ctx) as archive:
         if html_path and archive is None:
             raise click.ClickException("--html shows the sessions' messages from the archive: give --db")
@@ -61,12 +63,12 @@ def spark_quality(ctx: click.Context, lake: str, master: str | None, as_json: bo
 
         def analyze(opts: Any, progress: Any) -> dict[str, Any]:
             periods.append(opts)  # the main period first; a --compare-to period leaves the results alone
-            return quality_job.analyze(session, lake, opts, db=archive.db if archive is not None else None,
+            return quality_job.analyze(_session(master, lake), lake, opts, db=archive.db if archive is not None else None,
                                        on_progress=progress, results=len(periods) == 1)
 
         built = build_api.build(archive, **options, analyze=analyze)
         result = built.result
-        quality_job.write_report(session, lake, result)
+        quality_job.write_report(_session(master, lake), lake, result)
         if built.ratings is not None:
             click.echo(f"{options['ratings']}: {built.ratings['ratings']} ratings, {built.ratings['new']} new", err=True)
         if csv_path:
@@ -125,7 +127,7 @@ def spark_pii(ctx: click.Context, lake: str, master: str | None, conversation_re
             from ..quality.build import _conversation_id
 
             conversation = _conversation_id(archive, conversation_ref)
-    result = pii_job.scan(_session(master), lake, conversation=conversation, types=types, limit=limit)
+    result = pii_job.scan(_session(master, lake), lake, conversation=conversation, types=types, limit=limit)
     if as_json:
         emit_json(result)
         return
@@ -167,7 +169,7 @@ def spark_supervise(ctx: click.Context, lake: str, master: str | None, policy_fi
         else:
             definition, source = policies.default_definition(), "default policy"
     result = {"version": version, "policy": source,
-              **supervise_job.run(_session(master), lake, definition, roster=roster_entries)}
+              **supervise_job.run(_session(master, lake), lake, definition, roster=roster_entries)}
     if as_json:
         emit_json(result)
     else:

@@ -40,3 +40,10 @@ def sender_rows(spark: Any) -> list[tuple]:
         "  CASE WHEN extras IS NULL THEN '' ELSE coalesce(get_json_object(extras, '$.side'), '') END AS side"
         "  FROM lake_messages)"
         " GROUP BY platform, sender_id, sender_name ORDER BY platform, sender_id, sender_name").collect()]
+
+
+def check_lake(lake: str | Path) -> None:
+    """A local lake without its messages table fails here, in one line, before Spark starts (a URL
+    such as hdfs:// or s3a:// is left to Spark, which says the same when it reads)."""
+    if "://" not in str(lake) and not Path(lake, "messages").is_dir():
+        raise ChatAuditError(f"{lake_path(lake, 'messages')}: not a lake table (no such directory)")
