@@ -34,29 +34,38 @@ def period(text: str, tz_name: str) -> tuple[int, int]:
     return utc_ms(parse_user_time(since, tz)), utc_ms(parse_user_time(until, tz, end_of_day=True))
 
 
-def build(archive: Archive, *, roster: str | None = None, scripts: str | None = None, taxonomy: str | None = None,
+def build(archive: Archive | None, *, roster: str | None = None, scripts: str | None = None, taxonomy: str | None = None,
           lexicon: str | None = None, scorecard: str | None = None, ratings: str | None = None,
           since: str | None = None, until: str | None = None, compare_to: str | None = None,
           platforms: Sequence[str] = (), conversation_refs: Sequence[str] = (), agent_refs: Sequence[str] = (),
           team: str | None = None, tz: str | None = None, session_gap: str = "2h", sla: Sequence[str] = (),
           new_days: int = config.DEFAULT_NEW_DAYS, hours: str | None = None, top: int = 10, no_nlp: bool = False,
-          redact_policy: str | None = None, on_step: Callable[[int, str], None] | None = None) -> Built:
+          redact_policy: str | None = None, on_step: Callable[[int, str], None] | None = None,
+          analyze: Callable[[config.QualityOptions, Callable[[int, str], None]], dict[str, Any]] | None = None) -> Built:
     """Every figure of ``chataudit quality`` for the options the command takes (file options are
     paths). ``on_step(count, note)`` reports progress (texts read so far, and the phase) between the
-    report's phases and after each batch of texts: a web job's progress and cancel point."""
+    report's phases and after each batch of texts: a web job's progress and cancel point.
+
+    ``analyze(options, on_progress)`` computes one period's report (default: over ``archive``;
+    ``spark quality`` passes Spark's over a lake). ``archive`` None (a lake without its archive):
+    --conversation takes ids, and there are no ratings nor reviews to read."""
     step = on_step or (lambda _n, _note: None)
+    if analyze is None:
+        analyze = lambda opts, progress: report_api.analyze(archive, opts, progress)  # noqa: E731
     from ..queries import time_window
 
-    tz_name = tz or archive.setting("tz") or "Asia/Shanghai"
+    tz_name = tz or (archive.setting("tz") if archive is not None else None) or "Asia/Shanghai"
     zone(tz_name)
     since_ms, until_ms = time_window(archive, since, until, tz_name)
+    if archive is None and ratings:
+        raise ChatAuditError("--ratings: ratings are stored in an archive; give --db")
     if not 1 <= new_days <= 3650:
         raise ChatAuditError(f"--new-days {new_days}: give 1 to 3650")
     if not 1 <= top <= 100:
         raise ChatAuditError(f"--top {top}: give 1 to 100")
     options = config.QualityOptions(
         since_ms=since_ms, until_ms=until_ms, platforms=tuple(dict.fromkeys(platforms)),
-        conversations=tuple(archive.resolve_conversation(r)["id"] for r in conversation_refs),
+        conversations=tuple(_conversation_id(archive, r) for r in conversation_refs),
         agents=tuple(agent_refs), team=team, tz=tz_name, session_gap_s=config.parse_duration(session_gap),
         sla_s=config.parse_sla(tuple(sla)), new_days=new_days, hours=config.parse_hours(hours),
         roster=config.load_roster(roster) if roster else [],
@@ -66,11 +75,11 @@ def build(archive: Archive, *, roster: str | None = None, scripts: str | None = 
     )
     imported = report_api.import_ratings(archive, ratings, tz_name) if ratings else None
     step(0, "files read")
-    result = report_api.analyze(archive, options, lambda n, phase: step(n, phase))
+    result = analyze(options, lambda n, phase: step(n, phase))
     if compare_to:
         before_since, before_until = period(compare_to, tz_name)
-        before = report_api.analyze(archive, config.replace_period(options, before_since, before_until),
-                                    lambda n, phase: step(n, f"compare-to: {phase}"))
+        before = analyze(config.replace_period(options, before_since, before_until),
+                         lambda n, phase: step(n, f"compare-to: {phase}"))
         result["compare"] = report_api.compare(result, before)
     else:
         result["compare"] = None
@@ -88,3 +97,11 @@ def build(archive: Archive, *, roster: str | None = None, scripts: str | None = 
         step(0, "redacting")
         result = redactor.tree(result, REDACTED_KEYS)
     return Built(result, redactor, imported)
+
+
+def _conversation_id(archive: Archive | None, ref: str) -> int:
+    if archive is not None:
+        return archive.resolve_conversation(ref)["id"]
+    if not str(ref).isdigit():
+        raise ChatAuditError(f"--conversation {ref!r}: without an archive (--db) give a conversation id")
+    return int(ref)

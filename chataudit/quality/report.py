@@ -74,42 +74,69 @@ def _analyze(archive: Archive, options: QualityOptions, on_progress: Callable[[i
     timing_seconds = time.perf_counter() - started
     on_progress(0, "timings")
 
-    sender_by_number = {s.number: s for s in senders}
-    facts: dict[tuple[int, int], score.SessionFacts] = {}
-    for (conv, no, start_ms, end_ms, messages, customer_messages, agent_messages, agent_codes, customer,
-         waits, responses, unanswered, first_s, mean_s, wait_list, first_message, last_message) in timing.session_rows(con):
-        facts[(conv, no)] = score.SessionFacts(
-            session_id(conv, no), conv, no, start_ms, end_ms, messages, customer_messages, agent_messages,
-            list(agent_codes or []), customer, waits, responses, unanswered,
-            None if first_s is None else round(first_s, 3), None if mean_s is None else round(mean_s, 3),
-            [tuple(w) for w in (wait_list or [])], first_message=first_message, last_message=last_message)
-    hour_sessions: dict[int, list[str]] = defaultdict(list)
-    for conv, no, hour in con.execute(
-            "SELECT conv, session_no, hour FROM waits WHERE first_of_session AND reply_ms IS NOT NULL"
-            " ORDER BY wait_ms DESC").fetchall():
-        hour_sessions[hour].append(session_id(conv, no))
-    slow_sessions: dict[int, list[str]] = defaultdict(list)
-    for agent, conv, no in con.execute(
-            "SELECT agent, conv, session_no FROM waits WHERE reply_ms IS NOT NULL AND wait_ms > sla_ms"
-            " ORDER BY wait_ms DESC").fetchall():
-        sid = session_id(conv, no)
-        if len(slow_sessions[agent]) < 20 and sid not in slow_sessions[agent]:
-            slow_sessions[agent].append(sid)
+    facts = facts_from_rows(timing.session_rows(con))
+    hour_sessions, slow_sessions = slow_lists(con)
 
     nlp_stats = {"messages": 0, "analyzed": 0, "cached": 0, "seconds": 0.0}
-    matcher = ScriptMatcher(options.scripts)
-    finder = TopicFinder(options.taxonomy)
     questions: list[tuple[str, str]] = []
     if options.nlp and facts:
         nlp_started = time.perf_counter()
         analyzer = nlp.Analyzer(options.lexicons)
         cache = nlp.Cache(db, analyzer)
         session_of = dict(con.execute("SELECT id, session_no FROM msgs").fetchall())
-        _stream_texts(db, options, facts, session_of, sender_by_number, cache, matcher, finder, questions, on_progress)
+        _stream_texts(db, options, facts, session_of, cache, TextFold(options), questions, on_progress)
         nlp_stats = {"messages": cache.analyzed + cache.cached, "analyzed": cache.analyzed, "cached": cache.cached,
                      "seconds": round(time.perf_counter() - nlp_started, 3)}
         nlp_stats["per_second"] = round(nlp_stats["messages"] / nlp_stats["seconds"], 1) if nlp_stats["seconds"] else None
+    report = assemble(options, senders, agents, taken, figures, per_agent, facts, hour_sessions, slow_sessions,
+                      questions, db, con)
+    con.close()
+    report["nlp"] = nlp_stats
+    report["timing_seconds"] = round(timing_seconds, 3)
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return finish(report, options, agents, senders, facts)
 
+
+def facts_from_rows(rows: Any) -> dict[tuple[int, int], score.SessionFacts]:
+    """The per-session facts from :func:`timing.session_rows` (whichever engine ran it), keyed by
+    (conversation, session number), in that order."""
+    facts: dict[tuple[int, int], score.SessionFacts] = {}
+    for (conv, no, start_ms, end_ms, messages, customer_messages, agent_messages, agent_codes, customer,
+         waits, responses, unanswered, first_s, mean_s, wait_list, first_message, last_message) in rows:
+        facts[(conv, no)] = score.SessionFacts(
+            session_id(conv, no), conv, no, start_ms, end_ms, messages, customer_messages, agent_messages,
+            list(agent_codes or []), customer, waits, responses, unanswered,
+            None if first_s is None else round(first_s, 3), None if mean_s is None else round(mean_s, 3),
+            [tuple(w) for w in (wait_list or [])], first_message=first_message, last_message=last_message)
+    return facts
+
+
+def slow_lists(con: Any) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """Sessions by hour of their first response, slowest first; and per agent the (at most 20)
+    sessions where they answered beyond the SLA, slowest first. ``con`` runs the SQL (DuckDB, or
+    Spark through :class:`chataudit.spark.quality_job.SparkSQL`); ties go by session."""
+    hour_sessions: dict[int, list[str]] = defaultdict(list)
+    for conv, no, hour in con.execute(
+            "SELECT conv, session_no, hour FROM waits WHERE first_of_session AND reply_ms IS NOT NULL"
+            " ORDER BY wait_ms DESC, conv, session_no").fetchall():
+        hour_sessions[hour].append(session_id(conv, no))
+    slow_sessions: dict[int, list[str]] = defaultdict(list)
+    for agent, conv, no in con.execute(
+            "SELECT agent, conv, session_no FROM waits WHERE reply_ms IS NOT NULL AND wait_ms > sla_ms"
+            " GROUP BY agent, conv, session_no ORDER BY max(wait_ms) DESC, conv, session_no").fetchall():
+        if len(slow_sessions[agent]) < 20:
+            slow_sessions[agent].append(session_id(conv, no))
+    return hour_sessions, slow_sessions
+
+
+def assemble(options: QualityOptions, senders, agents, taken, figures, per_agent, facts, hour_sessions,
+             slow_sessions, questions, db, trends_con) -> dict[str, Any]:
+    """The report from the timing figures and the folded session facts: scripts, topics, resolution,
+    scores, satisfaction (from ``db``'s ratings; ``db`` None: no ratings) and trends (``trends_con``:
+    a DuckDB holding ``sessions`` and ``waits``). Shared by the single-machine and the Spark path."""
+    sender_by_number = {s.number: s for s in senders}
+    matcher = ScriptMatcher(options.scripts)
+    finder = TopicFinder(options.taxonomy)
     topics, session_topic = finder.group(questions, options.top)
     required = [c.name for c in options.scripts if c.required]
     categories_any = {c.name for c in options.scripts if c.position == "any"}
@@ -153,19 +180,21 @@ def _analyze(archive: Archive, options: QualityOptions, on_progress: Callable[[i
                             ("resolved", "no_confirmation", "repeating", "complaining", "unanswered")}}
     report["complaints"] = sum(1 for f in facts.values()
                                if any(s["role"] == "customer" and s["category"] == "legal" for s in f.sensitive))
-    rated = matched_ratings(db, facts)
-    report["satisfaction"] = satisfaction(db, facts, agents, options, rated)
+    rated = matched_ratings(db, facts) if db is not None else None
+    report["satisfaction"] = satisfaction(db, facts, agents, options, rated) if rated is not None else None
     report["trends"] = trends_api.trends(
-        con, options.tz, ((f.conv, f.session_no, f.resolution == "resolved") for f in facts.values() if f.resolution),
+        trends_con, options.tz, ((f.conv, f.session_no, f.resolution == "resolved") for f in facts.values() if f.resolution),
         ((f.conv, f.session_no, rating) for f, rating in rated or ()))
-    con.close()
     report["scores"] = _scores(facts, agents, options)
     report["_unanswered_sessions"] = [f.id for f in facts.values() if f.resolution == "unanswered"]
     report["suggestions"] = score.suggestions(report, options.sla_s)
     del report["_unanswered_sessions"]
-    report["nlp"] = nlp_stats
-    report["timing_seconds"] = round(timing_seconds, 3)
-    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+def finish(report: dict[str, Any], options: QualityOptions, agents, senders, facts) -> dict[str, Any]:
+    """The last key, one row per session."""
+    sender_by_number = {s.number: s for s in senders}
     row = _session_row_builder(agents, sender_by_number, options)
     report["session_rows"] = [row(f) for f in sorted(facts.values(), key=lambda f: (f.conv, f.session_no))]
     del report["_hour_sessions"]
@@ -182,8 +211,7 @@ def _hours_text(hours: tuple[int, int] | None) -> str | None:
     return f"{hours[0] // 60:02d}:{hours[0] % 60:02d}-{hours[1] // 60:02d}:{hours[1] % 60:02d}"
 
 
-def _stream_texts(db, options, facts, session_of, sender_by_number, cache, matcher, finder, questions,
-                  on_progress) -> None:
+def _stream_texts(db, options, facts, session_of, cache, fold: "TextFold", questions, on_progress) -> None:
     """Read every counted text message once, in timeline order, and fold it into its session."""
     where, params = sessions_sql._message_filter(options)
     where += ["w.code >= 0", "m.kind = 'text'"]
@@ -194,8 +222,6 @@ def _stream_texts(db, options, facts, session_of, sender_by_number, cache, match
         f" WHERE {' AND '.join(where)}",
         params,
     )
-    any_categories = [c.name for c in options.scripts if c.position == "any"]
-    sensitive_who = {name: spec.get("who", "any") for name, spec in options.lexicons.sensitive.items()}
     read = 0
     while True:
         rows = cursor.fetchmany(BATCH)
@@ -211,47 +237,69 @@ def _stream_texts(db, options, facts, session_of, sender_by_number, cache, match
             f = facts.get((conv, session_no))
             if f is None:
                 continue
-            a = analyses[content_hash]
-            role = "agent" if code > 0 else "customer"
-            for category, word, offset in a.sensitive:
-                if sensitive_who.get(category, "any") in ("any", role):
-                    f.sensitive.append({"category": category, "word": word, "role": role, "who": who,
-                                        "agent": code if code > 0 else None, "ms": ms, "text": text,
-                                        "session": f.id})
-            if code > 0:
-                f.agent_text_messages += 1
-                if f.first_agent_text is None:
-                    f.first_agent_text = text
-                f.last_agent_texts.append(text)
-                if len(f.last_agent_texts) > 2:
-                    del f.last_agent_texts[0]
-                f.last_agent_ms = ms
-                for name in any_categories:
-                    if not f.scripts_used.get(name) and matcher.matches(name, text):
-                        f.scripts_used[name] = True
-                if a.flags & nlp.POLITE:
-                    f.polite += 1
-                if a.flags & nlp.CURT:
-                    f.curt += 1
-                f.agent_sentiments.append(a.sentiment)
-                for wrong, right, offset in a.typos:
-                    f.typos.append({"wrong": wrong, "right": right, "offset": offset, "text": text,
-                                    "agent": code, "ms": ms, "session": f.id})
-            else:
-                f.customer_sentiments.append(a.sentiment)
-                categories = {c for c, _, _ in a.sensitive}
-                f.last_customer.append((a.flags, a.sentiment, categories))
-                if len(f.last_customer) > 2:
-                    del f.last_customer[0]
-                if categories & COMPLAINT_CATEGORIES:
-                    f.complaint_ms.append(ms)
-                if a.question or finder.classify(text):
-                    key = nlp.normalize(text).strip("?？!！。. ")
-                    if key in f.seen_questions and f.seen_questions[key] < (f.last_agent_ms or 0):
-                        f.repeating = True
-                    f.seen_questions.setdefault(key, ms)
-                    f.questions.append(text)
-                    questions.append((text, f.id))
+            if fold(f, ms, code, who, text, analyses[content_hash]):
+                questions.append((text, f.id))
+
+
+# the SessionFacts fields TextFold fills: what a Spark executor hands back per session
+FOLDED = ("first_agent_text", "last_agent_texts", "agent_text_messages", "polite", "curt", "customer_sentiments",
+          "agent_sentiments", "typos", "sensitive", "questions", "seen_questions", "repeating", "last_customer",
+          "last_agent_ms", "complaint_ms", "scripts_used")
+
+
+class TextFold:
+    """Folds one counted text message (in timeline order) into its session's facts: the one
+    definition the single-machine stream and the Spark executors (chataudit.spark) both call."""
+
+    def __init__(self, options: QualityOptions):
+        self.matcher = ScriptMatcher(options.scripts)
+        self.finder = TopicFinder(options.taxonomy)
+        self.any_categories = [c.name for c in options.scripts if c.position == "any"]
+        self.sensitive_who = {name: spec.get("who", "any") for name, spec in options.lexicons.sensitive.items()}
+
+    def __call__(self, f: score.SessionFacts, ms: int, code: int, who: int, text: str, a: nlp.Analysis) -> bool:
+        """Fold the message in; True when it is a customer's question (the report's topics list it)."""
+        role = "agent" if code > 0 else "customer"
+        for category, word, offset in a.sensitive:
+            if self.sensitive_who.get(category, "any") in ("any", role):
+                f.sensitive.append({"category": category, "word": word, "role": role, "who": who,
+                                    "agent": code if code > 0 else None, "ms": ms, "text": text,
+                                    "session": f.id})
+        if code > 0:
+            f.agent_text_messages += 1
+            if f.first_agent_text is None:
+                f.first_agent_text = text
+            f.last_agent_texts.append(text)
+            if len(f.last_agent_texts) > 2:
+                del f.last_agent_texts[0]
+            f.last_agent_ms = ms
+            for name in self.any_categories:
+                if not f.scripts_used.get(name) and self.matcher.matches(name, text):
+                    f.scripts_used[name] = True
+            if a.flags & nlp.POLITE:
+                f.polite += 1
+            if a.flags & nlp.CURT:
+                f.curt += 1
+            f.agent_sentiments.append(a.sentiment)
+            for wrong, right, offset in a.typos:
+                f.typos.append({"wrong": wrong, "right": right, "offset": offset, "text": text,
+                                "agent": code, "ms": ms, "session": f.id})
+            return False
+        f.customer_sentiments.append(a.sentiment)
+        categories = {c for c, _, _ in a.sensitive}
+        f.last_customer.append((a.flags, a.sentiment, categories))
+        if len(f.last_customer) > 2:
+            del f.last_customer[0]
+        if categories & COMPLAINT_CATEGORIES:
+            f.complaint_ms.append(ms)
+        if a.question or self.finder.classify(text):
+            key = nlp.normalize(text).strip("?？!！。. ")
+            if key in f.seen_questions and f.seen_questions[key] < (f.last_agent_ms or 0):
+                f.repeating = True
+            f.seen_questions.setdefault(key, ms)
+            f.questions.append(text)
+            return True
+        return False
 
 
 def _agents(agents, per_agent, facts, slow_sessions) -> list[dict[str, Any]]:

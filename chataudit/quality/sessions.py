@@ -106,6 +106,18 @@ def classify_senders(
     roster role ``bot``) are left out.
     """
     refresh_senders(db)
+    rows = db.execute(
+        "SELECT platform, sender_id, sender_name, max(is_me), group_concat(DISTINCT side)"
+        " FROM quality_senders GROUP BY platform, sender_id, sender_name ORDER BY platform, sender_id, sender_name"
+    ).fetchall()
+    return classify(rows, roster, period_start, new_days)
+
+
+def classify(rows: Any, roster: list[RosterEntry], period_start: datetime | None,
+             new_days: int) -> tuple[list[Sender], list[Agent]]:
+    """:func:`classify_senders` of rows (platform, sender_id, sender_name, max is_me, comma-joined
+    distinct sides) in that key order (agents without a roster are numbered in it) — whichever
+    engine grouped them (the archive's cache, or Spark over a lake)."""
     by_key: dict[str, RosterEntry] = {}
     for entry in roster:
         by_key.setdefault(entry.id, entry)
@@ -125,10 +137,6 @@ def classify_senders(
                       entry.hired_on.isoformat() if entry.hired_on else None, entry.team)
     codes: dict[tuple[str, str], int] = {}
     bases: dict[tuple[str, str], str] = {}
-    rows = db.execute(
-        "SELECT platform, sender_id, sender_name, max(is_me), group_concat(DISTINCT side)"
-        " FROM quality_senders GROUP BY platform, sender_id, sender_name"
-    ).fetchall()
     for platform, sender_id, sender_name, is_me, sides in rows:
         sides = set(filter(None, (sides or "").split(",")))
         entry = (by_key.get(sender_id) if sender_id else None) or (by_key.get(sender_name) if sender_name else None)
@@ -300,6 +308,12 @@ def take_service_conversations(con: duckdb.DuckDBPyConnection, db: sqlite3.Conne
         ids = ",".join(str(int(r[0])) for r in rows)
         titles = {r[0]: (r[1], r[2], r[3], r[4]) for r in db.execute(
             f"SELECT id, platform, native_id, title, type FROM conversations WHERE id IN ({ids})")}
+    return service_rows(rows, titles)
+
+
+def service_rows(rows: Any, titles: dict[int, tuple]) -> list[dict[str, Any]]:
+    """The report's ``conversations``: (conv, messages, reason) rows in conversation order, with
+    each one's (platform, native_id, title, type)."""
     out = []
     for conv, messages, reason in rows:
         platform, native_id, title, kind = titles.get(conv, (None, None, None, None))

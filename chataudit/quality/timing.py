@@ -33,12 +33,25 @@ EMPTY = {"responses": 0, "mean_response_s": None, "median_response_s": None, "p9
          "sla_within": 0, "sla_within_rate": None, "within_3min_rate": None}
 
 
+def _spark(con: Any) -> bool:
+    """True when ``con`` runs Spark SQL (chataudit.spark.quality_job.SparkSQL), which spells a few
+    things differently; the figures are the same definitions either way."""
+    return getattr(con, "dialect", "duckdb") == "spark"
+
+
+def _quantiles(con: Any, column: str) -> str:
+    """The median and p90 of ``column`` as one list, interpolated between closest ranks."""
+    if _spark(con):
+        return f"percentile({column}, array(0.5, 0.9))"
+    return f"quantile_cont({column}::DOUBLE, [0.5, 0.9])"
+
+
 def grouped(con: duckdb.DuckDBPyConnection, group: str, *, first_only: bool = False,
             line_ms: int = 180_000) -> dict[Any, dict[str, Any]]:
     """Figures of answered waits per group: count, mean, median, p90, SLA and 3-minute rates."""
     where = "reply_ms IS NOT NULL" + (" AND first_of_session" if first_only else "")
     rows = con.execute(
-        f"SELECT {group} AS g, count(*), avg(wait_ms), quantile_cont(wait_ms::DOUBLE, [0.5, 0.9]),"
+        f"SELECT {group} AS g, count(*), avg(wait_ms), {_quantiles(con, 'wait_ms')},"
         f" count(*) FILTER (WHERE wait_ms <= sla_ms), count(*) FILTER (WHERE wait_ms <= {int(line_ms)})"
         f" FROM waits WHERE {where} GROUP BY ALL"
     ).fetchall()
@@ -135,7 +148,9 @@ def agent_figures(con: duckdb.DuckDBPyConnection, line_s: float) -> dict[int, di
     line_ms = int(line_s * 1000)
     answered = grouped(con, "agent", line_ms=line_ms)
     first = grouped(con, "agent", first_only=True, line_ms=line_ms)
-    sessions = dict(con.execute("SELECT unnest(agents) AS code, count(*) FROM sessions GROUP BY 1").fetchall())
+    sessions = dict(con.execute(
+        "SELECT code, count(*) FROM sessions LATERAL VIEW explode(agents) t AS code GROUP BY code" if _spark(con)
+        else "SELECT unnest(agents) AS code, count(*) FROM sessions GROUP BY 1").fetchall())
     out = {}
     for code in set(answered) | set(sessions):
         row = answered.get(code) or EMPTY
@@ -153,6 +168,22 @@ def session_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     """Per session: conv, session_no, start, end, messages, customer/agent messages, agents,
     customer, waits, responses, unanswered, first response s, mean response s, the wait figures,
     first and last message ids."""
+    if _spark(con):
+        return con.execute(
+            "SELECT s.conv, s.session_no, s.start_ms, s.end_ms, s.messages, s.customer_messages, s.agent_messages,"
+            " s.agents, s.customer, coalesce(w.waits, 0), coalesce(w.responses, 0),"
+            " coalesce(w.waits, 0) - coalesce(w.responses, 0), w.first_response_s, w.mean_response_s,"
+            " w.wait_list, s.first_message, s.last_message"
+            " FROM sessions s LEFT JOIN ("
+            "  SELECT conv, session_no, count(*) AS waits, count(reply_ms) AS responses,"
+            "   max(wait_ms) FILTER (WHERE first_of_session) / 1000 AS first_response_s,"
+            "   avg(wait_ms) / 1000 AS mean_response_s,"
+            "   transform(array_sort(collect_list(struct(start_ms, wait_ms, sla_ms, agent))),"
+            "             x -> struct(x.wait_ms, x.sla_ms, x.agent)) AS wait_list"
+            "  FROM waits GROUP BY conv, session_no"
+            " ) w ON w.conv = s.conv AND w.session_no = s.session_no"
+            " ORDER BY s.conv, s.session_no"
+        ).fetchall()
     return con.execute(
         "SELECT s.conv, s.session_no, any_value(s.start_ms), any_value(s.end_ms), any_value(s.messages),"
         " any_value(s.customer_messages), any_value(s.agent_messages), any_value(s.agents), any_value(s.customer),"

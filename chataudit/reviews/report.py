@@ -22,11 +22,13 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
-def four_scores(archive: Archive, quality: dict[str, Any], since_ms: int | None = None,
+def four_scores(archive: Archive | None, quality: dict[str, Any], since_ms: int | None = None,
                 until_ms: int | None = None) -> list[dict[str, Any]]:
-    """Per agent of the quality report (and any agent with reviews in the period): the four scores."""
-    reviews = [r for r in scoring.listing(archive) if r["final_total"] is not None and r["kind"] in ("self", "peer")]
-    starts = dict(archive.db.execute("SELECT id, start_ms FROM review_sessions").fetchall())
+    """Per agent of the quality report (and any agent with reviews in the period): the four scores.
+    ``archive`` None (a lake's report without its archive): no self or peer reviews."""
+    reviews = [] if archive is None else [
+        r for r in scoring.listing(archive) if r["final_total"] is not None and r["kind"] in ("self", "peer")]
+    starts = {} if archive is None else dict(archive.db.execute("SELECT id, start_ms FROM review_sessions").fetchall())
     reviews = [r for r in reviews if (since_ms is None or starts.get(r["session_id"], 0) >= since_ms)
                and (until_ms is None or starts.get(r["session_id"], 0) < until_ms)]
     satisfaction = quality.get("satisfaction") or {}

@@ -45,7 +45,8 @@ def get_session(master: str | None = None, app_name: str = "chataudit") -> Any:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
     if master.startswith("local"):
-        # local workers must run this interpreter (its chataudit), not whatever `python3` is on PATH
+        # local executors run this very interpreter (its packages: chataudit, ahocorasick…); a
+        # cluster's workers take theirs from $PYSPARK_PYTHON or spark-submit's environment
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.config("spark.sql.shuffle.partitions", "4").config("spark.default.parallelism", "4")
     session = builder.getOrCreate()

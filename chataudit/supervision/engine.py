@@ -48,15 +48,23 @@ def sender_roles(archive: Archive) -> dict[tuple[str, str, str], str]:
     and no own or internal messages anywhere in the archive."""
     from ..governance.roster import roster
     from ..quality.config import RosterEntry
-    from ..quality.sessions import CUSTOMER, IGNORED, classify_senders
+    from ..quality.sessions import classify_senders
 
     entries = [RosterEntry(r["id"], r["name"], r["role"], None, r["team"]) for r in roster(archive)]
     senders, _agents = classify_senders(archive.db, entries, None, 0)
-    someone_placed = bool(entries) or any(s.basis in ("me", "staff", "roster") for s in senders)
+    return roles_of(senders, bool(entries), archive.db.execute(
+        "SELECT DISTINCT platform, sender_id, sender_name FROM quality_senders"))
+
+
+def roles_of(senders: Any, with_roster: bool, keys: Any) -> dict[tuple[str, str, str], str]:
+    """:func:`sender_roles` of classified ``senders`` for each (platform, sender_id, sender_name) of
+    ``keys``, whichever engine listed them (the archive, or Spark over a lake)."""
+    from ..quality.sessions import CUSTOMER, IGNORED
+
+    someone_placed = with_roster or any(s.basis in ("me", "staff", "roster") for s in senders)
     by_key = {(s.sender_id, s.sender_name): s for s in senders}
     roles: dict[tuple[str, str, str], str] = {}
-    for platform, sender_id, sender_name in archive.db.execute(
-            "SELECT DISTINCT platform, sender_id, sender_name FROM quality_senders"):
+    for platform, sender_id, sender_name in keys:
         sender = by_key.get((sender_id, sender_name))
         if sender is None or sender.code == IGNORED:
             role = "bot" if sender is not None and sender.basis == "ignored" and (sender_id or sender_name) else "unknown"

@@ -1,0 +1,104 @@
+"""Benchmark of `chataudit spark quality`: Spark on local[1] and local[2] against the single-machine
+`quality` (the floor) on the same messages, with the figures compared.
+
+    python bench/bench_spark_jobs.py [N]      # default 200,000 messages from bench/generate.py
+
+Writes bench/out/spark-N.jsonl, bench/out/spark-N.db and the lake bench/out/spark-N.lake (reused when
+present; the lake is written per the layout contract by tests/lake_support.py until `lake export`
+exists). Each Spark run is a child process (a SparkSession's master is fixed for its process); its
+start-up is reported apart. The whole report is measured, texts included (the NLP cache emptied
+before the single-machine run: Spark keeps none). Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from chataudit.quality import config  # noqa: E402
+from chataudit.quality.config import RosterEntry  # noqa: E402
+
+ROSTER = [RosterEntry(f"agent{i}", f"客服{i}", "service") for i in range(12)]
+COMPARED = ("sessions", "responses", "unanswered", "mean_response_s", "median_response_s", "p90_response_s",
+            "resolution_rate")
+
+
+def child(master: str, lake: str) -> None:
+    """One Spark run: print {startup_s, seconds, figures} as JSON."""
+    from chataudit.spark import quality_job
+    from chataudit.spark.session import get_session
+
+    started = time.perf_counter()
+    spark = get_session(master)
+    spark.range(1).count()  # the JVM and the first job up
+    startup = time.perf_counter() - started
+    options = config.QualityOptions(roster=ROSTER)
+    began = time.perf_counter()
+    result = quality_job.analyze(spark, lake, options)
+    seconds = time.perf_counter() - began
+    print(json.dumps({"startup_s": startup, "seconds": seconds, "timing_seconds": result["timing_seconds"],
+                      "nlp_seconds": result["nlp"]["seconds"], "figures": {k: result[k] for k in COMPARED}}))
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    data, db, lake = out / f"spark-{count}.jsonl", out / f"spark-{count}.db", out / f"spark-{count}.lake"
+    from chataudit import importer
+    from chataudit.quality import report
+    from chataudit.store import Archive
+
+    if not data.exists():
+        import generate
+
+        generate.generate(data, count)
+    if not db.exists():
+        with Archive(db) as archive:
+            importer.import_paths(archive, [str(data)], format_name="generic", label="bench", tz="Asia/Shanghai")
+    if not lake.exists():
+        from lake_support import write_lake
+
+        write_lake(db, lake)
+    rows = []
+    with Archive(db) as archive:
+        archive.db.execute("DELETE FROM quality_nlp")
+        wall, cpu = time.perf_counter(), time.process_time()
+        single = report.analyze(archive, config.QualityOptions(roster=ROSTER))
+        single_s, single_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    rows.append(("single machine `quality` (floor)", single_s, single["timing_seconds"], single["nlp"]["seconds"], None,
+                 f"{single_cpu:.1f} s CPU"))
+    figures = {k: single[k] for k in COMPARED}
+    for master in ("local[1]", "local[2]"):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        done = subprocess.run([sys.executable, __file__, "--child", master, str(lake)], capture_output=True,
+                              text=True, env=env, check=True)
+        run = json.loads(done.stdout.strip().splitlines()[-1])
+        same = "figures equal" if run["figures"] == figures else f"DIFFERENT: {run['figures']} vs {figures}"
+        rows.append((f"`spark quality` {master}", run["seconds"], run["timing_seconds"], run["nlp_seconds"],
+                     run["startup_s"], same))
+    millions = count / 1_000_000
+    print(f"\n{count:,} messages ({single['sessions']:,} sessions), {os.cpu_count()} cores,"
+          f" load average {os.getloadavg()[0]:.1f}\n")
+    print("| run | whole report | timings | texts (NLP) | Spark start-up | s per million | × floor | note |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, seconds, timing_s, nlp_s, startup, note in rows:
+        print(f"| {label} | {seconds:.1f} s | {timing_s:.1f} s | {nlp_s:.1f} s | "
+              + ("–" if startup is None else f"{startup:.1f} s")
+              + f" | {seconds / millions:.0f} s | {seconds / single_s:.2f}× | {note} |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
+    else:
+        main()

@@ -1,0 +1,135 @@
+"""The Spark jobs compute what the single-machine commands compute, on the same data: `spark quality`
+key by key against `quality --json`, `spark pii` against `pii scan`, `spark supervise` against
+`supervise run`. One shared local[2] session (the `spark` fixture); the shipped samples as data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from chataudit.cli import cli
+from chataudit.importer import import_paths
+from chataudit.store import Archive
+
+from lake_support import write_lake
+
+SAMPLES = Path(__file__).parent.parent / "samples"
+# the run's own bookkeeping, not figures: how long it took and how many texts the NLP cache held
+VOLATILE = {"seconds", "timing_seconds", "nlp"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_data_settings(spark):
+    """Samples-sized data: one shuffle partition and no adaptive re-planning halve the CPU of a run
+    (bench/bench_spark_jobs.py measures the default settings, several partitions)."""
+    settings = {"spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": "1"}
+    before = {key: spark.conf.get(key) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    yield
+    for key, value in before.items():
+        spark.conf.set(key, value)
+
+
+@pytest.fixture(scope="module")
+def archive_and_lake(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("sparkjobs")
+    db = base / "a.db"
+    with Archive(db) as archive:
+        assert not import_paths(archive, [SAMPLES], tz="Asia/Shanghai").errors
+    return db, write_lake(db, base / "lake")
+
+
+def _run(*args: str) -> Any:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def assert_same(single: Any, spark: Any, path: str = "") -> int:
+    """Equal key by key (lists item by item); returns how many leaves were compared."""
+    if isinstance(single, dict):
+        assert isinstance(spark, dict), path
+        assert set(single) - VOLATILE == set(spark) - VOLATILE, path
+        return sum(assert_same(single[k], spark[k], f"{path}.{k}") for k in single if k not in VOLATILE)
+    if isinstance(single, list):
+        assert isinstance(spark, list) and len(single) == len(spark), path
+        return sum(assert_same(a, b, f"{path}[{i}]") for i, (a, b) in enumerate(zip(single, spark)))
+    assert single == spark, f"{path}: single machine {single!r}, Spark {spark!r}"
+    return 1
+
+
+def test_spark_quality_with_the_demo_roster_and_scripts_equals_quality_key_by_key(spark, archive_and_lake) -> None:
+    db, lake = archive_and_lake
+    demo = ["--roster", str(SAMPLES / "roster.csv"), "--scripts", str(SAMPLES / "scripts.yaml"), "--json"]
+    single = _run("--db", str(db), "quality", *demo)
+    on_spark = _run("--db", str(db), "spark", "quality", "--lake", str(lake), *demo)
+    assert single["sessions"] > 0 and single["responses"] > 0 and single["session_rows"]
+    assert assert_same(single, on_spark) > 500
+    assert on_spark["nlp"]["messages"] > 0  # the texts were read (on the executors)
+    # results landed in the lake: the executors' sessions and waits, and the report
+    sessions = spark.read.parquet(str(lake / "results" / "quality" / "sessions"))
+    assert sessions.count() == single["sessions"]
+    stored = spark.read.parquet(str(lake / "results" / "quality" / "report")).collect()
+    assert json.loads(stored[0]["report"])["sessions"] == single["sessions"]
+
+
+def test_spark_quality_with_filters_business_hours_an_agent_and_redact_equals_quality(spark, archive_and_lake) -> None:
+    from chataudit.quality import build
+    from chataudit.spark import quality_job
+
+    db, lake = archive_and_lake
+    options = dict(roster=str(SAMPLES / "roster.csv"), scripts=str(SAMPLES / "scripts.yaml"), tz="+08:00",
+                   hours="09:00-18:00", session_gap="30m", sla=("service=20",), since="2020-01-01",
+                   agent_refs=("客服小李",), no_nlp=True,  # the texts: the test above
+                   redact_policy="default")
+    with Archive(db) as archive:
+        plain = build.build(archive, **{**options, "redact_policy": None}).result
+        single = build.build(archive, **options).result
+        on_spark = build.build(archive, **options, analyze=lambda opts, progress: quality_job.analyze(
+            spark, lake, opts, db=archive.db, on_progress=progress)).result
+    assert single["sessions"] > 0 and single["period"]["agents"] == ["客服小李"]
+    assert assert_same(single, on_spark) > 100
+    named = {row["customer"] for row in plain["session_rows"]} - {None}
+    shown = {row["customer"] for row in on_spark["session_rows"]} - {None}
+    assert named and shown and not named & shown  # --redact hid the customers, as `quality --redact` does
+
+
+def test_spark_pii_finds_what_pii_scan_finds(spark, archive_and_lake) -> None:
+    db, lake = archive_and_lake
+    single = _run("--db", str(db), "pii", "scan", "--json")
+    on_spark = _run("spark", "pii", "--lake", str(lake), "--json")
+    key = lambda f: (f["message_id"], f["type"], f["value"], f["start"], f["end"], f["sensitive"])  # noqa: E731
+    assert single["findings"] and on_spark["total"] == len(single["findings"])
+    stored = {key(r.asDict()) for r in spark.read.parquet(on_spark["results"]).collect()}
+    assert stored == {key(f) for f in single["findings"]}
+    assert on_spark["counts"] == single["counts"] and on_spark["findings"] == single["findings"]
+
+
+def test_spark_supervise_raises_the_alerts_supervise_run_raises(spark, archive_and_lake, tmp_path) -> None:
+    import shutil
+    import sqlite3
+
+    db, lake = archive_and_lake
+    copy = tmp_path / "copy.db"
+    shutil.copy(db, copy)
+    shutil.copy(f"{db}.key", f"{copy}.key")  # the archive's signing key lives beside it
+    _run("--db", str(copy), "supervise", "run", "--json")
+    columns = "conversation, message, kind, policy, category, rule, matched, start, \"end\""
+    with sqlite3.connect(copy) as con:
+        single = con.execute(f"SELECT {columns} FROM supervision_alerts WHERE kind = 'policy'").fetchall()
+    on_spark = _run("--db", str(copy), "spark", "supervise", "--lake", str(lake), "--json")
+    assert on_spark["version"] == 1 and on_spark["alerts"] == len(single) > 0
+    stored = [tuple(r) for r in spark.read.parquet(on_spark["results"]).collect()]
+    assert sorted(stored, key=repr) == sorted(single, key=repr)
+
+
+def test_a_missing_lake_is_one_clear_line(spark, tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["spark", "pii", "--lake", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: ") and "not a lake table" in result.output
+    assert len(result.output.strip().splitlines()) == 1
