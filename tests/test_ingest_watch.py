@@ -99,15 +99,16 @@ def test_a_partially_written_file_waits_until_complete(tmp_path):
     target = folder / "alice.txt"
     target.write_bytes(data[: len(data) // 3])
 
-    def writer_goes_on() -> None:  # the exporter is still writing between the two looks
-        time.sleep(0.1)
-        with open(target, "ab") as out:
-            out.write(data[len(data) // 3: len(data) * 2 // 3])
+    class ExporterWritesWhileWeSettle(threading.Event):
+        """The exporter appends between the two looks, whatever the machine's load: in the settle wait."""
 
-    writing = threading.Thread(target=writer_goes_on)
-    writing.start()
-    events = _look(db, folder, settle=0.4)
-    writing.join()
+        def wait(self, timeout: float | None = None) -> bool:
+            with open(target, "ab") as out:
+                out.write(data[len(data) // 3: len(data) * 2 // 3])
+            return super().wait(0)
+
+    with Archive(db) as archive:
+        events = Watcher(archive, [folder], tz="Asia/Shanghai", settle=0.4, stop=ExporterWritesWhileWeSettle()).look()
     assert [(e.status, e.reason) for e in events] == [
         ("waiting", "still being written (size or time changed since the last look)")]
     assert _count(db) == 0  # nothing of the partial file was imported
