@@ -57,29 +57,37 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             ratings=ratings, since=since, until=until, compare_to=compare_to, platforms=platforms,
             conversation_refs=conversation_refs, agent_refs=agent_refs, team=team, tz=tz, session_gap=session_gap,
             sla=sla, new_days=new_days, hours=hours, top=top, no_nlp=no_nlp, redact_policy=redact_policy)
-        result, redactor = built.result, built.redactor
-        if built.ratings is not None:
-            click.echo(f"{ratings}: {built.ratings['ratings']} ratings, {built.ratings['new']} new", err=True)
-        if csv_path:
-            with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
-                count = report_api.write_csv(result, handle)
-            click.echo(f"wrote {count} sessions to {csv_path}", err=True)
-        if trends_path:
-            from .trends import write_csv as write_trends
-
-            with open(trends_path, "w", encoding="utf-8-sig", newline="") as handle:
-                count = write_trends(result, handle)
-            click.echo(f"wrote {count} trend rows to {trends_path}", err=True)
-        if html_path:
-            from .html import write_report
-
-            with open(html_path, "w", encoding="utf-8") as handle:
-                write_report(result, handle, archive, redactor.transform(archive) if redactor else None)
-            click.echo(f"wrote the report to {html_path}", err=True)
+        result = built.result
+        write_outputs(built, archive, ratings=ratings, csv_path=csv_path, trends_path=trends_path,
+                      html_path=html_path)
     if as_json:
         emit_json(result)
     elif not csv_path and not html_path and not trends_path:
         _summary(result)
+
+
+def write_outputs(built: build_api.Built, archive, *, ratings, csv_path, trends_path, html_path) -> None:
+    """What `quality` and `spark quality` write beside their JSON: the ratings line, the session
+    CSV, the trends CSV and the HTML report (one place, so the two commands write the same files)."""
+    result, redactor = built.result, built.redactor
+    if built.ratings is not None:
+        click.echo(f"{ratings}: {built.ratings['ratings']} ratings, {built.ratings['new']} new", err=True)
+    if csv_path:
+        with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
+            count = report_api.write_csv(result, handle)
+        click.echo(f"wrote {count} sessions to {csv_path}", err=True)
+    if trends_path:
+        from .trends import write_csv as write_trends
+
+        with open(trends_path, "w", encoding="utf-8-sig", newline="") as handle:
+            count = write_trends(result, handle)
+        click.echo(f"wrote {count} trend rows to {trends_path}", err=True)
+    if html_path:
+        from .html import write_report
+
+        with open(html_path, "w", encoding="utf-8") as handle:
+            write_report(result, handle, archive, redactor.transform(archive) if redactor else None)
+        click.echo(f"wrote the report to {html_path}", err=True)
 
 
 def _summary(r: dict) -> None:

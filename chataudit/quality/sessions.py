@@ -26,7 +26,7 @@ import sqlite3
 import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 import duckdb
 
@@ -379,22 +379,7 @@ def build(con: duckdb.DuckDBPyConnection, options: QualityOptions, agents: list[
         con.execute("DELETE FROM sessions WHERE NOT list_has_any(agents, ?::INTEGER[])", [keep])
         con.execute("DELETE FROM waits WHERE (conv, session_no) NOT IN (SELECT (conv, session_no) FROM sessions)")
         con.execute("DELETE FROM msgs WHERE (conv, session_no) NOT IN (SELECT (conv, session_no) FROM sessions)")
-    local = local_ms_sql("start_ms", options.tz)
-    if options.hours:
-        open_ms, close_ms = options.hours[0] * 60000, options.hours[1] * 60000
-
-        def business_clock(column: str) -> str:
-            # business milliseconds elapsed since the epoch at local instant `column`: whole days
-            # count their opening hours, today counts the part of its opening hours already past
-            local_ms = local_ms_sql(column, options.tz)
-            return (f"((({local_ms}) // 86400000) * {close_ms - open_ms}"
-                    f" + least(greatest(({local_ms}) % 86400000, {open_ms}), {close_ms}) - {open_ms})")
-
-        wait = f"{business_clock('reply_ms')} - {business_clock('start_ms')}"
-        in_hours = f"({local}) % 86400000 >= {open_ms} AND ({local}) % 86400000 < {close_ms}"
-    else:
-        wait = "reply_ms - start_ms"
-        in_hours = "true"
+    local, wait, in_hours = wait_sql(options)
     con.execute(
         "CREATE OR REPLACE TABLE waits AS"
         f" SELECT w.*, CASE WHEN reply_ms IS NOT NULL THEN {wait} END AS wait_ms,"
@@ -420,3 +405,26 @@ def local_ms_sql(column: str, tz: str) -> str:
 
 def _quote(text: str) -> str:
     return text.replace("'", "''")
+
+
+def wait_sql(options: Any, local_ms_of: Callable[[str, Any], str] | None = None,
+             int_div: str = "//") -> tuple[str, str, str]:
+    """(``start_ms`` as local wall-clock ms, the wait from ``start_ms`` to ``reply_ms``, whether
+    ``start_ms`` is in business hours) as SQL: DuckDB's here, Spark's in
+    :mod:`chataudit.spark.quality_job` (its ``local_ms_of``, ``int_div="div"``). With ``--hours`` a
+    wait counts business time only."""
+    local_ms_sql_of = local_ms_of or local_ms_sql
+    local = local_ms_sql_of("start_ms", options.tz)
+    if not options.hours:
+        return local, "reply_ms - start_ms", "true"
+    open_ms, close_ms = options.hours[0] * 60000, options.hours[1] * 60000
+
+    def business_clock(column: str) -> str:
+        # business milliseconds elapsed since the epoch at local instant `column`: whole days
+        # count their opening hours, today counts the part of its opening hours already past
+        local_ms = local_ms_sql_of(column, options.tz)
+        return (f"((({local_ms}) {int_div} 86400000) * {close_ms - open_ms}"
+                f" + least(greatest(({local_ms}) % 86400000, {open_ms}), {close_ms}) - {open_ms})")
+
+    return (local, f"{business_clock('reply_ms')} - {business_clock('start_ms')}",
+            f"({local}) % 86400000 >= {open_ms} AND ({local}) % 86400000 < {close_ms}")

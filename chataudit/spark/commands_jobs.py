@@ -52,8 +52,8 @@ def _session(master: str | None, lake: str) -> Any:
 def spark_quality(ctx: click.Context, lake: str, master: str | None, as_json: bool, csv_path: str | None,
                   trends_path: str | None, html_path: str | None, **options: Any) -> None:
     """Service quality on Spark over a lake: the same figures and JSON as `quality`."""
-    from ..quality import build as build_api, report as report_api
-    from ..quality.commands import _summary
+    from ..quality import build as build_api
+    from ..quality.commands import _summary, write_outputs
     from . import quality_job
 
     with archive_if_given(ctx) as archive:
@@ -69,24 +69,8 @@ def spark_quality(ctx: click.Context, lake: str, master: str | None, as_json: bo
         built = build_api.build(archive, **options, analyze=analyze)
         result = built.result
         quality_job.write_report(_session(master, lake), lake, result)
-        if built.ratings is not None:
-            click.echo(f"{options['ratings']}: {built.ratings['ratings']} ratings, {built.ratings['new']} new", err=True)
-        if csv_path:
-            with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
-                count = report_api.write_csv(result, handle)
-            click.echo(f"wrote {count} sessions to {csv_path}", err=True)
-        if trends_path:
-            from ..quality.trends import write_csv as write_trends
-
-            with open(trends_path, "w", encoding="utf-8-sig", newline="") as handle:
-                count = write_trends(result, handle)
-            click.echo(f"wrote {count} trend rows to {trends_path}", err=True)
-        if html_path:
-            from ..quality.html import write_report
-
-            with open(html_path, "w", encoding="utf-8") as handle:
-                write_report(result, handle, archive, built.redactor.transform(archive) if built.redactor else None)
-            click.echo(f"wrote the report to {html_path}", err=True)
+        write_outputs(built, archive, ratings=options['ratings'], csv_path=csv_path, trends_path=trends_path,
+                      html_path=html_path)
     if as_json:
         emit_json(result)
     elif not csv_path and not html_path and not trends_path:

@@ -274,20 +274,7 @@ def _build(spark: Any, options: QualityOptions, agents: list[sessions_sql.Agent]
         for view in ("waits_raw", "msgs"):
             spark.sql(f"SELECT x.* FROM {view} x LEFT SEMI JOIN sessions_kept s"
                       " ON s.conv = x.conv AND s.session_no = x.session_no").createOrReplaceTempView(view)
-    local = local_ms_sql("start_ms", options.tz)
-    if options.hours:
-        open_ms, close_ms = options.hours[0] * 60000, options.hours[1] * 60000
-
-        def business_clock(column: str) -> str:
-            local_ms = local_ms_sql(column, options.tz)
-            return (f"((({local_ms}) div 86400000) * {close_ms - open_ms}"
-                    f" + least(greatest(({local_ms}) % 86400000, {open_ms}), {close_ms}) - {open_ms})")
-
-        wait = f"{business_clock('reply_ms')} - {business_clock('start_ms')}"
-        in_hours = f"({local}) % 86400000 >= {open_ms} AND ({local}) % 86400000 < {close_ms}"
-    else:
-        wait = "reply_ms - start_ms"
-        in_hours = "true"
+    local, wait, in_hours = sessions_sql.wait_sql(options, local_ms_sql, int_div="div")
     spark.sql(
         f"SELECT /*+ BROADCAST(a) */ w.*, CASE WHEN reply_ms IS NOT NULL THEN {wait} END AS wait_ms,"
         f"  (({local}) div 3600000) % 24 AS hour,"
