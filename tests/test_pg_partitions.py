@@ -138,7 +138,13 @@ def test_an_archive_made_before_partitioning_is_rewritten_and_verifies(pg_cluste
         assert db.execute("SELECT id, sent_at_ms, content_hash FROM messages ORDER BY id").fetchall() == before
         assert db.execute("SELECT count(*) FROM messages_p2026_01").fetchone()[0] == 15
         assert db.execute("SELECT count(*) FROM message_fts_p2026_03").fetchone()[0] == 15
-        # what the foreign keys' cascade did, the trigger does
+        # what the foreign keys did, triggers do: a message's sightings go with it; a conversation or
+        # source that messages name stays
+        assert db.execute("SELECT count(*) FROM sightings WHERE message = 1").fetchone()[0] == 1
         db.execute("DELETE FROM messages WHERE id = 1")
         assert db.execute("SELECT count(*) FROM sightings WHERE message = 1").fetchone()[0] == 0
         db.rollback()
+        for table in ("conversations", "sources"):
+            with pytest.raises(psycopg.errors.ForeignKeyViolation, match="messages name this"):
+                db.execute(f"DELETE FROM {table} WHERE id = 1")
+            db.rollback()
