@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -34,6 +35,7 @@ IDENTITY = ("m.conversation = s.conversation AND m.sent_at_ms = s.sent_at_ms AND
 # Set by the command line: called before a PostgreSQL archive is opened (refuses a command that does not
 # run on PostgreSQL yet, see cli.POSTGRES_COMMANDS).
 opening_check: Callable[[], None] | None = None
+LAST_INSTANT = 4291747200000  # 2106-01-01: later instants (and earlier than 1970) have open-ended partitions
 SEARCH_WINDOW = 4096  # newest index rows searched first (see PostgresArchive.search)
 STAGING_COLUMNS = (
     "seq BIGINT, conversation BIGINT, platform TEXT, message_id TEXT, sender_id TEXT, sender_name TEXT,"
@@ -172,6 +174,7 @@ class PostgresArchive(Archive):
         the batch, and the new messages' index rows."""
         raw = self.db.raw
         tsvector = pgsearch.tsvector_text
+        self.ensure_partitions(row[5] for row in batch)  # row[5]: sent_at_ms (MESSAGE_COLUMNS)
         stage = self._staging()
         try:
             with raw.cursor().copy(stage) as copy:
@@ -203,6 +206,24 @@ class PostgresArchive(Archive):
             raise sqlite_error(error) from None
         for hook in self.after_batch:
             hook(self, source_id, before + 1, number, None)  # the ledger reads the stored rows back
+
+    def ensure_partitions(self, instants: Iterable[int]) -> None:
+        """The month partitions of messages and message_fts for these instants (migration pg/0024),
+        made before the rows are stored, in a short transaction on a connection of its own: the
+        caller's open transaction keeps no lock on them and readers wait for nothing."""
+        seen: set[int] = self.__dict__.setdefault("_months_seen", set())
+        months = {_month_start(max(t, 0)) for t in instants if t is not None and -1000 < t < LAST_INSTANT} - seen
+        if not months:
+            return
+        try:
+            with psycopg.connect(self.url, autocommit=True) as side:
+                with side.transaction():
+                    side.execute("SET LOCAL lock_timeout = '30s'")
+                    side.execute("SELECT chataudit_month_partitions(%s::bigint[])", (sorted(months),))
+        except psycopg.Error as error:
+            raise ChatAuditError(f"{shown(self.url)}: cannot add the month partitions of messages"
+                                 f" ({sqlite_error(error)})") from None
+        seen |= months
 
     # ---- search -------------------------------------------------------------------------------------------
 
@@ -274,6 +295,12 @@ class PostgresArchive(Archive):
             self._native("DELETE FROM messages WHERE id = ANY($1)", (chunk,))
         self.refresh_conversation_stats(touched)
         return len(ids)
+
+
+def _month_start(ms: int) -> int:
+    """The first instant (ms, UTC) of the month holding ``ms``."""
+    day = datetime.fromtimestamp(ms // 1000, timezone.utc)
+    return int(datetime(day.year, day.month, 1, tzinfo=timezone.utc).timestamp()) * 1000
 
 
 _TSVECTOR_ITEM = re.compile(r"'((?:[^'\\]|''|\\.)*)'(?::([\d,A-D]+))?")

@@ -31,7 +31,9 @@ SKIPPED = {"schema_migrations", "message_fts", "message_fts_data", "message_fts_
 
 def _tables(archive: Archive) -> list[str]:
     if is_postgres(archive.path):
-        rows = archive.db.raw.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+        rows = archive.db.raw.execute(  # a partition's rows are its parent's (migration pg/0024)
+            "SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+            " AND relkind IN ('r', 'p') AND NOT relispartition").fetchall()
     else:
         rows = archive.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchall()
     return sorted(r[0] for r in rows if r[0] not in SKIPPED)
@@ -140,6 +142,9 @@ def transfer(source_location: Any, target_location: Any) -> dict[str, Any]:
         pg = is_postgres(target.path)
         if not pg:
             target.db.execute("PRAGMA foreign_keys = OFF")  # rows arrive table by table (restored below)
+        if pg:  # the months the messages need, before the copy's transaction locks the table
+            target.ensure_partitions(r[0] for r in source.db.execute(
+                "SELECT DISTINCT sent_at_ms - sent_at_ms % 86400000 FROM messages").fetchall())
         source.db.execute("BEGIN")  # one snapshot of the source
         target.db.execute("BEGIN IMMEDIATE")
         try:
