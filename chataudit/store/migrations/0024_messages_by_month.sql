@@ -1,0 +1,3 @@
+-- 0024: nothing to do in SQLite. PostgreSQL's twin (migrations/pg/0024_messages_by_month.sql)
+-- partitions messages and their index rows by month; this file keeps the two stores' migration
+-- numbers, and so their schema versions, the same.
