@@ -178,8 +178,8 @@ def test_commands_not_yet_on_postgresql_refuse_in_one_line(pg_cluster) -> None:
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: `chataudit quality` does not run on a PostgreSQL archive yet (it runs on SQLite archive files);"
-        " on PostgreSQL: checkpoint, conversations, export, facts, formats, import, init, match, messages, migrate, proof,"
-        " search, sources, verify"]
+        " on PostgreSQL: checkpoint, conversations, export, facts, formats, import, init, match, messages, migrate, pii,"
+        " proof, redact, search, sources, verify"]
 
 
 def test_unreachable_server_is_one_line_without_the_password(pg_cluster) -> None:
@@ -280,3 +280,23 @@ def test_facts_and_match_same_as_sqlite(pg_cluster, tmp_path: Path) -> None:
     assert facts and listing(pg_db, "facts") == facts
     matched = listing(sqlite_db, "match", "--statement", str(statements / "alipay.csv"))
     assert matched["matched"] and listing(pg_db, "match", "--statement", str(statements / "alipay.csv")) == matched
+
+
+def test_pii_scan_same_as_sqlite_and_rescans_an_edited_message(pg_cluster, tmp_path: Path) -> None:
+    """`pii scan` on PostgreSQL: the same findings as on SQLite, and its SQLite triggers (translated
+    to PL/pgSQL row triggers) rescan a message whose text changed, as they do on SQLite."""
+    dispute = ROOT / "tests" / "fixtures" / "pii" / "dispute.jsonl"
+    sqlite_db, pg_db = tmp_path / "pii.db", pg_cluster.create_database("pii")
+    results = []
+    for db in (sqlite_db, pg_db):
+        run(db, "import", str(dispute), "--tz", "Asia/Shanghai")
+        first = listing(db, "pii", "scan")
+        with Archive(db, create=False) as archive:
+            changed = archive.db.execute("SELECT min(message) FROM pii_findings WHERE type = 'mobile'").fetchone()[0]
+            archive.db.execute("UPDATE messages SET text = '已清除' WHERE id = ?", (changed,))
+        second = listing(db, "pii", "scan")
+        results.append([{k: v for k, v in r.items() if k != "seconds"} for r in (first, second)])
+    first, second = results[0]
+    assert first["findings"] and first["scanned"] > 1
+    assert second["scanned"] == 1 and second["counts"].get("mobile", 0) < first["counts"]["mobile"]
+    assert results[1] == results[0]

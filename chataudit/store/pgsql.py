@@ -140,10 +140,11 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
                 keys = primary_keys.get(table)
                 if not keys or not columns:
                     raise sqlite3.OperationalError(f"INSERT OR REPLACE into {table}: unsupported on PostgreSQL")
-                updates = [exp.EQ(this=exp.column(c), expression=exp.column(c, table="excluded"))
+                updates = [exp.EQ(this=exp.column(c, quoted=c in RESERVED_COLUMNS),
+                                  expression=exp.column(c, table="excluded", quoted=c in RESERVED_COLUMNS))
                            for c in columns if c not in keys]
                 node.set("conflict", exp.OnConflict(
-                    conflict_keys=[exp.to_identifier(k) for k in keys],
+                    conflict_keys=[exp.to_identifier(k, quoted=k in RESERVED_COLUMNS) for k in keys],
                     action=exp.var("DO UPDATE" if updates else "DO NOTHING"), expressions=updates))
     return tree
 
@@ -151,6 +152,31 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
 _WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.I)
 _GUARD = re.compile(r"CREATE TRIGGER IF NOT EXISTS (\w+) (BEFORE (?:UPDATE|DELETE|INSERT)(?: OF [\w, ]+?)?) ON (\w+)\s+"
                     r"BEGIN SELECT RAISE\(ABORT, '((?:[^']|'')*)'\); END\s*$", re.S)
+_TRIGGER = re.compile(r"CREATE TRIGGER IF NOT EXISTS (\w+)\s+((?:AFTER|BEFORE) (?:UPDATE|DELETE|INSERT)(?: OF [\w, ]+?)?)"
+                      r"\s+ON (\w+)\s+(?:FOR EACH ROW\s+)?(?:WHEN (.+?)\s+)?BEGIN\s+(.+?);?\s*END\s*$", re.S | re.I)
+
+
+def _trigger(name: str, when: str, table: str, condition: str | None, body: str,
+             primary_keys: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """A capability's SQLite trigger (``BEGIN stmt; … END``) as a PL/pgSQL row trigger: each body
+    statement translated as any other, created once (as IF NOT EXISTS: a second run takes no lock
+    on the table)."""
+    statements = []
+    for statement in body.split(";"):  # the bodies carry no ';' inside literals
+        if statement.strip():
+            text, count, _ = translate(statement.strip(), primary_keys)
+            if count:
+                raise sqlite3.OperationalError(f"trigger {name}: parameters in a trigger body")
+            statements.append(text + ";")
+    guard = ""
+    if condition:
+        guard = f" WHEN ({translate('SELECT 1 WHERE ' + condition, primary_keys)[0].split(' WHERE ', 1)[1]})"
+    return (f"DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{name}'"
+            f" AND tgrelid = '{table}'::regclass) THEN"
+            f" CREATE OR REPLACE FUNCTION chataudit_trigger_{name}() RETURNS trigger LANGUAGE plpgsql AS $fn$"
+            f" BEGIN {' '.join(statements)} RETURN NULL; END $fn$;"
+            f" CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW{guard}"
+            f" EXECUTE FUNCTION chataudit_trigger_{name}(); END IF; END $do$")
 
 
 def _placeholders(sql: str) -> tuple[str, int]:
@@ -185,6 +211,9 @@ def translate(sql: str, primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = 
         name, when, table, message = guard.groups()
         return (f"CREATE OR REPLACE TRIGGER {name} {when} ON {table} FOR EACH ROW"
                 f" EXECUTE FUNCTION chataudit_refuse('{message}')", 0, True)
+    trigger = _TRIGGER.match(sql.strip())
+    if trigger:
+        return _trigger(*trigger.groups(), primary_keys), 0, True
     sql = _WITHOUT_ROWID.sub(")", sql)  # a storage choice of SQLite's; every PostgreSQL table is one
     try:
         trees = sqlglot.parse(sql, read="sqlite")
