@@ -178,8 +178,8 @@ def test_commands_not_yet_on_postgresql_refuse_in_one_line(pg_cluster) -> None:
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: `chataudit quality` does not run on a PostgreSQL archive yet (it runs on SQLite archive files);"
-        " on PostgreSQL: checkpoint, conversations, export, facts, formats, import, init, match, messages, migrate, pii,"
-        " proof, redact, search, sources, verify"]
+        " on PostgreSQL: check, checkpoint, compare, conversations, export, facts, formats, import, init, match, messages,"
+        " migrate, pii, proof, redact, search, sources, verify"]
 
 
 def test_unreachable_server_is_one_line_without_the_password(pg_cluster) -> None:
@@ -300,3 +300,23 @@ def test_pii_scan_same_as_sqlite_and_rescans_an_edited_message(pg_cluster, tmp_p
     assert first["findings"] and first["scanned"] > 1
     assert second["scanned"] == 1 and second["counts"].get("mobile", 0) < first["counts"]["mobile"]
     assert results[1] == results[0]
+
+
+def test_compare_and_check_same_as_sqlite(pg_cluster, tmp_path: Path) -> None:
+    """`compare` and `check` on PostgreSQL (SQLite's bare columns of a grouped query, GLOB,
+    date(…, 'unixepoch') and group_concat translated): the same --json as on SQLite."""
+    compare_fixtures, check_fixtures = ROOT / "tests" / "fixtures" / "compare", ROOT / "tests" / "fixtures" / "check"
+    sqlite_db, pg_db = tmp_path / "copies.db", pg_cluster.create_database("copies")
+    reports = []
+    for db in (sqlite_db, pg_db):
+        run(db, "import", str(compare_fixtures / "wang_phone.csv"), "--tz", "Asia/Shanghai", "--label", "wang-phone")
+        run(db, "import", str(check_fixtures / "tampered_wechat.jsonl"), "--tz", "Asia/Shanghai", "--label", "tampered")
+        compared = run(db, "compare", "wang-phone", str(compare_fixtures / "shop_console.jsonl"), "--json", ok=False)
+        checked = run(db, "check", "tampered", "--json", ok=False)
+        assert (compared.exit_code, checked.exit_code) == (1, 1), compared.output + checked.output
+        text = compared.output + "\n" + checked.output
+        for imported in {row["imported_at"] for row in listing(db, "sources")}:  # the one thing that differs
+            text = text.replace(imported, "IMPORTED_AT")
+        reports.append(text)
+    assert '"duplicate_ids"' in reports[0] and '"altered"' in reports[0]
+    assert reports[1] == reports[0]
