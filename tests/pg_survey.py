@@ -17,14 +17,22 @@ from pathlib import Path
 
 import pytest
 
+from chataudit.ledger import keys
 from chataudit.store import postgres, sqlite
 
 _numbers = itertools.count(1)
 _databases: dict[str, str] = {}
 
 
-@pytest.fixture(autouse=True)
-def _archives_on_postgresql(monkeypatch: pytest.MonkeyPatch, pg_cluster) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def _archives_on_postgresql(pg_cluster):
+    """Session-wide, so that module-scoped fixtures' archives are on PostgreSQL too."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _redirect(monkeypatch, pg_cluster)
+        yield
+
+
+def _redirect(monkeypatch: pytest.MonkeyPatch, pg_cluster) -> None:
     original_init = postgres.PostgresArchive.__init__
 
     def url_of(path) -> str:
@@ -45,6 +53,11 @@ def _archives_on_postgresql(monkeypatch: pytest.MonkeyPatch, pg_cluster) -> None
     monkeypatch.setattr(sqlite.Archive, "__new__", new)
     monkeypatch.setattr(postgres.PostgresArchive, "__init__", init)
     monkeypatch.setattr(postgres, "opening_check", None)
+    # the signing key where the test looks for it: beside the archive path it named
+    default_key_path = keys.default_key_path
+    paths = lambda: {url: path for path, url in _databases.items()}  # noqa: E731
+    monkeypatch.setattr(keys, "default_key_path", lambda db: Path(paths()[str(db)] + ".key")
+                        if str(db) in paths() else default_key_path(db))
     monkeypatch.setattr(sqlite, "archive_exists", lambda location: True)
     # the CLI checks the file before opening: on PostgreSQL there is none
     monkeypatch.setattr(Path, "exists", _exists_or_archive(Path.exists))

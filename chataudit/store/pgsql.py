@@ -233,6 +233,7 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
 
 
 _WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.I)
+_INDEX_HINT = re.compile(r"\s+(?:INDEXED\s+BY\s+\w+|NOT\s+INDEXED)\b", re.I)  # SQLite's planner hints
 _GUARD = re.compile(r"CREATE TRIGGER IF NOT EXISTS (\w+) (BEFORE (?:UPDATE|DELETE|INSERT)(?: OF [\w, ]+?)?) ON (\w+)\s+"
                     r"BEGIN SELECT RAISE\(ABORT, '((?:[^']|'')*)'\); END\s*$", re.S)
 _TRIGGER = re.compile(r"CREATE TRIGGER IF NOT EXISTS (\w+)\s+((?:AFTER|BEFORE) (?:UPDATE|DELETE|INSERT)(?: OF [\w, ]+?)?)"
@@ -298,6 +299,7 @@ def translate(sql: str, primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = 
     if trigger:
         return _trigger(*trigger.groups(), primary_keys), 0, True
     sql = _WITHOUT_ROWID.sub(")", sql)  # a storage choice of SQLite's; every PostgreSQL table is one
+    sql = _INDEX_HINT.sub("", sql)
     try:
         trees = sqlglot.parse(sql, read="sqlite")
     except sqlglot.errors.ParseError as error:
