@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,19 @@ def _redirect(monkeypatch: pytest.MonkeyPatch, pg_cluster) -> None:
     monkeypatch.setattr(sqlite.Archive, "__new__", new)
     monkeypatch.setattr(postgres.PostgresArchive, "__init__", init)
     monkeypatch.setattr(postgres, "opening_check", None)
+    # a copy of an archive file (shutil.copy) is a copy of its database
+    copy = shutil.copy
+
+    def copy_archive(source, target, *args, **kwargs):
+        key = os.path.abspath(os.fspath(source))
+        if key not in _databases:
+            return copy(source, target, *args, **kwargs)
+        target_key = os.path.abspath(os.fspath(target))
+        _databases[target_key] = pg_cluster.create_database(f"survey{next(_numbers)}",
+                                                            template=_databases[key].rsplit("/", 1)[1])
+        return target
+
+    monkeypatch.setattr(shutil, "copy", copy_archive)
     # the signing key where the test looks for it: beside the archive path it named
     default_key_path = keys.default_key_path
     paths = lambda: {url: path for path, url in _databases.items()}  # noqa: E731

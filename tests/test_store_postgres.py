@@ -178,8 +178,8 @@ def test_commands_not_yet_on_postgresql_refuse_in_one_line(pg_cluster) -> None:
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: `chataudit quality` does not run on a PostgreSQL archive yet (it runs on SQLite archive files);"
-        " on PostgreSQL: check, checkpoint, compare, conversations, export, facts, formats, import, init, match, messages,"
-        " migrate, pii, proof, redact, search, sources, verify"]
+        " on PostgreSQL: check, checkpoint, compare, conversations, evidence, export, facts, formats, import, init, match,"
+        " messages, migrate, pii, proof, redact, search, sources, verify"]
 
 
 def test_unreachable_server_is_one_line_without_the_password(pg_cluster) -> None:
@@ -320,3 +320,24 @@ def test_compare_and_check_same_as_sqlite(pg_cluster, tmp_path: Path) -> None:
         reports.append(text)
     assert '"duplicate_ids"' in reports[0] and '"altered"' in reports[0]
     assert reports[1] == reports[0]
+
+
+def test_evidence_package_same_messages_as_sqlite_and_verifies(pg_cluster, tmp_path: Path, monkeypatch) -> None:
+    """`evidence export` on PostgreSQL: a package whose messages and proofs verify, with the same
+    messages as the package of the same import on SQLite; its custody log names the database."""
+    import zipfile
+
+    monkeypatch.setenv("CHATAUDIT_KEYS", str(tmp_path / "keys"))
+    sqlite_db, pg_db = tmp_path / "evidence.db", pg_cluster.create_database("evidence")
+    contents = []
+    for db, name in ((sqlite_db, "a.zip"), (pg_db, "b.zip")):
+        run(db, "import", str(ROOT / "tests" / "fixtures" / "generic" / "service_chat.csv"), "--tz", "Asia/Shanghai")
+        run(db, "evidence", "export", "--conversation", "shop-1001", "--no-pdf", "--out", str(tmp_path / name))
+        report = json.loads(run(db, "evidence", "verify", str(tmp_path / name), "--json").output)
+        assert report["ok"], report
+        with zipfile.ZipFile(tmp_path / name) as package:
+            custody = json.loads(package.read("custody.json"))
+            records = [json.loads(line) for line in package.read("messages.jsonl").decode().splitlines()]
+            contents.append([{k: v for k, v in r.items() if k != "disclosures"} for r in records])  # salted
+    assert custody["archive"]["path"].startswith("postgresql://") and "@" in custody["archive"]["path"]
+    assert contents[0] and contents[1] == contents[0]
