@@ -311,8 +311,12 @@ def test_compare_and_check_same_as_sqlite(pg_cluster, tmp_path: Path) -> None:
     for db in (sqlite_db, pg_db):
         run(db, "import", str(compare_fixtures / "wang_phone.csv"), "--tz", "Asia/Shanghai", "--label", "wang-phone")
         run(db, "import", str(check_fixtures / "tampered_wechat.jsonl"), "--tz", "Asia/Shanghai", "--label", "tampered")
+        verified = lambda: {k: v for k, v in json.loads(run(db, "verify", "--json", ok=False).output).items()  # noqa: E731
+                            if k in ("tree_size", "root", "checkpoints", "problem_count")}
+        before = (_sources(db), verified())
         compared = run(db, "compare", "wang-phone", str(compare_fixtures / "shop_console.jsonl"), "--json", ok=False)
         checked = run(db, "check", "tampered", "--json", ok=False)
+        assert (_sources(db), verified()) == before  # the file compared with was read, not imported
         assert (compared.exit_code, checked.exit_code) == (1, 1), compared.output + checked.output
         text = compared.output + "\n" + checked.output
         for imported in {row["imported_at"] for row in listing(db, "sources")}:  # the one thing that differs
@@ -341,3 +345,24 @@ def test_evidence_package_same_messages_as_sqlite_and_verifies(pg_cluster, tmp_p
             contents.append([{k: v for k, v in r.items() if k != "disclosures"} for r in records])  # salted
     assert custody["archive"]["path"].startswith("postgresql://") and "@" in custody["archive"]["path"]
     assert contents[0] and contents[1] == contents[0]
+
+
+def test_sqlite_only_sql_means_the_same_on_postgresql(pg_cluster) -> None:
+    """The translation of SQLite's own SQL (GLOB, bare columns beside min/max, date(…, 'unixepoch'),
+    group_concat of numbers, INDEXED BY) gives SQLite's answers, statement by statement."""
+    from chataudit.store.pgsql import PgConnection
+
+    pg, lite = PgConnection(pg_cluster.create_database("dialect")), sqlite3.connect(":memory:")
+    rows = [(1, "a", 5, "7"), (1, "b", 3, "x7"), (1, "c", 9, "123"), (2, "d", 2, ""), (2, "e", 4, "9a")]
+    for db in (pg, lite):
+        db.execute("CREATE TABLE t (k INTEGER, name TEXT, n INTEGER, s TEXT)")
+        db.executemany("INSERT INTO t (k, name, n, s) VALUES (?, ?, ?, ?)", rows)
+        db.execute("CREATE INDEX t_k ON t (k)")
+    for sql in ["SELECT k, name, min(n) FROM t GROUP BY k ORDER BY k",
+                "SELECT k, name, max(n) FROM t INDEXED BY t_k GROUP BY k ORDER BY name",
+                "SELECT name FROM t WHERE s GLOB '[0-9]*' AND NOT s GLOB '*[^0-9]*' ORDER BY name",
+                "SELECT name FROM t WHERE s GLOB '?7' OR s GLOB '9*' ORDER BY name",
+                "SELECT k, group_concat(n) FROM (SELECT * FROM t ORDER BY n) GROUP BY k ORDER BY k",
+                "SELECT date(n * 86400 * 400, 'unixepoch') FROM t ORDER BY n"]:
+        assert [tuple(r) for r in pg.execute(sql).fetchall()] == lite.execute(sql).fetchall(), sql
+    pg.close()
