@@ -171,6 +171,12 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
                 if not (isinstance(other, exp.Literal) and other.is_string):
                     other.replace(exp.Cast(this=other.copy(), to=exp.DataType.build("TEXT")))
             continue
+        if isinstance(node, exp.ColumnDef) and node.args.get("kind") is not None \
+                and node.args["kind"].this == exp.DataType.Type.INT \
+                and any(isinstance(c.kind, exp.PrimaryKeyColumnConstraint) for c in node.constraints) \
+                and not any(isinstance(c.kind, exp.GeneratedAsIdentityColumnConstraint) for c in node.constraints):
+            # SQLite's INTEGER PRIMARY KEY is the rowid: an insert without it is given the next one
+            node.append("constraints", exp.ColumnConstraint(kind=exp.GeneratedAsIdentityColumnConstraint(this=False)))
         if isinstance(node, exp.Glob):
             if not (isinstance(node.expression, exp.Literal) and node.expression.is_string):
                 raise sqlite3.OperationalError("GLOB with a pattern that is not a literal: unsupported on PostgreSQL")
