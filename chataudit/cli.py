@@ -63,7 +63,8 @@ def friendly_errors(command: Callable) -> Callable:
 # What runs on a PostgreSQL archive today, each tested there (tests/test_store_postgres.py and the CLI tests
 # run on both stores); any other command refuses there instead of half-working (README: "Team archive on PostgreSQL").
 POSTGRES_COMMANDS = frozenset({"import", "init", "conversations", "messages", "search", "sources", "export",
-                               "verify", "checkpoint", "proof", "formats", "migrate", "facts", "match"})
+                               "verify", "checkpoint", "proof", "formats", "migrate", "facts", "match", "pii",
+                               "redact", "compare", "check", "evidence"})
 
 
 def refuse_on_postgres(command: str | None) -> None:

@@ -13,18 +13,27 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
+from chataudit.ledger import keys
 from chataudit.store import postgres, sqlite
 
 _numbers = itertools.count(1)
 _databases: dict[str, str] = {}
 
 
-@pytest.fixture(autouse=True)
-def _archives_on_postgresql(monkeypatch: pytest.MonkeyPatch, pg_cluster) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def _archives_on_postgresql(pg_cluster):
+    """Session-wide, so that module-scoped fixtures' archives are on PostgreSQL too."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _redirect(monkeypatch, pg_cluster)
+        yield
+
+
+def _redirect(monkeypatch: pytest.MonkeyPatch, pg_cluster) -> None:
     original_init = postgres.PostgresArchive.__init__
 
     def url_of(path) -> str:
@@ -45,6 +54,24 @@ def _archives_on_postgresql(monkeypatch: pytest.MonkeyPatch, pg_cluster) -> None
     monkeypatch.setattr(sqlite.Archive, "__new__", new)
     monkeypatch.setattr(postgres.PostgresArchive, "__init__", init)
     monkeypatch.setattr(postgres, "opening_check", None)
+    # a copy of an archive file (shutil.copy) is a copy of its database
+    copy = shutil.copy
+
+    def copy_archive(source, target, *args, **kwargs):
+        key = os.path.abspath(os.fspath(source))
+        if key not in _databases:
+            return copy(source, target, *args, **kwargs)
+        target_key = os.path.abspath(os.fspath(target))
+        _databases[target_key] = pg_cluster.create_database(f"survey{next(_numbers)}",
+                                                            template=_databases[key].rsplit("/", 1)[1])
+        return target
+
+    monkeypatch.setattr(shutil, "copy", copy_archive)
+    # the signing key where the test looks for it: beside the archive path it named
+    default_key_path = keys.default_key_path
+    paths = lambda: {url: path for path, url in _databases.items()}  # noqa: E731
+    monkeypatch.setattr(keys, "default_key_path", lambda db: Path(paths()[str(db)] + ".key")
+                        if str(db) in paths() else default_key_path(db))
     monkeypatch.setattr(sqlite, "archive_exists", lambda location: True)
     # the CLI checks the file before opening: on PostgreSQL there is none
     monkeypatch.setattr(Path, "exists", _exists_or_archive(Path.exists))

@@ -200,7 +200,9 @@ def test_layout_manifest_and_custody_log(world) -> None:
     assert event["command_line"] == "chataudit evidence export --conversation shop-1001"
     assert event["tool"]["name"] == "chataudit" and event["tool"]["version"]
     assert event["operator"]
-    assert custody["archive"]["path"] == str(world["db"].resolve())
+    with Archive(world["db"], create=False) as archive:  # the file's resolved path (a database's URL)
+        assert custody["archive"]["path"] == archive.location()
+        assert archive.location() in (str(world["db"].resolve()), getattr(archive, "url", None))
     assert custody["archive"]["verifier_key"] == files["pubkey.txt"].decode().strip()
     assert custody["selection"]["conversation"]["native_id"] == "shop-1001"
     assert custody["selection"]["messages"] == 8 == len(files["messages.jsonl"].splitlines())

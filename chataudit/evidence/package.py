@@ -546,7 +546,7 @@ def export_package(archive: Any, out: str | os.PathLike[str], *, conversation: s
                 "command_line": scrub(shlex.join(argv)),
             }],
             "archive": {
-                "path": scrub(str(Path(archive.path).resolve())),
+                "path": scrub(archive.location()),
                 "origin": ledger.origin,
                 "tree_size": checkpoint.tree_size,
                 "root": checkpoint.root.hex(),

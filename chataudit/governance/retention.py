@@ -145,17 +145,17 @@ def plan(archive: Archive, as_of: datetime, active_holds: list[dict[str, Any]]) 
     keep: two set-based queries."""
     db = archive.db
     current = rules(archive)
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS governance_rules (id INTEGER PRIMARY KEY, kind TEXT, value,"
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS governance_rules (id INTEGER PRIMARY KEY, kind TEXT, value TEXT,"
                " selector TEXT, keep TEXT, cutoff_ms INTEGER)")
     db.execute("DELETE FROM temp.governance_rules")
     for rule in current:
         moment = cutoff(rule["keep"], as_of)
         rule["cutoff"] = moment.isoformat() if moment else None
-        value: Any = int(rule["value"]) if rule["kind"] == "conversation" else rule["value"]
+        value: Any = str(int(rule["value"])) if rule["kind"] == "conversation" else rule["value"]  # one type: text
         db.execute("INSERT INTO temp.governance_rules (kind, value, selector, keep, cutoff_ms) VALUES (?, ?, ?, ?, ?)",
                    (rule["kind"], value, rule["selector"], rule["keep"], utc_ms(moment) if moment else None))
     deciding = {
-        "conversation": "(SELECT r.id FROM temp.governance_rules r WHERE r.kind = 'conversation' AND r.value = m.conversation)",
+        "conversation": "(SELECT r.id FROM temp.governance_rules r WHERE r.kind = 'conversation' AND r.value = CAST(m.conversation AS TEXT))",
         # among the labels of the copies holding the message, the longest retention (keep first)
         "label": "(SELECT r.id FROM temp.governance_rules r JOIN sightings si ON si.message = m.id"
                  " JOIN sources s ON s.id = si.source WHERE r.kind = 'label' AND r.value = s.label"

@@ -91,6 +91,74 @@ def _json_path(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _glob_regex(pattern: str) -> str:
+    """SQLite's GLOB pattern (``*``, ``?``, ``[...]`` with ``^`` negating) as an anchored POSIX regex."""
+    out, i = ["^"], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[" and "]" in pattern[i + 2:] + pattern[i + 1:i + 2]:
+            end = pattern.index("]", i + 2) if pattern[i + 1:i + 2] in ("]", "^") else pattern.index("]", i + 1)
+            inner = pattern[i + 1:end]
+            out.append("[" + inner.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out) + "$"
+
+
+def _bare_columns(select: exp.Expression) -> exp.Expression:
+    """SQLite lets a grouped query name columns that are neither grouped nor aggregated: with one
+    ``min(x)``/``max(x)`` they come from the row holding it, else from any row of the group. In
+    PostgreSQL each such column c becomes ``(array_agg(c ORDER BY x))[1]`` (``array_agg(c)``)."""
+    if not isinstance(select, exp.Select):
+        return select
+    group = select.args.get("group")
+    if not group or group.args.get("rollup") or group.args.get("cube"):
+        return select
+    aggregates = [a for e in select.expressions for a in e.find_all(exp.AggFunc)]
+    key_sql = {k.sql() for k in group.expressions}
+    aliases = {e.alias for e in select.expressions if e.alias}
+    grouped_aliases = {k.name for k in group.expressions if isinstance(k, exp.Column) and not k.table} & aliases
+    order = ""
+    if len(aggregates) == 1 and isinstance(aggregates[0], (exp.Min, exp.Max)):
+        order = " ORDER BY y " + ("DESC NULLS LAST" if isinstance(aggregates[0], exp.Max) else "ASC")
+    places = [e for e in select.expressions if e.alias not in grouped_aliases or not e.alias]
+    places += select.args["order"].expressions if select.args.get("order") else []
+    for place in places:
+        for column in list(place.find_all(exp.Column)):
+            if column.find_ancestor(exp.AggFunc, exp.Window) or column.sql() in key_sql \
+                    or column.find_ancestor(exp.Select) is not select or (not column.table and column.name in aliases):
+                continue
+            picked = sqlglot.parse_one(f"(array_agg(x{order}))[1]", read="postgres")
+            columns = list(picked.find_all(exp.Column))
+            columns[0].replace(column.copy())
+            if order:
+                columns[1].replace(aggregates[0].this.copy())
+            if column.parent is select:  # the column keeps its name
+                picked = exp.alias_(picked, column.name)
+            column.replace(picked)
+    return select
+
+
+def _sqlite_time(node: exp.Anonymous) -> exp.Expression | None:
+    """SQLite's ``date(x, 'unixepoch')`` and ``unixepoch(text)`` in PostgreSQL's terms (UTC)."""
+    name, args = node.name.lower(), node.expressions
+    if name == "date" and len(args) == 2 and isinstance(args[1], exp.Literal) and args[1].this == "unixepoch":
+        call = sqlglot.parse_one("to_char(to_timestamp(CAST(x AS DOUBLE PRECISION)) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+                                 read="postgres")
+    elif name == "unixepoch" and len(args) == 1:
+        call = sqlglot.parse_one("CAST(floor(extract(epoch FROM CAST(x AS TIMESTAMPTZ))) AS BIGINT)", read="postgres")
+    else:
+        return None
+    call.find(exp.Column).replace(args[0].copy())
+    return call
+
+
 def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> exp.Expression:
     for node in list(tree.walk()):
         if isinstance(node, (exp.JSONExtractScalar, exp.JSONExtract)):
@@ -103,11 +171,32 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
                 if not (isinstance(other, exp.Literal) and other.is_string):
                     other.replace(exp.Cast(this=other.copy(), to=exp.DataType.build("TEXT")))
             continue
+        if isinstance(node, exp.ColumnDef) and node.args.get("kind") is not None \
+                and node.args["kind"].this == exp.DataType.Type.INT \
+                and any(isinstance(c.kind, exp.PrimaryKeyColumnConstraint) for c in node.constraints) \
+                and not any(isinstance(c.kind, exp.GeneratedAsIdentityColumnConstraint) for c in node.constraints):
+            # SQLite's INTEGER PRIMARY KEY is the rowid: an insert without it is given the next one
+            node.append("constraints", exp.ColumnConstraint(kind=exp.GeneratedAsIdentityColumnConstraint(this=False)))
+        if isinstance(node, exp.Glob):
+            if not (isinstance(node.expression, exp.Literal) and node.expression.is_string):
+                raise sqlite3.OperationalError("GLOB with a pattern that is not a literal: unsupported on PostgreSQL")
+            node.replace(exp.RegexpLike(this=node.this, expression=exp.Literal.string(_glob_regex(node.expression.this))))
+            continue
+        if isinstance(node, exp.GroupConcat):  # SQLite joins numbers as text; string_agg wants text
+            inner = node.this.this if isinstance(node.this, exp.Order) else node.this
+            for value in inner.expressions if isinstance(inner, exp.Distinct) else [inner]:
+                if not (isinstance(value, exp.Literal) and value.is_string):
+                    value.replace(exp.Cast(this=value.copy(), to=exp.DataType.build("TEXT")))
+        if isinstance(node, exp.Anonymous):
+            replacement = _sqlite_time(node)
+            if replacement is not None:
+                node.replace(replacement)
+                continue
         if isinstance(node, exp.Subquery) and not node.alias and isinstance(node.parent, (exp.From, exp.Join)):
             node.set("alias", exp.TableAlias(this=exp.to_identifier(f"subquery_{id(node) % 100000}")))
         elif isinstance(node, exp.Table) and node.args.get("db") and node.db.lower() == "temp":
             node.set("db", exp.to_identifier("pg_temp"))  # SQLite's temp schema
-        elif isinstance(node, exp.Ordered):
+        elif isinstance(node, exp.Ordered) and not node.find_ancestor(exp.ArrayAgg):
             # keep PostgreSQL's own NULL order, so an index serves ORDER BY (SQLite sorts NULLs first)
             node.set("nulls_first", bool(node.args.get("desc")))
         elif isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT:
@@ -140,17 +229,44 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
                 keys = primary_keys.get(table)
                 if not keys or not columns:
                     raise sqlite3.OperationalError(f"INSERT OR REPLACE into {table}: unsupported on PostgreSQL")
-                updates = [exp.EQ(this=exp.column(c), expression=exp.column(c, table="excluded"))
+                updates = [exp.EQ(this=exp.column(c, quoted=c in RESERVED_COLUMNS),
+                                  expression=exp.column(c, table="excluded", quoted=c in RESERVED_COLUMNS))
                            for c in columns if c not in keys]
                 node.set("conflict", exp.OnConflict(
-                    conflict_keys=[exp.to_identifier(k) for k in keys],
+                    conflict_keys=[exp.to_identifier(k, quoted=k in RESERVED_COLUMNS) for k in keys],
                     action=exp.var("DO UPDATE" if updates else "DO NOTHING"), expressions=updates))
     return tree
 
 
 _WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.I)
+_INDEX_HINT = re.compile(r"\s+(?:INDEXED\s+BY\s+\w+|NOT\s+INDEXED)\b", re.I)  # SQLite's planner hints
 _GUARD = re.compile(r"CREATE TRIGGER IF NOT EXISTS (\w+) (BEFORE (?:UPDATE|DELETE|INSERT)(?: OF [\w, ]+?)?) ON (\w+)\s+"
                     r"BEGIN SELECT RAISE\(ABORT, '((?:[^']|'')*)'\); END\s*$", re.S)
+_TRIGGER = re.compile(r"CREATE TRIGGER IF NOT EXISTS (\w+)\s+((?:AFTER|BEFORE) (?:UPDATE|DELETE|INSERT)(?: OF [\w, ]+?)?)"
+                      r"\s+ON (\w+)\s+(?:FOR EACH ROW\s+)?(?:WHEN (.+?)\s+)?BEGIN\s+(.+?);?\s*END\s*$", re.S | re.I)
+
+
+def _trigger(name: str, when: str, table: str, condition: str | None, body: str,
+             primary_keys: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """A capability's SQLite trigger (``BEGIN stmt; … END``) as a PL/pgSQL row trigger: each body
+    statement translated as any other, created once (as IF NOT EXISTS: a second run takes no lock
+    on the table)."""
+    statements = []
+    for statement in body.split(";"):  # the bodies carry no ';' inside literals
+        if statement.strip():
+            text, count, _ = translate(statement.strip(), primary_keys)
+            if count:
+                raise sqlite3.OperationalError(f"trigger {name}: parameters in a trigger body")
+            statements.append(text + ";")
+    guard = ""
+    if condition:
+        guard = f" WHEN ({translate('SELECT 1 WHERE ' + condition, primary_keys)[0].split(' WHERE ', 1)[1]})"
+    return (f"DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{name}'"
+            f" AND tgrelid = '{table}'::regclass) THEN"
+            f" CREATE OR REPLACE FUNCTION chataudit_trigger_{name}() RETURNS trigger LANGUAGE plpgsql AS $fn$"
+            f" BEGIN {' '.join(statements)} RETURN NULL; END $fn$;"
+            f" CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW{guard}"
+            f" EXECUTE FUNCTION chataudit_trigger_{name}(); END IF; END $do$")
 
 
 def _placeholders(sql: str) -> tuple[str, int]:
@@ -185,14 +301,18 @@ def translate(sql: str, primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = 
         name, when, table, message = guard.groups()
         return (f"CREATE OR REPLACE TRIGGER {name} {when} ON {table} FOR EACH ROW"
                 f" EXECUTE FUNCTION chataudit_refuse('{message}')", 0, True)
+    trigger = _TRIGGER.match(sql.strip())
+    if trigger:
+        return _trigger(*trigger.groups(), primary_keys), 0, True
     sql = _WITHOUT_ROWID.sub(")", sql)  # a storage choice of SQLite's; every PostgreSQL table is one
+    sql = _INDEX_HINT.sub("", sql)
     try:
         trees = sqlglot.parse(sql, read="sqlite")
     except sqlglot.errors.ParseError as error:
         raise sqlite3.OperationalError(f"cannot translate to PostgreSQL: {str(error).splitlines()[0]}") from None
     if len(trees) != 1 or trees[0] is None:
         raise sqlite3.OperationalError("one statement at a time")
-    tree = _rewrite(trees[0], dict(primary_keys))
+    tree = _rewrite(trees[0].transform(_bare_columns), dict(primary_keys))
     text, count = _placeholders(tree.sql(dialect="postgres"))
     first = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
     return text, count, first in WRITE_WORDS or (first == "WITH" and bool(tree.find(exp.Insert, exp.Update, exp.Delete)))

@@ -74,6 +74,9 @@ def key_name(url: str) -> str:
 class PostgresArchive(Archive):
     """An archive in a PostgreSQL database (see the module's docstring)."""
 
+    def location(self) -> str:
+        return shown(self.url)  # the connection string without its password
+
     def __init__(self, path: Any = None, *, create: bool = True, on_wait: Callable[[], None] | None = None,
                  key: Any = FROM_VAULT):
         from .sqlite import default_db_path

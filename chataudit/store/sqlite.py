@@ -743,6 +743,10 @@ class Archive:
             (key, value),
         )
 
+    def location(self) -> str:
+        """Where this archive is, as a person reads it (a package's custody log names it)."""
+        return str(Path(self.path).resolve())
+
     def stats(self) -> dict[str, int]:
         one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
         return {
