@@ -239,6 +239,26 @@ def side(rows: list[tuple[int, str, str, str]]) -> Side:
                 ids=list(range(len(rows))))
 
 
+def test_a_clock_offset_is_found_when_half_the_messages_were_retimed() -> None:
+    """Found by Hypothesis: of six messages eight hours apart, three were moved by 18, 19 and 8
+    minutes; the three that agree exactly decide the offset (before, no offset and nothing paired)."""
+    texts = ["罏菕匮漤", "謁篔颬槵", "娣鴦渐鈫", "鰱栬钹謎", "鐻俌姰脌", "碤洸瞠嘏"]
+    a_times = [1, 2, 3, 365, 802, 1163]
+    b_times = [1, 2, 3, 365 - 1083, 802 - 1159, 1163 + 452]
+    a = side([(t, "s0", "text", x) for t, x in zip(a_times, texts)])
+    b = side([(t + 8 * 3600, "s0", "text", x) for t, x in zip(b_times, texts)])
+    result = align(a, b, 60)
+    assert result.clock_offset_ms == 8 * 3600 * 1000
+    assert result.count("retimed") == 3 and result.count("matched") == 3
+
+
+def test_no_offset_is_claimed_when_two_values_tie() -> None:
+    texts = ["一二三四", "五六七八", "九十百千", "甲乙丙丁"]
+    a = side([(t, "s0", "text", x) for t, x in zip([10, 20, 30, 40], texts)])
+    b = side([(t, "s0", "text", x) for t, x in zip([10, 20, 30 + 3600, 40 + 3600], texts)])
+    assert align(a, b, 60).clock_offset_ms == 0
+
+
 def test_repeated_short_texts_do_not_confuse_the_alignment() -> None:
     rows = []
     for n in range(60):  # a chat that is mostly 好的 and 收到，谢谢, sometimes twice in the same minute

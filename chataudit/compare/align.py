@@ -329,7 +329,8 @@ def estimate_clock_offset(
     index_a: Mapping[Hashable, list[int]], index_b: Mapping[Hashable, list[int]],
     ta: Sequence[int], tb: Sequence[int], tol: int,
 ) -> int:
-    """B minus A, in ms, when most texts unique in both copies are a constant quarter-hour multiple apart."""
+    """B minus A, in ms: the quarter-hour multiple that more texts unique in both copies are apart by
+    (to within the tolerance) than any other multiple, zero included; at least two of them."""
     deltas = []
     for key, positions_a in index_a.items():
         if len(positions_a) != 1 or not key[1]:
@@ -339,16 +340,20 @@ def estimate_clock_offset(
             deltas.append(tb[positions_b[0]] - ta[positions_a[0]])
     if len(deltas) < 2:
         return 0
-    quarters = Counter(round(d / QUARTER_HOUR_MS) for d in deltas)
-    best, _ = quarters.most_common(1)[0]
-    if best == 0:
-        return 0
-    offset = best * QUARTER_HOUR_MS
-    if abs(offset) > MAX_CLOCK_OFFSET_MS:
-        return 0
+    # each quarter-hour multiple (0 included) is supported by the deltas that equal it to within the
+    # tolerance; re-timed messages scatter, so the clock offset is the one value most deltas share
     slack = max(tol, 1000)
-    support = sum(1 for d in deltas if abs(d - offset) <= slack)
-    return offset if support >= 2 and support * 2 > len(deltas) else 0
+    deltas.sort()
+    support: Counter[int] = Counter()
+    for quarter in {round(d / QUARTER_HOUR_MS) for d in deltas}:
+        offset = quarter * QUARTER_HOUR_MS
+        support[offset] = bisect_right(deltas, offset + slack) - bisect_left(deltas, offset - slack)
+    ranked = support.most_common(2)
+    offset, exact = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0
+    if offset == 0 or abs(offset) > MAX_CLOCK_OFFSET_MS or exact < 2 or exact <= runner_up:
+        return 0
+    return offset
 
 
 def _unique_pairs(
