@@ -26,8 +26,8 @@ from chataudit.compare.align import normalize
 from chataudit.model import Kind, Message
 from chataudit.screenshots import anchor_of, records
 from chataudit.screenshots.reader import parse_separator, read_image
+from screenshot_support import SHOTS, plain
 
-SHOTS = Path(__file__).parent / "fixtures" / "screenshots"
 CLEAN = ["wechat_light.png", "wechat_dark.png", "wechat_group.png", "whatsapp_light.png"]
 ALL = CLEAN + ["scroll_part1.png", "scroll_part2.png", "forged_clock.png", "doctored_amount.png",
                "doctored_removed.png", "doctored_moved.jpg"]
@@ -58,17 +58,10 @@ def _messages(paths: list[Path], **kwargs) -> list[Message]:
     return [r for r in records(paths, SHANGHAI, **kwargs) if isinstance(r, Message)]
 
 
-def _plain(text: str) -> str:
-    """The comparison form without emoji (the OCR does not read pictographs)."""
-    import unicodedata
-
-    return "".join(ch for ch in normalize(text) if unicodedata.category(ch) != "So")
-
-
 def char_errors(read: str, truth: str) -> int:
     from rapidfuzz.distance import Levenshtein
 
-    return Levenshtein.distance(_plain(read), _plain(truth))
+    return Levenshtein.distance(plain(read), plain(truth))
 
 
 # ---- the engine ----------------------------------------------------------------------------------
@@ -98,7 +91,7 @@ def test_a_screenshot_reads_as_its_expected_messages(readings, name) -> None:
         if want["side"] == "left" and truth["group"]:
             assert message.sender_name == want["sender"]
         errors += char_errors(message.text, want["text"])
-        total += len(_plain(want["text"]))
+        total += len(plain(want["text"]))
         provenance = message.extras["screenshot"]
         assert provenance["trust"] == "ocr"
         assert provenance["image_sha256"] == hashlib.sha256((SHOTS / name).read_bytes()).hexdigest()
@@ -132,7 +125,7 @@ def test_low_confidence_text_is_flagged_not_replaced(readings) -> None:
 def test_a_scrolling_capture_is_stitched_without_duplicates_or_gaps(readings) -> None:
     messages = _messages([SHOTS / "scroll_part1.png", SHOTS / "scroll_part2.png"])
     truth = expected("scroll_part1.png")["messages"]
-    assert [_plain(m.text) for m in messages] == [_plain(t["text"]) for t in truth]
+    assert [plain(m.text) for m in messages] == [plain(t["text"]) for t in truth]
     assert [m.position for m in messages] == list(range(1, len(truth) + 1))
     # the second capture alone starts inside the chat: its top bubble is cut and left to the first
     alone = _messages([SHOTS / "scroll_part2.png"])

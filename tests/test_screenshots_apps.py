@@ -6,21 +6,17 @@ reading beside each. Each is OCR'd once per session (the reader caches by SHA-25
 
 from __future__ import annotations
 
-import json
 import unicodedata
-from datetime import date, datetime, timezone
-from pathlib import Path
+from datetime import date, datetime
 
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from chataudit.compare.align import normalize
-from chataudit.model import Kind, Message
-from chataudit.screenshots import records
+from chataudit.model import Kind
 from chataudit.screenshots.reader import APPS, detect_app, parse_separator, read_image
 from chataudit.screenshots.signals import image_signals
+from screenshot_support import SHOTS, expected, plain, shot_messages, side
 
-SHOTS = Path(__file__).parent / "fixtures" / "screenshots"
 APP_SHOTS = ["wecom_group.png", "dingtalk_light.png", "feishu_group.png", "telegram_light.png", "telegram_dark.png"]
 
 
@@ -29,38 +25,22 @@ def app_readings():
     return {name: read_image(SHOTS / name) for name in APP_SHOTS}
 
 
-def _truth(name: str) -> dict:
-    return json.loads((SHOTS / (Path(name).stem + ".json")).read_text(encoding="utf-8"))
-
-
-def _messages(name: str) -> list[Message]:
-    return [r for r in records([SHOTS / name], timezone.utc) if isinstance(r, Message)]
-
-
-def _plain(text: str) -> str:
-    return "".join(ch for ch in normalize(text) if unicodedata.category(ch) != "So")
-
-
-def _side(message: Message) -> str:
-    return "right" if message.is_me else ("center" if message.is_me is None else "left")
-
-
 @pytest.mark.parametrize("name", APP_SHOTS)
 def test_each_app_reads_as_its_expected_messages(app_readings, name) -> None:
-    truth = _truth(name)
+    truth = expected(name)
     reading = app_readings[name]
     assert (reading.app, reading.theme, reading.title) == (truth["app"], truth["theme"], truth["title"])
     assert reading.status_clock == truth["clock"]
-    messages = _messages(name)
-    assert [_side(m) for m in messages] == [w["side"] for w in truth["messages"]]
+    messages = shot_messages(name)
+    assert [side(m) for m in messages] == [w["side"] for w in truth["messages"]]
     assert [str(m.kind) for m in messages] == [w["kind"] for w in truth["messages"]]
     assert [m.sent_at.replace(tzinfo=None) for m in messages] == [datetime.fromisoformat(w["at"])
                                                                    for w in truth["messages"]]
     if truth["group"]:
-        assert [m.sender_name for m in messages if _side(m) == "left"] == \
+        assert [m.sender_name for m in messages if side(m) == "left"] == \
             [w["sender"] for w in truth["messages"] if w["side"] == "left"]
-    errors = sum(Levenshtein.distance(_plain(m.text), _plain(w["text"])) for m, w in zip(messages, truth["messages"]))
-    total = sum(len(_plain(w["text"])) for w in truth["messages"])
+    errors = sum(Levenshtein.distance(plain(m.text), plain(w["text"])) for m, w in zip(messages, truth["messages"]))
+    total = sum(len(plain(w["text"])) for w in truth["messages"])
     assert errors <= 0.01 * total, f"{errors} character errors in {total}"
     assert all(m.platform == truth["app"] and m.extras["screenshot"]["app"] == truth["app"] for m in messages)
 
@@ -70,40 +50,40 @@ def test_each_app_reads_as_its_expected_messages(app_readings, name) -> None:
     ("dingtalk_light.png", ["已读", "已读", "未读"]),
 ])
 def test_read_receipts_are_kept_apart_from_the_text(app_readings, name, receipts) -> None:
-    mine = [m for m in _messages(name) if m.is_me]
+    mine = [m for m in shot_messages(name) if m.is_me]
     assert [m.extras["screenshot"].get("read_receipt") for m in mine] == receipts
-    assert not any("已读" in m.text or "未读" in m.text for m in _messages(name))
+    assert not any("已读" in m.text or "未读" in m.text for m in shot_messages(name))
 
 
 def test_feishu_receipt_rings_are_no_message_and_no_system_line(app_readings) -> None:
-    messages = _messages("feishu_group.png")
+    messages = shot_messages("feishu_group.png")
     assert [m.text for m in messages if m.kind == Kind.SYSTEM] == ["刘洋加入了群聊"]  # the only centred line
-    assert all(len(_plain(m.text)) > 2 for m in messages)
+    assert all(len(plain(m.text)) > 2 for m in messages)
 
 
 def test_system_lines_and_recalls_per_app(app_readings) -> None:
-    recall = [m for m in _messages("wecom_group.png") if m.kind == Kind.RECALL]
+    recall = [m for m in shot_messages("wecom_group.png") if m.kind == Kind.RECALL]
     assert [(m.text, m.sender_name, m.is_me) for m in recall] == [("孙伟撤回了一条消息", None, None)]
-    assert [m.text for m in _messages("dingtalk_light.png") if m.kind == Kind.RECALL] == ["你撤回了一条消息"]
+    assert [m.text for m in shot_messages("dingtalk_light.png") if m.kind == Kind.RECALL] == ["你撤回了一条消息"]
 
 
 def test_multi_line_bubbles_are_one_message(app_readings) -> None:
-    wecom = _messages("wecom_group.png")[-1]
+    wecom = shot_messages("wecom_group.png")[-1]
     assert wecom.text == "好的，我跟客户说一下。另外这批货的发票请在本周五之前开好，抬头写上海星辰科技有限公司"
-    telegram = next(m for m in _messages("telegram_light.png") if m.text.startswith("I sent"))
+    telegram = next(m for m in shot_messages("telegram_light.png") if m.text.startswith("I sent"))
     assert telegram.text == "I sent the contract, please sign page 3 and send it back before Friday so we can start on time"
 
 
 @pytest.mark.parametrize("name", ["wecom_group.png", "feishu_group.png", "telegram_light.png", "telegram_dark.png"])
 def test_emoji_are_flagged_not_guessed_in_every_app(app_readings, name) -> None:
-    flagged = [m for m in _messages(name) if m.extras["screenshot"].get("unread_pictographs")]
-    want = [w for w in _truth(name)["messages"] if any(unicodedata.category(ch) == "So" for ch in w["text"])]
-    assert [_plain(m.text) for m in flagged] == [_plain(w["text"]) for w in want] and len(flagged) == 1
+    flagged = [m for m in shot_messages(name) if m.extras["screenshot"].get("unread_pictographs")]
+    want = [w for w in expected(name)["messages"] if any(unicodedata.category(ch) == "So" for ch in w["text"])]
+    assert [plain(m.text) for m in flagged] == [plain(w["text"]) for w in want] and len(flagged) == 1
 
 
 @pytest.mark.parametrize("name", ["telegram_light.png", "telegram_dark.png"])
 def test_telegram_times_and_ticks_are_read_from_the_bubble(app_readings, name) -> None:
-    messages = _messages(name)
+    messages = shot_messages(name)
     assert all(m.extras["screenshot"]["time_basis"] == "message_time" for m in messages)
     assert not any(":" in m.text or "✓" in m.text for m in messages)  # the time and the ticks are no text
     pills = [b.text for b in app_readings[name].blocks if b.role == "time"]

@@ -8,23 +8,19 @@ need no OCR (line breaks, the Han-character advance, the app's colours) are test
 
 from __future__ import annotations
 
-import json
-import unicodedata
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from chataudit.compare.align import normalize
-from chataudit.model import Kind, Message
-from chataudit.screenshots import records
+from chataudit.model import Kind
 from chataudit.screenshots.ocr import Line
 from chataudit.screenshots.reader import (APPS, DESKTOP_APPS, Block, Reading, _line_breaks, detect_app, join_lines,
                                           read_image)
 from chataudit.screenshots.signals import image_signals
+from screenshot_support import SHOTS, expected, plain, shot_messages, side
 
-SHOTS = Path(__file__).parent / "fixtures" / "screenshots"
 NEW_SHOTS = ["wechat_desktop.png", "telegram_desktop_group.png", "dingtalk_dark.png", "wechat_replies.png",
              "whatsapp_group.png", "telegram_group.png"]
 
@@ -34,39 +30,23 @@ def layout_readings():
     return {name: read_image(SHOTS / name) for name in NEW_SHOTS}
 
 
-def _truth(name: str) -> dict:
-    return json.loads((SHOTS / (Path(name).stem + ".json")).read_text(encoding="utf-8"))
-
-
-def _messages(name: str) -> list[Message]:
-    return [r for r in records([SHOTS / name], timezone.utc) if isinstance(r, Message)]
-
-
-def _plain(text: str) -> str:
-    return "".join(ch for ch in normalize(text) if unicodedata.category(ch) != "So")
-
-
-def _side(message: Message) -> str:
-    return "right" if message.is_me else ("center" if message.is_me is None else "left")
-
-
 @pytest.mark.parametrize("name", NEW_SHOTS)
 def test_each_layout_reads_as_its_expected_messages(layout_readings, name) -> None:
-    truth = _truth(name)
+    truth = expected(name)
     reading = layout_readings[name]
     assert (reading.app, reading.client, reading.theme, reading.title) == \
         (truth["app"], truth["client"], truth["theme"], truth["title"])
-    messages = _messages(name)
-    assert [_side(m) for m in messages] == [w["side"] for w in truth["messages"]]
+    messages = shot_messages(name)
+    assert [side(m) for m in messages] == [w["side"] for w in truth["messages"]]
     assert [str(m.kind) for m in messages] == [w["kind"] for w in truth["messages"]]
     assert [m.sent_at.replace(tzinfo=None) for m in messages] == [datetime.fromisoformat(w["at"])
                                                                    for w in truth["messages"]]
     if truth["group"]:
-        senders = [m.sender_name for m in messages if _side(m) == "left"]
+        senders = [m.sender_name for m in messages if side(m) == "left"]
         wanted = [w["sender"] for w in truth["messages"] if w["side"] == "left"]
         assert sum(Levenshtein.distance(a or "", b) for a, b in zip(senders, wanted)) <= 1  # OCR: "lvan" for "Ivan"
-    errors = sum(Levenshtein.distance(_plain(m.text), _plain(w["text"])) for m, w in zip(messages, truth["messages"]))
-    total = sum(len(_plain(w["text"])) for w in truth["messages"])
+    errors = sum(Levenshtein.distance(plain(m.text), plain(w["text"])) for m, w in zip(messages, truth["messages"]))
+    total = sum(len(plain(w["text"])) for w in truth["messages"])
     assert errors <= 0.01 * total, f"{errors} character errors in {total}"
     assert all(m.extras["screenshot"]["client"] == truth["client"] for m in messages)
     assert image_signals(reading, anchor_day=reading.captured.date()) == []  # untouched: no false alarm
@@ -83,7 +63,7 @@ def test_a_desktop_window_is_read_from_its_chat_pane_only(layout_readings, name,
     assert reading.client == "desktop" and reading.width > reading.height  # told by the image's shape
     pane_x = reading.pane[0]
     assert reading.width * 0.2 < pane_x < reading.width * 0.5  # right of the tool strip and the chat list
-    texts = " ".join(m.text + (m.sender_name or "") for m in _messages(name))
+    texts = " ".join(m.text + (m.sender_name or "") for m in shot_messages(name))
     assert not [word for word in sidebar if word in texts]
     assert reading.status_clock is None  # a desktop window has no phone status bar
     assert all(b.box[0] >= pane_x for b in reading.blocks)  # boxes are in the whole image's pixels
@@ -116,7 +96,7 @@ def test_office_apps_are_told_by_their_dark_colours(app) -> None:
 
 
 def test_dingtalk_dark_keeps_receipts_apart(layout_readings) -> None:
-    mine = [m for m in _messages("dingtalk_dark.png") if m.is_me]
+    mine = [m for m in shot_messages("dingtalk_dark.png") if m.is_me]
     assert [m.extras["screenshot"].get("read_receipt") for m in mine] == ["已读", "已读", "未读"]
 
 
@@ -135,13 +115,13 @@ def test_desktop_apps_are_told_by_their_pane_colours() -> None:
     ("telegram_desktop_group.png", [("Ivan Petrov", "the logo is too small")]),
 ])
 def test_a_quoted_reply_is_one_message_carrying_the_quote(layout_readings, name, quotes) -> None:
-    messages = _messages(name)
-    assert len(messages) == len(_truth(name)["messages"])  # the quote is no message of its own
+    messages = shot_messages(name)
+    assert len(messages) == len(expected(name)["messages"])  # the quote is no message of its own
     quoted = [(m.extras["screenshot"]["quote"], m) for m in messages if "quote" in m.extras["screenshot"]]
     assert len(quoted) == len(quotes)
     for (quote, message), (sender, text) in zip(quoted, quotes):
-        assert Levenshtein.distance(quote["sender"], sender) <= 1 and _plain(quote["text"]) == _plain(text)
-        assert _plain(text) not in _plain(message.text)  # the reply's own text, without the quote
+        assert Levenshtein.distance(quote["sender"], sender) <= 1 and plain(quote["text"]) == plain(text)
+        assert plain(text) not in plain(message.text)  # the reply's own text, without the quote
         assert len(quote["bbox"]) == 4
 
 
@@ -150,16 +130,16 @@ def test_a_quoted_reply_is_one_message_carrying_the_quote(layout_readings, name,
     ("wechat_desktop.png", [("采购合同v3.pdf", "1.2M")]),
 ])
 def test_file_cards_are_attachment_placeholders(layout_readings, name, files) -> None:
-    cards = [m for m in _messages(name) if m.kind == Kind.FILE]
+    cards = [m for m in shot_messages(name) if m.kind == Kind.FILE]
     assert [(m.text, m.extras["screenshot"]["file_size"]) for m in cards] == files
     assert [m.attachments[0].name for m in cards] == [name for name, _ in files]
 
 
 def test_names_inside_bubbles_are_senders_not_text(layout_readings) -> None:
-    messages = _messages("whatsapp_group.png")
+    messages = shot_messages("whatsapp_group.png")
     assert [m.sender_name for m in messages if not m.is_me] == ["Maria Lopez", "Tom Baker", "Maria Lopez"]
     assert not any(m.text.startswith(("Maria", "Tom")) for m in messages)
-    assert [m.sender_name for m in _messages("whatsapp_light.png") if not m.is_me] == ["Maria Lopez", "Maria Lopez"]
+    assert [m.sender_name for m in shot_messages("whatsapp_light.png") if not m.is_me] == ["Maria Lopez", "Maria Lopez"]
 
 
 # ---- line breaks ------------------------------------------------------------------------------------
@@ -171,8 +151,8 @@ def test_names_inside_bubbles_are_senders_not_text(layout_readings) -> None:
     ("wechat_desktop.png", "收到，有三点意见：\n1.违约金改成10%\n2.交货日期提前到4月15日\n3.付款分两期"),
 ])
 def test_line_breaks_the_writer_typed_are_kept(layout_readings, name, text) -> None:
-    got = next(m.text for m in _messages(name) if m.text.split("\n")[0] == text.split("\n")[0])
-    assert [_plain(part) for part in got.split("\n")] == [_plain(part) for part in text.split("\n")]
+    got = next(m.text for m in shot_messages(name) if m.text.split("\n")[0] == text.split("\n")[0])
+    assert [plain(part) for part in got.split("\n")] == [plain(part) for part in text.split("\n")]
 
 
 def _bubble(lines: list[tuple[int, str]], width: int, height: int = 44) -> Block:
