@@ -11,7 +11,7 @@ message row still hashes to its leaf (``spark verify`` recomputes that on a clus
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import pyarrow.parquet as pq
 
@@ -21,8 +21,11 @@ from ..ledger.note import Checkpoint, NoteError, Verifier, open_note
 from . import layout
 
 
-def verify_lake(uri: str, *, verifier: Verifier | None = None) -> dict[str, Any]:
-    """The report (``ok``, ``problems`` …; keys documented in the README)."""
+def open_signed(uri: str, verifier: Verifier | None) -> tuple[Any, str, dict[str, Any], list[dict[str, Any]],
+                                                             Callable[..., None], Verifier | None, str]:
+    """A lake's manifest with its signatures checked, as ``lake verify`` and ``spark verify`` start:
+    (filesystem, base, manifest, problems found so far, the function that records one, the
+    verifier, where its key came from)."""
     fs, base, manifest, raw = layout.load_manifest(uri)
     problems: list[dict[str, Any]] = []
 
@@ -30,6 +33,12 @@ def verify_lake(uri: str, *, verifier: Verifier | None = None) -> dict[str, Any]
         problems.append({"kind": kind, "path": path, "detail": detail})
 
     verifier, key_source = check_signatures(fs, base, raw, manifest, verifier, problem)
+    return fs, base, manifest, problems, problem, verifier, key_source
+
+
+def verify_lake(uri: str, *, verifier: Verifier | None = None) -> dict[str, Any]:
+    """The report (``ok``, ``problems`` …; keys documented in the README)."""
+    fs, base, manifest, problems, problem, verifier, key_source = open_signed(uri, verifier)
     checkpoint = manifest.get("checkpoint") or {}
     tree_size = int(checkpoint.get("tree_size", -1))
     root_hex = str(checkpoint.get("root", ""))

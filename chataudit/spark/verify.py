@@ -80,15 +80,9 @@ def verify_on_spark(session: Any, uri: str, *, verifier: Verifier | None = None)
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
-    fs, base, manifest, raw = layout.load_manifest(uri)
-    problems: list[dict[str, Any]] = []
+    from ..lake.verify import open_signed
 
-    def problem(kind: str, detail: str, path: str | None = None) -> None:
-        problems.append({"kind": kind, "path": path, "detail": detail})
-
-    from ..lake.verify import check_signatures
-
-    verifier, key_source = check_signatures(fs, base, raw, manifest, verifier, problem)
+    fs, base, manifest, problems, problem, verifier, key_source = open_signed(uri, verifier)
     checkpoint = manifest.get("checkpoint") or {}
     tree_size, signed_root = int(checkpoint.get("tree_size", 0)), str(checkpoint.get("root", ""))
 
