@@ -18,7 +18,6 @@ import functools
 import re
 from datetime import datetime, timezone
 from importlib import resources
-from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -141,14 +140,6 @@ class PostgresArchive(Archive):
     @property
     def schema_version(self) -> int:
         return self.db.raw.execute("SELECT coalesce(max(number), 0) FROM schema_migrations").fetchone()[0]
-
-    def close(self) -> None:
-        try:
-            if not self.db.in_transaction:
-                for hook in self.on_close:
-                    hook(self)
-        finally:
-            self.db.close()
 
     def _native(self, sql: str, params: Iterable[Any] = ()) -> PgCursor:
         """PostgreSQL's own SQL (no translation), on the archive's connection."""
