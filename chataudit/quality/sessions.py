@@ -291,12 +291,7 @@ def take_service_conversations(con: duckdb.DuckDBPyConnection, db: sqlite3.Conne
         " )"
         " SELECT conv, messages, CASE"
         "   WHEN list_contains(?::BIGINT[], conv) THEN 'named'"
-        "   WHEN NOT customer AND agent THEN 'no_customer'"
-        "   WHEN roster THEN 'roster'"
-        "   WHEN staff AND customer THEN 'staff'"
-        "   WHEN external THEN 'external'"
-        "   WHEN me THEN 'private'"
-        "   ELSE 'no_agent' END AS reason"
+        + REASON_CASE +
         " FROM c",
         [named],
     )
@@ -428,3 +423,13 @@ def wait_sql(options: Any, local_ms_of: Callable[[str, Any], str] | None = None,
 
     return (local, f"{business_clock('reply_ms')} - {business_clock('start_ms')}",
             f"({local}) % 86400000 >= {open_ms} AND ({local}) % 86400000 < {close_ms}")
+
+
+# Why a conversation is taken or left, after a 'named' test in each engine's own spelling (DuckDB
+# here, Spark SQL in chataudit.spark.quality_job): one list of rules for both.
+REASON_CASE = ("   WHEN NOT customer AND agent THEN 'no_customer'"
+               "   WHEN roster THEN 'roster'"
+               "   WHEN staff AND customer THEN 'staff'"
+               "   WHEN external THEN 'external'"
+               "   WHEN me THEN 'private'"
+               "   ELSE 'no_agent' END AS reason")

@@ -189,12 +189,7 @@ def _take_service_conversations(spark: Any, options: QualityOptions) -> tuple[li
         " )"
         " SELECT conv, messages, first_ms, CASE"
         + (f"   WHEN conv IN ({named}) THEN 'named'" if named else "") +
-        "   WHEN NOT customer AND agent THEN 'no_customer'"
-        "   WHEN roster THEN 'roster'"
-        "   WHEN staff AND customer THEN 'staff'"
-        "   WHEN external THEN 'external'"
-        "   WHEN me THEN 'private'"
-        "   ELSE 'no_agent' END AS reason"
+        sessions_sql.REASON_CASE +
         " FROM c").createOrReplaceTempView("taken_all")
     rows = [tuple(r) for r in spark.sql(
         "SELECT t.conv, t.messages, t.reason, c.platform, c.native_id, c.title, c.type, t.first_ms"
