@@ -64,12 +64,35 @@ def friendly_errors(command: Callable) -> Callable:
 # run on both stores); any other command refuses there instead of half-working (README: "Team archive on PostgreSQL").
 POSTGRES_COMMANDS = frozenset({"import", "init", "conversations", "messages", "search", "sources", "export",
                                "verify", "checkpoint", "proof", "formats", "migrate", "facts", "match", "pii",
-                               "redact", "compare", "check", "evidence"})
+                               "redact", "compare", "check", "evidence", "audit", "auth", "hold", "retention",
+                               "roster", "mode", "key", "cosign", "timestamp", "watch", "lake"})
+# Commands about the archive *file* (its SQLCipher encryption, copies of it): what a PostgreSQL archive
+# uses instead. `key change|new|status` is the file's encryption key (`key export`, the signing key, runs).
+_DISK = "encryption at rest is the server's: keep its data directory on an encrypted disk or filesystem"
+SQLITE_ONLY = {
+    "encrypt": ("encrypts an SQLite archive file (SQLCipher)", _DISK),
+    "decrypt": ("decrypts an SQLite archive file (SQLCipher)", _DISK),
+    "key change": ("changes an SQLite archive file's encryption key", _DISK),
+    "key new": ("makes an encryption key for an SQLite archive file", _DISK),
+    "key status": ("shows an SQLite archive file's encryption", _DISK),
+    "init --encrypt": ("encrypts an SQLite archive file (SQLCipher)", _DISK),
+    "backup": ("copies an SQLite archive file", "back it up with pg_dump (one database) or pg_basebackup with WAL"
+               " archiving (the whole cluster, to a point in time)"),
+}
+
+
+def refuse_sqlite_only(command: str) -> None:
+    """A command about the archive file refuses a PostgreSQL archive in one line saying what to use."""
+    if command in SQLITE_ONLY:
+        what, instead = SQLITE_ONLY[command]
+        raise ChatAuditError(f"`chataudit {command}` {what}; on PostgreSQL {instead}")
 
 
 def refuse_on_postgres(command: str | None) -> None:
     """Called as a PostgreSQL archive is opened: a command not yet tested there refuses (one that
     never opens the archive, e.g. `evidence verify`, runs as it does anywhere)."""
+    if command:
+        refuse_sqlite_only(command)
     if command and command not in POSTGRES_COMMANDS:
         raise ChatAuditError(f"`chataudit {command}` does not run on a PostgreSQL archive yet (it runs on SQLite"
                                    f" archive files); on PostgreSQL: {', '.join(sorted(POSTGRES_COMMANDS))}")
@@ -205,6 +228,8 @@ def cli(ctx: click.Context, db: str | None, operator: str | None, db_key_file: s
         from .store import postgres
 
         command = ctx.invoked_subcommand
+        with one_line_errors():
+            refuse_sqlite_only(command or "")
         postgres.opening_check = lambda: refuse_on_postgres(command)
         ctx.call_on_close(lambda: setattr(postgres, "opening_check", None))  # this command's check only
     ctx.obj["operator"] = operator or governance.operator_of(None)

@@ -73,6 +73,10 @@ def _redirect(monkeypatch: pytest.MonkeyPatch, pg_cluster) -> None:
     monkeypatch.setattr(keys, "default_key_path", lambda db: Path(paths()[str(db)] + ".key")
                         if str(db) in paths() else default_key_path(db))
     monkeypatch.setattr(sqlite, "archive_exists", lambda location: True)
+    # a test's edits behind the tool's back go to the database too
+    import store_tamper
+
+    monkeypatch.setattr(store_tamper, "SURVEYED", _databases)
     # the CLI checks the file before opening: on PostgreSQL there is none
     monkeypatch.setattr(Path, "exists", _exists_or_archive(Path.exists))
 

@@ -15,6 +15,7 @@ from chataudit.cli import cli
 from chataudit.governance import clock
 from chataudit.ledger.verify import verify_archive
 from chataudit.store import Archive
+from store_tamper import tamper
 
 FIXTURES = Path(__file__).parent / "fixtures" / "governance"
 CHATS, ROSTER, SCAN = FIXTURES / "staff_chats.csv", FIXTURES / "roster.csv", FIXTURES / "authorization_scan.pdf"
@@ -28,14 +29,6 @@ def run(db: Path, *args: str, ok: bool | None = True, operator: str = "complianc
     elif ok is False:
         assert result.exit_code != 0, result.output
     return result
-
-
-def tamper(db: Path, *statements: str, params=()) -> None:
-    connection = sqlite3.connect(db)
-    for statement in statements:
-        connection.execute(statement, params if "?" in statement else ())
-    connection.commit()
-    connection.close()
 
 
 def entries(db: Path, command: str | None = None) -> list[dict]:

@@ -14,6 +14,7 @@ from chataudit.governance import retention
 from chataudit.ledger import Ledger
 from chataudit.ledger.verify import verify_archive
 from chataudit.store import Archive
+from store_tamper import copy_archive
 from test_governance import CHATS, ROSTER, TEAM, WECOM, entries, run, tamper
 
 AS_OF = "2026-04-01"
@@ -157,14 +158,10 @@ def test_deleting_a_tombstone_makes_verify_fail_and_name_it(db: Path) -> None:
 
 def test_editing_a_tombstone_or_deleting_its_purge_event_makes_verify_fail(db: Path, tmp_path: Path) -> None:
     plan(db)
-    copy = tmp_path / "copy.db"
     with Archive(db) as archive:
-        archive.db.execute(f"VACUUM INTO '{copy}'")
         tombstone, event = archive.db.execute("SELECT target, leaf FROM ledger_events WHERE action = 'purge'"
                                               " ORDER BY leaf LIMIT 1").fetchone()
-    key = Path(str(copy) + ".key")
-    key.write_bytes(Path(str(db) + ".key").read_bytes())
-    key.chmod(0o600)
+    copy = copy_archive(db, tmp_path / "copy.db")
     tamper(db, "DROP TRIGGER ledger_leaves_no_update",
            f"UPDATE ledger_leaves SET leaf_hash = zeroblob(32) WHERE idx = {tombstone}")
     with Archive(db) as archive:

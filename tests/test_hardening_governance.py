@@ -4,12 +4,12 @@ reads written before they are served, retention runs that cannot purge ahead of 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from chataudit.store import Archive
+from store_tamper import copy_archive
 from test_governance import CHATS, ROSTER, TEAM, entries, run, tamper
 
 AS_OF = "2026-04-01"
@@ -101,13 +101,9 @@ def test_a_forged_release_entry_is_not_a_signed_event(held) -> None:
 
 def test_a_deleted_hold_entry_or_row_stops_retention(held, tmp_path: Path) -> None:
     db, hold_id = held
-    copy = tmp_path / "copy.db"
     with Archive(db) as archive:
-        archive.db.execute(f"VACUUM INTO '{copy}'")
         entry = archive.db.execute("SELECT id FROM governance_audit WHERE command = 'hold add'").fetchone()[0]
-    key = Path(str(copy) + ".key")
-    key.write_bytes(Path(str(db) + ".key").read_bytes())
-    key.chmod(0o600)
+    copy = copy_archive(db, tmp_path / "copy.db")
     tamper(db, "DROP TRIGGER governance_audit_no_delete", f"DELETE FROM governance_audit WHERE id = {entry}")
     assert f"audit entry {entry}" in run(db, "retention", "apply", "--as-of", AS_OF, ok=False).output
     tamper(copy, "DROP TRIGGER governance_hold_keeps_messages", "DROP TRIGGER governance_holds_no_delete",
@@ -185,7 +181,7 @@ def test_no_read_is_served_when_its_audit_entry_cannot_be_written(enterprise: Pa
 def test_admit_fails_while_another_writer_holds_the_database(enterprise: Path) -> None:
     from chataudit.governance import NotRecordedError, admit
 
-    blocker = sqlite3.connect(enterprise)
+    blocker = Archive(enterprise).db  # another process writing (an import), on either store
     blocker.execute("BEGIN IMMEDIATE")
     try:
         with Archive(enterprise) as archive:

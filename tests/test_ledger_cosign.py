@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import http.server
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from chataudit.ledger.keys import load_key
 from chataudit.ledger.note import Checkpoint, key_id, open_note
 from chataudit.ledger.verify import verify_archive
 from chataudit.store import Archive
+from store_tamper import every_trigger_off, tamper
 
 from test_ledger import cli_group
 
@@ -153,15 +153,11 @@ def test_a_witness_refuses_a_cut_and_rewritten_log(db: Path, witness: Witness) -
         Ledger(archive).cosign(witness.url, witness.vkey)
         size = Ledger(archive).latest_checkpoint().tree_size
     # the attacker (with the archive, its witness file and the key) cuts the last import and signs anew
-    connection = sqlite3.connect(db)
-    for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        connection.execute(f"DROP TRIGGER {name}")
-    (source,) = connection.execute("SELECT max(id) FROM sources").fetchone()
-    (leaf,) = connection.execute("SELECT idx FROM ledger_leaves WHERE kind = 0 AND ref = ?", (source,)).fetchone()
-    connection.execute("DELETE FROM ledger_leaves WHERE idx >= ?", (leaf,))
-    connection.execute("DELETE FROM ledger_checkpoints WHERE tree_size > ?", (leaf,))
-    connection.commit()
-    connection.close()
+    with Archive(db) as archive:
+        (leaf,) = archive.db.execute("SELECT idx FROM ledger_leaves WHERE kind = 0 AND ref = (SELECT max(id) FROM sources)"
+                                     ).fetchone()
+    tamper(db, *every_trigger_off(db), "DELETE FROM ledger_leaves WHERE idx >= ?",
+           "DELETE FROM ledger_checkpoints WHERE tree_size > ?", params=(leaf,))
     Path(str(db) + ".witness").unlink()
     with Archive(db) as archive, pytest.raises(ChatAuditError, match=f"size {size}, larger .* was cut"):
         Ledger(archive).cosign(witness.url, witness.vkey)

@@ -11,7 +11,6 @@ import hashlib
 import http.server
 import json
 import shutil
-import sqlite3
 import subprocess
 import threading
 from datetime import datetime, timedelta, timezone
@@ -33,6 +32,7 @@ from chataudit.ledger.commands import COMMANDS
 from chataudit.ledger.tsa import TsaError, build_request, load_pem_certificates, token_of, verify_response
 from chataudit.ledger.verify import verify_archive
 from chataudit.store import Archive
+from store_tamper import tamper
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 NOW = datetime.now(timezone.utc)
@@ -295,21 +295,16 @@ def test_token_signature_and_data_are_bound(pki) -> None:
 
 def test_tampered_stored_token_and_rewritten_time_fail_verify(archive_path: Path, tsa: Responder, ca_pem: Path) -> None:
     assert run(archive_path, "timestamp", "--tsa", tsa.url, "--cert", str(ca_pem)).exit_code == 0
-    connection = sqlite3.connect(archive_path)
-    connection.execute("DROP TRIGGER IF EXISTS ledger_checkpoints_no_update")
     # claim the checkpoint was signed an hour later than the TSA saw it
-    connection.execute("UPDATE ledger_checkpoints SET signed_at_ms = signed_at_ms + 3600000")
-    connection.commit()
-    connection.close()
+    tamper(archive_path, "DROP TRIGGER IF EXISTS ledger_checkpoints_no_update",
+           "UPDATE ledger_checkpoints SET signed_at_ms = signed_at_ms + 3600000")
     with Archive(archive_path) as archive:
         report = verify_archive(archive)
     assert "checkpoint_time" in [p["kind"] for p in report.problems]
-    connection = sqlite3.connect(archive_path)
-    (response,) = connection.execute("SELECT response FROM ledger_timestamps").fetchone()
-    connection.execute("DROP TRIGGER IF EXISTS ledger_timestamps_no_update")
-    connection.execute("UPDATE ledger_timestamps SET response = ?", (response[:-3] + b"\x00\x00\x00",))
-    connection.commit()
-    connection.close()
+    with Archive(archive_path) as archive:
+        (response,) = archive.db.execute("SELECT response FROM ledger_timestamps").fetchone()
+    tamper(archive_path, "DROP TRIGGER IF EXISTS ledger_timestamps_no_update", "UPDATE ledger_timestamps SET response = ?",
+           params=(bytes(response[:-3]) + b"\x00\x00\x00",))
     with Archive(archive_path) as archive:
         report = verify_archive(archive)
     assert "timestamp" in [p["kind"] for p in report.problems] and not report.ok

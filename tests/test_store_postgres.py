@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
-from chataudit.cli import cli
+from chataudit.cli import POSTGRES_COMMANDS, cli
 from chataudit.store import Archive
 from chataudit.store.pgsearch import tokens, tsquery_text
 from chataudit.textindex import index_body
@@ -178,8 +178,7 @@ def test_commands_not_yet_on_postgresql_refuse_in_one_line(pg_cluster) -> None:
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: `chataudit quality` does not run on a PostgreSQL archive yet (it runs on SQLite archive files);"
-        " on PostgreSQL: check, checkpoint, compare, conversations, evidence, export, facts, formats, import, init, match,"
-        " messages, migrate, pii, proof, redact, search, sources, verify"]
+        f" on PostgreSQL: {', '.join(sorted(POSTGRES_COMMANDS))}"]
 
 
 def test_unreachable_server_is_one_line_without_the_password(pg_cluster) -> None:
@@ -363,6 +362,7 @@ def test_sqlite_only_sql_means_the_same_on_postgresql(pg_cluster) -> None:
                 "SELECT name FROM t WHERE s GLOB '[0-9]*' AND NOT s GLOB '*[^0-9]*' ORDER BY name",
                 "SELECT name FROM t WHERE s GLOB '?7' OR s GLOB '9*' ORDER BY name",
                 "SELECT k, group_concat(n) FROM (SELECT * FROM t ORDER BY n) GROUP BY k ORDER BY k",
-                "SELECT date(n * 86400 * 400, 'unixepoch') FROM t ORDER BY n"]:
+                "SELECT date(n * 86400 * 400, 'unixepoch') FROM t ORDER BY n",
+                "SELECT X'00ff7f', zeroblob(3), length(zeroblob(n)) FROM t ORDER BY n"]:
         assert [tuple(r) for r in pg.execute(sql).fetchall()] == lite.execute(sql).fetchall(), sql
     pg.close()

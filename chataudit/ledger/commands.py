@@ -13,7 +13,8 @@ import click
 
 from ..errors import ChatAuditError
 from ..render import emit_json
-from ..cli import friendly_errors, json_option, open_archive
+from ..cli import friendly_errors, json_option, one_line_errors, open_archive, refuse_sqlite_only
+from ..store import is_postgres
 from .keys import KEY_PATH_SETTING, load_key, parse_verifier_key
 from .log import Ledger
 
@@ -24,6 +25,8 @@ def _encrypt_for_init(ctx: click.Context) -> dict:
     from ..vault.commands import kdf_params, new_secret, record
 
     db = ctx.find_root().obj["db"]
+    if is_postgres(db):
+        refuse_sqlite_only("init --encrypt")
     if keys.is_plain_sqlite(db) is False:
         return convert.status(db)  # already encrypted (its key opens it below)
     secret = new_secret(None, str(db))
@@ -156,8 +159,12 @@ def checkpoint(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.group("key")
-def key() -> None:
+@click.pass_context
+def key(ctx: click.Context) -> None:
     """The archive's signing key; `key change|new|status`: its encryption key (see `encrypt`)."""
+    if is_postgres(ctx.find_root().obj["db"]):  # the encryption key is a SQLite file's (SQLCipher)
+        with one_line_errors():
+            refuse_sqlite_only(f"key {ctx.invoked_subcommand}")
 
 
 def _encryption_commands() -> None:

@@ -187,6 +187,14 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
             for value in inner.expressions if isinstance(inner, exp.Distinct) else [inner]:
                 if not (isinstance(value, exp.Literal) and value.is_string):
                     value.replace(exp.Cast(this=value.copy(), to=exp.DataType.build("TEXT")))
+        if isinstance(node, exp.HexString):  # SQLite's blob literal X'00ff' is a bit string in PostgreSQL
+            node.replace(exp.Cast(this=exp.Literal.string("\\x" + node.this), to=exp.DataType.build("BYTEA")))
+            continue
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "zeroblob" and len(node.expressions) == 1:
+            call = sqlglot.parse_one("decode(repeat('00', CAST(x AS INT)), 'hex')", read="postgres")
+            call.find(exp.Column).replace(node.expressions[0].copy())
+            node.replace(call)
+            continue
         if isinstance(node, exp.Anonymous):
             replacement = _sqlite_time(node)
             if replacement is not None:
@@ -344,6 +352,19 @@ def sqlite_error(error: psycopg.Error) -> sqlite3.Error:
 
 # ---- the connection ---------------------------------------------------------------------------------
 
+_TABLE_INFO = re.compile(r'PRAGMA\s+table_info\s*\(\s*["\'`]?(\w+)["\'`]?\s*\)\s*;?\s*$', re.I)
+# SQLite's `PRAGMA table_info(t)` rows (cid, name, type, notnull, dflt_value, pk), the type named as the
+# SQLite schema declares it, so that whatever maps types by SQLite's affinity rules reads the same.
+TABLE_INFO = (
+    "SELECT a.attnum - 1 AS cid, a.attname::text AS name,"
+    " CASE WHEN t.typname IN ('int2', 'int4', 'int8', 'bool') THEN 'INTEGER'"
+    " WHEN t.typname IN ('float4', 'float8', 'numeric') THEN 'REAL' WHEN t.typname = 'bytea' THEN 'BLOB'"
+    " ELSE 'TEXT' END AS type, a.attnotnull::int AS notnull, pg_get_expr(d.adbin, d.adrelid) AS dflt_value,"
+    " coalesce(array_position(k.conkey, a.attnum), 0) AS pk"
+    " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+    " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+    " LEFT JOIN pg_constraint k ON k.conrelid = a.attrelid AND k.contype = 'p'"
+    " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")
 _PLAIN_INSERT = re.compile(r'INSERT INTO ("?\w+"?) \(([\w", ]+)\) VALUES \(\$1(?:, \$\d+)*\)$')
 
 
@@ -499,7 +520,10 @@ class PgConnection:
             if word in ("BEGIN", "COMMIT", "END", "ROLLBACK") and self._control(word, stripped, wait=wait):
                 return
             if word == "PRAGMA":
-                return  # SQLite's knobs (journal mode, cache size …) have no meaning here
+                table = _TABLE_INFO.match(stripped)
+                if table:  # a table's columns, as SQLite lists them (a lake's schema is read so)
+                    cursor._cursor.execute(TABLE_INFO, (table.group(1),))
+                return  # SQLite's other knobs (journal mode, cache size …) have no meaning here
             text, values, writes = self._prepare(sql, parameters)
             returning = writes and word == "INSERT" and " RETURNING " not in text.upper() and self._has_id(text)
             if returning:
