@@ -25,10 +25,11 @@ from typing import Any, Callable, Iterator
 
 from .errors import ChatAuditError
 from .importer import IGNORED_NAMES, import_paths
-from .store import Archive
+from .store import Archive, is_postgres
 
 DEFAULT_INTERVAL = 60.0
 DEFAULT_SETTLE = 2.0
+WATCH_LOCK = 0x77617463  # "watc": the one-watcher lock of a PostgreSQL archive (see WatchLock)
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
@@ -77,10 +78,19 @@ class WatchLock:
     """The one-watcher-per-archive lock: ``<archive>.watch.lock``, flock'ed while the watcher runs."""
 
     def __init__(self, archive_path: Path):
+        self.location = archive_path
         self.path = Path(str(archive_path) + ".watch.lock")
         self.handle: Any = None
 
     def __enter__(self) -> "WatchLock":
+        if is_postgres(self.location):  # no file beside the archive: a lock of the database, for the session
+            from .store.postgres import session_lock
+
+            held = session_lock(str(self.location), "watch", WATCH_LOCK)
+            if isinstance(held, str):
+                raise ChatAuditError(f"another watcher ({held}) already watches this archive; stop it first")
+            self.handle = held
+            return self
         try:
             import fcntl
         except ImportError:  # Windows
@@ -103,6 +113,9 @@ class WatchLock:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self.handle is not None and is_postgres(self.location):
+            self.handle.close()  # ends the session and its lock
+            self.handle = None
         if self.handle is not None:
             self.handle.truncate(0)
             self.handle.close()  # closing releases the flock

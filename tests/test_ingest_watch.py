@@ -15,13 +15,16 @@ import time
 import zipfile
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
 from chataudit.cli import cli
 from chataudit.errors import ChatAuditError
 from chataudit.store import Archive
-from chataudit.watch import Watcher, WatchLock, parse_duration, watch
+from chataudit.store import is_postgres
+from chataudit.watch import WATCH_LOCK, Watcher, WatchLock, parse_duration, watch
+from conftest import both_stores
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ALICE = FIXTURES / "whatsapp" / "WhatsApp Chat with Alice.txt"  # 14 messages
@@ -169,8 +172,9 @@ def test_a_restart_in_the_middle_goes_on_where_it_stopped(tmp_path):
     assert third.stdout == ""  # nothing new: a silent look
 
 
-def test_a_bad_file_is_refused_and_never_stops_the_watcher(tmp_path):
-    folder, db = tmp_path / "drop", tmp_path / "a.db"
+@both_stores
+def test_a_bad_file_is_refused_and_never_stops_the_watcher(tmp_path, new_archive):
+    folder, db = tmp_path / "drop", new_archive("a.db")
     folder.mkdir()
     (folder / "a-broken.json").write_text('{"messages": [', encoding="utf-8")
     (folder / "notes.txt").write_text("shopping list: milk\n", encoding="utf-8")
@@ -193,15 +197,26 @@ def test_a_mistyped_archive_is_refused_not_created(tmp_path):
     assert not (tmp_path / "typo.db").exists()
 
 
-def test_two_watchers_on_one_archive_the_second_refuses(tmp_path):
-    folder, db = tmp_path / "drop", tmp_path / "a.db"
+def _watched(db) -> bool:
+    """Whether a watcher holds the archive (its lock file names it; on PostgreSQL, its session's lock)."""
+    if is_postgres(db):
+        with psycopg.connect(str(db)) as connection:
+            return connection.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                                      " AND objid = %s AND objsubid = 2", (WATCH_LOCK,)).fetchone()[0] == 1
+    lock = Path(str(db) + ".watch.lock")
+    return "pid" in (lock.read_text() if lock.exists() else "")
+
+
+@both_stores
+def test_two_watchers_on_one_archive_the_second_refuses(tmp_path, new_archive):
+    folder, db = tmp_path / "drop", new_archive("a.db")
     folder.mkdir()
     Archive(db).close()
     stop = threading.Event()
     runner = threading.Thread(target=watch, args=(db, [folder]), kwargs=dict(interval=0.1, stop=stop), daemon=True)
     runner.start()
     try:
-        _wait_for(lambda: "pid" in (Path(str(db) + ".watch.lock").read_text() if Path(str(db) + ".watch.lock").exists() else ""))
+        _wait_for(lambda: _watched(db))
         with pytest.raises(ChatAuditError, match="another watcher .*pid"):
             watch(db, [folder], once=True)
         result = CliRunner().invoke(cli, ["--db", str(db), "watch", str(folder), "--once"])
