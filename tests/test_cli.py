@@ -15,6 +15,7 @@ from chataudit.cli import cli
 from conftest import both_stores
 
 GENERIC = Path(__file__).parent / "fixtures" / "generic"
+ROSTER = Path(__file__).parent.parent / "samples" / "roster.csv"
 
 
 def run(db: Path, *args: str, ok: bool = True):
@@ -175,3 +176,28 @@ def test_redact_flag_hides_personal_data_in_every_output(tmp_path: Path) -> None
     for output in outputs:
         assert "13812345678" not in output and "退货" in output
     assert "13812345678" in run(db, "search", "退货", "--json").output  # without --redact nothing is hidden
+
+
+@both_stores
+def test_governance_commands_same_json_on_either_store(db: Path) -> None:
+    """roster, hold, retention, audit, mode, init and `key export` on either store: the same answers."""
+    roster = json.loads(run(db, "roster", "set", str(ROSTER), "--json").output)
+    assert (roster["members"], roster["audit_entry"]) == (5, 1)
+    assert [r["id"] for r in json.loads(run(db, "roster", "show", "--json").output)][:2] == ["LiNa", "ZhangWei"]
+    hold = json.loads(run(db, "hold", "add", "--conversation", "generic:shop-1001", "--reason", "dispute 7",
+                          "--json").output)
+    assert (hold["id"], hold["conversation"], hold["active"], hold["tampered"]) == (1, 2, True, None)
+    run(db, "retention", "set", "default", "6m")
+    applied = json.loads(run(db, "retention", "apply", "--as-of", "2026-12-01", "--json").output)
+    assert (applied["purged"], applied["counts"]["held"], applied["counts"]["by_hold"]) == (6, 8, {"1": 8})
+    assert sorted(p["message"] for p in applied["purge"]) == [1, 2, 3, 12, 13, 14]
+    assert sum(c["message_count"] for c in json.loads(run(db, "conversations", "--json").output)) == 8
+    assert json.loads(run(db, "auth", "list", "--json").output) == []
+    assert [e["command"] for e in json.loads(run(db, "audit", "--json").output)] == [
+        "roster set", "hold add", "retention set", "retention apply"]
+    assert json.loads(run(db, "mode", "--json").output) == {
+        "mode": "personal", "admin": None, "reads_audited": False, "roster": 5, "authorizations_active": 0,
+        "holds_active": 1, "retention_rules": 1, "audit_entries": 4}
+    run(db, "init")
+    assert run(db, "key", "export").output.startswith("chataudit/")
+    assert json.loads(run(db, "verify", "--json").output)["ok"] is True

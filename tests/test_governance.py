@@ -15,6 +15,7 @@ from chataudit.cli import cli
 from chataudit.governance import clock
 from chataudit.ledger.verify import verify_archive
 from chataudit.store import Archive
+from conftest import both_stores
 from store_tamper import tamper
 
 FIXTURES = Path(__file__).parent / "fixtures" / "governance"
@@ -47,8 +48,8 @@ def add_auth(db: Path, *scopes: str, subjects=("E001", "E002"), expires: str = "
 
 
 @pytest.fixture
-def personal(tmp_path: Path) -> Path:
-    db = tmp_path / "g.db"
+def personal(new_archive) -> Path:
+    db = new_archive("g.db")  # a file; a PostgreSQL database for the tests marked both_stores
     run(db, "import", str(CHATS), "--tz", "Asia/Shanghai")
     run(db, "roster", "set", str(ROSTER))
     return db
@@ -71,6 +72,7 @@ def test_personal_mode_never_asks_and_does_not_audit_reads(personal: Path, tmp_p
     assert [e["command"] for e in entries(personal)] == ["roster set"]
 
 
+@both_stores
 def test_mode_change_is_audited_and_a_tampered_setting_stops_reads(enterprise: Path) -> None:
     (change,) = entries(enterprise, "init")
     assert change["facts"] == {"mode": "enterprise", "previous": "personal"}
@@ -96,7 +98,8 @@ def test_enterprise_refuses_an_unauthorized_read_and_says_what_is_missing(enterp
     assert entry["records"] == 0 and entry["outputs"] == [] and "missing: subject" in entry["detail"]
 
 
-def test_allowed_after_auth_add_with_a_scan(enterprise: Path) -> None:
+@both_stores
+def test_allowed_after_auth_add_with_a_scan(enterprise: Path, tmp_path: Path) -> None:
     added = add_auth(enterprise)
     assert added["status"] == "active" and added["subjects"] == ["E001", "E002"]
     assert added["document"] == {"name": SCAN.name, "sha256": hashlib.sha256(SCAN.read_bytes()).hexdigest()}
@@ -109,7 +112,7 @@ def test_allowed_after_auth_add_with_a_scan(enterprise: Path) -> None:
     assert recorded["facts"]["document_sha256"] == added["document"]["sha256"]
     assert recorded["facts"]["record_sha256"] == added["record_sha256"]
     # the stored scan comes back byte for byte
-    out = enterprise.parent / "back.pdf"
+    out = tmp_path / "back.pdf"
     run(enterprise, "auth", "document", str(added["id"]), "--out", str(out))
     assert out.read_bytes() == SCAN.read_bytes()
 
@@ -286,6 +289,7 @@ def test_audit_filters_by_operator_command_and_time(enterprise: Path) -> None:
         == ["auth add"]
 
 
+@both_stores
 def test_deleting_an_audit_row_makes_verify_fail_and_name_it(enterprise: Path) -> None:
     add_auth(enterprise)
     run(enterprise, "messages", "--conversation", TEAM)

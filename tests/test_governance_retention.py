@@ -14,6 +14,7 @@ from chataudit.governance import retention
 from chataudit.ledger import Ledger
 from chataudit.ledger.verify import verify_archive
 from chataudit.store import Archive
+from conftest import both_stores
 from store_tamper import copy_archive
 from test_governance import CHATS, ROSTER, TEAM, WECOM, entries, run, tamper
 
@@ -23,8 +24,8 @@ OLD_DINGTALK = {"周五前交付第一版", "没问题，我负责测试", "今�
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "r.db"
+def db(new_archive) -> Path:
+    path = new_archive("r.db")  # a file; a PostgreSQL database for the tests marked both_stores
     run(path, "import", str(CHATS), "--tz", "Asia/Shanghai", "--label", "hr-export")
     run(path, "roster", "set", str(ROSTER))
     run(path, "retention", "set", "dingtalk", "2y")
@@ -156,6 +157,7 @@ def test_deleting_a_tombstone_makes_verify_fail_and_name_it(db: Path) -> None:
     assert f"the tombstone of purged message at leaf {tombstone}" in result.output
 
 
+@both_stores
 def test_editing_a_tombstone_or_deleting_its_purge_event_makes_verify_fail(db: Path, tmp_path: Path) -> None:
     plan(db)
     with Archive(db) as archive:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chataudit.store import Archive
+from conftest import both_stores
 from store_tamper import copy_archive
 from test_governance import CHATS, ROSTER, TEAM, entries, run, tamper
 
@@ -16,8 +17,8 @@ AS_OF = "2026-04-01"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "h.db"
+def db(new_archive) -> Path:
+    path = new_archive("h.db")  # a file; a PostgreSQL database for the tests marked both_stores
     run(path, "import", str(CHATS), "--tz", "Asia/Shanghai", "--label", "hr-export")
     run(path, "roster", "set", str(ROSTER))
     return path
@@ -71,6 +72,7 @@ def test_one_update_cannot_lift_a_hold(held) -> None:
     assert json.loads(run(db, "hold", "list", "--json").output)[0]["active"] is True
 
 
+@both_stores
 def test_a_release_behind_the_tools_back_fails_verify_and_stops_retention(held) -> None:
     db, hold_id = held
     tamper(db, "DROP TRIGGER governance_holds_release_recorded",

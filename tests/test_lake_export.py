@@ -24,6 +24,7 @@ from chataudit.lake.verify import verify_lake
 from chataudit.ledger import Ledger
 from chataudit.ledger.note import Signer
 from chataudit.store import Archive
+from conftest import both_stores
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -195,3 +196,22 @@ def test_export_is_refused_in_enterprise_mode(tmp_path) -> None:
                                       str(tmp_path / "lake")])
     assert result.exit_code != 0 and "enterprise mode" in result.output
     assert not (tmp_path / "lake").exists()
+
+
+@both_stores
+def test_export_reads_either_store_with_the_same_schema_and_verifies(new_archive, tmp_path) -> None:
+    """PostgreSQL's archive gives the lake SQLite's: same tables, columns and Parquet types, every row."""
+    with Archive(tmp_path / "reference.db") as reference:
+        expected = {table: layout.table_schema(reference.db, table) for table in layout.TABLES}
+    with Archive(new_archive("a.db")) as archive:
+        import_paths(archive, [SAMPLES / "wecom_archive.jsonl"], tz="Asia/Shanghai")
+        manifest = export_lake(archive, str(tmp_path / "lake"))
+        for table in layout.TABLES:
+            assert layout.table_schema(archive.db, table) == expected[table], table
+            rows = archive.db.execute(f"SELECT * FROM {table} ORDER BY {layout.TABLES[table]}").fetchall()
+            order = [c.strip() for c in layout.TABLES[table].split(",")]
+            lake_rows = sorted((row for f in layout.table_files(manifest, str(tmp_path / "lake"), table)
+                                for row in pq.read_table(f).to_pylist()), key=lambda r: [r[c] for c in order])
+            assert [tuple(r.values()) for r in lake_rows] == [tuple(r) for r in rows], table
+    assert manifest["tables"]["messages"]["rows"] > 0
+    assert verify_lake(str(tmp_path / "lake"))["ok"]

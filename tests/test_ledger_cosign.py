@@ -20,10 +20,11 @@ from chataudit.errors import ChatAuditError
 from chataudit.importer import import_paths
 from chataudit.ledger import Ledger, merkle
 from chataudit.ledger.cosign import Cosigner, cosign, cosigned_message
-from chataudit.ledger.keys import load_key
+from chataudit.ledger.keys import default_key_path, load_key
 from chataudit.ledger.note import Checkpoint, key_id, open_note
 from chataudit.ledger.verify import verify_archive
 from chataudit.store import Archive
+from conftest import both_stores
 from store_tamper import every_trigger_off, tamper
 
 from test_ledger import cli_group
@@ -95,8 +96,8 @@ HEADER = "conversation_id,sent_at,sender_name,text\n"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    db = tmp_path / "a.db"
+def db(tmp_path: Path, new_archive) -> Path:
+    db = new_archive("a.db")  # a file; a PostgreSQL database for the tests marked both_stores
     source = tmp_path / "one.csv"
     source.write_text(HEADER + "c1,2026-03-20T09:00:00+08:00,王女士,你好\n", encoding="utf-8")
     with Archive(db) as archive:
@@ -106,13 +107,13 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def witness(db: Path) -> Witness:
-    w = Witness(load_key(Path(str(db) + ".key")).verifier)
+    w = Witness(load_key(default_key_path(db)).verifier)
     yield w
     w.server.shutdown()
 
 
-def grow(db: Path, name: str, text: str) -> None:
-    source = db.parent / name
+def grow(db: Path, name: str, text: str, folder: Path) -> None:
+    source = folder / name
     source.write_text(HEADER + f"c1,2026-03-21T09:00:00+08:00,客服小李,{text}\n", encoding="utf-8")
     with Archive(db) as archive:
         assert not import_paths(archive, [source]).errors
@@ -131,24 +132,26 @@ def test_cosignature_format_round_trips() -> None:
         cosigner.verify(text.replace("5", "6"), line)
 
 
-def test_a_witness_cosigns_consistent_growth_and_verify_reports_it(db: Path, witness: Witness) -> None:
+@both_stores
+def test_a_witness_cosigns_consistent_growth_and_verify_reports_it(db: Path, witness: Witness, tmp_path: Path) -> None:
     with Archive(db) as archive:
         first = Ledger(archive).cosign(witness.url, witness.vkey)
     assert witness.requests[0].startswith("old 0\n\n")
-    grow(db, "two.csv", "收到")
+    grow(db, "two.csv", "收到", tmp_path)
     with Archive(db) as archive:
         second = Ledger(archive).cosign(witness.url, witness.vkey)  # 409 with its size, then a real proof
     assert second["tree_size"] > first["tree_size"] and second["kept"]
     assert witness.requests[-1].startswith(f"old {first['tree_size']}\n") and len(witness.requests) == 3
     report = verify_archive(Archive(db))
     assert report.ok and [c["witness"] for c in report.witness["cosigned_by"]] == [NAME]
-    doc = orjson.loads(Path(str(db.with_suffix("")) + ".db.witness").read_bytes())
+    doc = orjson.loads(default_key_path(db).with_suffix(".witness").read_bytes())
     (entry,) = doc["logs"].values()
     assert entry["cosignatures"][0]["witness_key"] == witness.vkey
 
 
-def test_a_witness_refuses_a_cut_and_rewritten_log(db: Path, witness: Witness) -> None:
-    grow(db, "two.csv", "收到")
+@both_stores
+def test_a_witness_refuses_a_cut_and_rewritten_log(db: Path, witness: Witness, tmp_path: Path) -> None:
+    grow(db, "two.csv", "收到", tmp_path)
     with Archive(db) as archive:
         Ledger(archive).cosign(witness.url, witness.vkey)
         size = Ledger(archive).latest_checkpoint().tree_size
@@ -158,7 +161,7 @@ def test_a_witness_refuses_a_cut_and_rewritten_log(db: Path, witness: Witness) -
                                      ).fetchone()
     tamper(db, *every_trigger_off(db), "DELETE FROM ledger_leaves WHERE idx >= ?",
            "DELETE FROM ledger_checkpoints WHERE tree_size > ?", params=(leaf,))
-    Path(str(db) + ".witness").unlink()
+    default_key_path(db).with_suffix(".witness").unlink()
     with Archive(db) as archive, pytest.raises(ChatAuditError, match=f"size {size}, larger .* was cut"):
         Ledger(archive).cosign(witness.url, witness.vkey)
 

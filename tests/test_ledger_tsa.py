@@ -31,7 +31,8 @@ from chataudit.ledger import Ledger
 from chataudit.ledger.commands import COMMANDS
 from chataudit.ledger.tsa import TsaError, build_request, load_pem_certificates, token_of, verify_response
 from chataudit.ledger.verify import verify_archive
-from chataudit.store import Archive
+from chataudit.store import Archive, db_location
+from conftest import both_stores
 from store_tamper import tamper
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -186,8 +187,8 @@ def ca_pem(pki, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def archive_path(tmp_path: Path) -> Path:
-    db = tmp_path / "a.db"
+def archive_path(new_archive) -> Path:
+    db = new_archive("a.db")  # a file; a PostgreSQL database for the tests marked both_stores
     with Archive(db) as archive:
         assert not import_paths(archive, [SAMPLES / "service_chat.csv"], tz="Asia/Shanghai").errors
     return db
@@ -198,7 +199,7 @@ def run(db: Path, *args: str):
     @click.option("--db")
     @click.pass_context
     def group(ctx: click.Context, db: str) -> None:
-        ctx.obj = {"db": Path(db)}
+        ctx.obj = {"db": db_location(db)}  # a file path, or a postgresql:// URL as given
 
     for command in COMMANDS:
         group.add_command(command)
@@ -293,6 +294,7 @@ def test_token_signature_and_data_are_bound(pki) -> None:
         verify_response(forged, b"checkpoint text\n")
 
 
+@both_stores
 def test_tampered_stored_token_and_rewritten_time_fail_verify(archive_path: Path, tsa: Responder, ca_pem: Path) -> None:
     assert run(archive_path, "timestamp", "--tsa", tsa.url, "--cert", str(ca_pem)).exit_code == 0
     # claim the checkpoint was signed an hour later than the TSA saw it

@@ -181,6 +181,24 @@ def test_commands_not_yet_on_postgresql_refuse_in_one_line(pg_cluster) -> None:
         f" on PostgreSQL: {', '.join(sorted(POSTGRES_COMMANDS))}"]
 
 
+def test_commands_about_the_archive_file_refuse_in_one_line_saying_what_to_use(pg_cluster, tmp_path: Path) -> None:
+    """Encryption at rest and backups of an SQLite file have the server's own tools on PostgreSQL."""
+    url = pg_cluster.create_database("file_only")
+    disk = "on PostgreSQL encryption at rest is the server's: keep its data directory on an encrypted disk"
+    for args, instead in [(["encrypt"], disk), (["decrypt", "--yes"], disk), (["init", "--encrypt"], disk),
+                          (["key", "status"], disk), (["key", "change"], disk),
+                          (["key", "new", "--out", str(tmp_path / "k")], disk),
+                          (["backup", "--to", str(tmp_path / "b")], "on PostgreSQL back it up with pg_dump (one database)"
+                                                                    " or pg_basebackup with WAL archiving")]:
+        result = run(url, *args, ok=False)
+        (line,) = result.output.strip().splitlines()
+        assert result.exit_code == 1 and line.startswith(f"Error: `chataudit {' '.join(args[:2] if args[0] in ('key', 'init') else args[:1])}` ")
+        assert instead in line and "SQLite archive file" in line, line
+    assert list(tmp_path.iterdir()) == []  # no key file, no backup folder
+    run(url, "init")  # the signing key is the archive's on either store
+    assert run(url, "key", "export").output.startswith("chataudit/")
+
+
 def test_unreachable_server_is_one_line_without_the_password(pg_cluster) -> None:
     result = run(f"postgresql://someone:s3cret@127.0.0.1:{pg_cluster.port}/no_such_db", "conversations", ok=False)
     assert result.exit_code == 1
