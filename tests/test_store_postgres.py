@@ -116,7 +116,8 @@ def test_a_dba_edit_is_caught_and_history_is_guarded(pg_cluster) -> None:
     with psycopg.connect(url, autocommit=True) as dba:
         dba.execute("UPDATE messages SET text = '我没说过' WHERE id = 4")
         for statement in ("UPDATE ledger_leaves SET leaf_hash = 'x' WHERE idx = 0", "DELETE FROM ledger_checkpoints",
-                          "UPDATE ledger_sightings SET hash = 'x'"):
+                          "UPDATE ledger_sightings SET hash = 'x'", "TRUNCATE ledger_leaves CASCADE",
+                          "TRUNCATE governance_audit"):  # TRUNCATE fires no row trigger: a statement guard
             with pytest.raises(psycopg.errors.RestrictViolation, match="append-only|append"):
                 dba.execute(statement)
     result = run(url, "verify", ok=False)

@@ -307,8 +307,12 @@ def translate(sql: str, primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = 
     guard = _GUARD.match(sql.strip())
     if guard:
         name, when, table, message = guard.groups()
-        return (f"CREATE OR REPLACE TRIGGER {name} {when} ON {table} FOR EACH ROW"
-                f" EXECUTE FUNCTION chataudit_refuse('{message}')", 0, True)
+        create = (f"CREATE OR REPLACE TRIGGER {name} {when} ON {table} FOR EACH ROW"
+                  f" EXECUTE FUNCTION chataudit_refuse('{message}')")
+        if when == "BEFORE DELETE":  # TRUNCATE fires no row trigger: its statement twin (as pg/0025)
+            create = (f"DO $do$ BEGIN {create}; CREATE OR REPLACE TRIGGER {name}_truncate BEFORE TRUNCATE ON {table}"
+                      f" FOR EACH STATEMENT EXECUTE FUNCTION chataudit_refuse('{message}'); END $do$")
+        return create, 0, True
     trigger = _TRIGGER.match(sql.strip())
     if trigger:
         return _trigger(*trigger.groups(), primary_keys), 0, True
