@@ -25,6 +25,7 @@ from chataudit.ledger import Ledger
 from chataudit.ledger.note import Signer
 from chataudit.store import Archive
 from conftest import both_stores
+from store_tamper import tamper
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -179,8 +180,8 @@ def test_cli_export_refuses_a_non_empty_folder_and_verify_exits_1_on_damage(expo
 def test_export_refuses_a_ledger_that_does_not_match_its_checkpoint(tmp_path) -> None:
     with Archive(tmp_path / "a.db") as archive:
         import_paths(archive, [SAMPLES / "wecom_archive.jsonl"])
-        archive.db.execute("DROP TRIGGER ledger_leaves_no_update")
-        archive.db.execute("UPDATE ledger_leaves SET leaf_hash = zeroblob(32) WHERE idx = 1")
+        tamper(tmp_path / "a.db", "DROP TRIGGER ledger_leaves_no_update",
+               "UPDATE ledger_leaves SET leaf_hash = zeroblob(32) WHERE idx = 1")
         with pytest.raises(ChatAuditError, match="does not match its latest signed checkpoint"):
             export_lake(archive, str(tmp_path / "lake"))
 
