@@ -67,13 +67,13 @@ POSTGRES_COMMANDS = frozenset({"import", "init", "conversations", "messages", "s
                                "redact", "compare", "check", "evidence", "audit", "auth", "hold", "retention",
                                "roster", "mode", "key", "cosign", "timestamp", "watch", "lake"})
 # Commands about the archive *file* (its SQLCipher encryption, copies of it): what a PostgreSQL archive
-# uses instead. `key change|new|status` is the file's encryption key (`key export`, the signing key, runs).
+# uses instead. `key change|status` is the file's encryption key (`key export`, the signing key, runs; so does
+# `key new`, which writes a key file and never opens an archive).
 _DISK = "encryption at rest is the server's: keep its data directory on an encrypted disk or filesystem"
 SQLITE_ONLY = {
     "encrypt": ("encrypts an SQLite archive file (SQLCipher)", _DISK),
     "decrypt": ("decrypts an SQLite archive file (SQLCipher)", _DISK),
     "key change": ("changes an SQLite archive file's encryption key", _DISK),
-    "key new": ("makes an encryption key for an SQLite archive file", _DISK),
     "key status": ("shows an SQLite archive file's encryption", _DISK),
     "init --encrypt": ("encrypts an SQLite archive file (SQLCipher)", _DISK),
     "backup": ("copies an SQLite archive file", "back it up with pg_dump (one database) or pg_basebackup with WAL"

@@ -12,7 +12,7 @@ import pytest
 
 from chataudit.governance import retention
 from chataudit.ledger import Ledger
-from chataudit.store import Archive
+from chataudit.store import Archive, postgres
 from chataudit.store.postgres import PostgresArchive
 from store_tamper import copy_archive
 from test_governance import CHATS, DM, ROSTER, run
@@ -89,7 +89,7 @@ def test_whole_months_are_emptied_with_the_same_ledger_verify_and_rows_as_the_ro
         (m[0], m[9]) for m in _state(months, 0)["messages"]]
 
 
-def test_a_held_message_keeps_its_month_on_the_row_path_and_a_partly_due_month_too(pg_cluster) -> None:
+def test_a_held_message_keeps_its_month_on_the_row_path_and_a_partly_due_month_too(pg_cluster, monkeypatch) -> None:
     url = _filled(pg_cluster.create_database("held_months"))
     run(url, "hold", "add", "--conversation", DM, "--reason", "labour arbitration 2026-88")
     with Archive(url, create=False) as archive:
@@ -102,8 +102,11 @@ def test_a_held_message_keeps_its_month_on_the_row_path_and_a_partly_due_month_t
         with pytest.raises(sqlite3.IntegrityError, match="legal hold"):
             Ledger(archive).purge_many([(held, "manual")])  # its month is held: the row path, where the hold refuses
         assert archive.emptied_months == []
-    result, emptied = _apply(url)
-    assert emptied == ["2023-05", "2023-06"]  # 2023-07 is the held conversation's
+    monkeypatch.setattr(postgres, "MONTH_LOCK_WAIT", "200ms")
+    with psycopg.connect(url) as reader:  # a reader in the middle of June 2023: that month is not waited for
+        reader.execute("SELECT count(*) FROM messages_p2023_06").fetchone()
+        result, emptied = _apply(url)
+    assert emptied == ["2023-05"]  # 2023-06: rows, as its reader holds it; 2023-07: the held conversation's
     assert len(result["purge"]) == 2 and len(result["held"]) == 2
     with Archive(url, create=False) as archive:
         left = [r[0] for r in archive.db.execute("SELECT c.native_id FROM messages m JOIN conversations c"

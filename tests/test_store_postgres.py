@@ -188,7 +188,6 @@ def test_commands_about_the_archive_file_refuse_in_one_line_saying_what_to_use(p
     disk = "on PostgreSQL encryption at rest is the server's: keep its data directory on an encrypted disk"
     for args, instead in [(["encrypt"], disk), (["decrypt", "--yes"], disk), (["init", "--encrypt"], disk),
                           (["key", "status"], disk), (["key", "change"], disk),
-                          (["key", "new", "--out", str(tmp_path / "k")], disk),
                           (["backup", "--to", str(tmp_path / "b")], "on PostgreSQL back it up with pg_dump (one database)"
                                                                     " or pg_basebackup with WAL archiving")]:
         result = run(url, *args, ok=False)
