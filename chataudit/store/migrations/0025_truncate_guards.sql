@@ -1,3 +1,3 @@
 -- 0025: nothing to do in SQLite (it has no TRUNCATE; a DELETE without WHERE fires the row guards).
--- PostgreSQL's twin (migrations/pg/0025_s5-pggov_truncate_guards.sql) gives each append-only
+-- PostgreSQL's twin (migrations/pg/0025_truncate_guards.sql) gives each append-only
 -- table's DELETE guard a TRUNCATE guard; this file keeps the two stores' schema versions the same.
