@@ -182,23 +182,25 @@ class PostgresArchive(Archive):
             raw.execute("ANALYZE staging_rows")  # a temporary table has no statistics: the joins below need them
             before = raw.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
             columns = MESSAGE_COLUMNS
+            # the batch's period, as constants: only its months' partitions are read
+            period = f" AND m.sent_at_ms BETWEEN {int(min(r[5] for r in batch))} AND {int(max(r[5] for r in batch))}"
             raw.execute(
                 f"INSERT INTO messages (id, {columns})"
                 f" SELECT $1 + row_number() OVER (ORDER BY seq), {columns} FROM ("
                 "  SELECT DISTINCT ON (conversation, sent_at_ms, content_key, occurrence) * FROM staging_rows s"
-                f"  WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE {IDENTITY})"
+                f"  WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE {IDENTITY}{period})"
                 "  ORDER BY conversation, sent_at_ms, content_key, occurrence, seq) fresh ORDER BY seq",
                 (before,))
             raw.execute(
                 "INSERT INTO sightings (source, message, position, sender_name, utc_offset_min, edited_at_ms,"
                 " message_id, extras)"
                 " SELECT $1, m.id, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id, s.extras"
-                f" FROM staging_rows s JOIN messages m ON {IDENTITY} ORDER BY s.seq ON CONFLICT DO NOTHING",
+                f" FROM staging_rows s JOIN messages m ON {IDENTITY}{period} ORDER BY s.seq ON CONFLICT DO NOTHING",
                 (source_id,))
             raw.execute(
                 "INSERT INTO message_fts (rowid, words)"
                 " SELECT (s.sent_at_ms / 1000) * $1 + m.id, s.body::tsvector"
-                f" FROM staging_rows s JOIN messages m ON {IDENTITY} WHERE m.id > $2 ON CONFLICT DO NOTHING",
+                f" FROM staging_rows s JOIN messages m ON {IDENTITY}{period} WHERE m.id > $2 ON CONFLICT DO NOTHING",
                 (ROWID_SHIFT, before))
             raw.execute("TRUNCATE staging_rows")
         except psycopg.Error as error:
@@ -214,10 +216,14 @@ class PostgresArchive(Archive):
         if len(identities) != len(batch):
             return False
         arrays = ["{" + ",".join(map(str, column)) + "}" for column in zip(*identities)]  # (dumped in C)
+        instants = [r[5] for r in batch]
+        # one index probe per message (LATERAL … LIMIT 1), in the batch's months only: a join would
+        # read every message of the archive
         found = self.db.raw.execute(
             "SELECT EXISTS (SELECT 1 FROM unnest($1::text::bigint[], $2::text::bigint[], $3::text::bigint[],"
-            f" $4::text::bigint[]) s(conversation, sent_at_ms, content_key, occurrence) JOIN messages m ON {IDENTITY})",
-            arrays).fetchone()[0]
+            " $4::text::bigint[]) s(conversation, sent_at_ms, content_key, occurrence) CROSS JOIN LATERAL"
+            f" (SELECT 1 FROM messages m WHERE {IDENTITY} AND m.sent_at_ms BETWEEN $5 AND $6 LIMIT 1) hit)",
+            (*arrays, min(instants), max(instants))).fetchone()[0]
         return not found
 
     def _copy_new(self, batch: list[tuple], bodies: list[str], source_id: int, number: int, exact: bool) -> None:
