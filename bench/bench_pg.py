@@ -217,19 +217,45 @@ def floor(cluster, url: str, count: int) -> dict:
 
 # ---- the benchmarks -----------------------------------------------------------------------------------
 
+def _progress(process: subprocess.Popen, data: Path, count: int, cluster, meter: "Meter") -> None:
+    """Every minute, how far the import's parsing process has read the file (bytes read / size,
+    as messages: ahead of what is stored by the batch or two in the pipe), with CPU so far."""
+    size = data.stat().st_size
+    while process.poll() is None:
+        time.sleep(60)
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and int(_stat(int(entry.name))[1]) == process.pid:
+                    read = int(next(line for line in (entry / "io").read_text().splitlines()
+                                    if line.startswith("rchar")).split()[1])
+                    print(f"  progress {time.perf_counter() - meter.t0:.0f} s: ~{min(count, count * read // size):,}"
+                          f" messages parsed; server CPU {server_cpu(cluster) - meter.s0:.0f} s;"
+                          f" load {os.getloadavg()[0]:.1f}", flush=True)
+            except (OSError, ValueError, StopIteration):
+                continue
+
+
+def save(name: str, result: dict) -> None:
+    """The figures so far (a long run that is stopped keeps what it measured)."""
+    result["cores"] = os.cpu_count()
+    (OUT / f"{name}.json").write_text(json.dumps(result, indent=1))
+
+
 def bench_import(cluster, count: int, trgm: bool) -> dict:
+    """The import, then search p95 per query class on its archive, then the floor (in that order:
+    a run stopped early keeps the first figures)."""
     data = data_file(count)
     url = cluster.create_database("bench")
     keys = Path(tempfile.mkdtemp(prefix="pgbench-keys-"))
     with Meter(cluster) as meter:
-        print(finish(run_import(url, data, keys)).strip().splitlines()[-1], flush=True)
+        process = run_import(url, data, keys)
+        watch = threading.Thread(target=_progress, args=(process, data, count, cluster, meter), daemon=True)
+        watch.start()
+        print(finish(process).strip().splitlines()[-1], flush=True)
     result = {"messages": count, "import": meter.figures(count)}
+    result["import"]["client_max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     show(f"import {count:,}", result["import"])
-    result["floor"] = floor(cluster, url, count)
-    for name in ("messages + index rows", "every row"):
-        show(f"floor: bare COPY of {name}", result["floor"][name])
-        print(f"  import = {result['import']['wall_s'] / result['floor'][name]['wall_s']:.2f}x this floor (wall),"
-              f" {(result['import']['client_cpu_s'] + result['import']['server_cpu_s']) / (result['floor'][name]['client_cpu_s'] + result['floor'][name]['server_cpu_s']):.2f}x (CPU)")
+    save(f"pg-import-{count}", result)
     with psycopg.connect(url, autocommit=True) as db:
         db.execute("VACUUM ANALYZE")
         result["database_size"] = db.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
@@ -237,7 +263,7 @@ def bench_import(cluster, count: int, trgm: bool) -> dict:
             db.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
             db.execute("CREATE INDEX messages_trgm ON messages USING gin (text gin_trgm_ops)")
             db.execute("ANALYZE messages")
-    print(f"database size {result['database_size']}")
+    print(f"database size {result['database_size']}", flush=True)
     result["search"] = {}
     loads = [os.getloadavg()[0]]
     with Archive(url, create=False) as archive:
@@ -259,6 +285,12 @@ def bench_import(cluster, count: int, trgm: bool) -> dict:
             loads.append(os.getloadavg()[0])
             print(f"search {name:8} {query}: median {median:.1f} ms, p95 {high:.1f} ms, {hits} hits", flush=True)
     result["search_load"] = [round(min(loads), 1), round(max(loads), 1)]
+    save(f"pg-import-{count}", result)
+    result["floor"] = floor(cluster, url, count)
+    for name in ("messages + index rows", "every row"):
+        show(f"floor: bare COPY of {name}", result["floor"][name])
+        print(f"  import = {result['import']['wall_s'] / result['floor'][name]['wall_s']:.2f}x this floor (wall),"
+              f" {(result['import']['client_cpu_s'] + result['import']['server_cpu_s']) / (result['floor'][name]['client_cpu_s'] + result['floor'][name]['server_cpu_s']):.2f}x (CPU)")
     return result
 
 
@@ -400,8 +432,7 @@ def main() -> None:
             result = bench_migrate(cluster, count)
         else:
             raise SystemExit(__doc__)
-        result["cores"] = os.cpu_count()
-        (OUT / f"pg-{what}-{count}.json").write_text(json.dumps(result, indent=1))
+        save(f"pg-{what}-{count}", result)
         print(json.dumps(result))
     finally:
         cluster.stop()
