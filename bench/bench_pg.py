@@ -23,6 +23,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -138,6 +139,16 @@ def data_file(count: int, seed: int = 7) -> Path:
     return path
 
 
+KEYS: list[Path] = []
+
+
+def new_keys() -> Path:
+    """A folder for a throwaway archive's signing key (removed at the end of the run)."""
+    OUT.mkdir(exist_ok=True)
+    KEYS.append(Path(tempfile.mkdtemp(prefix="pgbench-keys-", dir=OUT)))
+    return KEYS[-1]
+
+
 def _env(keys: Path) -> dict:
     env = {"CHATAUDIT_KEYS": str(keys), "PATH": "/usr/bin:/bin", "HOME": str(OUT)}
     if "PYTHONPATH" in os.environ:  # (to measure another checkout's code)
@@ -246,7 +257,7 @@ def bench_import(cluster, count: int, trgm: bool) -> dict:
     a run stopped early keeps the first figures)."""
     data = data_file(count)
     url = cluster.create_database("bench")
-    keys = Path(tempfile.mkdtemp(prefix="pgbench-keys-"))
+    keys = new_keys()
     with Meter(cluster) as meter:
         process = run_import(url, data, keys)
         watch = threading.Thread(target=_progress, args=(process, data, count, cluster, meter), daemon=True)
@@ -332,7 +343,7 @@ def bench_concurrent(cluster, count: int) -> dict:
     importers started at once (three different files of ``count`` messages, and one of them a second
     time); then the archive is checked (no duplicate, no lost message, dense ids, `verify`)."""
     url = cluster.create_database("team")
-    keys = Path(tempfile.mkdtemp(prefix="pgbench-keys-"))
+    keys = new_keys()
     base = data_file(count)
     files = [data_file(count, seed) for seed in (11, 12, 13)]
     files.append(files[-1])
@@ -392,7 +403,7 @@ def _root(text: str) -> str:
 def bench_migrate(cluster, count: int) -> dict:
     """An SQLite archive of ``count`` messages to PostgreSQL and back: rate, `verify` on each target,
     the checkpoint root on each side."""
-    keys = Path(tempfile.mkdtemp(prefix="pgbench-keys-"))
+    keys = new_keys()
     folder = Path(tempfile.mkdtemp(prefix="pgbench-migrate-", dir=OUT))
     first, back = folder / "first.db", folder / "back.db"
     url = cluster.create_database("migrated")
@@ -436,6 +447,8 @@ def main() -> None:
         print(json.dumps(result))
     finally:
         cluster.stop()
+        for keys in KEYS:  # this run's signing keys (throwaway)
+            shutil.rmtree(keys, ignore_errors=True)
 
 
 if __name__ == "__main__":
