@@ -24,6 +24,7 @@ from .formats import ParseOptions
 from .ledger import attach as attach_ledger
 from .model import Message, Record, default_zone_name, escape_undecodable, storage_problem, zone
 from .store import OPERATIONAL_ERRORS, Archive, ImportResult, SourceInfo
+from .textindex import index_body
 
 MIN_CONFIDENCE = 0.5
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -382,7 +383,7 @@ def _import_unit(
     progress = (lambda n, phase=None: on_progress(shown, n, phase)) if on_progress else None
     try:
         if size >= PIPELINE_MIN_BYTES and archive.source_by_sha256(sha256) is None:
-            with prepared_in_child(module, unit, options) as batches:
+            with prepared_in_child(module, unit, options, archive.index_text) as batches:
                 result: ImportResult = archive.import_records(source, (), progress, prepared=batches)
         else:
             result = archive.import_records(source, storable(module.parse(unit, options), str(unit)), progress)
@@ -472,10 +473,11 @@ def _prepare_worker() -> None:
         data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
         out.write(struct.pack("<Q", len(data)) + data)
 
-    module_name, path, options = pickle.load(sys.stdin.buffer)
+    module_name, path, options, (body_module, body_name) = pickle.load(sys.stdin.buffer)
     try:
         module = importlib.import_module(module_name)
-        for batch in prepare(storable(module.parse(Path(path), options), path)):
+        body = getattr(importlib.import_module(body_module), body_name)
+        for batch in prepare(storable(module.parse(Path(path), options), path), body=body):
             send("batch", batch)
         send("done", None)
     except ParseError as error:
@@ -490,8 +492,10 @@ def _prepare_worker() -> None:
 
 
 @contextmanager
-def prepared_in_child(module, unit: Path, options: ParseOptions) -> Iterator[Iterator[list]]:
-    """The store's prepared batches of ``unit``, made by a second process through a pipe (bounded:
+def prepared_in_child(module, unit: Path, options: ParseOptions,
+                      body: Callable[[str | None], object] = index_body) -> Iterator[Iterator[list]]:
+    """The store's prepared batches of ``unit`` (full-text bodies made by ``body``, a module-level
+    function: the archive's ``index_text``), made by a second process through a pipe (bounded:
     the child waits while the pipe is full, so at most a batch or two are in flight); the process
     is stopped on exit, whatever happened. A plain subprocess, not multiprocessing: nothing of the
     caller's ``__main__`` is re-run, and it is safe beside threads (the web app's jobs)."""
@@ -508,7 +512,7 @@ def prepared_in_child(module, unit: Path, options: ParseOptions) -> Iterator[Ite
                                stdout=subprocess.PIPE, stderr=errors, env=env)
     assert process.stdin is not None and process.stdout is not None
     try:
-        process.stdin.write(pickle.dumps((module.__name__, str(unit), options)))
+        process.stdin.write(pickle.dumps((module.__name__, str(unit), options, (body.__module__, body.__name__))))
         process.stdin.close()
     except BrokenPipeError:
         pass

@@ -22,6 +22,7 @@ import sqlite3
 import threading
 
 from ..errors import ChatAuditError
+from ..textindex import index_body
 
 MAX_POSITION = 16383
 MAX_POSITIONS = 256  # per token
@@ -70,6 +71,12 @@ def tokens(body: str) -> list[str]:
     return body.translate(_table).split()
 
 
+def index_text(text: str | None) -> str:
+    """What the PostgreSQL store's full-text index is given of a message's text: the tsvector text of
+    its index body (the importer's parsing process makes it, see Archive.index_text)."""
+    return tsvector_text(index_body(text))
+
+
 def _lexeme(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -78,8 +85,15 @@ def tsvector_text(body: str) -> str:
     """The ``tsvector`` input text of one index body: each token with its positions (1-based), as
     PostgreSQL keeps them (positions stop at 16,383, at most 256 per token), so that the stored
     index reads back exactly as this text (`verify` compares them)."""
+    words = tokens(body)
+    count = len(words)
+    if count <= MAX_POSITION and len(set(words)) == count:  # each token once (the common case): in C
+        joined = "".join(words)
+        if "'" not in joined and "\\" not in joined and (len(joined) <= MAX_LEXEME_BYTES // 4
+                                                          or max(map(len, words)) <= MAX_LEXEME_BYTES // 4):
+            return " ".join(map("'{}':{}".format, words, range(1, count + 1)))
     positions: dict[str, list[int]] = {}
-    for position, token in enumerate(tokens(body), 1):
+    for position, token in enumerate(words, 1):
         if len(token) > MAX_LEXEME_BYTES // 4 and len(token.encode()) > MAX_LEXEME_BYTES:
             continue
         seen = positions.get(token)

@@ -25,6 +25,7 @@ import time
 from typing import Any, Callable, Iterable, Iterator
 
 import psycopg
+import psycopg.rows
 import sqlglot
 from psycopg import pq
 from sqlglot import exp
@@ -370,18 +371,36 @@ TABLE_INFO = (
     " LEFT JOIN pg_constraint k ON k.conrelid = a.attrelid AND k.contype = 'p'"
     " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")
 _PLAIN_INSERT = re.compile(r'INSERT INTO ("?\w+"?) \(([\w", ]+)\) VALUES \(\$1(?:, \$\d+)*\)$')
+_UPSERT = re.compile(r'INSERT INTO ("?\w+"?) \(([\w", ]+)\) VALUES \(\$1(?:, \$\d+)*\) (ON CONFLICT\s*\(([\w", ]+)\) DO .*)$',
+                     re.S)
+MANY_ROWS = 1000  # an upsert of this many rows at once goes through a staging table (one statement, not N)
+
+
+def _distinct_keys(rows: list[tuple], columns: str, keys: str) -> bool:
+    """True when no two of ``rows`` (values of ``columns``) have the same ``keys``."""
+    names = [c.strip().strip('"') for c in columns.split(",")]
+    at = [names.index(k.strip().strip('"')) for k in keys.split(",")]
+    return len({tuple(row[i] for i in at) for row in rows}) == len(rows)
 
 
 class PgCursor:
     """A cursor over translated statements (the sqlite3 cursor's surface the code base uses)."""
-
-    row_factory: Any = None  # accepted and ignored: rows are always name- and index-addressable
 
     def __init__(self, connection: "PgConnection"):
         self.connection = connection
         self._cursor = connection.raw.cursor(row_factory=_row_factory)
         self.lastrowid: int | None = None
         self._fetched: list | None = None
+
+    @property
+    def row_factory(self) -> Any:
+        return None
+
+    @row_factory.setter
+    def row_factory(self, factory: Any) -> None:
+        """None asks for plain tuples (as on a sqlite3 cursor: what bulk readers such as the ledger
+        want); anything else keeps rows name- and index-addressable."""
+        self._cursor.row_factory = psycopg.rows.tuple_row if factory is None else _row_factory
 
     @property
     def rowcount(self) -> int:
@@ -571,12 +590,26 @@ class PgConnection:
         if not batch:
             return
         plain = _PLAIN_INSERT.match(text)
+        upsert = _UPSERT.match(text) if not plain and len(batch) >= MANY_ROWS else None
+        if upsert and not _distinct_keys(batch, upsert.group(2), upsert.group(4)):
+            upsert = None  # a key twice: each row must see the one before, as one statement per row does
 
         def store() -> None:
             if plain:  # rows into a table with nothing to resolve: COPY (its triggers fire as for INSERT)
                 with cursor._cursor.copy(f"COPY {plain.group(1)} ({plain.group(2)}) FROM STDIN") as copy:
                     for row in batch:
                         copy.write_row(row)
+            elif upsert:  # COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT in row order
+                table, columns, conflict = upsert.group(1), upsert.group(2), upsert.group(3)
+                staging = '"many_' + table.strip('"') + '"'
+                run = cursor._cursor.execute
+                run(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {columns} FROM {table} WITH NO DATA")
+                run(f"TRUNCATE {staging}")
+                with cursor._cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+                run(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ORDER BY ctid {conflict}")
+                run(f"TRUNCATE {staging}")
             else:
                 cursor._cursor.executemany(text, batch)
 

@@ -73,6 +73,8 @@ def key_name(url: str) -> str:
 class PostgresArchive(Archive):
     """An archive in a PostgreSQL database (see the module's docstring)."""
 
+    index_text = staticmethod(pgsearch.index_text)  # tsvector text, made by the importer's parsing process
+
     def location(self) -> str:
         return shown(self.url)  # the connection string without its password
 
@@ -163,43 +165,90 @@ class PostgresArchive(Archive):
 
     def _store_batch(self, batch: list[tuple], bodies: list[str], source_id: int, number: int,
                      exact: bool = False) -> None:
-        """Stage a batch by COPY; store the messages not yet archived (numbered as SQLite numbers
+        """A batch of messages none of which is archived yet goes straight in by COPY (:meth:`_copy_new`).
+        Else stage it by COPY; store the messages not yet archived (numbered as SQLite numbers
         them: the largest id + 1 on, in staging order), this source's sighting of every message in
         the batch, and the new messages' index rows."""
         raw = self.db.raw
-        tsvector = pgsearch.tsvector_text
         self.ensure_partitions(row[5] for row in batch)  # row[5]: sent_at_ms (MESSAGE_COLUMNS)
-        stage = self._staging()
         try:
+            if self._all_new(batch):
+                self._copy_new(batch, bodies, source_id, number, exact)
+                return
+            stage = self._staging()
             with raw.cursor().copy(stage) as copy:
                 for seq, (row, body) in enumerate(zip(batch, bodies)):
-                    copy.write_row((seq, *row, tsvector(body)))
+                    copy.write_row((seq, *row, body))
             raw.execute("ANALYZE staging_rows")  # a temporary table has no statistics: the joins below need them
             before = raw.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
             columns = MESSAGE_COLUMNS
+            # the batch's period, as constants: only its months' partitions are read
+            period = f" AND m.sent_at_ms BETWEEN {int(min(r[5] for r in batch))} AND {int(max(r[5] for r in batch))}"
             raw.execute(
                 f"INSERT INTO messages (id, {columns})"
                 f" SELECT $1 + row_number() OVER (ORDER BY seq), {columns} FROM ("
                 "  SELECT DISTINCT ON (conversation, sent_at_ms, content_key, occurrence) * FROM staging_rows s"
-                f"  WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE {IDENTITY})"
+                f"  WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE {IDENTITY}{period})"
                 "  ORDER BY conversation, sent_at_ms, content_key, occurrence, seq) fresh ORDER BY seq",
                 (before,))
             raw.execute(
                 "INSERT INTO sightings (source, message, position, sender_name, utc_offset_min, edited_at_ms,"
                 " message_id, extras)"
                 " SELECT $1, m.id, s.position, s.sender_name, s.utc_offset_min, s.edited_at_ms, s.message_id, s.extras"
-                f" FROM staging_rows s JOIN messages m ON {IDENTITY} ORDER BY s.seq ON CONFLICT DO NOTHING",
+                f" FROM staging_rows s JOIN messages m ON {IDENTITY}{period} ORDER BY s.seq ON CONFLICT DO NOTHING",
                 (source_id,))
             raw.execute(
                 "INSERT INTO message_fts (rowid, words)"
                 " SELECT (s.sent_at_ms / 1000) * $1 + m.id, s.body::tsvector"
-                f" FROM staging_rows s JOIN messages m ON {IDENTITY} WHERE m.id > $2 ON CONFLICT DO NOTHING",
+                f" FROM staging_rows s JOIN messages m ON {IDENTITY}{period} WHERE m.id > $2 ON CONFLICT DO NOTHING",
                 (ROWID_SHIFT, before))
             raw.execute("TRUNCATE staging_rows")
         except psycopg.Error as error:
             raise sqlite_error(error) from None
         for hook in self.after_batch:
             hook(self, source_id, before + 1, number, None)  # the ledger reads the stored rows back
+
+    def _all_new(self, batch: list[tuple]) -> bool:
+        """True when no message of the batch is archived yet and no two of them are the same
+        message (identity: conversation, instant, content key, occurrence). Asked under the write
+        lock, so it stays true until the batch is stored."""
+        identities = {(r[0], r[5], r[19], r[20]) for r in batch}
+        if len(identities) != len(batch):
+            return False
+        arrays = ["{" + ",".join(map(str, column)) + "}" for column in zip(*identities)]  # (dumped in C)
+        instants = [r[5] for r in batch]
+        # one index probe per message (LATERAL … LIMIT 1), in the batch's months only: a join would
+        # read every message of the archive
+        found = self.db.raw.execute(
+            "SELECT EXISTS (SELECT 1 FROM unnest($1::text::bigint[], $2::text::bigint[], $3::text::bigint[],"
+            " $4::text::bigint[]) s(conversation, sent_at_ms, content_key, occurrence) CROSS JOIN LATERAL"
+            f" (SELECT 1 FROM messages m WHERE {IDENTITY} AND m.sent_at_ms BETWEEN $5 AND $6 LIMIT 1) hit)",
+            (*arrays, min(instants), max(instants))).fetchone()[0]
+        return not found
+
+    def _copy_new(self, batch: list[tuple], bodies: list[str], source_id: int, number: int, exact: bool) -> None:
+        """A batch of new messages straight into their tables by COPY: numbered in batch order from
+        the largest id + 1 (as SQLite numbers them), so the sightings and index rows are known
+        without a lookup, and the ledger gets the rows without reading them back (``exact``)."""
+        raw = self.db.raw
+        before = raw.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+        ids = range(before + 1, before + 1 + len(batch))
+        cursor = raw.cursor()
+        with cursor.copy(f"COPY messages (id, {MESSAGE_COLUMNS}) FROM STDIN") as copy:
+            for id_, row in zip(ids, batch):
+                copy.write_row((id_, *row))
+        with cursor.copy("COPY sightings (source, message, position, sender_name, utc_offset_min, edited_at_ms,"
+                         " message_id, extras) FROM STDIN") as copy:
+            for id_, r in zip(ids, batch):
+                copy.write_row((source_id, id_, r[17], r[4], r[6], r[10], r[2], r[15]))
+        with cursor.copy("COPY message_fts (rowid, words) FROM STDIN") as copy:
+            for id_, r, body in zip(ids, batch, bodies):
+                copy.write_row((((r[5] // 1000) if r[5] >= 0 else -(-r[5] // 1000)) * ROWID_SHIFT + id_, body))
+        stored = None
+        if exact and self.after_batch:  # (id, platform, conversation, message_id … extras, source, position, occurrence)
+            stored = [(id_, r[1], r[0], *r[2:18], r[20]) for id_, r in zip(ids, batch)]
+        for hook in self.after_batch:
+            hook(self, source_id, before + 1, number, stored)
 
     def ensure_partitions(self, instants: Iterable[int]) -> None:
         """The month partitions of messages and message_fts for these instants (migration pg/0024),

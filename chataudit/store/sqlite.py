@@ -204,6 +204,10 @@ class Archive:
     empty archive); ``on_wait`` is called once when a write has to wait for another process.
     """
 
+    # what the full-text index is given of a message's text, made with the rows (by the importer's
+    # parsing process): FTS5's body here; a store that indexes another form of it names its own
+    index_text: Callable[[str | None], Any] = staticmethod(index_body)
+
     def __new__(cls, path: Any = None, *args: Any, **kwargs: Any) -> "Archive":
         if cls is Archive and is_postgres(path if path is not None else default_db_path()):
             from .postgres import PostgresArchive
@@ -348,7 +352,8 @@ class Archive:
             # a large first import: the secondary indexes are built once at its end (sorted, faster than
             # kept up to date row by row); the transaction restores them whatever happens
             rebuilt = self._drop_secondary_indexes() if prepared is not None else []
-            total = self._insert_records(source_id, prepare(records) if prepared is None else prepared, progress)
+            total = self._insert_records(source_id, prepare(records, body=self.index_text) if prepared is None
+                                         else prepared, progress)
             if rebuilt:
                 threads = db.execute("PRAGMA threads").fetchone()[0]
                 db.execute("PRAGMA threads = 2")  # the index sorts may use a second core
@@ -792,18 +797,19 @@ MESSAGE_KEYS = (
 )
 
 
-def prepare(records: Iterable[Record], size: int = BATCH, *, bodies: bool = True) -> Iterator[list[Any]]:
+def prepare(records: Iterable[Record], size: int = BATCH, *, bodies: bool = True,
+            body: Callable[[str | None], Any] = index_body) -> Iterator[list[Any]]:
     """The records in batches of what the store needs of them that the archive does not decide:
     a Conversation as it is, a message as (platform, conversation id, title, row fields, position,
-    content hash, full-text body — None without ``bodies``: a lake has no full-text index —, stored
-    as given). Pure (no archive): the importer runs it in a second process, ``spark import`` on the
-    executors."""
+    content hash, full-text body — ``body`` of the text, the store's :attr:`Archive.index_text`;
+    None without ``bodies``: a lake has no full-text index —, stored as given). Pure (no archive):
+    the importer runs it in a second process, ``spark import`` on the executors."""
     batch: list[Any] = []
     for record in records:
         if isinstance(record, Message):
             row = message_row(record, 0, 0)
             batch.append((record.platform, record.conversation_id, record.conversation_title,
-                          row[1:16], row[17], row[18], index_body(record.text) if bodies else None,
+                          row[1:16], row[17], row[18], body(record.text) if bodies else None,
                           _stored_as_given(row)))
         else:
             batch.append(record)
