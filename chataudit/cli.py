@@ -64,7 +64,8 @@ def friendly_errors(command: Callable) -> Callable:
 # run on both stores); any other command refuses there instead of half-working (README: "Team archive on PostgreSQL").
 POSTGRES_COMMANDS = frozenset({"import", "init", "conversations", "messages", "search", "sources", "export",
                                "verify", "checkpoint", "proof", "formats", "migrate", "facts", "match", "pii",
-                               "redact", "compare", "check", "evidence"})
+                               "redact", "compare", "check", "evidence", "serve", "user", "quality", "supervise",
+                               "review", "people"})
 
 
 def refuse_on_postgres(command: str | None) -> None:
