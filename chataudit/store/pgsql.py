@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator
 import psycopg
 import sqlglot
 from psycopg import pq
+from psycopg.adapt import Loader
 from psycopg.types.string import TextLoader
 from sqlglot import exp
 
@@ -77,6 +78,8 @@ def _boolean(node: exp.Expression) -> exp.Expression:
     inner = node.unnest() if isinstance(node, exp.Paren) else node
     if isinstance(inner, exp.Literal) and not inner.is_string:
         return exp.true() if float(inner.this) else exp.false()
+    if isinstance(inner, exp.Column):  # an INTEGER flag column (`WHERE blind AND …`): the schema has no BOOLEAN
+        return exp.NEQ(this=node, expression=exp.Literal.number(0))
     return node
 
 
@@ -415,6 +418,15 @@ def sqlite_error(error: psycopg.Error) -> sqlite3.Error:
 _PLAIN_INSERT = re.compile(r'INSERT INTO ("?\w+"?) \(([\w", ]+)\) VALUES \(\$1(?:, \$\d+)*\)$')
 
 
+class NumberLoader(Loader):
+    """PostgreSQL's ``numeric`` (``sum`` of BIGINT, ``avg``, arithmetic on them) as SQLite gives
+    such values: an integer when whole, else a REAL (float), never a Decimal."""
+
+    def load(self, data: Any) -> int | float:
+        text = bytes(data)
+        return int(text) if text.lstrip(b"-").isdigit() else float(text)
+
+
 class PgCursor:
     """A cursor over translated statements (the sqlite3 cursor's surface the code base uses)."""
 
@@ -425,6 +437,7 @@ class PgCursor:
         self._cursor = connection.raw.cursor(row_factory=_row_factory)
         for name in ("json", "jsonb"):  # SQLite's JSON functions return text: callers parse it themselves
             self._cursor.adapters.register_loader(name, TextLoader)
+        self._cursor.adapters.register_loader("numeric", NumberLoader)
         self.lastrowid: int | None = None
         self._fetched: list | None = None
 
