@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -57,6 +58,20 @@ def client(base: str) -> httpx.Client:
     """The owner's API client, a new connection per request (so requests spread over both workers)."""
     return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10,
                         limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def test_serve_names_the_database_without_its_password(pg_cluster) -> None:
+    """`serve` prints where it serves from; a password in the connection string is not printed."""
+    url = pg_cluster.create_database("serve_shown").replace("chataudit@", "chataudit:s3cret-pw@")
+    run_cli(url, "init")
+    with socket.socket() as taken:  # a port in use: serve prints its lines, then cannot listen and stops
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        process = subprocess.run(
+            [sys.executable, "-c", "from chataudit.cli import cli; cli()", "--db", url, "serve", "--port",
+             str(taken.getsockname()[1]), "--no-open"], capture_output=True, text=True, timeout=60)
+    assert f"chataudit serving {url.replace(':s3cret-pw', '')} at" in process.stderr
+    assert "s3cret-pw" not in process.stdout + process.stderr
 
 
 def test_the_workers_answer_what_the_cli_prints(server: tuple[str, str]) -> None:
