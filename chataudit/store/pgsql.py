@@ -78,8 +78,9 @@ def _boolean(node: exp.Expression) -> exp.Expression:
     inner = node.unnest() if isinstance(node, exp.Paren) else node
     if isinstance(inner, exp.Literal) and not inner.is_string:
         return exp.true() if float(inner.this) else exp.false()
-    if isinstance(inner, exp.Column):  # an INTEGER flag column (`WHERE blind AND …`): the schema has no BOOLEAN
-        return exp.NEQ(this=node, expression=exp.Literal.number(0))
+    if isinstance(inner, exp.Column):  # an INTEGER flag (`WHERE blind AND …`), or a catalog's boolean
+        return sqlglot.parse_one("CAST(x AS TEXT) NOT IN ('0', 'false')", read="postgres").transform(
+            lambda n: node.copy() if isinstance(n, exp.Column) and n.name == "x" else n)
     return node
 
 
