@@ -112,3 +112,22 @@ def test_an_import_job_lands_in_the_archive(server: tuple[str, str]) -> None:
         hits = api.get("/api/v1/search", params={"q": "pgserve"}).json()
     assert [h["text"] for h in hits] == ["我要退货 pgserve"]
     assert re.search(r"\bok\b", run_cli(db, "verify").output.lower())
+
+
+def test_a_server_thread_keeps_its_connection_to_a_postgresql_archive(pg_cluster, tmp_path) -> None:
+    """The kept connection is handed to the thread's next request (there is no file to be replaced);
+    the server's own files go under $XDG_DATA_HOME, named after the database."""
+    from chataudit.store.postgres import key_name
+    from chataudit.web.config import ServerConfig
+
+    url = pg_cluster.create_database("serve_kept")
+    config = ServerConfig(db=url, token=TOKEN, owner="owner")
+    with config.open_archive() as first:
+        with config.open_archive() as nested:
+            assert nested is not first
+    with config.open_archive() as again:
+        assert again is first
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+        assert config.uploads == tmp_path / "chataudit" / (key_name(url) + ".jobs")
+    first.db.close()
