@@ -65,7 +65,8 @@ def friendly_errors(command: Callable) -> Callable:
 POSTGRES_COMMANDS = frozenset({"import", "init", "conversations", "messages", "search", "sources", "export",
                                "verify", "checkpoint", "proof", "formats", "migrate", "facts", "match", "pii",
                                "redact", "compare", "check", "evidence", "audit", "auth", "hold", "retention",
-                               "roster", "mode", "key", "cosign", "timestamp", "watch", "lake"})
+                               "roster", "mode", "key", "cosign", "timestamp", "watch", "lake", "serve", "user",
+                               "quality", "supervise", "review", "people"})
 # Commands about the archive *file* (its SQLCipher encryption, copies of it): what a PostgreSQL archive
 # uses instead. `key change|status` is the file's encryption key (`key export`, the signing key, runs; so does
 # `key new`, which writes a key file and never opens an archive).

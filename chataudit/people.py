@@ -29,7 +29,7 @@ def identities(archive: Archive) -> list[dict[str, Any]]:
         f" LEFT JOIN person_identities pi ON pi.platform = m.platform AND pi.sender_key = {SENDER_KEY}"
         " LEFT JOIN people p ON p.id = pi.person"
         f" WHERE {SENDER_KEY} IS NOT NULL"
-        " GROUP BY m.platform, identity_key ORDER BY message_count DESC"
+        " GROUP BY m.platform, identity_key ORDER BY message_count DESC, m.platform, identity_key"  # ties: one order
     ).fetchall()
     from .store.sqlite import iso_from_ms
 

@@ -171,15 +171,16 @@ def test_four_concurrent_imports_lose_and_duplicate_nothing(pg_cluster, tmp_path
     assert len(listing(url, "search", "退货", "--limit", "2000")) == 1200
 
 
-def test_commands_not_yet_on_postgresql_refuse_in_one_line(pg_cluster) -> None:
+def test_commands_not_yet_on_postgresql_refuse_in_one_line(pg_cluster, tmp_path: Path) -> None:
     url = pg_cluster.create_database("refuse")
-    result = run(url, "quality", ok=False)
+    result = run(url, "spark", "pii", "--lake", str(tmp_path), "--conversation", "1", ok=False)
     with Archive(url, create=False) as archive:  # the refusal was that command's, not the API's
         assert archive.stats()["messages"] == 0
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: `chataudit quality` does not run on a PostgreSQL archive yet (it runs on SQLite archive files);"
+        "Error: `chataudit spark` does not run on a PostgreSQL archive yet (it runs on SQLite archive files);"
         f" on PostgreSQL: {', '.join(sorted(POSTGRES_COMMANDS))}"]
+    assert {"quality", "serve", "supervise", "review", "people", "user", "retention"} <= POSTGRES_COMMANDS
 
 
 def test_commands_about_the_archive_file_refuse_in_one_line_saying_what_to_use(pg_cluster, tmp_path: Path) -> None:

@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import both_stores
 from web_support import app_for, cli_json, demo_archive, owner_client, run_cli
 
 from fastapi.testclient import TestClient
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return demo_archive(tmp_path)
+def db(tmp_path: Path, new_archive) -> Path:
+    """The samples archive, in the store under test (SQLite unless a test is marked both_stores)."""
+    return demo_archive(tmp_path, new_archive("web.db"))
 
 
 @pytest.fixture
@@ -25,6 +27,7 @@ def conversation_of(db: Path, platform: str) -> int:
     return next(c["id"] for c in cli_json(db, "conversations") if c["platform"] == platform)
 
 
+@both_stores
 def test_listings_equal_the_cli_json(db: Path, client: TestClient) -> None:
     for path, args in (("/api/v1/conversations", ["conversations"]), ("/api/v1/sources", ["sources"]),
                        ("/api/v1/checkpoint", ["checkpoint"])):
@@ -34,6 +37,7 @@ def test_listings_equal_the_cli_json(db: Path, client: TestClient) -> None:
         assert response.json() == cli_json(db, *args), path
 
 
+@both_stores
 def test_users_equal_user_list_json_for_an_admin_only(db: Path, client: TestClient) -> None:
     from web_support import add_user, login
 
@@ -44,6 +48,7 @@ def test_users_equal_user_list_json_for_an_admin_only(db: Path, client: TestClie
     assert lead.get("/api/v1/users").status_code == 403
 
 
+@both_stores
 def test_search_equals_the_cli_json_with_filters(db: Path, client: TestClient) -> None:
     for query, extra in (("退货", {}), ("退货", {"platform": "generic"}), ("refund OR 退款", {"limit": "3"}),
                          ("-快递 退货", {"since": "2026-03-12", "until": "2026-03-31"})):
@@ -55,6 +60,7 @@ def test_search_equals_the_cli_json_with_filters(db: Path, client: TestClient) -
     assert client.get("/api/v1/search", params={"q": "退货"}).json()[0]["snippet"].count("<mark>") >= 1
 
 
+@both_stores
 def test_messages_pages_join_into_the_cli_timeline(db: Path, client: TestClient) -> None:
     conversation = conversation_of(db, "telegram")
     expected = cli_json(db, "messages", "--conversation", str(conversation))

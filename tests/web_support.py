@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from chataudit.cli import cli
+from chataudit.store import is_postgres
 from chataudit.web.app import create_app
 from chataudit.web.config import ServerConfig
 
@@ -33,14 +35,18 @@ def cli_json(db: Path, *args: str, operator: str = "owner"):
     return json.loads(run_cli(db, *args, "--json", operator=operator).stdout)
 
 
-def demo_archive(folder: Path) -> Path:
-    db = folder / "web.db"
+def demo_archive(folder: Path, db: Path | str | None = None) -> Path:
+    """The samples imported into ``db`` (an archive file, or a postgresql:// URL), else folder/web.db."""
+    db = db if db is not None else folder / "web.db"
     run_cli(db, "import", str(SAMPLES), "--tz", "Asia/Shanghai", "--label", "demo")
     return db
 
 
 def app_for(db: Path, **settings):
-    return create_app(ServerConfig(db=db, token=TOKEN, owner="owner", jobs_dir=db.parent / "jobs", **settings))
+    if "jobs_dir" not in settings:  # beside an archive file; for a PostgreSQL archive a temporary folder
+        settings["jobs_dir"] = (Path(tempfile.mkdtemp(prefix="chataudit-jobs-")) if is_postgres(db)
+                                else db.parent / "jobs")
+    return create_app(ServerConfig(db=db, token=TOKEN, owner="owner", **settings))
 
 
 def owner_client(db: Path, **settings) -> TestClient:

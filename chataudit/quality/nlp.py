@@ -270,7 +270,8 @@ class Cache:
         if fresh:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.executemany("INSERT OR REPLACE INTO quality_nlp VALUES (?, ?, ?, ?, ?, ?)", fresh)
+                self.db.executemany("INSERT OR REPLACE INTO quality_nlp (content_hash, analyzer, sentiment, flags, typos,"
+                                    " sensitive) VALUES (?, ?, ?, ?, ?, ?)", fresh)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")

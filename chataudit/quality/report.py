@@ -219,7 +219,7 @@ def _stream_texts(db, options, facts, session_of, cache, fold: "TextFold", quest
         "SELECT m.id, m.conversation, m.sent_at_ms, w.code, w.who, m.text, m.content_hash"
         " FROM messages m INDEXED BY messages_timing"
         " CROSS JOIN q_who w ON w.sid = coalesce(m.sender_id, '') AND w.sname = coalesce(m.sender_name, '')"
-        f" WHERE {' AND '.join(where)}",
+        f" WHERE {' AND '.join(where)} ORDER BY m.conversation, m.sent_at_ms, m.id",  # the index's order
         params,
     )
     read = 0

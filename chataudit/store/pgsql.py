@@ -28,6 +28,8 @@ import psycopg
 import psycopg.rows
 import sqlglot
 from psycopg import pq
+from psycopg.adapt import Loader
+from psycopg.types.string import TextLoader
 from sqlglot import exp
 
 WRITE_LOCK = 0x63686174  # "chat": the advisory lock key of the archive's one writer at a time
@@ -77,6 +79,9 @@ def _boolean(node: exp.Expression) -> exp.Expression:
     inner = node.unnest() if isinstance(node, exp.Paren) else node
     if isinstance(inner, exp.Literal) and not inner.is_string:
         return exp.true() if float(inner.this) else exp.false()
+    if isinstance(inner, exp.Column):  # an INTEGER flag (`WHERE blind AND …`), or a catalog's boolean
+        return sqlglot.parse_one("CAST(x AS TEXT) NOT IN ('0', 'false')", read="postgres").transform(
+            lambda n: node.copy() if isinstance(n, exp.Column) and n.name == "x" else n)
     return node
 
 
@@ -132,7 +137,7 @@ def _bare_columns(select: exp.Expression) -> exp.Expression:
     places += select.args["order"].expressions if select.args.get("order") else []
     for place in places:
         for column in list(place.find_all(exp.Column)):
-            if column.find_ancestor(exp.AggFunc, exp.Window) or column.sql() in key_sql \
+            if column.find_ancestor(exp.AggFunc, exp.Window, exp.Filter) or _inside_key(column, key_sql) \
                     or column.find_ancestor(exp.Select) is not select or (not column.table and column.name in aliases):
                 continue
             picked = sqlglot.parse_one(f"(array_agg(x{order}))[1]", read="postgres")
@@ -146,17 +151,70 @@ def _bare_columns(select: exp.Expression) -> exp.Expression:
     return select
 
 
+def _inside_key(column: exp.Column, key_sql: set[str]) -> bool:
+    """The column is a grouping key or inside one (``coalesce(a.x, a.y)`` grouped as a whole)."""
+    node: exp.Expression | None = column
+    while node is not None and not isinstance(node, exp.Select):
+        if node.sql() in key_sql:
+            return True
+        node = node.parent
+    return False
+
+
 def _sqlite_time(node: exp.Anonymous) -> exp.Expression | None:
-    """SQLite's ``date(x, 'unixepoch')`` and ``unixepoch(text)`` in PostgreSQL's terms (UTC)."""
+    """SQLite's ``date(x, 'unixepoch')``, ``julianday(text)`` and ``unixepoch(text)`` in PostgreSQL's
+    terms (UTC)."""
     name, args = node.name.lower(), node.expressions
     if name == "date" and len(args) == 2 and isinstance(args[1], exp.Literal) and args[1].this == "unixepoch":
         call = sqlglot.parse_one("to_char(to_timestamp(CAST(x AS DOUBLE PRECISION)) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
                                  read="postgres")
+    elif name == "julianday" and len(args) == 1:
+        call = sqlglot.parse_one("(extract(epoch FROM CAST(x AS TIMESTAMPTZ)) / 86400.0 + 2440587.5)", read="postgres")
     elif name == "unixepoch" and len(args) == 1:
         call = sqlglot.parse_one("CAST(floor(extract(epoch FROM CAST(x AS TIMESTAMPTZ))) AS BIGINT)", read="postgres")
     else:
         return None
     call.find(exp.Column).replace(args[0].copy())
+    return call
+
+
+_DAYS = re.compile(r"^([+-]?\d+) days?$")
+_WEEKDAY = re.compile(r"^weekday ([0-6])$")
+
+
+def _sqlite_date(node: exp.Expression) -> exp.Expression | None:
+    """SQLite's ``date(text)`` and ``date(x, modifier, …)`` ('unixepoch' first, then 'weekday N',
+    '±N days', 'start of month') as the same 'YYYY-MM-DD' text; None for any other call."""
+    if isinstance(node, exp.Date) and not node.args.get("zone") and not node.expressions:
+        value, modifiers = node.this, []
+    elif isinstance(node, exp.Anonymous) and node.name.lower() == "date" and len(node.expressions) >= 2 \
+            and all(isinstance(a, exp.Literal) and a.is_string for a in node.expressions[1:]) \
+            and [a.this for a in node.expressions[1:]] != ["unixepoch"]:
+        value, modifiers = node.expressions[0], [a.this.strip().lower() for a in node.expressions[1:]]
+    else:
+        return None
+    if modifiers[:1] == ["unixepoch"]:
+        sql, modifiers = "(to_timestamp(CAST(x AS DOUBLE PRECISION)) AT TIME ZONE 'UTC')", modifiers[1:]
+    else:
+        sql = "CAST(x AS TIMESTAMP)"
+    for modifier in modifiers:
+        days, weekday = _DAYS.match(modifier), _WEEKDAY.match(modifier)
+        if days:
+            sql = f"({sql} + INTERVAL '{int(days.group(1))} days')"
+        elif weekday:  # forward to the next such weekday (0 = Sunday), or stay on it
+            if value.find(exp.Placeholder):
+                raise sqlite3.OperationalError("date(?, 'weekday N'): give a column or an expression, not a parameter")
+            sql = (f"({sql} + CAST(({weekday.group(1)} - extract(dow FROM {sql}) + 7) % 7 AS DOUBLE PRECISION)"
+                   " * INTERVAL '1 day')")
+        elif modifier == "start of month":
+            sql = f"date_trunc('month', {sql})"
+        else:
+            raise sqlite3.OperationalError(f"date modifier {modifier!r}: unsupported on PostgreSQL")
+    call = sqlglot.parse_one(f"to_char({sql}, 'YYYY-MM-DD')", read="postgres")
+    value = value.transform(lambda n: _sqlite_date(n) or n)  # a date() inside (transform skips replacements)
+    for column in list(call.find_all(exp.Column)):
+        if column.name == "x" and not column.table:
+            column.replace(value.copy())
     return call
 
 
@@ -196,11 +254,22 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
             call.find(exp.Column).replace(node.expressions[0].copy())
             node.replace(call)
             continue
+        if isinstance(node, exp.JSONArrayAgg) and not isinstance(node.parent, exp.Coalesce):
+            # SQLite's json_group_array of no rows is '[]'; PostgreSQL's json_agg is NULL
+            empty = exp.Coalesce(expressions=[exp.Literal.string("[]")])
+            node.replace(empty)
+            empty.set("this", node)
         if isinstance(node, exp.Anonymous):
             replacement = _sqlite_time(node)
             if replacement is not None:
                 node.replace(replacement)
                 continue
+        if isinstance(node, exp.In) and not node.expressions and not node.args.get("query") \
+                and not node.args.get("unnest") and not node.args.get("field"):
+            node.replace(exp.false())  # SQLite's `x IN ()` (an empty list) is false
+            continue
+        if isinstance(node, exp.Join) and node.args.get("kind") == "CROSS" and node.args.get("on"):
+            node.set("kind", None)  # SQLite's CROSS JOIN … ON (a join-order hint) is an inner join
         if isinstance(node, exp.Subquery) and not node.alias and isinstance(node.parent, (exp.From, exp.Join)):
             node.set("alias", exp.TableAlias(this=exp.to_identifier(f"subquery_{id(node) % 100000}")))
         elif isinstance(node, exp.Table) and node.args.get("db") and node.db.lower() == "temp":
@@ -212,6 +281,9 @@ def _rewrite(tree: exp.Expression, primary_keys: dict[str, tuple[str, ...]]) -> 
             node.set("this", exp.DataType.Type.BIGINT)  # SQLite's INTEGER is 64-bit
         elif isinstance(node, exp.Column) and node.name.lower() in RESERVED_COLUMNS:
             node.this.set("quoted", True)
+        elif isinstance(node, exp.Identifier) and isinstance(node.parent, exp.Schema) \
+                and node.name.lower() in RESERVED_COLUMNS:
+            node.set("quoted", True)  # an INSERT's column list
         elif isinstance(node, (exp.Where, exp.Not)):
             node.set("this", _boolean(node.this))
         elif isinstance(node, (exp.And, exp.Or)):
@@ -325,7 +397,7 @@ def translate(sql: str, primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = 
         raise sqlite3.OperationalError(f"cannot translate to PostgreSQL: {str(error).splitlines()[0]}") from None
     if len(trees) != 1 or trees[0] is None:
         raise sqlite3.OperationalError("one statement at a time")
-    tree = _rewrite(trees[0].transform(_bare_columns), dict(primary_keys))
+    tree = _rewrite(trees[0].transform(_bare_columns).transform(lambda n: _sqlite_date(n) or n), dict(primary_keys))
     text, count = _placeholders(tree.sql(dialect="postgres"))
     first = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
     return text, count, first in WRITE_WORDS or (first == "WITH" and bool(tree.find(exp.Insert, exp.Update, exp.Delete)))
@@ -383,12 +455,24 @@ def _distinct_keys(rows: list[tuple], columns: str, keys: str) -> bool:
     return len({tuple(row[i] for i in at) for row in rows}) == len(rows)
 
 
+class NumberLoader(Loader):
+    """PostgreSQL's ``numeric`` (``sum`` of BIGINT, ``avg``, arithmetic on them) as SQLite gives
+    such values: an integer when whole, else a REAL (float), never a Decimal."""
+
+    def load(self, data: Any) -> int | float:
+        text = bytes(data)
+        return int(text) if text.lstrip(b"-").isdigit() else float(text)
+
+
 class PgCursor:
     """A cursor over translated statements (the sqlite3 cursor's surface the code base uses)."""
 
     def __init__(self, connection: "PgConnection"):
         self.connection = connection
         self._cursor = connection.raw.cursor(row_factory=_row_factory)
+        for name in ("json", "jsonb"):  # SQLite's JSON functions return text: callers parse it themselves
+            self._cursor.adapters.register_loader(name, TextLoader)
+        self._cursor.adapters.register_loader("numeric", NumberLoader)
         self.lastrowid: int | None = None
         self._fetched: list | None = None
 
@@ -468,6 +552,7 @@ class PgConnection:
         self.raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.RawCursor)
         self._locked = False
         self.primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
+        self._changes = 0  # rows written through this connection (sqlite3's total_changes)
 
     def load_catalog(self) -> None:
         """The primary keys of the archive's tables (INSERT OR REPLACE needs them)."""
@@ -556,6 +641,7 @@ class PgConnection:
                     self._locked = False
                     self._lock(wait=wait)
                     cursor._cursor.execute(text, values)
+                    self._count(cursor)
                     if returning:
                         self._keep_returned(cursor)
                 self._locked = False
@@ -563,10 +649,15 @@ class PgConnection:
             if writes:
                 self._lock(wait=wait)
             cursor._cursor.execute(text, values)
+            if writes:
+                self._count(cursor)
             if returning:
                 self._keep_returned(cursor)
         except psycopg.Error as error:
             raise sqlite_error(error) from None
+
+    def _count(self, cursor: PgCursor) -> None:
+        self._changes += max(cursor._cursor.rowcount, 0)
 
     @staticmethod
     def _keep_returned(cursor: PgCursor) -> None:
@@ -612,6 +703,8 @@ class PgConnection:
                 run(f"TRUNCATE {staging}")
             else:
                 cursor._cursor.executemany(text, batch)
+            if writes:
+                self._count(cursor)
 
         try:
             if writes and not self.in_transaction:
@@ -664,6 +757,17 @@ class PgConnection:
     def close(self) -> None:
         self.raw.close()
 
+    def __enter__(self) -> "PgConnection":
+        return self
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        """As ``with sqlite3_connection:``: an open transaction is committed, or rolled back on an error."""
+        if kind is None:
+            self.commit()
+        else:
+            self.rollback()
+
     @property
     def total_changes(self) -> int:
-        return 0
+        """Rows inserted, updated or deleted through this connection (their statements' own counts)."""
+        return self._changes

@@ -25,7 +25,7 @@ import orjson
 
 from ..errors import ChatAuditError
 from ..governance import audit, clock
-from ..store import Archive
+from ..store import Archive, is_postgres
 from . import policies, queue
 from .matcher import Hit, Matcher
 
@@ -185,7 +185,7 @@ def _slices(archive: Archive, matcher: Matcher, roles: dict[tuple[str, str, str]
     """(hits, messages read, first id) per batch or slice, in id order: here, or in worker processes."""
     if workers is None:
         workers = default_workers(top - mark)
-    in_memory = str(archive.path) == ":memory:" or not Path(archive.path).is_file()
+    in_memory = str(archive.path) == ":memory:" or not (is_postgres(archive.path) or Path(archive.path).is_file())
     if workers <= 1 or in_memory:
         cursor = archive.db.cursor()
         cursor.row_factory = None  # plain tuples: a sqlite3.Row per message costs more than the prefilter
@@ -250,9 +250,14 @@ _WORKER: dict[str, Any] = {}
 def _worker_setup(path: str, key: bytes | None, matcher: Matcher, roles: dict[tuple[str, str, str], str],
                   external: set[int], since_ms: int | None, batch: int) -> None:
     """A worker process: its own read connection and matcher, for every slice it is given."""
-    from ..store.sqlite import connect
+    if is_postgres(path):
+        from ..store.pgsql import PgConnection
 
-    db = connect(path, key, create=False)
+        db: Any = PgConnection(path)
+    else:
+        from ..store.sqlite import connect
+
+        db = connect(path, key, create=False)
     db.row_factory = None
     _WORKER.update(db=db, matcher=matcher, roles=roles, external=external, since_ms=since_ms, batch=batch)
 

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
+from ..store import db_location
 from . import accounts, api, pages, pages_compare, pages_evidence, pages_governance, pages_quality, problems
 from . import pages_reviews, pages_supervision, pages_supervision_policies
 from .config import ServerConfig
@@ -74,7 +75,7 @@ def app_from_environment() -> FastAPI:
     import orjson
 
     settings = orjson.loads(os.environ[CONFIG_ENV])
-    return create_app(ServerConfig(**{**settings, "db": Path(settings["db"])}))
+    return create_app(ServerConfig(**{**settings, "db": db_location(settings["db"])}))
 
 
 async def _limit_threads(threads: int) -> None:

@@ -12,6 +12,7 @@ import click
 from ..cli import friendly_errors, json_option, open_archive
 from ..errors import ChatAuditError
 from ..render import emit
+from ..store import is_postgres
 from .roles import DESCRIPTIONS
 
 if TYPE_CHECKING:  # imported when serving starts
@@ -64,9 +65,9 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, cert: str
     from .config import ServerConfig
 
     check_binding(host, cert, key_file, insecure)
-    with open_archive(ctx):  # a mistyped --db fails here, with its one line; the migration runs once
-        pass
     root = ctx.find_root().obj
+    with open_archive(ctx) as archive:  # a mistyped --db fails here, with its one line; the migration runs once
+        where = archive.location() if is_postgres(root["db"]) else root["db"]  # a URL without its password
     token = token or new_secret()
     config = ServerConfig(db=root["db"], token=token, owner=root["operator"], tls=bool(cert), threads=threads,
                           # (starlette's host check cannot read an IPv6 Host header: [::1] is left unchecked)
@@ -87,7 +88,7 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, cert: str
     scheme = "https" if cert else "http"
     shown_host = f"[{host}]" if ":" in host else host
     url = f"{scheme}://{shown_host}:{port}/?token={token}"
-    click.echo(f"chataudit serving {config.db} at {scheme}://{shown_host}:{port}/ (Ctrl-C to stop)", err=True)
+    click.echo(f"chataudit serving {where} at {scheme}://{shown_host}:{port}/ (Ctrl-C to stop)", err=True)
     click.echo(f"open this URL to log in as {config.owner} (admin): {url}", err=True)
     if not is_loopback(host) and not cert:
         click.echo("warning: plain HTTP on a non-loopback address: passwords and tokens cross the network unencrypted",

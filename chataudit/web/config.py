@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from ..store import Archive
+from ..store import Archive, is_postgres
 
 POOLED_CACHE_KIB = 16384  # page cache of each kept connection (up to one per server thread)
 
 
 @dataclass
 class ServerConfig:
-    db: Path
+    db: Path | str  # an archive file, or a postgresql:// connection string
     token: str  # the owner's login token (`?token=`, `Authorization: Bearer`)
     owner: str  # the owner's operator name in the audit trail (--operator, else the OS user)
     tls: bool = False  # cookies are Secure under TLS
@@ -52,7 +52,7 @@ class ServerConfig:
             self._drop(kept)
             kept = None
         if kept is None:
-            identity = _identity(self.db) if os.path.exists(self.db) else None
+            identity = _identity(self.db) if not is_postgres(self.db) and os.path.exists(self.db) else None
             kept = Archive(self.db, create=False)
             kept.db.execute(f"PRAGMA cache_size=-{POOLED_CACHE_KIB}")
             self._kept.archive, self._kept.identity = kept, identity
@@ -85,6 +85,8 @@ class ServerConfig:
         archive.db.close()
 
     def _same_file(self) -> bool:
+        if is_postgres(self.db):
+            return True  # a database is not replaced under its connections as a file can be
         try:
             return _identity(self.db) == self._kept.identity
         except OSError:
@@ -92,9 +94,20 @@ class ServerConfig:
 
     @property
     def uploads(self) -> Path:
-        folder = self.jobs_dir or self.db.with_name(self.db.name + ".jobs")
+        folder = self.jobs_dir or self.beside(".jobs")
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+    def beside(self, suffix: str) -> Path:
+        """Where the server keeps its files of this archive: beside an archive file; for a
+        PostgreSQL archive (no file of its own) in $XDG_DATA_HOME/chataudit (default
+        ~/.local/share/chataudit), named after its host, port and database."""
+        if is_postgres(self.db):
+            from ..store.postgres import key_name
+
+            data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+            return Path(data).expanduser() / "chataudit" / (key_name(str(self.db)) + suffix)
+        return Path(self.db).with_name(Path(self.db).name + suffix)
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -100,7 +100,7 @@ def quality_request(
 
 def stored_folder(config: ServerConfig) -> Path:
     """The server's stored quality files (roster, scripts, …), beside the archive."""
-    folder = config.db.with_name(config.db.name + ".quality")
+    folder = config.beside(".quality")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
