@@ -110,3 +110,16 @@ def test_each_line_is_recognised_at_its_own_width() -> None:
     read = _recognise(engine().text_rec, crops)
     assert [text for text, _ in read] == ["好的", "合同编号HT-2024-0315，请核对"]
     assert all(confidence > 0.9 for _, confidence in read)
+
+
+def test_a_month_and_day_without_a_year_is_the_latest_such_day_up_to_the_anchor() -> None:
+    """Telegram's "February 29" read against a leap-year anchor once raised (found by the hold-out set)."""
+    from datetime import date, datetime
+
+    from chataudit.screenshots.reader import parse_separator
+
+    assert parse_separator("February 29", date(2024, 3, 5)) == datetime(2024, 2, 29)
+    assert parse_separator("February 29", date(2024, 2, 1)) == datetime(2020, 2, 29)
+    assert parse_separator("February 29", date(2025, 3, 1)) == datetime(2024, 2, 29)
+    assert parse_separator("March 4", date(2024, 3, 1)) == datetime(2023, 3, 4)
+    assert parse_separator("February 30", date(2024, 3, 5)) is None
