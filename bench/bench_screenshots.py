@@ -119,52 +119,73 @@ def measure(folder: Path, names: list[str]) -> dict:
     return totals
 
 
-def doctor_all(folder: Path, names: list[str]) -> dict:
-    """Retype one CJK line 2 px larger; paste one owner's bubble on the left. Caught by the signals?"""
+def retype(folder: Path, name: str, truth: dict, reading) -> tuple[Path, dict] | None:
+    """One Han body line painted over with the bubble's colour and typed again in the same family two
+    pixels larger, as an editor's text tool does (no hinting, grey anti-aliasing): the doctored file and
+    what was retyped, or None when the screen has fewer than three such lines."""
     from PIL import Image, ImageDraw, ImageFont
 
-    caught = dict(retyped=0, retyped_caught=0, moved=0, moved_caught=0)
+    texts = [b for b in reading.blocks if b.role == "message" and b.kind == "text" and not b.cut]
+    lines = [(b, line) for b in texts for line in b.lines if sum(1 for ch in line.text if "\u4e00" <= ch <= "\u9fff") >= 4
+             and not (b.clock and line is b.lines[-1])]  # a body line, not the one ending with the bubble's time
+    if len(lines) < 3:
+        return None
+    block, line = lines[len(lines) // 2]
+    image = Image.open(folder / f"{name}.png").convert("RGB")
+    x, y, w, h = line.box
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([x, y + 2, x + w, y + h - 2], fill=block.fill)
+    size = 34 if reading.client == "phone" else round(14 * truth.get("scale", 2)) + 2  # the body's size + 2 px
+    draw.text((x + 2, y + 2), line.text, font=ImageFont.truetype(render.CJK_FONT, size, index=2),
+              fill=(17, 17, 17) if sum(block.fill) > 380 else (213, 213, 213))
+    target = folder / f"{name}_retyped.png"
+    image.save(target, exif=render._exif(truth["captured"]))
+    return target, {"text": line.text, "bbox": list(line.box), "side": block.side, "size": size}
+
+
+def move(folder: Path, name: str, truth: dict, reading) -> tuple[Path, dict] | None:
+    """The first of the owner's text bubbles cut and pasted where the other side's bubbles sit."""
+    from PIL import Image, ImageDraw
+
+    texts = [b for b in reading.blocks if b.role == "message" and b.kind == "text" and not b.cut]
+    mine = [b for b in texts if b.side == "right"]
+    if not mine:
+        return None
+    block = mine[0]
+    image = Image.open(folder / f"{name}.png").convert("RGB")
+    bx, by, bw, bh = block.box
+    if block.quote and block.quote.get("bbox"):  # WeChat's quote block under it moves with it
+        qx, qy, qw, qh = block.quote["bbox"]
+        bx, bw, bh = min(bx, qx), max(bx + bw, qx + qw) - min(bx, qx), max(by + bh, qy + qh) - by
+    piece = image.crop((bx, by, bx + bw, by + bh))
+    ImageDraw.Draw(image).rectangle([bx, by, image.width - 1, by + bh], fill=reading.background)
+    lefts = [b.box[0] for b in reading.blocks if b.role == "message" and b.side == "left"]
+    pane = reading.pane[0] if reading.pane else 0
+    usual = (124 if reading.avatars else 16) if reading.client == "phone" else int(68 * truth.get("scale", 2))
+    image.paste(piece, (min(lefts) if lefts else pane + usual, by))  # where left bubbles sit
+    target = folder / f"{name}_moved.png"
+    image.save(target, exif=render._exif(truth["captured"]))
+    return target, {"text": block.text, "bbox": list(block.box)}
+
+
+def doctor_all(folder: Path, names: list[str]) -> dict:
+    """Retype one CJK line 2 px larger; paste one owner's bubble on the left. Caught by the signals?"""
+    caught = dict(retyped=0, retyped_caught=0, moved=0, moved_caught=0, misses=[])
     for name in names:
         truth = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
-        source = folder / f"{name}.png"
-        reading = read_image(source)
+        reading = read_image(folder / f"{name}.png")
         anchor = datetime.fromisoformat(truth["captured"]).date()
-        texts = [b for b in reading.blocks if b.role == "message" and b.kind == "text" and not b.cut]
-        lines = [(b, line) for b in texts for line in b.lines if sum(1 for ch in line.text if "\u4e00" <= ch <= "\u9fff") >= 4
-                 and not (b.clock and line is b.lines[-1])]  # a body line, not the one ending with the bubble's time
-        if len(lines) >= 3:
-            block, line = lines[len(lines) // 2]
-            image = Image.open(source).convert("RGB")
-            x, y, w, h = line.box
-            draw = ImageDraw.Draw(image)
-            draw.rectangle([x, y + 2, x + w, y + h - 2], fill=block.fill)
-            size = 34 if reading.client == "phone" else round(14 * truth.get("scale", 2)) + 2  # the body's size + 2 px
-            draw.text((x + 2, y + 2), line.text, font=ImageFont.truetype(render.CJK_FONT, size, index=2),
-                      fill=(17, 17, 17) if sum(block.fill) > 380 else (213, 213, 213))
-            target = folder / f"{name}_retyped.png"
-            image.save(target, exif=render._exif(truth["captured"]))
-            caught["retyped"] += 1
+        for kind, make, checks in (("retyped", retype, ("font_consistency", "text_padding")), ("moved", move, ("bubble_geometry",))):
+            made = make(folder, name, truth, reading)
+            if made is None:
+                continue
+            target, what = made
             signals = image_signals(read_image(target), anchor_day=anchor)
-            caught["retyped_caught"] += any(s["check"] == "font_consistency" for s in signals)
-        mine = [b for b in texts if b.side == "right"]
-        if mine:
-            block = mine[0]
-            image = Image.open(source).convert("RGB")
-            bx, by, bw, bh = block.box
-            if block.quote and block.quote.get("bbox"):  # WeChat's quote block under it moves with it
-                qx, qy, qw, qh = block.quote["bbox"]
-                bx, bw, bh = min(bx, qx), max(bx + bw, qx + qw) - min(bx, qx), max(by + bh, qy + qh) - by
-            piece = image.crop((bx, by, bx + bw, by + bh))
-            ImageDraw.Draw(image).rectangle([bx, by, image.width - 1, by + bh], fill=reading.background)
-            lefts = [b.box[0] for b in reading.blocks if b.role == "message" and b.side == "left"]
-            pane = reading.pane[0] if reading.pane else 0
-            usual = (124 if reading.avatars else 16) if reading.client == "phone" else int(68 * truth.get("scale", 2))
-            image.paste(piece, (min(lefts) if lefts else pane + usual, by))  # where left bubbles sit
-            target = folder / f"{name}_moved.png"
-            image.save(target, exif=render._exif(truth["captured"]))
-            caught["moved"] += 1
-            signals = image_signals(read_image(target), anchor_day=anchor)
-            caught["moved_caught"] += any(s["check"] == "bubble_geometry" for s in signals)
+            caught[kind] += 1
+            if any(s["check"] in checks for s in signals):
+                caught[f"{kind}_caught"] += 1
+            else:
+                caught["misses"].append((target.name, reading.theme, what))
     return caught
 
 
@@ -172,8 +193,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=120)
     parser.add_argument("--out", type=Path, default=Path("/tmp/chataudit-shots"))
+    parser.add_argument("--seed", type=int, default=17, help="the render's seed (17: the main set; another: a hold-out)")
     args = parser.parse_args()
-    specs = render.random_specs(args.count)
+    specs = render.random_specs(args.count, args.seed)
     render.render(specs, args.out)
     for name, spec in specs.items():  # the separators each rendered screen shows, for the separator figure
         doc = json.loads((args.out / f"{name}.json").read_text(encoding="utf-8"))
@@ -202,7 +224,7 @@ def main() -> None:
               f"{t['false_alarms']:>6} {d['retyped_caught']:>3}/{d['retyped']:<4} {d['moved_caught']:>3}/{d['moved']:<4}")
     totals = {key: sum(t[key] for t in by_app.values()) for key in by_app[apps[0]] if key != "alarms"}
     totals["alarms"] = [a for t in by_app.values() for a in t["alarms"]]
-    doctored = {key: sum(d[key] for d in doctored_by_app.values()) for key in doctored_by_app[apps[0]]}
+    doctored = {key: sum(d[key] for d in doctored_by_app.values()) for key in doctored_by_app[apps[0]] if key != "misses"}
     print(f"screenshots: {totals['images']} ({sum(1 for s in specs.values() if s['theme'] == 'dark')} dark)")
     print(f"character error rate: {totals['errors'] / max(1, totals['chars']):.2%} "
           f"({totals['errors']} of {totals['chars']} characters)")
@@ -220,8 +242,10 @@ def main() -> None:
     print(f"untouched screenshots with an image signal (false alarms): {totals['false_alarms']}")
     for name, details in totals["alarms"][:10]:
         print(f"   {name}: {details}")
-    print(f"retyped line caught (font_consistency): {doctored['retyped_caught']} of {doctored['retyped']}")
+    print(f"retyped line caught (font_consistency or text_padding): {doctored['retyped_caught']} of {doctored['retyped']}")
     print(f"bubble moved to the other side caught (bubble_geometry): {doctored['moved_caught']} of {doctored['moved']}")
+    for target, theme, what in [m for d in doctored_by_app.values() for m in d["misses"]]:
+        print(f"   missed: {target} ({theme}): {what}")
     print("load average (1/5/15 min) before reading: %.1f %.1f %.1f, after: %.1f %.1f %.1f on %d cores"
           % (*load_before, *os.getloadavg(), os.cpu_count() or 0))
 

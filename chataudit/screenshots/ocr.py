@@ -5,7 +5,10 @@ package has no download code, so reading a screenshot never touches the network.
 loaded per process (≈0.5 s) and shared.
 
 Speed on a shared 2-core machine: detection runs on the image at half size (chat text is large
-enough for it), recognition on crops of the full-size image (accuracy), with one ONNX thread.
+enough for it), recognition on crops of the full-size image (accuracy), with one ONNX thread. Each
+crop is recognised at its own width (:func:`_recognise`), not padded to RapidOCR's 320-pixel minimum
+nor to the widest line of a batch of six: most chat lines are short (a time, a name, "好的"), and the
+recogniser's cost grows with the width it is given — this halves its time.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ def read_lines(rgb: Any, shrink: float | None = None) -> list[Line]:
             return []
         boxes = [np.asarray(b, dtype=np.float32) * scale for b in boxes]
         crops = ocr.get_crop_img_list(bgr, boxes)
-        recognised, _ = ocr.text_rec(crops)
+        recognised = _recognise(ocr.text_rec, crops)
     lines = []
     for box, (text, confidence) in zip(boxes, recognised):
         text = text.strip()
@@ -78,3 +81,30 @@ def read_lines(rgb: Any, shrink: float | None = None) -> list[Line]:
         lines.append(Line((x0, y0, int(xs.max()) - x0, int(ys.max()) - y0), text, round(float(confidence), 4)))
     lines.sort(key=lambda line: (line.box[1], line.box[0]))
     return lines
+
+
+REC_HEIGHT = 48  # PP-OCRv4's recogniser reads lines 48 pixels high
+REC_PAD = 64  # blank (mid-grey) columns after the text: with fewer, spaces and the last glyphs are read worse
+REC_MIN_WIDTH = 160
+
+
+def _recognise(recogniser: Any, crops: list[Any]) -> list[tuple[str, float]]:
+    """(text, confidence) of each crop, each run alone at its own width plus :data:`REC_PAD` columns
+    (RapidOCR's batches pad every line to the widest of six and to at least 320 columns)."""
+    import math
+
+    import cv2
+    import numpy as np
+
+    found = []
+    for crop in crops:
+        height, width = crop.shape[:2]
+        resized_width = max(1, int(math.ceil(REC_HEIGHT * width / max(1, height))))
+        total = max(REC_MIN_WIDTH, resized_width + REC_PAD)
+        line = cv2.resize(crop, (resized_width, REC_HEIGHT)).astype(np.float32).transpose((2, 0, 1)) / 127.5 - 1.0
+        batch = np.zeros((1, 3, REC_HEIGHT, total), dtype=np.float32)  # zero: mid-grey after normalising
+        batch[0, :, :, :resized_width] = line
+        predictions = recogniser.session(batch)[0]
+        found.append(recogniser.postprocess_op(predictions, False, wh_ratio_list=[width / max(1, height)],
+                                               max_wh_ratio=total / REC_HEIGHT)[0])
+    return found

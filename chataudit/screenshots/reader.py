@@ -848,11 +848,14 @@ def parse_separator(text: str, anchor: date) -> datetime | None:
         month_text, day_text = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
         if month_text not in MONTH_NAMES:
             return None
-        try:
-            day = date(anchor.year, MONTH_NAMES[month_text], int(day_text))
-        except ValueError:
-            return None
-        return _at(day if day <= anchor else day.replace(year=anchor.year - 1), 0, 0)
+        for year in range(anchor.year, anchor.year - 9, -1):  # February 29: back to the last leap year
+            try:
+                day = date(year, MONTH_NAMES[month_text], int(day_text))
+            except ValueError:
+                continue
+            if day <= anchor:
+                return _at(day, 0, 0)
+        return None
     return None
 
 

@@ -10,8 +10,10 @@ spacing) leaves none of them: only ``compare`` with another copy finds what it c
 * ``image_resampling``: a width no phone screenshot has (scaled, or cropped sideways).
 * ``bubble_geometry``: a bubble whose colour belongs to the other side (the owner's green on the
   left).
-* ``font_consistency``: a line whose glyphs are taller or shorter than the body text's, or a line of
-  Han characters whose characters advance by another width than the other such lines' (retyped text).
+* ``font_consistency``: a line whose glyphs are taller or shorter than the body text's, or whose font
+  size told by its characters' advance (Han and Latin mixed) is not the other lines' (retyped text).
+* ``text_padding``: a bubble whose text runs closer to its right edge than it starts from its left
+  (text retyped wider than the bubble the app drew for the original).
 * ``status_clock``: the status bar's clock is earlier than a message the screen shows as sent that day.
 """
 
@@ -53,7 +55,7 @@ def image_signals(reading: Reading, *, anchor_day: Any = None) -> list[dict[str,
                              "width: scaled or cropped after capture", image=name, width=reading.width,
                              height=reading.height))
     found.extend(_geometry(reading))
-    found.extend(_fonts(reading))
+    found.extend(_fonts(reading))  # font sizes, and text overrunning its bubble's padding
     found.extend(_clock(reading, anchor_day))
     return found
 
@@ -97,6 +99,10 @@ def _geometry(reading: Reading) -> list[dict[str, Any]]:
                                                  for own in reading.params.own)
         else:
             wrong = False
+        if not wrong and block.side == "left" and reading.app in APPS:
+            # the app's own colour for the owner on the left, whatever else the screen shows (a right side
+            # holding only a quote chip or a file card teaches no owner's colour)
+            wrong = any(max(abs(block.fill[c] - own[c]) for c in range(3)) <= COLOUR_MATCH for own in reading.params.own)
         if wrong:
             owner = "the other side's" if other is not None else "the other side's (WeChat: green is the owner's)"
             found.append(_signal("bubble_geometry", "high", f"{reading.path.name}: the bubble {block.text[:30]!r} is "
@@ -127,18 +133,46 @@ def _ink_height(rgb: Any, block: Block, box: tuple[int, int, int, int]) -> int |
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_FULL_WIDTH = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff，。！？：；、（）“”,.!?:;]{4,}[\u4e00-\u9fff]$")
 PITCH_TOLERANCE = 0.025  # Han glyphs advance by exactly the font size: lines of one size agree within 1 %
+LATIN_SLACK = 0.10  # a UI font's Latin may be up to this much wider or narrower than the table below
+# (advance, left bearing, right bearing) in em of the printable ASCII and the CJK punctuation, as Source
+# Han Sans / Noto Sans CJK SC draws them (the UI font of Chinese Android, and of our renders); a Han
+# character advances by exactly one em in every CJK font, its ink about 0.05 em inside each side
+HAN_METRICS = (1.0, 0.048, 0.049)
+GLYPH_METRICS: dict[str, tuple[float, float, float]] = {'!': (0.323, 0.095, 0.098), '"': (0.474, 0.090, 0.089), '#': (0.555, 0.040, 0.035), '$': (0.555, 0.060, 0.065), '%': (0.921, 0.040, 0.041), '&': (0.680, 0.035, 0.020), "'": (0.278, 0.090, 0.093), '(': (0.338, 0.090, 0.043), ')': (0.338, 0.045, 0.093), '*': (0.467, 0.065, 0.067), '+': (0.555, 0.035, 0.035), ',': (0.278, 0.055, 0.058), '-': (0.347, 0.045, 0.047), '.': (0.278, 0.075, 0.073), '/': (0.392, 0.010, 0.017), '0': (0.555, 0.050, 0.050), '1': (0.555, 0.085, 0.065), '2': (0.555, 0.040, 0.050), '3': (0.555, 0.030, 0.055), '4': (0.555, 0.020, 0.030), '5': (0.555, 0.030, 0.055), '6': (0.555, 0.055, 0.045), '7': (0.555, 0.050, 0.045), '8': (0.555, 0.045, 0.045), '9': (0.555, 0.045, 0.055), ':': (0.278, 0.075, 0.073), ';': (0.278, 0.055, 0.058), '<': (0.555, 0.035, 0.035), '=': (0.555, 0.035, 0.035), '>': (0.555, 0.035, 0.035), '?': (0.474, 0.045, 0.054), '@': (0.946, 0.055, 0.056), 'A': (0.608, 0.005, 0.003), 'B': (0.657, 0.100, 0.047), 'C': (0.638, 0.060, 0.038), 'D': (0.688, 0.100, 0.058), 'E': (0.589, 0.100, 0.054), 'F': (0.552, 0.100, 0.027), 'G': (0.689, 0.055, 0.074), 'H': (0.728, 0.100, 0.098), 'I': (0.293, 0.100, 0.098), 'J': (0.535, 0.035, 0.095), 'K': (0.646, 0.100, 0.006), 'L': (0.543, 0.100, 0.028), 'M': (0.812, 0.100, 0.102), 'N': (0.723, 0.100, 0.103), 'O': (0.742, 0.055, 0.057), 'P': (0.633, 0.100, 0.048), 'Q': (0.742, 0.055, 0.042), 'R': (0.635, 0.100, 0.030), 'S': (0.596, 0.050, 0.041), 'T': (0.599, 0.030, 0.029), 'U': (0.721, 0.095, 0.096), 'V': (0.575, 0.000, 0.000), 'W': (0.878, 0.025, 0.028), 'X': (0.573, 0.020, 0.018), 'Y': (0.531, 0.000, 0.001), 'Z': (0.603, 0.050, 0.048), '[': (0.338, 0.105, 0.033), '\\': (0.392, 0.015, 0.012), ']': (0.338, 0.035, 0.103), '^': (0.555, 0.070, 0.070), '_': (0.559, 0.010, 0.014), '`': (0.606, 0.145, 0.241), 'a': (0.563, 0.060, 0.078), 'b': (0.618, 0.090, 0.053), 'c': (0.510, 0.050, 0.030), 'd': (0.620, 0.055, 0.090), 'e': (0.554, 0.050, 0.044), 'f': (0.325, 0.030, -0.030), 'g': (0.564, 0.050, 0.014), 'h': (0.607, 0.090, 0.082), 'i': (0.275, 0.080, 0.075), 'j': (0.275, -0.045, 0.075), 'k': (0.552, 0.090, 0.012), 'l': (0.284, 0.090, 0.044), 'm': (0.926, 0.090, 0.086), 'n': (0.610, 0.090, 0.085), 'o': (0.606, 0.050, 0.051), 'p': (0.620, 0.090, 0.055), 'q': (0.620, 0.050, 0.090), 'r': (0.388, 0.090, -0.002), 's': (0.468, 0.035, 0.038), 't': (0.377, 0.025, 0.012), 'u': (0.607, 0.085, 0.092), 'v': (0.521, 0.015, 0.011), 'w': (0.802, 0.025, 0.027), 'x': (0.498, 0.015, 0.018), 'y': (0.521, 0.015, 0.011), 'z': (0.475, 0.035, 0.030), '{': (0.338, 0.035, 0.033), '|': (0.270, 0.100, 0.105), '}': (0.338, 0.035, 0.038), '~': (0.555, 0.045, 0.040), '，': (1.000, 0.135, 0.670), '。': (1.000, 0.040, 0.655), '、': (1.000, 0.055, 0.660), '：': (1.000, 0.175, 0.675), '；': (1.000, 0.145, 0.660), '！': (1.000, 0.185, 0.685), '？': (1.000, 0.035, 0.540), '（': (1.000, 0.695, 0.045), '）': (1.000, 0.045, 0.695), '“': (1.000, 0.625, 0.035), '”': (1.000, 0.035, 0.625), '‘': (1.000, 0.805, 0.045), '’': (1.000, 0.045, 0.805), '《': (1.000, 0.530, 0.040), '》': (1.000, 0.035, 0.530), '【': (1.000, 0.665, 0.035), '】': (1.000, 0.035, 0.665), '…': (1.000, 0.100, 0.100), '—': (0.894, 0.045, 0.049), '～': (1.000, 0.045, 0.045), '·': (1.000, 0.395, 0.395), '％': (1.000, 0.075, 0.075), '￥': (1.000, 0.190, 0.190), ' ': (0.224, 0, 0)}
 
 
-def _pitch(rgb: Any, block: Block, line: Any) -> float | None:
-    """The advance of a line made of Han characters (and the full-width punctuation between them), in
-    pixels: its ink width over its character count. Each Han glyph advances by exactly one em, so this
-    is the font size, and a line retyped one size larger is a few per cent wider for its length."""
+def _em_width(text: str) -> tuple[float, float] | None:
+    """(ink width in em, share of it that is not Han) of a line typed in one font, from its characters'
+    advances and the bearings of its first and last glyph; None if a character has no known metrics."""
+    text = text.strip()
+    if not text:
+        return None
+    metrics = []
+    for ch in text:
+        if "\u4e00" <= ch <= "\u9fff":
+            metrics.append(HAN_METRICS)
+        elif ch in GLYPH_METRICS:
+            metrics.append(GLYPH_METRICS[ch])
+        else:
+            return None
+    width = sum(m[0] for m in metrics) - metrics[0][1] - metrics[-1][2]
+    latin = sum(m[0] for ch, m in zip(text, metrics) if ch.isascii())
+    return (width, latin / width) if width > 0 else None
+
+
+def _pitch(rgb: Any, block: Block, line: Any) -> tuple[float, float] | None:
+    """(font size in pixels, non-Han share) of a body line: its ink width over its text's width in em
+    (:func:`_em_width`). Han glyphs advance by exactly one em, so a line retyped one size larger is a
+    few per cent wider for its text than the screen's other lines; Latin and digits are counted by a
+    table of one UI font, so lines mostly Latin are left out (another app's Latin font differs more)."""
     import numpy as np
 
     text = line.text.strip()
-    if not _FULL_WIDTH.match(text) or line.confidence < 0.95:
+    if line.confidence < 0.95 or len(_CJK.findall(text)) < 4:
+        return None
+    em = _em_width(text)
+    if em is None or em[1] > 0.75 or em[0] < 5:
         return None
     x, y, w, h = line.box
     bx, by, bw, bh = block.box
@@ -148,12 +182,12 @@ def _pitch(rgb: Any, block: Block, line: Any) -> float | None:
     columns = np.where((np.abs(region - np.array(block.fill)).max(axis=2) > 80).any(axis=0))[0]
     if len(columns) == 0:
         return None
-    return float(columns[-1] - columns[0] + 1) / (len(text) - 0.08)  # the last glyph's ink falls short of its em
+    return float(columns[-1] - columns[0] + 1) / em[0], em[1]
 
 
 def _fonts(reading: Reading) -> list[dict[str, Any]]:
     rgb = load_rgb(reading.path)[0]
-    found = _pitches(reading, rgb)
+    found = _pitches(reading, rgb) + _padding(reading, rgb)
     flagged = {tuple(s["evidence"]["bbox"]) for s in found}
     measured = []
     for block in reading.blocks:
@@ -181,24 +215,86 @@ def _fonts(reading: Reading) -> list[dict[str, Any]]:
                     and tuple(line.box) not in flagged]
 
 
+PADDING_TOLERANCE_PX = 4  # a bubble's text starts and ends the same padding from its edges, to a glyph's bearing
+
+
+def _padding(reading: Reading, rgb: Any) -> list[dict[str, Any]]:
+    """Bubbles whose text runs closer to their right edge than it starts from their left one.
+
+    An app sizes each bubble to its text with the same padding on both sides (a wrapped bubble's lines
+    end short of it); text retyped wider than the original runs into the right padding or past the
+    bubble's edge. Bubbles with a time, a name or a quote inside are left out (their own layout)."""
+    import numpy as np
+
+    found = []
+    for block in reading.blocks:
+        if (block.role != "message" or block.kind != "text" or block.cut or not block.lines or block.fill is None
+                or block.clock or block.quote or block.name_line):
+            continue
+        x, y, w, h = block.box
+        top = max(y + 2, min(line.box[1] for line in block.lines))  # the text's rows: clear of rounded corners
+        bottom = min(y + h - 2, max(line.box[1] + line.box[3] for line in block.lines))
+        region = rgb[top:bottom, x: x + w].astype(np.int16)
+        if region.size == 0:
+            continue
+        ink = ((np.abs(region - np.array(block.fill, dtype=np.int16)).max(axis=2) > 80)
+               & (np.abs(region - np.array(reading.background, dtype=np.int16)).max(axis=2) > 40)).any(axis=0)
+        columns = np.nonzero(ink)[0]
+        if len(columns) == 0:
+            continue
+        left, right = int(columns[0]), int(w - 1 - columns[-1])
+        if left >= PADDING_TOLERANCE_PX and right < left - max(PADDING_TOLERANCE_PX, left // 5):
+            found.append(_signal("text_padding", "high", f"{reading.path.name}: the text of {block.text[:30]!r} "
+                                 f"ends {right} px from its bubble's right edge but starts {left} px from its left "
+                                 "one: a line retyped wider than the bubble was drawn for?", image=reading.path.name,
+                                 bbox=list(block.box), left_padding=left, right_padding=right))
+    return found
+
+
 def _pitches(reading: Reading, rgb: Any) -> list[dict[str, Any]]:
-    """Lines of Han characters whose advance (:func:`_pitch`) is not the other such lines' one."""
+    """Lines whose font size told by their advance (:func:`_pitch`) is not the other lines' one.
+
+    Each line is compared with the others (leave one out). When two or more other lines mix in
+    enough Latin, the screen's own Latin width is learned from them (a least-squares fit of the ink
+    width over the Han and the Latin em widths), so the table's font need not be the app's."""
+    import numpy as np
+
     measured = []
     for block in reading.blocks:
-        if block.role != "message" or block.kind != "text" or block.cut:
+        if block.role != "message" or block.kind != "text" or block.cut or block.pictographs:
             continue
         for line in block.lines:
+            if block.clock and line is block.lines[-1]:
+                continue  # the bubble's time (a smaller font) ends this line
             pitch = _pitch(rgb, block, line)
             if pitch:
-                measured.append((line, pitch))
+                size, latin = pitch
+                em = _em_width(line.text)[0]  # type: ignore[index]
+                measured.append((line, size * em, em * (1 - latin), em * latin))
     if len(measured) < 2:
         return []
-    usual = median(p for _, p in measured)
-    tolerance = PITCH_TOLERANCE + (0.01 if reading.image_format == "JPEG" else 0)
-    return [_signal("font_consistency", "high", f"{reading.path.name}: the characters of {line.text[:30]!r} advance "
-                    f"{pitch:.1f} px, the other lines' {usual:.1f} px: another font size, retyped?",
-                    image=reading.path.name, bbox=list(line.box), pitch=round(pitch, 2), usual=round(usual, 2))
-            for line, pitch in measured if abs(pitch - usual) > tolerance * usual]
+    found = []
+    jpeg = 0.01 if reading.image_format == "JPEG" else 0
+    for line, ink, han, latin in measured:
+        others = [m for m in measured if m[0] is not line]
+        share = latin / (han + latin)
+        latin_scale, slack = 1.0, LATIN_SLACK
+        if share and sum(1 for o in others if o[3] / (o[2] + o[3]) >= 0.2) >= 2:
+            rows = np.array([[o[2] / o[1], o[3] / o[1]] for o in others])  # relative errors: each row over its ink
+            fit = np.linalg.lstsq(rows, np.ones(len(others)), rcond=None)[0]
+            if fit[0] > 0 and 0.7 <= fit[1] / fit[0] <= 1.4:
+                latin_scale, slack = float(fit[1] / fit[0]), LATIN_SLACK / 3
+        usual = median(m[1] / (m[2] + latin_scale * m[3]) for m in measured)  # the majority's size
+        size = ink / (han + latin_scale * latin)
+        tolerance = PITCH_TOLERANCE + slack * share + jpeg
+        if abs(size - usual) > tolerance * usual:
+            found.append(_signal("font_consistency", "high", f"{reading.path.name}: the characters of "
+                                 f"{line.text[:30]!r} are typed {size:.1f} px large (by their advance), the other "
+                                 f"lines' {usual:.1f} px: another font size, retyped?", image=reading.path.name,
+                                 bbox=list(line.box), pitch=round(size, 2), usual=round(usual, 2),
+                                 latin_share=round(share, 2), latin_scale=round(latin_scale, 3),
+                                 lines_compared=len(others)))
+    return found
 
 
 def _clock(reading: Reading, anchor_day: Any) -> list[dict[str, Any]]:
