@@ -1,7 +1,7 @@
 """Benchmark of `chataudit spark quality`: Spark on local[1] and local[2] against the single-machine
 `quality` (the floor) on the same messages, with the figures compared.
 
-    python bench/bench_spark_jobs.py [N]      # default 200,000 messages from bench/generate.py
+    python bench/bench_spark_jobs.py [N] [--parallel]    # default 200,000 messages from bench/generate.py
 
 Writes bench/out/spark-N.jsonl, bench/out/spark-N.db and the lake bench/out/spark-N.lake (reused when
 present; the lake is written per the layout contract by tests/lake_support.py until `lake export`
@@ -49,7 +49,7 @@ def child(master: str, lake: str) -> None:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    count = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 200_000
     out = HERE / "out"
     out.mkdir(exist_ok=True)
     data, db, lake = out / f"spark-{count}.jsonl", out / f"spark-{count}.db", out / f"spark-{count}.lake"
@@ -75,18 +75,29 @@ def main() -> None:
     with Archive(db) as archive:
         archive.db.execute("DELETE FROM quality_nlp")
         archive.db.commit()
-    # the floor in its own process too, so that its CPU is read the same way (its whole process tree)
-    floor = measured([sys.executable, __file__, "--floor", str(db)], {"PYTHONPATH": os.pathsep.join(sys.path)})
-    single = json.loads(floor["stdout"].strip().splitlines()[-1])
-    single_s = single["seconds"]
-    rows.append(("single machine `quality` (floor)", single_s, single["timing_seconds"], single["nlp_seconds"], None,
-                 floor, "–"))
-    figures = single["figures"]
+    # the floor in its own process too, so that its CPU is read the same way (its whole process tree);
+    # --parallel runs the three at once (on a shared machine: the CPU figures stay comparable, wall does not)
+    path = {"PYTHONPATH": os.pathsep.join(sys.path)}
+    runs = {"floor": ([sys.executable, __file__, "--floor", str(db)], path, None)}
     for master in ("local[1]", "local[2]"):
         events = out / f"events-{count}-{master[6]}"
         shutil.rmtree(events, ignore_errors=True)
-        run_info = measured([sys.executable, __file__, "--child", master, str(lake)],
-                            {"PYTHONPATH": os.pathsep.join(sys.path)}, events)
+        runs[master] = ([sys.executable, __file__, "--child", master, str(lake)], path, events)
+    if "--parallel" in sys.argv:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(runs)) as pool:
+            done = dict(zip(runs, pool.map(lambda r: measured(*r), runs.values())))
+    else:
+        done = {name: measured(*run) for name, run in runs.items()}
+    floor_info = done["floor"]
+    single = json.loads(floor_info["stdout"].strip().splitlines()[-1])
+    single_s = single["seconds"]
+    rows.append(("single machine `quality` (floor)", single_s, single["timing_seconds"], single["nlp_seconds"], None,
+                 floor_info, "–"))
+    figures = single["figures"]
+    for master in ("local[1]", "local[2]"):
+        run_info = done[master]
         run = json.loads(run_info["stdout"].strip().splitlines()[-1])
         same = "figures equal" if run["figures"] == figures else f"DIFFERENT: {run['figures']} vs {figures}"
         rows.append((f"`spark quality` {master}", run["seconds"], run["timing_seconds"], run["nlp_seconds"],
