@@ -396,7 +396,8 @@ def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str,
                 decided_sources.ids, session.sparkContext.broadcast(decided_sources.mapping)), RECORD_SCHEMA)
             records.persist(StorageLevel.MEMORY_AND_DISK)
             try:
-                tree_size, root, files = _write_lake(session, records, decided_sources, resolver, fs, base, lake, seed)
+                tree_size, root, files = _write_lake(session, records, decided_sources, resolver, fs, base, lake, seed,
+                                                     release=(staged, records))
             finally:
                 records.unpersist()
             signed_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -468,8 +469,10 @@ KEY = ["conversation", "sent_at_ms", "content_key", "occurrence"]  # the archive
 
 
 def _write_lake(session: Any, records: Any, decided: _Sources, resolver: Any, fs: Any, base: str, lake: str,
-                seed: bytes) -> tuple[int, bytes, list[dict]]:
-    """Stages 4-5: dedup and ids (Spark SQL), leaves (executors), the Parquet files; (size, root, files)."""
+                seed: bytes, release: tuple = ()) -> tuple[int, bytes, list[dict]]:
+    """Stages 4-5: dedup and ids (Spark SQL), leaves (executors), the Parquet files; (size, root, files).
+    ``release``: cached frames no longer needed once the sightings are written (the parsed records),
+    dropped before the leaves are made: in local mode the cache shares the driver's heap."""
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -514,6 +517,8 @@ def _write_lake(session: Any, records: Any, decided: _Sources, resolver: Any, fs
             "source long, leaf long, hash binary, salt binary").persist(StorageLevel.MEMORY_AND_DISK)
         persisted.append(ledger_sightings)
         files += _write(ledger_sightings.sortWithinPartitions("source", "leaf"), lake, "ledger_sightings", db)
+        for frame in release:
+            frame.unpersist()
         digests = {s: (c, bytes(d)) for s, c, d in map_rows(
             ledger_sightings.select("source", "leaf", "hash").repartition("source").sortWithinPartitions("source", "leaf"),
             _sightings_digests, "source long, count long, digest binary").collect()}
