@@ -7,18 +7,19 @@ single-process path is `chataudit import` of the same files (then `lake export`,
 artifact) and `chataudit verify`. Each Spark run is its own process (`--master` is fixed per JVM);
 its JVM start is reported apart from the job.
 
-    python bench/bench_spark.py [MESSAGES] [FILES]     (default 200,000 messages in 8 files)
+    python bench/bench_spark.py [MESSAGES] [FILES] [--masters local[1],local[2]] [--no-verify] [--no-single]
+    (default 200,000 messages in 8 files)
+
+Each run reports its wall time, the CPU seconds of its whole process tree and, for Spark, the sum of
+its tasks' executorRunTime and executorCpuTime (bench/spark_metrics.py), with the load average seen.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import threading
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,6 +27,7 @@ OUT = HERE / "out" / "spark"
 sys.path.insert(0, str(HERE))
 
 from generate import generate  # noqa: E402
+from spark_metrics import measured  # noqa: E402
 
 CLI = [sys.executable, "-m", "chataudit.cli"]
 
@@ -46,99 +48,79 @@ def split(source: Path, files: int, count: int) -> list[Path]:
     return paths
 
 
-CPU: list[float] = []  # CPU seconds (user + sys) of each run's whole process tree: the JVM, its Python workers
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _tree_cpu(root: int, seen: dict[int, float]) -> None:
-    """Add the CPU seconds so far of ``root`` and its descendants to ``seen`` (by pid, the latest reading:
-    a Spark worker that exits between two readings loses at most one polling interval)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / TICK
-    tree, frontier = {root}, [root]
-    while frontier:
-        pid = frontier.pop()
-        for child, parent in parents.items():
-            if parent == pid and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    for pid in tree:
-        if pid in times:
-            seen[pid] = max(seen.get(pid, 0.0), times[pid])
-
-
-def run(args: list[str], env: dict | None = None) -> tuple[float, dict]:
-    started = time.perf_counter()
-    process = subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, **(env or {})})
-    seen: dict[int, float] = {}
-    reader = threading.Thread(target=lambda: setattr(process, "out", process.communicate()))
-    reader.start()
-    while reader.is_alive():
-        _tree_cpu(process.pid, seen)
-        reader.join(0.5)
-    wall = time.perf_counter() - started
-    CPU.append(sum(seen.values()))
-    stdout, stderr = process.out
-    done = subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
-    if done.returncode not in (0,):
-        raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return wall, json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+def run(args: list[str], env: dict | None = None, events: Path | None = None) -> tuple[dict, dict]:
+    """One CLI run measured (wall, whole-tree CPU, load, Spark task metrics); its JSON output."""
+    if events:
+        shutil.rmtree(events, ignore_errors=True)
+    info = measured(CLI + args, env, events)
+    out = info.pop("stdout")
+    return info, json.loads(out) if out.strip().startswith("{") else {}
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    files = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+    global OUT
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("count", nargs="?", type=int, default=200_000)
+    parser.add_argument("files", nargs="?", type=int, default=8)
+    parser.add_argument("--masters", default="local[1],local[2]")
+    parser.add_argument("--no-verify", action="store_true", help="spark import only (and `import` for the floor)")
+    parser.add_argument("--no-single", action="store_true", help="skip the single-process runs")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"working folder, emptied first (default {OUT})")
+    args = parser.parse_args()
+    OUT = args.out
+    count, files = args.count, args.files
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
-    generate(OUT / "all.jsonl", count)
+    generate(OUT / "all.jsonl", count)  # streamed to disk, then cut into files: never all in memory
     paths = [str(p) for p in split(OUT / "all.jsonl", files, count)]
     (OUT / "all.jsonl").unlink()
     env = {"CHATAUDIT_KEY": str(OUT / "archive.key")}
     db = str(OUT / "archive.db")
     rows = []
 
-    wall, summary = run(["--db", db, "import", *paths, "--tz", "Asia/Shanghai", "--json"], env)
-    assert summary["new"] == count, summary
-    rows.append(("single process: `import`", "1 (+ its parsing process)", wall, None, CPU[-1]))
-    wall_export, _ = run(["--db", db, "lake", "export", "--out", str(OUT / "exported"), "--json"], env)
-    rows.append(("single process: `lake export`", "1", wall_export, None, CPU[-1]))
-    wall_verify, report = run(["--db", db, "verify", "--json", "--no-index-check"], env)
-    rows.append(("single process: `verify` (no index check)", "1", wall_verify, None, CPU[-1]))
+    def report(name: str, cores: str, info: dict, job: float | None) -> None:
+        rows.append((name, cores, info, job))
+        print(row_text(count, *rows[-1]), flush=True)
 
-    roots = {}
-    for master in ("local[1]", "local[2]"):
-        lake = OUT / f"lake-{master[6]}"
-        wall, result = run(["spark", "import", *paths, "--lake", str(lake), "--key", str(OUT / "spark.key"),
-                            "--tz", "Asia/Shanghai", "--master", master, "--json"])
+    if not args.no_single:
+        info, summary = run(["--db", db, "import", *paths, "--tz", "Asia/Shanghai", "--json"], env)
+        assert summary["new"] == count, summary
+        report("single process: `import`", "1 (+ its parsing process)", info, None)
+        if not args.no_verify:
+            info, _ = run(["--db", db, "lake", "export", "--out", str(OUT / "exported"), "--json"], env)
+            report("single process: `lake export`", "1", info, None)
+            info, _ = run(["--db", db, "verify", "--json", "--no-index-check"], env)
+            report("single process: `verify` (no index check)", "1", info, None)
+        Path(db).unlink()
+
+    for master in args.masters.split(","):
+        lake = OUT / f"lake-{master[6:-1]}"
+        info, result = run(["spark", "import", *paths, "--lake", str(lake), "--key", str(OUT / "spark.key"),
+                            "--tz", "Asia/Shanghai", "--master", master, "--json"], events=OUT / f"events-import-{master[6:-1]}")
         assert result["new"] == count, result
-        roots[master] = result["root"]
-        rows.append((f"`spark import` {master}", master[6], wall, result["seconds"], CPU[-1]))
-        wall, result = run(["spark", "verify", "--lake", str(lake), "--master", master, "--json"])
-        assert result["ok"] and result["checked"] == count, result["problems"]
-        rows.append((f"`spark verify` {master}", master[6], wall, result["seconds"], CPU[-1]))
-    wall, result = run(["spark", "verify", "--lake", str(OUT / "exported"), "--master", "local[2]", "--json"])
-    assert result["ok"] and result["checked"] == count, result["problems"]
-    rows.append(("`spark verify` local[2] of the exported lake", "2", wall, result["seconds"], CPU[-1]))
+        report(f"`spark import` {master}", master[6:-1], info, result["seconds"])
+        if not args.no_verify:
+            info, result = run(["spark", "verify", "--lake", str(lake), "--master", master, "--json"],
+                               events=OUT / f"events-verify-{master[6:-1]}")
+            assert result["ok"] and result["checked"] == count, result["problems"]
+            report(f"`spark verify` {master}", master[6:-1], info, result["seconds"])
+        shutil.rmtree(lake)
 
-    print(f"{count:,} messages in {files} files (load average {os.getloadavg()[0]:.1f} at the end)")
-    print("| run | cores | wall | in the job | msg/s (job) | s per 1M (job) | CPU | CPU s per 1M |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, cores, wall, job, cpu in rows:
-        basis = job if job is not None else wall
-        print(f"| {name} | {cores} | {wall:.1f} s | {'' if job is None else f'{job:.1f} s'} | "
-              f"{count / basis:,.0f} | {basis * 1_000_000 / count:.0f} | {cpu:.1f} s | {cpu * 1_000_000 / count:.0f} |")
+    print(f"\n{count:,} messages in {files} files")
+    print(HEADER)
+    for row in rows:
+        print(row_text(count, *row))
 
+
+HEADER = ("| run | cores | wall | in the job | CPU (process tree) | CPU s per 1M | Spark tasks: run / JVM CPU | load avg |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- |")
+
+
+def row_text(count: int, name: str, cores: str, info: dict, job: float | None) -> str:
+    tasks = f"{info['run_s']:.0f} s / {info['jvm_cpu_s']:.0f} s ({info['tasks']} tasks)" if "run_s" in info else "–"
+    return (f"| {name} | {cores} | {info['wall_s']:.1f} s | {'' if job is None else f'{job:.1f} s'} | "
+            f"{info['cpu_s']:.1f} s | {info['cpu_s'] * 1_000_000 / count:.0f} | {tasks} | "
+            f"{info['load'][0]:.1f}–{info['load'][1]:.1f} |")
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """Benchmark of `chataudit spark quality`: Spark on local[1] and local[2] against the single-machine
 `quality` (the floor) on the same messages, with the figures compared.
 
-    python bench/bench_spark_jobs.py [N]      # default 200,000 messages from bench/generate.py
+    python bench/bench_spark_jobs.py [N] [--parallel]    # default 200,000 messages from bench/generate.py
 
 Writes bench/out/spark-N.jsonl, bench/out/spark-N.db and the lake bench/out/spark-N.lake (reused when
 present; the lake is written per the layout contract by tests/lake_support.py until `lake export`
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,12 +49,11 @@ def child(master: str, lake: str) -> None:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    count = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 200_000
     out = HERE / "out"
     out.mkdir(exist_ok=True)
     data, db, lake = out / f"spark-{count}.jsonl", out / f"spark-{count}.db", out / f"spark-{count}.lake"
     from chataudit import importer
-    from chataudit.quality import report
     from chataudit.store import Archive
 
     if not data.exists():
@@ -69,36 +67,70 @@ def main() -> None:
         from lake_support import write_lake
 
         write_lake(db, lake)
+    import shutil
+
+    from spark_metrics import measured
+
     rows = []
     with Archive(db) as archive:
         archive.db.execute("DELETE FROM quality_nlp")
-        wall, cpu = time.perf_counter(), time.process_time()
-        single = report.analyze(archive, config.QualityOptions(roster=ROSTER))
-        single_s, single_cpu = time.perf_counter() - wall, time.process_time() - cpu
-    rows.append(("single machine `quality` (floor)", single_s, single["timing_seconds"], single["nlp"]["seconds"], None,
-                 f"{single_cpu:.1f} s CPU"))
-    figures = {k: single[k] for k in COMPARED}
+        archive.db.commit()
+    # the floor in its own process too, so that its CPU is read the same way (its whole process tree);
+    # --parallel runs the three at once (on a shared machine: the CPU figures stay comparable, wall does not)
+    path = {"PYTHONPATH": os.pathsep.join(sys.path)}
+    runs = {"floor": ([sys.executable, __file__, "--floor", str(db)], path, None)}
     for master in ("local[1]", "local[2]"):
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        done = subprocess.run([sys.executable, __file__, "--child", master, str(lake)], capture_output=True,
-                              text=True, env=env, check=True)
-        run = json.loads(done.stdout.strip().splitlines()[-1])
+        events = out / f"events-{count}-{master[6]}"
+        shutil.rmtree(events, ignore_errors=True)
+        runs[master] = ([sys.executable, __file__, "--child", master, str(lake)], path, events)
+    if "--parallel" in sys.argv:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(runs)) as pool:
+            done = dict(zip(runs, pool.map(lambda r: measured(*r), runs.values())))
+    else:
+        done = {name: measured(*run) for name, run in runs.items()}
+    floor_info = done["floor"]
+    single = json.loads(floor_info["stdout"].strip().splitlines()[-1])
+    single_s = single["seconds"]
+    rows.append(("single machine `quality` (floor)", single_s, single["timing_seconds"], single["nlp_seconds"], None,
+                 floor_info, "–"))
+    figures = single["figures"]
+    for master in ("local[1]", "local[2]"):
+        run_info = done[master]
+        run = json.loads(run_info["stdout"].strip().splitlines()[-1])
         same = "figures equal" if run["figures"] == figures else f"DIFFERENT: {run['figures']} vs {figures}"
         rows.append((f"`spark quality` {master}", run["seconds"], run["timing_seconds"], run["nlp_seconds"],
-                     run["startup_s"], same))
+                     run["startup_s"], run_info, same))
     millions = count / 1_000_000
-    print(f"\n{count:,} messages ({single['sessions']:,} sessions), {os.cpu_count()} cores,"
-          f" load average {os.getloadavg()[0]:.1f}\n")
-    print("| run | whole report | timings | texts (NLP) | Spark start-up | s per million | × floor | note |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for label, seconds, timing_s, nlp_s, startup, note in rows:
+    print(f"\n{count:,} messages ({single['figures']['sessions']:,} sessions), {os.cpu_count()} cores\n")
+    print("| run | whole report | timings | texts (NLP) | Spark start-up | × floor | CPU (process tree) | CPU s per 1M"
+          " | Spark tasks: run / JVM CPU | load avg | note |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, seconds, timing_s, nlp_s, startup, info, note in rows:
+        tasks = f"{info['run_s']:.0f} s / {info['jvm_cpu_s']:.0f} s ({info['tasks']} tasks)" if "run_s" in info else "–"
         print(f"| {label} | {seconds:.1f} s | {timing_s:.1f} s | {nlp_s:.1f} s | "
               + ("–" if startup is None else f"{startup:.1f} s")
-              + f" | {seconds / millions:.0f} s | {seconds / single_s:.2f}× | {note} |")
+              + f" | {seconds / single_s:.2f}× | {info['cpu_s']:.1f} s | {info['cpu_s'] / millions:.0f} | {tasks}"
+              f" | {info['load'][0]:.1f}–{info['load'][1]:.1f} | {note} |")
 
+
+def floor(db: str) -> None:
+    """The single-machine report in this process: print {seconds, figures} as JSON."""
+    from chataudit.quality import report
+    from chataudit.store import Archive
+
+    with Archive(Path(db)) as archive:
+        began = time.perf_counter()
+        single = report.analyze(archive, config.QualityOptions(roster=ROSTER))
+        seconds = time.perf_counter() - began
+    print(json.dumps({"seconds": seconds, "timing_seconds": single["timing_seconds"],
+                      "nlp_seconds": single["nlp"]["seconds"], "figures": {k: single[k] for k in COMPARED}}))
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--floor":
+        floor(sys.argv[2])
     else:
         main()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import pickle
 import secrets
 import tempfile
 import time
@@ -54,6 +55,7 @@ from ..ledger.log import SIGNED_AT_PREFIX
 from ..ledger.note import Checkpoint, sign
 from ..model import default_zone_name, zone
 from ..store import Archive
+from .arrow import arrow_schema, map_rows, to_batch
 from .merkle import tree_root
 
 SEED_BYTES = 32
@@ -69,10 +71,29 @@ def derive_salts(seed: bytes, label: bytes, count: int) -> bytes:
 
 # ---- stage 1 (executors): detect and parse one unit per task ------------------------------------
 
-def _parse_units(format_name: str, options: Any):
-    def run(_index: int, units: Iterator[tuple]) -> Iterator[tuple]:
-        for unit in units:
-            yield from parse_unit(*unit, format_name=format_name, options=options)
+FIELDS_SCHEMA = (
+    "platform string, message_id string, sender_id string, sender_name string, sent_at_ms long,"
+    " utc_offset_min long, kind string, text string, reply_to string, edited_at_ms long, amount string,"
+    " currency string, attachments string, is_me long, extras string"
+)
+FIELD_COUNT = len(FIELDS_SCHEMA.split(","))
+# a record: (unit, seq, native id, fields…, position, content hash, None); a unit's meta: (unit, None…, pickled meta)
+PARSED_SCHEMA = f"unit long, seq long, native string, {FIELDS_SCHEMA}, position long, content_hash binary, meta binary"
+
+
+def _parse_units(todo: list[tuple], format_name: str, options: Any):
+    """Row function over ``range`` ids (one per partition): parse unit ``todo[id]``, flat PARSED_SCHEMA rows."""
+    def run(ids: Iterator[tuple]) -> Iterator[tuple]:
+        import pickle
+
+        empty = (None,) * (FIELD_COUNT + 4)  # seq, native, the fields, position, content hash
+        for (index,) in ids:
+            for item in parse_unit(*todo[index], format_name=format_name, options=options):
+                if item[0] == "m":
+                    _, unit, seq, _platform, native, fields, position, digest = item
+                    yield (unit, seq, native, *fields, position, digest, None)
+                else:
+                    yield (item[1]["unit"], *empty, pickle.dumps(item[1]))
     return run
 
 
@@ -141,16 +162,19 @@ RECORD_SCHEMA = (
 
 
 def _file_records(sources: dict[int, int], mapping: Any):
-    def run(_index: int, rows: Iterator[tuple]) -> Iterator[tuple]:
+    """Row function over PARSED_SCHEMA rows of one unit (in record order) → RECORD_SCHEMA rows."""
+    def run(rows: Iterator[tuple]) -> Iterator[tuple]:
         from ..store.sqlite import Occurrences, canonical_row_bytes
 
         number = Occurrences()  # per source, as the store numbers them (one unit per partition)
         spans_of = mapping.value
+        end = 3 + FIELD_COUNT
         for row in rows:
-            if row[0] != "m" or row[1] not in sources:
+            unit, seq, native = row[0], row[1], row[2]
+            if row[-1] is not None or unit not in sources:
                 continue
-            _, unit, seq, platform, native, fields, position, digest = row
-            spans = spans_of[(unit, platform, native)]
+            fields, position, digest = row[3:end], row[end], row[end + 1]
+            spans = spans_of[(unit, fields[0], native)]
             _, conversation, filed_as = spans[bisect_right(spans, (seq, float("inf"), "")) - 1]
             if filed_as != native:  # the content hash covers the conversation id it is filed under
                 digest = hashlib.sha256(canonical_row_bytes(fields, filed_as)).digest()
@@ -208,73 +232,87 @@ def _sightings_digests(rows: Iterator[tuple]) -> Iterator[tuple]:
 
 # ---- Parquet written by the executors --------------------------------------------------------------
 
-def _write_files(uri: str, table: str, names: list[str], types: list[str], partitioned: bool):
-    """A partition function writing its rows (sorted) as Parquet under the lake; yields manifest entries.
-    ``partitioned``: rows carry ``platform`` and a trailing month, one file per platform/month."""
-    def run(index: int, rows: Iterator[tuple]) -> Iterator[dict]:
+def _write_files(uri: str, table: str, schema: Any, partitioned: bool):
+    """A ``mapInArrow`` function writing its partition's batches (sorted) as Parquet under the lake, as
+    they come (no row is made in Python); yields the manifest entries. ``partitioned``: batches carry
+    ``platform`` and a trailing month, one file per platform/month."""
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
         import pyarrow.parquet as pq
+        from pyspark import TaskContext
 
         from ..lake.export import escape
 
+        index = TaskContext.get().partitionId()
         fs, base = layout.filesystem(uri)
-        kinds = {"long": pa.int64(), "string": pa.string(), "binary": pa.binary(), "double": pa.float64()}
-        schema = pa.schema([pa.field(n, kinds[t]) for n, t in zip(names, types)])
-        platform_at = names.index("platform") if partitioned else None
-        state: dict[str, Any] = {"dir": None, "writer": None, "buffer": [], "rows": 0, "rel": None}
+        platform_at = schema.names.index("platform") if partitioned else None
+        state: dict[str, Any] = {"dir": None, "writer": None, "buffer": [], "pending": 0, "rows": 0, "rel": None}
+        entries: list[tuple] = []
 
         def flush() -> None:
             if state["buffer"]:
-                columns = list(zip(*state["buffer"]))
-                state["writer"].write_table(pa.Table.from_arrays(
-                    [pa.array(list(col), type=field.type) for col, field in zip(columns, schema)], schema=schema))
-                state["rows"] += len(state["buffer"])
-                state["buffer"] = []
+                state["writer"].write_table(pa.Table.from_batches(state["buffer"], schema=schema))
+                state["rows"] += state["pending"]
+                state.update(buffer=[], pending=0)
 
-        def close() -> dict | None:
+        def close() -> None:
             if state["writer"] is None:
-                return None
+                return
             flush()
             state["writer"].close()
             sha256, size = layout.file_sha256(fs, layout.join(base, state["rel"]))
-            entry = {"path": state["rel"], "table": table, "rows": state["rows"], "bytes": size, "sha256": sha256}
+            entries.append((state["rel"], table, state["rows"], size, sha256))
             state.update(writer=None, rows=0)
-            return entry
 
-        for values in rows:
-            if partitioned:
-                folder = f"{table}/platform={escape(values[platform_at])}/month={values[-1]}"
-                values = values[:-1]
-            else:
-                folder = table
+        def add(folder: str, batch: Any) -> None:
             if folder != state["dir"]:
-                entry = close()
-                if entry:
-                    yield entry
+                close()
                 rel = f"{folder}/part-{index:05d}.parquet"
                 fs.create_dir(layout.join(base, folder), recursive=True)
                 state.update(dir=folder, rel=rel, writer=pq.ParquetWriter(
                     fs.open_output_stream(layout.join(base, rel)), schema, compression="zstd"))
-            state["buffer"].append(tuple(bytes(v) if isinstance(v, bytearray) else v for v in values))
-            if len(state["buffer"]) >= WRITE_ROWS:
+            state["buffer"].append(batch)
+            state["pending"] += batch.num_rows
+            if state["pending"] >= WRITE_ROWS:
                 flush()
-        entry = close()
-        if entry:
-            yield entry
+
+        for batch in batches:
+            if not batch.num_rows:
+                continue
+            if not partitioned:
+                add(table, batch.cast(schema))
+                continue
+            columns = pa.RecordBatch.from_arrays(batch.columns[:-1], names=schema.names).cast(schema)
+            keys = list(zip(batch.column(platform_at).to_pylist(), batch.column(batch.num_columns - 1).to_pylist()))
+            start = 0
+            for at in range(1, len(keys) + 1):  # the batch is sorted: one slice per platform/month run
+                if at == len(keys) or keys[at] != keys[start]:
+                    platform, month = keys[start]
+                    add(f"{table}/platform={escape(platform)}/month={month}", columns.slice(start, at - start))
+                    start = at
+        close()
+        if entries:
+            yield to_batch(entries, arrow_schema(ENTRY_SCHEMA))
     return run
+
+
+ENTRY_SCHEMA = "path string, table string, rows long, bytes long, sha256 string"
 
 
 def _write(df: Any, uri: str, table: str, db: Any, partitioned: bool = False) -> list[dict]:
     """The rows of ``df`` (sorted as the files should be) written by the executors; their manifest entries."""
+    import pyarrow as pa
+
     names = [f.name for f in df.schema.fields]
     expected = layout.table_schema(db, table).names
     if names[:len(expected)] != expected or len(names) != len(expected) + partitioned:
         raise ChatAuditError(f"spark import: {table} columns {names} are not the archive's {expected}")
-    types = [{"LongType": "long", "IntegerType": "long", "StringType": "string", "BinaryType": "binary",
-              "DoubleType": "double"}[type(f.dataType).__name__] for f in df.schema.fields]
-    if partitioned:
-        names, types = names[:-1], types[:-1]  # the trailing month is a path, not a column
-    return df.rdd.mapPartitionsWithIndex(_write_files(uri, table, names, types, partitioned)).collect()
+    kinds = {"LongType": pa.int64(), "IntegerType": pa.int64(), "StringType": pa.string(),
+             "BinaryType": pa.binary(), "DoubleType": pa.float64()}
+    fields = df.schema.fields[:len(expected)]  # the trailing month is a path, not a column
+    schema = pa.schema([pa.field(f.name, kinds[type(f.dataType).__name__]) for f in fields])
+    written = df.mapInArrow(_write_files(uri, table, schema, partitioned), ENTRY_SCHEMA).collect()
+    return [dict(zip(("path", "table", "rows", "bytes", "sha256"), tuple(entry))) for entry in written]
 
 
 # ---- the driver ------------------------------------------------------------------------------------
@@ -342,11 +380,11 @@ def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str,
     seed = os.urandom(SEED_BYTES)
 
     # stage 1: parse on the executors, one unit per task; kept, so each file is parsed once
-    staged = (session.sparkContext.parallelize(todo, max(1, len(todo)))
-              .mapPartitionsWithIndex(_parse_units(format_name, options))
-              .persist(StorageLevel.MEMORY_AND_DISK))
+    staged = map_rows(session.range(0, len(todo), 1, max(1, len(todo))), _parse_units(todo, format_name, options),
+                      PARSED_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        metas = {m["unit"]: m for m in staged.filter(lambda r: r[0] == "meta").map(lambda r: r[1]).collect()}
+        metas = {m["unit"]: m for m in (pickle.loads(r.meta) for r in staged.where("meta IS NOT NULL")
+                                                                          .select("meta").collect())}
         fatal = next((m["fatal"] for m in metas.values() if m["fatal"]), None)
         if fatal:
             raise ChatAuditError(fatal)
@@ -354,11 +392,12 @@ def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str,
                 Archive(Path(folder) / "resolve.db") as resolver:
             decided_sources = _decide_sources(units, decided, metas, resolver, label)
             # stage 3 (executors): each record's conversation, content hash and occurrence
-            records = session.createDataFrame(staged.mapPartitionsWithIndex(_file_records(
-                decided_sources.ids, session.sparkContext.broadcast(decided_sources.mapping))), RECORD_SCHEMA)
+            records = map_rows(staged.where("meta IS NULL"), _file_records(
+                decided_sources.ids, session.sparkContext.broadcast(decided_sources.mapping)), RECORD_SCHEMA)
             records.persist(StorageLevel.MEMORY_AND_DISK)
             try:
-                tree_size, root, files = _write_lake(session, records, decided_sources, resolver, fs, base, lake, seed)
+                tree_size, root, files = _write_lake(session, records, decided_sources, resolver, fs, base, lake, seed,
+                                                     release=(staged, records))
             finally:
                 records.unpersist()
             signed_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -430,8 +469,10 @@ KEY = ["conversation", "sent_at_ms", "content_key", "occurrence"]  # the archive
 
 
 def _write_lake(session: Any, records: Any, decided: _Sources, resolver: Any, fs: Any, base: str, lake: str,
-                seed: bytes) -> tuple[int, bytes, list[dict]]:
-    """Stages 4-5: dedup and ids (Spark SQL), leaves (executors), the Parquet files; (size, root, files)."""
+                seed: bytes, release: tuple = ()) -> tuple[int, bytes, list[dict]]:
+    """Stages 4-5: dedup and ids (Spark SQL), leaves (executors), the Parquet files; (size, root, files).
+    ``release``: cached frames no longer needed once the sightings are written (the parsed records),
+    dropped before the leaves are made: in local mode the cache shares the driver's heap."""
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -470,23 +511,24 @@ def _write_lake(session: Any, records: Any, decided: _Sources, resolver: Any, fs
         files += _write(sighted.select("source", F.col("id").alias("message"), "position", "sender_name",
                                        "utc_offset_min", "edited_at_ms", "message_id", "extras")
                         .sortWithinPartitions("source", "message"), lake, "sightings", db)
-        ledger_sightings = session.createDataFrame(
+        ledger_sightings = map_rows(
             sighted.select("source", "_leaf", "id", "position", "sender_name", "utc_offset_min", "edited_at_ms",
-                           "message_id", "extras").rdd.mapPartitions(_sighting_hashes(seed)),
+                           "message_id", "extras"), _sighting_hashes(seed),
             "source long, leaf long, hash binary, salt binary").persist(StorageLevel.MEMORY_AND_DISK)
         persisted.append(ledger_sightings)
         files += _write(ledger_sightings.sortWithinPartitions("source", "leaf"), lake, "ledger_sightings", db)
-        digests = {s: (c, d) for s, c, d in ledger_sightings.select("source", "leaf", "hash")
-                   .repartition("source").sortWithinPartitions("source", "leaf")
-                   .rdd.mapPartitions(_sightings_digests).collect()}
+        for frame in release:
+            frame.unpersist()
+        digests = {s: (c, bytes(d)) for s, c, d in map_rows(
+            ledger_sightings.select("source", "leaf", "hash").repartition("source").sortWithinPartitions("source", "leaf"),
+            _sightings_digests, "source long, count long, digest binary").collect()}
 
         # message leaves on the executors; each source's three other leaves on the driver
         natives = session.createDataFrame([tuple(r) for r in db.execute("SELECT id, native_id FROM conversations")] or
                                           [(0, "")], "_cid long, _native string")
-        message_leaves = session.createDataFrame(
+        message_leaves = map_rows(
             messages.join(natives, messages["conversation"] == natives["_cid"])
-            .select(*MESSAGE_ORDER, "_native", "source_sha", "_leaf").rdd.mapPartitions(_message_leaves(seed)),
-            LEAF_SCHEMA)
+            .select(*MESSAGE_ORDER, "_native", "source_sha", "_leaf"), _message_leaves(seed), LEAF_SCHEMA)
         driver_leaves = []
         for row, (_source, sha, _first, leaf) in zip(decided.rows, placement_rows):
             count, digest = digests.get(row[0], (0, hashlib.sha256().digest()))

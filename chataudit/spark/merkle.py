@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from ..ledger.merkle import EMPTY_ROOT, TreeBuilder, hash_from_pieces
+from .arrow import rows_in_arrow
 
 MIN_CHUNK_BITS = 10
+CHUNK_SCHEMA = "chunk long, first long, leaves long, hash binary, dense boolean"
 
 
 def chunk_bits(size: int, tasks: int) -> int:
@@ -75,6 +77,7 @@ def tree_root(session: Any, leaves: Any, size: int) -> tuple[bytes | None, int, 
             .withColumn("_chunk", F.shiftright("idx", bits))
             .repartition(max(1, min(tasks * 4, (size >> bits) + 1)), "_chunk")
             .sortWithinPartitions("idx").select("idx", "leaf_hash")
-            .rdd.mapPartitions(subtrees(bits)).collect())
+            .mapInArrow(rows_in_arrow(subtrees(bits), CHUNK_SCHEMA), CHUNK_SCHEMA).collect())
+    rows = [(chunk, first, leaves, bytes(value), dense) for chunk, first, leaves, value, dense in rows]
     root, why = join_chunks(rows, size, bits)
     return root, len(rows), why

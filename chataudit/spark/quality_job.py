@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 from ..quality import report as report_api, score, sessions as sessions_sql, timing
 from ..quality.config import QualityOptions
+from .arrow import map_rows
 from .jobs import lake_path, read_table, sender_rows
 
 # a Python worker keeps at most this many analyses of repeated texts (greetings, "好的", stickers)
@@ -42,12 +43,25 @@ class SparkSQL:
         return _Fetched(self.spark.sql(sql, args=params) if params else self.spark.sql(sql))
 
 
+def _as_rows(value: Any) -> Any:
+    """A value from Arrow as Spark's rows give it: a struct is a tuple (a Row), not a dict."""
+    if isinstance(value, dict):
+        return tuple(_as_rows(v) for v in value.values())
+    if isinstance(value, list):
+        return [_as_rows(v) for v in value]
+    return value
+
+
 class _Fetched:
     def __init__(self, frame: Any):
         self.frame = frame
 
     def fetchall(self) -> list[tuple]:
-        return [tuple(row) for row in self.frame.collect()]
+        # as one Arrow table, not pickled rows: the per-session rows of a large period are many
+        table = self.frame.toArrow()
+        columns = [[_as_rows(v) for v in column.to_pylist()] if "struct" in str(column.type) else column.to_pylist()
+                   for column in table.columns]
+        return list(zip(*columns)) if table.num_rows else []
 
     def fetchone(self) -> tuple | None:
         rows = self.frame.take(1)
@@ -287,7 +301,8 @@ def _fold_texts(spark: Any, options: QualityOptions, facts: dict[tuple[int, int]
             .select("conv", "session_no", "ms", "code", "who", "text")
             .repartition("conv").sortWithinPartitions("conv", "session_no", "ms", "id"))
     texts = 0
-    for conv, session_no, count, state in rows.rdd.mapPartitions(_folder(options)).toLocalIterator():
+    folded = map_rows(rows, _folder(options), "conv long, session_no long, count long, state binary")
+    for conv, session_no, count, state in folded.toLocalIterator():
         f = facts.get((conv, session_no))
         texts += count
         if f is not None:

@@ -21,10 +21,13 @@ from ..ledger import leaves as L
 from ..ledger.note import Verifier
 from ..lake import layout
 from . import merkle as spark_merkle
+from .arrow import map_rows
 
 MESSAGE_FIELDS = [c.strip()[2:] for c in L.MESSAGE_COLUMNS.split(",")]  # "m.id" → "id", in leaf-code order
 MAX_NAMED = 10_000
 PROBLEM_COLUMNS = ("kind", "message", "leaf", "conversation", "sender", "sent_at_ms", "fields", "checked")
+PROBLEM_SCHEMA = ("kind string, message long, leaf long, conversation string, sender string, sent_at_ms long,"
+                  " fields string, checked long")
 
 
 def _leaf_checker(sources: dict[int, str], redactions: dict[int, dict[str, Any]]):
@@ -110,7 +113,7 @@ def verify_on_spark(session: Any, uri: str, *, verifier: Verifier | None = None)
               .join(live, messages["id"] == live["ref"], "full_outer")
               .select(*[messages[c] for c in MESSAGE_FIELDS], "_native", live["idx"], "leaf_hash", "salts",
                       live["fields"]))
-    found = joined.rdd.mapPartitions(_leaf_checker(sources, redactions))
+    found = map_rows(joined, _leaf_checker(sources, redactions), PROBLEM_SCHEMA)
     checked, named, mismatches = 0, [], 0
     for values in found.collect():
         row = dict(zip(PROBLEM_COLUMNS, values))
