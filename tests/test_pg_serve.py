@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from chataudit.store.pgsql import PgConnection
-from web_support import TOKEN, demo_archive, free_port, run_cli
+from web_support import TOKEN, demo_archive, run_cli, serving_workers
 
 
 @pytest.fixture(scope="module")
@@ -25,33 +25,10 @@ def server(pg_cluster, tmp_path_factory) -> Iterator[tuple[str, str]]:
     with pytest.MonkeyPatch.context() as monkeypatch:  # the signing key where the tests' environment has it
         monkeypatch.setenv("CHATAUDIT_KEYS", str(keys))
         db = demo_archive(tmp_path_factory.mktemp("pgserve"), pg_cluster.create_database("serve_workers"))
-    port = free_port()
     environment = {**__import__("os").environ, "CHATAUDIT_KEYS": str(keys),
                    "XDG_DATA_HOME": str(tmp_path_factory.mktemp("data"))}  # the job uploads' folder
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from chataudit.cli import cli; cli()", "--db", db, "--operator", "owner",
-         "serve", "--port", str(port), "--workers", "2", "--no-open", "--token", TOKEN],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60  # two workers import the web app: slow on a loaded 2-core machine
-        while True:
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    with serving_workers(db, env=environment) as base:
         yield base, db
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def client(base: str) -> httpx.Client:

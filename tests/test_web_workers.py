@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -18,15 +15,9 @@ import httpx
 import pytest
 
 from chataudit.web.jobs import process_token
-from web_support import TOKEN, dead_pid, demo_archive
+from web_support import TOKEN, dead_pid, demo_archive, serving_workers
 
 NOW = "2026-01-01T00:00:00+00:00"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def fresh(base: str, **settings) -> httpx.Client:
@@ -42,31 +33,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                   " VALUES ('import', 'owner', 'running', ?, ?, ?, ?)")
         stale = connection.execute(insert, (NOW, NOW, dead_pid(), None)).lastrowid
         sibling = connection.execute(insert, (NOW, NOW, os.getpid(), process_token(os.getpid()))).lastrowid
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from chataudit.cli import cli; cli()", "--db", str(db), "--operator", "owner",
-         "serve", "--port", str(port), "--workers", "2", "--no-open", "--token", TOKEN],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60  # two workers import the web app: slow on a loaded 2-core machine
-        while True:
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    with serving_workers(db) as base:
         yield base, db, {"stale": stale, "sibling": sibling}
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_a_failed_login_counts_in_every_worker(server: tuple[str, Path, dict[str, int]]) -> None:

@@ -144,6 +144,42 @@ def serving(db: Path, **settings) -> Iterator[str]:
         thread.join(5)
 
 
+@contextmanager
+def serving_workers(db: Path | str, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`chataudit serve --workers N` over ``db`` as a real process on a free loopback port; yields its
+    base URL once /login answers, and stops it afterwards."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from chataudit.cli import cli; cli()", "--db", str(db), "--operator", "owner",
+         "serve", "--port", str(port), "--workers", str(workers), "--no-open", "--token", TOKEN],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60  # the workers import the web app: slow on a loaded 2-core machine
+        while True:
+            try:
+                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def axe_violations(page) -> list[str]:
     """The serious and critical findings of axe-core (vendored, same origin: the CSP allows it)."""
     page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")

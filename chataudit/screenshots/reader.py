@@ -521,12 +521,11 @@ def _quote_inside(rgb: Any, block: Block) -> None:
     bar = (chroma > 40) & steady & left  # a coloured vertical edge: the bar's left side
     best = (0, 0, 0)
     for column in range(bar.shape[1]):
-        run = start = 0
+        run = 0
         for row, on in enumerate(bar[:, column]):
             run = run + 1 if on else 0
             if run > best[0]:
                 best = (run, row - run + 1, column)
-            start = row
     run, first, column = best
     if run < 1.2 * line_height:  # a bar spans the quoted name and text (in a smaller font): two lines
         return
