@@ -123,3 +123,21 @@ def test_a_month_and_day_without_a_year_is_the_latest_such_day_up_to_the_anchor(
     assert parse_separator("February 29", date(2025, 3, 1)) == datetime(2024, 2, 29)
     assert parse_separator("March 4", date(2024, 3, 1)) == datetime(2023, 3, 4)
     assert parse_separator("February 30", date(2024, 3, 5)) is None
+
+
+@needs_font
+def test_a_short_line_ending_in_full_width_punctuation_retyped_two_pixels_larger_is_caught(tmp_path) -> None:
+    """'退款明细：' is 4.3 em of ink (the colon's ink sits in the left of its em): it was below the measured
+    minimum; and the OCR read a retyped '收到，谢谢！' at 0.94. Both missed on WeCom desktop (bench 151, 160)."""
+    texts = ["这个方案我们内部讨论过了，总体可以接受", "账号密码已重置，请重新登录", "退款明细：", "收到，谢谢！"]
+    for retyped in (2, 3):
+        sizes = [28, 28, 28, 28]
+        assert [s for s in _fonts(_bubbles(tmp_path, texts, sizes, padding=60))
+                if s["check"] == "font_consistency"] == []
+        sizes[retyped] = 30
+        reading = _bubbles(tmp_path, texts, sizes, padding=60)
+        line = reading.blocks[retyped].lines[0]
+        reading.blocks[retyped].lines[0] = Line(line.box, line.text, 0.93)  # a one-em-only line: still measured
+        found = [s for s in _fonts(reading) if s["check"] == "font_consistency"]
+        assert [s["evidence"]["bbox"] for s in found] == [list(line.box)]
+        assert found[0]["evidence"]["pitch"] == pytest.approx(30, abs=0.8)

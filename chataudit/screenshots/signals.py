@@ -134,12 +134,18 @@ def _ink_height(rgb: Any, block: Block, box: tuple[int, int, int, int]) -> int |
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 PITCH_TOLERANCE = 0.025  # Han glyphs advance by exactly the font size: lines of one size agree within 1 %
+EDGE_PX = 2.0  # the ink's first and last columns are each found to about a pixel (anti-aliasing): a short line's
+# width, and so its size, is less exact than a long one's, by EDGE_PX over its width
 LATIN_SLACK = 0.10  # a UI font's Latin may be up to this much wider or narrower than the table below
 # (advance, left bearing, right bearing) in em of the printable ASCII and the CJK punctuation, as Source
 # Han Sans / Noto Sans CJK SC draws them (the UI font of Chinese Android, and of our renders); a Han
 # character advances by exactly one em in every CJK font, its ink about 0.05 em inside each side
 HAN_METRICS = (1.0, 0.048, 0.049)
 GLYPH_METRICS: dict[str, tuple[float, float, float]] = {'!': (0.323, 0.095, 0.098), '"': (0.474, 0.090, 0.089), '#': (0.555, 0.040, 0.035), '$': (0.555, 0.060, 0.065), '%': (0.921, 0.040, 0.041), '&': (0.680, 0.035, 0.020), "'": (0.278, 0.090, 0.093), '(': (0.338, 0.090, 0.043), ')': (0.338, 0.045, 0.093), '*': (0.467, 0.065, 0.067), '+': (0.555, 0.035, 0.035), ',': (0.278, 0.055, 0.058), '-': (0.347, 0.045, 0.047), '.': (0.278, 0.075, 0.073), '/': (0.392, 0.010, 0.017), '0': (0.555, 0.050, 0.050), '1': (0.555, 0.085, 0.065), '2': (0.555, 0.040, 0.050), '3': (0.555, 0.030, 0.055), '4': (0.555, 0.020, 0.030), '5': (0.555, 0.030, 0.055), '6': (0.555, 0.055, 0.045), '7': (0.555, 0.050, 0.045), '8': (0.555, 0.045, 0.045), '9': (0.555, 0.045, 0.055), ':': (0.278, 0.075, 0.073), ';': (0.278, 0.055, 0.058), '<': (0.555, 0.035, 0.035), '=': (0.555, 0.035, 0.035), '>': (0.555, 0.035, 0.035), '?': (0.474, 0.045, 0.054), '@': (0.946, 0.055, 0.056), 'A': (0.608, 0.005, 0.003), 'B': (0.657, 0.100, 0.047), 'C': (0.638, 0.060, 0.038), 'D': (0.688, 0.100, 0.058), 'E': (0.589, 0.100, 0.054), 'F': (0.552, 0.100, 0.027), 'G': (0.689, 0.055, 0.074), 'H': (0.728, 0.100, 0.098), 'I': (0.293, 0.100, 0.098), 'J': (0.535, 0.035, 0.095), 'K': (0.646, 0.100, 0.006), 'L': (0.543, 0.100, 0.028), 'M': (0.812, 0.100, 0.102), 'N': (0.723, 0.100, 0.103), 'O': (0.742, 0.055, 0.057), 'P': (0.633, 0.100, 0.048), 'Q': (0.742, 0.055, 0.042), 'R': (0.635, 0.100, 0.030), 'S': (0.596, 0.050, 0.041), 'T': (0.599, 0.030, 0.029), 'U': (0.721, 0.095, 0.096), 'V': (0.575, 0.000, 0.000), 'W': (0.878, 0.025, 0.028), 'X': (0.573, 0.020, 0.018), 'Y': (0.531, 0.000, 0.001), 'Z': (0.603, 0.050, 0.048), '[': (0.338, 0.105, 0.033), '\\': (0.392, 0.015, 0.012), ']': (0.338, 0.035, 0.103), '^': (0.555, 0.070, 0.070), '_': (0.559, 0.010, 0.014), '`': (0.606, 0.145, 0.241), 'a': (0.563, 0.060, 0.078), 'b': (0.618, 0.090, 0.053), 'c': (0.510, 0.050, 0.030), 'd': (0.620, 0.055, 0.090), 'e': (0.554, 0.050, 0.044), 'f': (0.325, 0.030, -0.030), 'g': (0.564, 0.050, 0.014), 'h': (0.607, 0.090, 0.082), 'i': (0.275, 0.080, 0.075), 'j': (0.275, -0.045, 0.075), 'k': (0.552, 0.090, 0.012), 'l': (0.284, 0.090, 0.044), 'm': (0.926, 0.090, 0.086), 'n': (0.610, 0.090, 0.085), 'o': (0.606, 0.050, 0.051), 'p': (0.620, 0.090, 0.055), 'q': (0.620, 0.050, 0.090), 'r': (0.388, 0.090, -0.002), 's': (0.468, 0.035, 0.038), 't': (0.377, 0.025, 0.012), 'u': (0.607, 0.085, 0.092), 'v': (0.521, 0.015, 0.011), 'w': (0.802, 0.025, 0.027), 'x': (0.498, 0.015, 0.018), 'y': (0.521, 0.015, 0.011), 'z': (0.475, 0.035, 0.030), '{': (0.338, 0.035, 0.033), '|': (0.270, 0.100, 0.105), '}': (0.338, 0.035, 0.038), '~': (0.555, 0.045, 0.040), '，': (1.000, 0.135, 0.670), '。': (1.000, 0.040, 0.655), '、': (1.000, 0.055, 0.660), '：': (1.000, 0.175, 0.675), '；': (1.000, 0.145, 0.660), '！': (1.000, 0.185, 0.685), '？': (1.000, 0.035, 0.540), '（': (1.000, 0.695, 0.045), '）': (1.000, 0.045, 0.695), '“': (1.000, 0.625, 0.035), '”': (1.000, 0.035, 0.625), '‘': (1.000, 0.805, 0.045), '’': (1.000, 0.045, 0.805), '《': (1.000, 0.530, 0.040), '》': (1.000, 0.035, 0.530), '【': (1.000, 0.665, 0.035), '】': (1.000, 0.035, 0.665), '…': (1.000, 0.100, 0.100), '—': (0.894, 0.045, 0.049), '～': (1.000, 0.045, 0.045), '·': (1.000, 0.395, 0.395), '％': (1.000, 0.075, 0.075), '￥': (1.000, 0.190, 0.190), ' ': (0.224, 0, 0)}
+
+
+def _one_em(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or (ch in GLYPH_METRICS and GLYPH_METRICS[ch][0] == 1.0)
 
 
 def _em_width(text: str) -> tuple[float, float] | None:
@@ -169,10 +175,12 @@ def _pitch(rgb: Any, block: Block, line: Any) -> tuple[float, float] | None:
     import numpy as np
 
     text = line.text.strip()
-    if line.confidence < 0.95 or len(_CJK.findall(text)) < 4:
-        return None
     em = _em_width(text)
-    if em is None or em[1] > 0.75 or em[0] < 5:
+    if em is None or em[1] > 0.75 or em[0] < 3 or len(_CJK.findall(text)) < 4:
+        return None
+    # a misread that changes the line's width in em is what would mislead: Han and full-width punctuation all
+    # advance one em, so a line of them only is measured right through a confusion between two of them
+    if line.confidence < (0.90 if all(_one_em(ch) for ch in text) else 0.95):
         return None
     x, y, w, h = line.box
     bx, by, bw, bh = block.box
@@ -286,7 +294,7 @@ def _pitches(reading: Reading, rgb: Any) -> list[dict[str, Any]]:
                 latin_scale, slack = float(fit[1] / fit[0]), LATIN_SLACK / 3
         usual = median(m[1] / (m[2] + latin_scale * m[3]) for m in measured)  # the majority's size
         size = ink / (han + latin_scale * latin)
-        tolerance = PITCH_TOLERANCE + slack * share + jpeg
+        tolerance = PITCH_TOLERANCE + slack * share + jpeg + EDGE_PX / ink
         if abs(size - usual) > tolerance * usual:
             found.append(_signal("font_consistency", "high", f"{reading.path.name}: the characters of "
                                  f"{line.text[:30]!r} are typed {size:.1f} px large (by their advance), the other "
