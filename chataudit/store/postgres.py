@@ -27,7 +27,7 @@ from ..errors import ChatAuditError
 from . import pgsearch
 from .pgsql import WRITE_LOCK, PgConnection, PgCursor, sqlite_error
 from .sqlite import (DELETE_BATCH, FROM_VAULT, MESSAGE_COLUMNS, MESSAGE_SELECT, ROWID_SHIFT, Archive, _int64,
-                     message_dict)
+                     fts_rowid, message_dict)
 
 IDENTITY = ("m.conversation = s.conversation AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key"
             " AND m.occurrence = s.occurrence")
@@ -243,7 +243,7 @@ class PostgresArchive(Archive):
                 copy.write_row((source_id, id_, r[17], r[4], r[6], r[10], r[2], r[15]))
         with cursor.copy("COPY message_fts (rowid, words) FROM STDIN") as copy:
             for id_, r, body in zip(ids, batch, bodies):
-                copy.write_row((((r[5] // 1000) if r[5] >= 0 else -(-r[5] // 1000)) * ROWID_SHIFT + id_, body))
+                copy.write_row((fts_rowid(r[5], id_), body))
         stored = None
         if exact and self.after_batch:  # (id, platform, conversation, message_id … extras, source, position, occurrence)
             stored = [(id_, r[1], r[0], *r[2:18], r[20]) for id_, r in zip(ids, batch)]

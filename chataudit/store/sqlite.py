@@ -28,6 +28,13 @@ BATCH = 5000
 ROWID_SHIFT = 1 << 31  # fts rowid = sent_at seconds * 2^31 + message id
 
 
+def fts_rowid(sent_at_ms: int, message_id: int) -> int:
+    """A message's full-text row id, as the SQL ``(sent_at_ms / 1000) * ROWID_SHIFT + id`` computes it
+    (SQLite's and PostgreSQL's integer division truncate toward zero, Python's ``//`` floors)."""
+    seconds = sent_at_ms // 1000 if sent_at_ms >= 0 else -(-sent_at_ms // 1000)
+    return seconds * ROWID_SHIFT + message_id
+
+
 def default_db_path() -> Path | str:
     return db_location(os.environ.get("CHATAUDIT_DB") or "chataudit.db")
 
@@ -455,7 +462,7 @@ class Archive:
             db.executemany(SIGHTING_INSERT, [(source_id, id_, r[17], r[4], r[6], r[10], r[2], r[15])
                                              for id_, r in enumerate(batch, before + 1)])
             db.executemany("INSERT INTO message_fts (rowid, body) VALUES (?, ?)",
-                           [(((r[5] // 1000) if r[5] >= 0 else -(-r[5] // 1000)) * ROWID_SHIFT + id_, body)
+                           [(fts_rowid(r[5], id_), body)
                             for id_, r, body in zip(range(before + 1, before + 1 + len(batch)), batch, bodies)])
         else:
             self._store_seen(batch, bodies, source_id, before)
