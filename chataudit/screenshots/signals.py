@@ -167,9 +167,9 @@ def _em_width(text: str) -> tuple[float, float] | None:
     return (width, latin / width) if width > 0 else None
 
 
-def _pitch(rgb: Any, block: Block, line: Any) -> tuple[float, float] | None:
-    """(font size in pixels, non-Han share) of a body line: its ink width over its text's width in em
-    (:func:`_em_width`). Han glyphs advance by exactly one em, so a line retyped one size larger is a
+def _pitch(rgb: Any, block: Block, line: Any) -> tuple[float, float, float] | None:
+    """(ink width in pixels, text width in em, non-Han share of it) of a body line: the font size is the
+    first over the second (:func:`_em_width`). Han glyphs advance by exactly one em, so a line retyped one size larger is a
     few per cent wider for its text than the screen's other lines; Latin and digits are counted by a
     table of one UI font, so lines mostly Latin are left out (another app's Latin font differs more)."""
     import numpy as np
@@ -190,7 +190,7 @@ def _pitch(rgb: Any, block: Block, line: Any) -> tuple[float, float] | None:
     columns = np.where((np.abs(region - np.array(block.fill)).max(axis=2) > 80).any(axis=0))[0]
     if len(columns) == 0:
         return None
-    return float(columns[-1] - columns[0] + 1) / em[0], em[1]
+    return float(columns[-1] - columns[0] + 1), em[0], em[1]
 
 
 def _fonts(reading: Reading) -> list[dict[str, Any]]:
@@ -276,9 +276,8 @@ def _pitches(reading: Reading, rgb: Any) -> list[dict[str, Any]]:
                 continue  # the bubble's time (a smaller font) ends this line
             pitch = _pitch(rgb, block, line)
             if pitch:
-                size, latin = pitch
-                em = _em_width(line.text)[0]  # type: ignore[index]
-                measured.append((line, size * em, em * (1 - latin), em * latin))
+                ink, em, latin = pitch
+                measured.append((line, ink, em * (1 - latin), em * latin))
     if len(measured) < 2:
         return []
     found = []
