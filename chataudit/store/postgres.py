@@ -27,7 +27,7 @@ from ..errors import ChatAuditError
 from . import pgsearch
 from .pgsql import WRITE_LOCK, PgConnection, PgCursor, sqlite_error
 from .sqlite import (DELETE_BATCH, FROM_VAULT, MESSAGE_COLUMNS, MESSAGE_SELECT, ROWID_SHIFT, Archive, _int64,
-                     fts_rowid, message_dict)
+                     fts_rows, message_dict, sighting_rows, stored_rows)
 
 IDENTITY = ("m.conversation = s.conversation AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key"
             " AND m.occurrence = s.occurrence")
@@ -239,14 +239,14 @@ class PostgresArchive(Archive):
                 copy.write_row((id_, *row))
         with cursor.copy("COPY sightings (source, message, position, sender_name, utc_offset_min, edited_at_ms,"
                          " message_id, extras) FROM STDIN") as copy:
-            for id_, r in zip(ids, batch):
-                copy.write_row((source_id, id_, r[17], r[4], r[6], r[10], r[2], r[15]))
+            for row in sighting_rows(source_id, before + 1, batch):
+                copy.write_row(row)
         with cursor.copy("COPY message_fts (rowid, words) FROM STDIN") as copy:
-            for id_, r, body in zip(ids, batch, bodies):
-                copy.write_row((fts_rowid(r[5], id_), body))
+            for row in fts_rows(before + 1, batch, bodies):
+                copy.write_row(row)
         stored = None
-        if exact and self.after_batch:  # (id, platform, conversation, message_id … extras, source, position, occurrence)
-            stored = [(id_, r[1], r[0], *r[2:18], r[20]) for id_, r in zip(ids, batch)]
+        if exact and self.after_batch:
+            stored = stored_rows(before + 1, batch)
         for hook in self.after_batch:
             hook(self, source_id, before + 1, number, stored)
 

@@ -35,6 +35,25 @@ def fts_rowid(sent_at_ms: int, message_id: int) -> int:
     return seconds * ROWID_SHIFT + message_id
 
 
+# What a batch of new messages (MESSAGE_INSERT rows) numbered from ``first_id`` on stores beside itself
+# and hands the batch hooks; one definition for every store, since the rows' column order is this module's.
+
+def sighting_rows(source_id: int, first_id: int, batch: list[tuple]) -> list[tuple]:
+    """Each message's sighting by this source (SIGHTING_INSERT's columns)."""
+    return [(source_id, id_, r[17], r[4], r[6], r[10], r[2], r[15]) for id_, r in enumerate(batch, first_id)]
+
+
+def fts_rows(first_id: int, batch: list[tuple], bodies: list[Any]) -> list[tuple]:
+    """Each message's full-text row (rowid, the store's index text)."""
+    return [(fts_rowid(r[5], id_), body) for id_, r, body in zip(range(first_id, first_id + len(batch)), batch, bodies)]
+
+
+def stored_rows(first_id: int, batch: list[tuple]) -> list[tuple]:
+    """The rows as stored, for the batch hooks: (id, platform, conversation, message_id … extras, source,
+    position, occurrence)."""
+    return [(id_, r[1], r[0], *r[2:18], r[20]) for id_, r in enumerate(batch, first_id)]
+
+
 def default_db_path() -> Path | str:
     return db_location(os.environ.get("CHATAUDIT_DB") or "chataudit.db")
 
@@ -459,17 +478,13 @@ class Archive:
         before = db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
         inserted = db.executemany(MESSAGE_INSERT, batch).rowcount
         if inserted == len(batch):
-            db.executemany(SIGHTING_INSERT, [(source_id, id_, r[17], r[4], r[6], r[10], r[2], r[15])
-                                             for id_, r in enumerate(batch, before + 1)])
-            db.executemany("INSERT INTO message_fts (rowid, body) VALUES (?, ?)",
-                           [(fts_rowid(r[5], id_), body)
-                            for id_, r, body in zip(range(before + 1, before + 1 + len(batch)), batch, bodies)])
+            db.executemany(SIGHTING_INSERT, sighting_rows(source_id, before + 1, batch))
+            db.executemany("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", fts_rows(before + 1, batch, bodies))
         else:
             self._store_seen(batch, bodies, source_id, before)
         stored = None
         if exact and inserted == len(batch) and self.after_batch:
-            # (id, platform, conversation, message_id … extras, source, position, occurrence)
-            stored = [(id_, r[1], r[0], *r[2:18], r[20]) for id_, r in enumerate(batch, before + 1)]
+            stored = stored_rows(before + 1, batch)
         for hook in self.after_batch:
             hook(self, source_id, before + 1, number, stored)
 
