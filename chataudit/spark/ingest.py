@@ -84,8 +84,6 @@ PARSED_SCHEMA = f"unit long, seq long, native string, {FIELDS_SCHEMA}, position 
 def _parse_units(todo: list[tuple], format_name: str, options: Any):
     """Row function over ``range`` ids (one per partition): parse unit ``todo[id]``, flat PARSED_SCHEMA rows."""
     def run(ids: Iterator[tuple]) -> Iterator[tuple]:
-        import pickle
-
         empty = (None,) * (FIELD_COUNT + 4)  # seq, native, the fields, position, content hash
         for (index,) in ids:
             for item in parse_unit(*todo[index], format_name=format_name, options=options):
