@@ -26,8 +26,8 @@ import psycopg
 from ..errors import ChatAuditError
 from . import pgsearch
 from .pgsql import WRITE_LOCK, PgConnection, PgCursor, sqlite_error
-from .sqlite import (DELETE_BATCH, FROM_VAULT, MESSAGE_COLUMNS, MESSAGE_SELECT, ROWID_SHIFT, Archive, _int64,
-                     fts_rows, message_dict, sighting_rows, stored_rows)
+from .sqlite import (DELETE_BATCH, FROM_VAULT, MESSAGE_COLUMNS, MESSAGE_SELECT, ROWID_SHIFT, Archive,
+                     fts_rowid_bounds, fts_rows, message_dict, sighting_rows, stored_rows)
 
 IDENTITY = ("m.conversation = s.conversation AND m.sent_at_ms = s.sent_at_ms AND m.content_key = s.content_key"
             " AND m.occurrence = s.occurrence")
@@ -281,13 +281,9 @@ class PostgresArchive(Archive):
         recheck every match of a frequent phrase (PostgreSQL's planner thinks a phrase of common
         bigrams rare); else the GIN index answers (a rare term, or hits further back)."""
         query = pgsearch.tsquery_text(expression)
-        bounds, bound_params = "", []
-        if since_ms is not None:
-            bound_params.append(_int64((since_ms // 1000) * ROWID_SHIFT))
-            bounds += " AND rowid >= ${}"
-        if until_ms is not None:
-            bound_params.append(_int64(-(-until_ms // 1000) * ROWID_SHIFT))
-            bounds += " AND rowid < ${}"
+        rowid_bounds = fts_rowid_bounds(since_ms, until_ms)
+        bounds = "".join(f" AND rowid {operator} ${{}}" for operator, _ in rowid_bounds)
+        bound_params = [bound for _, bound in rowid_bounds]
         conditions, values = [], []
         for clause, given in (("m.platform = ${}", [platform] if platform else []),
                               ("(m.sender_id = ${} OR m.sender_name = ${})", [sender, sender] if sender else []),

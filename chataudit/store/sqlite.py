@@ -35,6 +35,18 @@ def fts_rowid(sent_at_ms: int, message_id: int) -> int:
     return seconds * ROWID_SHIFT + message_id
 
 
+def fts_rowid_bounds(since_ms: int | None, until_ms: int | None) -> list[tuple[str, int]]:
+    """The full-text row ids of a period [since, until) as (operator, bound) conditions on ``rowid``:
+    a row id holds whole seconds, so the bounds are the seconds at or before ``since`` and at or after
+    ``until`` (the search's own instant test then drops what is outside by milliseconds)."""
+    bounds = []
+    if since_ms is not None:
+        bounds.append((">=", _int64((since_ms // 1000) * ROWID_SHIFT)))
+    if until_ms is not None:
+        bounds.append(("<", _int64(-(-until_ms // 1000) * ROWID_SHIFT)))
+    return bounds
+
+
 # What a batch of new messages (MESSAGE_INSERT rows) numbered from ``first_id`` on stores beside itself
 # and hands the batch hooks; one definition for every store, since the rows' column order is this module's.
 
@@ -700,12 +712,9 @@ class Archive:
             + " JOIN (SELECT rowid AS key FROM message_fts WHERE message_fts MATCH ?"
         )
         params: list[Any] = [expression]
-        if since_ms is not None:
-            sql += " AND rowid >= ?"
-            params.append(_int64((since_ms // 1000) * ROWID_SHIFT))
-        if until_ms is not None:
-            sql += " AND rowid < ?"
-            params.append(_int64(-(-until_ms // 1000) * ROWID_SHIFT))
+        for operator, bound in fts_rowid_bounds(since_ms, until_ms):
+            sql += f" AND rowid {operator} ?"
+            params.append(bound)
         sql += " ORDER BY rowid DESC) hits ON m.id = (hits.key & ?)"
         params.append(ROWID_SHIFT - 1)
         conditions = []
