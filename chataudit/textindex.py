@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from operator import add
 
 # Han (incl. extensions and compatibility), kana, Hangul syllables.
 CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af\U00020000-\U0003134f"
@@ -55,7 +56,7 @@ def _expand_run(match: re.Match[str]) -> str:
     run = match.group(0)
     if len(run) == 1:
         return f" {run} "
-    bigrams = " ".join(run[i : i + 2] for i in range(len(run) - 1))
+    bigrams = " ".join(map(add, run, run[1:]))  # each character + the next (in C: the import runs it per message)
     return f" {bigrams} {run[-1]} "
 
 

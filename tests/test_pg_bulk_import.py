@@ -122,3 +122,49 @@ def test_a_large_upsert_is_one_statement_with_the_rows_effect(pg_cluster, monkey
         assert db.execute("SELECT k, v FROM t WHERE k = 2").fetchone()["v"] == "B"
     finally:
         db.close()
+
+
+def test_a_message_seen_again_at_an_earlier_instant_in_a_later_batch_is_stored_once(pg_cluster, tmp_path: Path,
+                                                                                     monkeypatch, counted) -> None:
+    """A batch whose messages are all later than their conversation's latest archived one goes in
+    without a lookup; a message at an instant already reached (here the same "好的" again, after
+    the conversation moved on: its occurrence restarts at 0) is looked up and found, as SQLite finds it."""
+    monkeypatch.setattr(sqlite, "BATCH", 40)
+    rows = [{"sent_at": "2026-03-01T08:00:00+08:00", "platform": "wecom", "conversation_id": "c", "sender_id": "u",
+             "text": "好的"}]
+    rows += [{"sent_at": f"2026-03-01T08:{1 + n // 60:02d}:{n % 60:02d}+08:00", "platform": "wecom",
+              "conversation_id": "c", "sender_id": "u", "text": f"退货 #{n}"} for n in range(60)]
+    rows.append(dict(rows[0]))  # the first message again, in the second batch
+    rows.append({**rows[0], "sent_at": "2026-03-01T07:00:00+08:00"})  # earlier, but a message of its own
+    path = tmp_path / "back.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    sqlite_db, pg_db = tmp_path / "a.db", pg_cluster.create_database("seen_again")
+    run(sqlite_db, "import", str(path), "--tz", "Asia/Shanghai")
+    run(pg_db, "import", str(path), "--tz", "Asia/Shanghai")
+    assert counted == {"copy": 1, "staging": 1}  # the first batch new, the second holds a message already stored
+    query = "SELECT id, sent_at_ms, text, position, occurrence FROM messages ORDER BY id"
+    seen = "SELECT source, message, position FROM sightings ORDER BY 1, 2"
+    with Archive(pg_db, create=False) as pg, Archive(sqlite_db, create=False) as lite:
+        assert [tuple(r) for r in pg.db.execute(query).fetchall()] == [tuple(r) for r in lite.db.execute(query).fetchall()]
+        assert len(pg.db.execute(query).fetchall()) == 62
+        assert [tuple(r) for r in pg.db.execute(seen).fetchall()] == [tuple(r) for r in lite.db.execute(seen).fetchall()]
+    assert listing(pg_db, "verify")["ok"] is True
+
+
+def test_an_upsert_of_keys_not_stored_yet_is_a_plain_copy(pg_cluster, monkeypatch) -> None:
+    """No staging table while every key is new (the ledger's tree nodes); after a batch that met a
+    stored key the table takes the staging path; the rows are the same either way."""
+    monkeypatch.setattr(pgsql, "MANY_ROWS", 3)
+    db = pgsql.PgConnection(pg_cluster.create_database("fresh_upserts"))
+    try:
+        db.raw.execute("CREATE TABLE n (level BIGINT, idx BIGINT, hash TEXT, PRIMARY KEY (level, idx))")
+        db.load_catalog()
+        db.executemany("INSERT OR REPLACE INTO n (level, idx, hash) VALUES (?, ?, ?)", [(1, i, f"h{i}") for i in range(5)])
+        assert db.raw.execute("SELECT to_regclass('pg_temp.many_n')").fetchone()[0] is None
+        assert db.total_changes == 5
+        db.executemany("INSERT OR REPLACE INTO n (level, idx, hash) VALUES (?, ?, ?)", [(1, 4, "H4"), (1, 5, "h5"), (1, 6, "h6")])
+        assert db.raw.execute("SELECT to_regclass('pg_temp.many_n')").fetchone()[0] is not None
+        assert db.execute("SELECT idx, hash FROM n ORDER BY idx").fetchall() == [
+            (0, "h0"), (1, "h1"), (2, "h2"), (3, "h3"), (4, "H4"), (5, "h5"), (6, "h6")]
+    finally:
+        db.close()

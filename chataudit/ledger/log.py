@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 from dataclasses import dataclass
+from operator import itemgetter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -20,6 +21,7 @@ import orjson
 
 from ..errors import ChatAuditError
 from ..store import SQLITE_ERRORS
+from ..store.sqlite import DELETE_BATCH
 from . import leaves as L
 from .keys import KEY_PATH_SETTING, load_or_create_key, resolve_key_path
 from .merkle import (EMPTY_ROOT, MemoryTree, ProofError, TreeBuilder, consistency_proof, hash_from_pieces,
@@ -109,6 +111,14 @@ def _rows(db, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple]:
     cursor.execute(sql, tuple(params))
     while batch := cursor.fetchmany(BATCH):
         yield from batch
+
+
+def _conversation_rows(db, ids: list[int]) -> Iterator[tuple]:
+    """The CONVERSATION_COLUMNS rows of these conversations (ids sorted), in id order."""
+    for start in range(0, len(ids), DELETE_BATCH):
+        chunk = ids[start:start + DELETE_BATCH]
+        yield from _rows(db, f"SELECT {L.CONVERSATION_COLUMNS} FROM conversations WHERE id IN"
+                             f" ({', '.join('?' * len(chunk))}) ORDER BY id", chunk)
 
 
 class Ledger:
@@ -614,14 +624,29 @@ class Ledger:
             self.db.executemany(insert, batch)
         return count
 
-    def _append_conversations(self, builder: TreeBuilder, source_id: int, source_sha256: str) -> None:
+    def _append_conversations(self, builder: TreeBuilder, source_id: int, source_sha256: str,
+                              new: tuple[int, set[int]] | None = None) -> None:
         """One leaf committing to the title, type and members of every conversation the source's
-        messages are in, as they stand after the import; each conversation's hash is kept."""
+        messages are in, as they stand after the import; each conversation's hash is kept.
+
+        ``new`` = (first message id, the conversations of the messages from it on): the messages
+        from that id on are this import's (see _append_sightings), so only the sightings of older
+        messages are looked up (a join over every message of the archive otherwise)."""
         digest, rows = hashlib.sha256(), []
-        for row in _rows(self.db, f"SELECT {L.CONVERSATION_COLUMNS} FROM conversations WHERE id IN"
-                                  " (SELECT m.conversation FROM sightings si JOIN messages m ON m.id = si.message"
-                                  "  WHERE si.source = ? UNION SELECT conversation FROM messages WHERE source = ?)"
-                                  " ORDER BY id", (source_id, source_id)):
+        if new is None:
+            found = _rows(self.db, f"SELECT {L.CONVERSATION_COLUMNS} FROM conversations WHERE id IN"
+                                   " (SELECT m.conversation FROM sightings si JOIN messages m ON m.id = si.message"
+                                   "  WHERE si.source = ? UNION SELECT conversation FROM messages WHERE source = ?)"
+                                   " ORDER BY id", (source_id, source_id))
+        else:
+            first_id, ids = new
+            if self.db.execute("SELECT 1 FROM sightings WHERE source = ? AND message < ? LIMIT 1",
+                               (source_id, first_id)).fetchone():
+                ids = ids | {r[0] for r in _rows(self.db, "SELECT DISTINCT m.conversation FROM sightings si JOIN messages m"
+                                                          " ON m.id = si.message WHERE si.source = ? AND si.message < ?",
+                                                 (source_id, first_id))}
+            found = _conversation_rows(self.db, sorted(ids))
+        for row in found:
             line = L.conversation_line(row)
             value = hashlib.sha256(line).digest()
             digest.update(value)
@@ -821,6 +846,7 @@ class _ImportLeaves:
         self.source_idx = builder.size
         self.next_idx = builder.size + 1
         self.first_id: int | None = None  # the first message id this import stored (its leaf: source_idx + 1)
+        self.conversations: set[int] = set()  # those of the messages this import stored
 
     def add(self, first_new_id: int, stored: list[tuple] | None = None) -> None:
         """The leaves of the messages this source stored from ``first_new_id`` on (one batch):
@@ -829,6 +855,7 @@ class _ImportLeaves:
         if self.first_id is None:
             self.first_id = first_new_id
         if stored is not None:
+            self.conversations.update(map(itemgetter(L.COL_CONVERSATION), stored))
             leaves_rows = ledger._message_leaf_rows(stored, self.next_idx, self.sha256)
             self.next_idx += len(leaves_rows)
             ledger._insert_leaves(leaves_rows)
@@ -837,6 +864,7 @@ class _ImportLeaves:
         cursor.row_factory = None
         cursor.execute(f"SELECT {L.MESSAGE_COLUMNS} FROM messages m WHERE m.id >= ? ORDER BY m.id", (first_new_id,))
         while rows := cursor.fetchmany(BATCH):
+            self.conversations.update(map(itemgetter(L.COL_CONVERSATION), rows))
             leaves_rows = ledger._message_leaf_rows(rows, self.next_idx, self.sha256)
             self.next_idx += len(leaves_rows)
             ledger._insert_leaves(leaves_rows)
@@ -883,8 +911,10 @@ class _ImportLeaves:
                     ledger._flush_nodes()
             else:
                 builder.extend(value for (value,) in rows)
-        ledger._append_sightings(builder, self.source_id, self.sha256, self._new_leaves())
-        ledger._append_conversations(builder, self.source_id, self.sha256)
+        new = self._new_leaves()
+        ledger._append_sightings(builder, self.source_id, self.sha256, new)
+        ledger._append_conversations(builder, self.source_id, self.sha256,
+                                     None if new is None else (new[0], self.conversations))
         return ledger._write_checkpoint(builder)
 
 

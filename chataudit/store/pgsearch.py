@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+from itertools import chain
 
 from ..errors import ChatAuditError
 from ..textindex import index_body
@@ -29,7 +30,22 @@ MAX_POSITIONS = 256  # per token
 MAX_LEXEME_BYTES = 2046
 
 _fold: dict[str, str | None] = {" ": None}  # character → its folded form ('' dropped), None: a separator
-_table: dict[int, str] = {}
+
+
+class _Table(dict):
+    """Each character's code → its folded form (a separator → a space), for str.translate (which
+    runs in C); a character met for the first time is asked of FTS5 there and then, so the common
+    case (every character known) costs no look at the body's characters in Python."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        _probe({char})
+        folded = _fold[char]
+        self[code] = " " if folded is None else folded
+        return self[code]
+
+
+_table = _Table({ord(" "): " "})
 _probe_lock = threading.Lock()
 _probe_db: sqlite3.Connection | None = None
 
@@ -62,12 +78,6 @@ def _probe(chars: set[str]) -> None:
 
 def tokens(body: str) -> list[str]:
     """The tokens FTS5's tokenizer makes of ``body`` (an index body or a query phrase), in order."""
-    unknown = set(body).difference(_fold)
-    if unknown:
-        _probe(unknown)
-        _table.clear()
-    if not _table:  # each character → its folded form, a separator → a space (str.translate runs in C)
-        _table.update({ord(c): " " if folded is None else folded for c, folded in _fold.items()})
     return body.translate(_table).split()
 
 
@@ -75,6 +85,9 @@ def index_text(text: str | None) -> str:
     """What the PostgreSQL store's full-text index is given of a message's text: the tsvector text of
     its index body (the importer's parsing process makes it, see Archive.index_text)."""
     return tsvector_text(index_body(text))
+
+
+_POSITION_SUFFIXES = tuple(f"':{i} '" for i in range(1, MAX_POSITION + 1))
 
 
 def _lexeme(token: str) -> str:
@@ -87,11 +100,14 @@ def tsvector_text(body: str) -> str:
     index reads back exactly as this text (`verify` compares them)."""
     words = tokens(body)
     count = len(words)
+    if not count:
+        return ""
     if count <= MAX_POSITION and len(set(words)) == count:  # each token once (the common case): in C
         joined = "".join(words)
         if "'" not in joined and "\\" not in joined and (len(joined) <= MAX_LEXEME_BYTES // 4
                                                           or max(map(len, words)) <= MAX_LEXEME_BYTES // 4):
-            return " ".join(map("'{}':{}".format, words, range(1, count + 1)))
+            # 'word':position, joined in C: each word followed by its position's suffix (':1 ' …)
+            return "'" + "".join(chain.from_iterable(zip(words, _POSITION_SUFFIXES)))[:-2]
     positions: dict[str, list[int]] = {}
     for position, token in enumerate(words, 1):
         if len(token) > MAX_LEXEME_BYTES // 4 and len(token.encode()) > MAX_LEXEME_BYTES:

@@ -553,6 +553,7 @@ class PgConnection:
         self._locked = False
         self.primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
         self._changes = 0  # rows written through this connection (sqlite3's total_changes)
+        self.conflicted: set[str] = set()  # tables whose many-row upsert met a stored key (see _copy_fresh)
 
     def load_catalog(self) -> None:
         """The primary keys of the archive's tables (INSERT OR REPLACE needs them)."""
@@ -690,6 +691,8 @@ class PgConnection:
                 with cursor._cursor.copy(f"COPY {plain.group(1)} ({plain.group(2)}) FROM STDIN") as copy:
                     for row in batch:
                         copy.write_row(row)
+            elif upsert and upsert.group(1) not in self.conflicted and self._copy_fresh(cursor, upsert, batch):
+                pass  # none of the keys was stored yet: the rows went in by a plain COPY
             elif upsert:  # COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT in row order
                 table, columns, conflict = upsert.group(1), upsert.group(2), upsert.group(3)
                 staging = '"many_' + table.strip('"') + '"'
@@ -719,6 +722,22 @@ class PgConnection:
             store()
         except psycopg.Error as error:
             raise sqlite_error(error) from None
+
+    def _copy_fresh(self, cursor: PgCursor, upsert: re.Match[str], batch: list[tuple]) -> bool:
+        """An upsert of rows none of whose keys is stored yet is a plain COPY (the same rows, the same
+        triggers: no conflict to resolve), tried under a savepoint; False when a key was already
+        there (rolled back to the savepoint, and the table takes the staging path from then on: the
+        ledger's tree nodes are always new, another table's upsert may mostly update)."""
+        table, columns = upsert.group(1), upsert.group(2)
+        try:
+            with self.raw.transaction():  # inside the caller's transaction: a savepoint
+                with cursor._cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+        except psycopg.errors.UniqueViolation:
+            self.conflicted.add(table)
+            return False
+        return True
 
     # -- the sqlite3.Connection surface --
 

@@ -172,7 +172,7 @@ class PostgresArchive(Archive):
         raw = self.db.raw
         self.ensure_partitions(row[5] for row in batch)  # row[5]: sent_at_ms (MESSAGE_COLUMNS)
         try:
-            if self._all_new(batch):
+            if self._all_new(batch, number):
                 self._copy_new(batch, bodies, source_id, number, exact)
                 return
             stage = self._staging()
@@ -208,15 +208,34 @@ class PostgresArchive(Archive):
         for hook in self.after_batch:
             hook(self, source_id, before + 1, number, None)  # the ledger reads the stored rows back
 
-    def _all_new(self, batch: list[tuple]) -> bool:
+    def _all_new(self, batch: list[tuple], number: int) -> bool:
         """True when no message of the batch is archived yet and no two of them are the same
         message (identity: conversation, instant, content key, occurrence). Asked under the write
-        lock, so it stays true until the batch is stored."""
+        lock, so it stays true until the batch is stored.
+
+        A message later than every archived message of its conversation cannot be archived: only
+        the others are looked up (none in a first import, or in a later export of a conversation).
+        The latest instant of each conversation is asked once per import (batch ``number`` 0 starts
+        one) and then kept up to date from the batches themselves."""
         identities = {(r[0], r[5], r[19], r[20]) for r in batch}
         if len(identities) != len(batch):
             return False
-        arrays = ["{" + ",".join(map(str, column)) + "}" for column in zip(*identities)]  # (dumped in C)
-        instants = [r[5] for r in batch]
+        if number == 0 or not hasattr(self, "_latest"):
+            self._latest: dict[int, int | None] = {}
+        latest = self._latest
+        unknown = {r[0] for r in batch}.difference(latest)
+        if unknown:
+            latest.update(self.db.raw.execute(
+                "SELECT c, (SELECT max(m.sent_at_ms) FROM messages m WHERE m.conversation = c)"
+                " FROM unnest($1::text::bigint[]) c", ("{" + ",".join(map(str, unknown)) + "}",)).fetchall())
+        doubtful = [i for i in identities if latest[i[0]] is not None and i[1] <= latest[i[0]]]
+        for conversation, instant, _key, _occurrence in identities:  # the batch is stored next, whichever way
+            if latest[conversation] is None or instant > latest[conversation]:
+                latest[conversation] = instant
+        if not doubtful:
+            return True
+        arrays = ["{" + ",".join(map(str, column)) + "}" for column in zip(*doubtful)]  # (dumped in C)
+        instants = [i[1] for i in doubtful]
         # one index probe per message (LATERAL … LIMIT 1), in the batch's months only: a join would
         # read every message of the archive
         found = self.db.raw.execute(
