@@ -35,6 +35,7 @@ IDENTITY = ("m.conversation = s.conversation AND m.sent_at_ms = s.sent_at_ms AND
 # run on PostgreSQL yet, see cli.POSTGRES_COMMANDS).
 opening_check: Callable[[], None] | None = None
 LAST_INSTANT = 4291747200000  # 2106-01-01: later instants (and earlier than 1970) have open-ended partitions
+ROWID_BITS = ROWID_SHIFT.bit_length() - 1  # an index row id >> ROWID_BITS: its message's second
 SEARCH_WINDOW = 4096  # newest index rows searched first (see PostgresArchive.search)
 STAGING_COLUMNS = (
     "seq BIGINT, conversation BIGINT, platform TEXT, message_id TEXT, sender_id TEXT, sender_name TEXT,"
@@ -316,7 +317,10 @@ class PostgresArchive(Archive):
         def run(hits: str) -> list[dict[str, Any]]:
             params: list[Any] = [query, *bound_params, ROWID_SHIFT - 1, *values, limit]
             numbers = iter(range(2, len(params) + 1))
+            # the index row's second bounds the message's instant: each hit reads one month's partition
             sql = (MESSAGE_SELECT + f" JOIN ({hits.format(bounds=bounds)}) hits ON m.id = (hits.key & ${{}})"
+                   f" AND m.sent_at_ms > (hits.key >> {ROWID_BITS}) * 1000 - 1000"
+                   f" AND m.sent_at_ms < (hits.key >> {ROWID_BITS}) * 1000 + 1000"
                    + (" WHERE " + " AND ".join(conditions) if conditions else "") + " ORDER BY hits.key DESC LIMIT ${}")
             sql = re.sub(r"\$\{\}", lambda _: f"${next(numbers)}", sql.replace("{bounds}", bounds))
             return [message_dict(row) for row in self._native(sql, params).fetchall()]
@@ -326,7 +330,12 @@ class PostgresArchive(Archive):
                          f" ORDER BY rowid DESC LIMIT {SEARCH_WINDOW}) newest WHERE words @@ $1::tsquery")
             if len(recent) >= limit:
                 return recent
-            return run("SELECT rowid AS key FROM message_fts WHERE words @@ $1::tsquery{bounds}")
+            # fewer hits than asked for among the newest rows. Unfiltered, that makes the term rare:
+            # every match is taken from the GIN index (OFFSET 0: planned apart, so the planner does not
+            # walk the row ids backwards rechecking each, as it does when it takes a rare phrase for a
+            # common one). Filtered, the term may be frequent: newest first until enough pass the filters.
+            return run("SELECT rowid AS key FROM message_fts WHERE words @@ $1::tsquery{bounds}"
+                       + ("" if conditions else " OFFSET 0"))
         except Exception as error:
             if isinstance(error, ChatAuditError):
                 raise
