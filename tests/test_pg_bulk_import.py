@@ -168,3 +168,21 @@ def test_an_upsert_of_keys_not_stored_yet_is_a_plain_copy(pg_cluster, monkeypatc
             (0, "h0"), (1, "h1"), (2, "h2"), (3, "h3"), (4, "H4"), (5, "h5"), (6, "h6")]
     finally:
         db.close()
+
+
+def test_the_ledger_reads_an_import_back_a_page_at_a_time(pg_cluster, tmp_path: Path, monkeypatch) -> None:
+    """The tree's message leaves and the new messages' sightings are read back in pages (a client
+    cursor on PostgreSQL holds a query's whole result): pages of 7, every leaf and sighting once, in
+    order — `verify` recomputes the tree and the sightings leaf from them, on both stores."""
+    from chataudit.ledger import log
+
+    monkeypatch.setattr(log, "BATCH", 7)
+    monkeypatch.setattr(sqlite, "BATCH", 40)
+    path = tmp_path / "paged.jsonl"
+    path.write_bytes(_lines(range(0, 100)))
+    for db in (tmp_path / "a.db", pg_cluster.create_database("paged")):
+        run(db, "import", str(path), "--tz", "Asia/Shanghai")
+        with Archive(db, create=False) as archive:
+            assert archive.db.execute("SELECT count(*), count(DISTINCT leaf) FROM ledger_sightings").fetchone()[:2] == (102, 102)
+            assert archive.db.execute("SELECT tree_size FROM ledger_checkpoints").fetchone()[0] == 1 + 102 + 2
+        assert listing(db, "verify")["ok"] is True

@@ -583,20 +583,22 @@ class Ledger:
 
         Streamed in batches in leaf order (a source may hold millions of sightings), so the digest
         is computed as they pass and memory stays flat. ``new`` = (first message id, its leaf
-        index): the messages from that id on are this import's, with consecutive leaves in id
-        order; their sightings are then read in key order after the others, without a leaf lookup
-        or a sort (the same rows in the same order).
+        index, how many): the messages from that id on are this import's, with consecutive leaves
+        in id order; their sightings are then read in key order after the others, without a leaf
+        lookup or a sort (the same rows in the same order), a page of BATCH ids per query (a
+        PostgreSQL client cursor holds a query's whole result).
         """
         digest, count = hashlib.sha256(), 0
         if new is None:
             queries = [(f"SELECT * FROM ({L.SIGHTINGS_QUERY}) ORDER BY 1", (source_id,))]
         else:
-            first_id, first_leaf = new
-            queries = [(f"SELECT * FROM ({L.SIGHTINGS_QUERY} AND si.message < ?) ORDER BY 1", (source_id, first_id)),
-                       ("SELECT si.message + ?, si.message, si.position, si.sender_name, si.utc_offset_min,"
-                        " si.edited_at_ms, si.message_id, si.extras FROM sightings si"
-                        " WHERE si.source = ? AND si.message >= ? ORDER BY si.message",
-                        (first_leaf - first_id, source_id, first_id))]
+            first_id, first_leaf, number = new
+            queries = [(f"SELECT * FROM ({L.SIGHTINGS_QUERY} AND si.message < ?) ORDER BY 1", (source_id, first_id))]
+            queries += [("SELECT si.message + ?, si.message, si.position, si.sender_name, si.utc_offset_min,"
+                         " si.edited_at_ms, si.message_id, si.extras FROM sightings si"
+                         " WHERE si.source = ? AND si.message >= ? AND si.message < ? ORDER BY si.message",
+                         (first_leaf - first_id, source_id, start, min(start + BATCH, first_id + number)))
+                        for start in range(first_id, first_id + number, BATCH)]
         for query, params in queries:
             count = self._hash_sightings(query, params, source_id, digest, count)
         self._append_leaf(builder, L.SIGHTINGS, source_id, L.sightings_leaf_of(source_sha256, count, digest.digest()))
@@ -869,9 +871,10 @@ class _ImportLeaves:
             self.next_idx += len(leaves_rows)
             ledger._insert_leaves(leaves_rows)
 
-    def _new_leaves(self) -> tuple[int, int] | None:
-        """(first new message id, its leaf index) when this import's messages are the ids from it on,
-        one leaf each, consecutive in id order (checked at both ends and by their number); else None."""
+    def _new_leaves(self) -> tuple[int, int, int] | None:
+        """(first new message id, its leaf index, how many) when this import's messages are the ids
+        from it on, one leaf each, consecutive in id order (checked at both ends and by their
+        number); else None."""
         first, count = self.first_id, self.next_idx - self.source_idx - 1
         if first is None or not count:
             return None
@@ -881,7 +884,7 @@ class _ImportLeaves:
                           (self.source_idx + 1, self.next_idx - 1, L.MESSAGE)).fetchall()
         if last[1] != count or last[0] != first + count - 1 or [r[0] for r in ends] != sorted({first, last[0]}):
             return None
-        return first, self.source_idx + 1
+        return first, self.source_idx + 1, count
 
     def current(self) -> bool:
         """True when the leaves stored so far are this import's and nothing else's (not those of an
@@ -901,10 +904,11 @@ class _ImportLeaves:
         ledger._append_leaf(builder, L.SOURCE, self.source_id, L.source_leaf(tuple(source)))
         cursor = db.cursor()
         cursor.row_factory = None
-        cursor.execute("SELECT leaf_hash FROM ledger_leaves WHERE idx > ? AND idx < ? ORDER BY idx",
-                       (self.source_idx, self.next_idx))
         keep = builder.on_node == ledger._keep_node  # (it is: the builder came from _builder)
-        while rows := cursor.fetchmany(BATCH):
+        # the message leaves, a page of BATCH per query (a PostgreSQL client cursor holds a whole result)
+        for start in range(self.source_idx + 1, self.next_idx, BATCH):
+            rows = cursor.execute("SELECT leaf_hash FROM ledger_leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
+                                  (start, min(start + BATCH, self.next_idx))).fetchall()
             if keep:
                 builder.extend_nodes([value for (value,) in rows], ledger._nodes)
                 if len(ledger._nodes) >= BATCH:
