@@ -12,8 +12,8 @@ import os
 import secrets
 import sys
 from dataclasses import dataclass
-from operator import itemgetter
 from datetime import datetime, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
