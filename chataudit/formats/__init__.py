@@ -262,32 +262,32 @@ def numbered_lines(path: Path, encoding: str | None = None, keep_ends: bool = Fa
                     line = line.lstrip("\ufeff")
                 yield number, line if keep_ends else line.rstrip("\r\n")
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode(encoding)
-            except UnicodeDecodeError as error:
-                raise ParseError(str(path), number, f"cannot decode text as {encoding}: {error.reason} at byte {error.start}") from None
-            if number == 1 and line.startswith("\ufeff"):
-                line = line[1:]
-            yield number, line if keep_ends else line.rstrip("\r\n")
+        yield from _decoded_lines(path, encoding, keep_ends, handle, 1)
 
 
 def _span_lines(path: Path, encoding: str, keep_ends: bool, span: LineSpan) -> Iterator[tuple[int, str]]:
     if encoding not in SPLITTABLE_ENCODINGS:
         raise ValueError(f"{path}: a {encoding} file cannot be read by byte spans")
-    with open(path, "rb") as handle:
-        handle.seek(span.start)
-        at, number = span.start, span.first_line
-        while at < span.end:
-            raw = handle.readline(span.end - at)
-            if not raw:
-                return
+
+    def raw_lines(handle: IO[bytes]) -> Iterator[bytes]:
+        at = handle.seek(span.start)
+        while at < span.end and (raw := handle.readline(span.end - at)):
             at += len(raw)
-            try:
-                line = raw.decode(encoding)
-            except UnicodeDecodeError as error:
-                raise ParseError(str(path), number, f"cannot decode text as {encoding}: {error.reason} at byte {error.start}") from None
-            if number == 1 and line.startswith("\ufeff"):
-                line = line[1:]
-            yield number, line if keep_ends else line.rstrip("\r\n")
-            number += 1
+            yield raw
+
+    with open(path, "rb") as handle:
+        yield from _decoded_lines(path, encoding, keep_ends, raw_lines(handle), span.first_line)
+
+
+def _decoded_lines(path: Path, encoding: str, keep_ends: bool, raws: Iterable[bytes],
+                   number: int) -> Iterator[tuple[int, str]]:
+    """Byte lines decoded one by one (a bad byte is reported at its own line), numbered from ``number``."""
+    for raw in raws:
+        try:
+            line = raw.decode(encoding)
+        except UnicodeDecodeError as error:
+            raise ParseError(str(path), number, f"cannot decode text as {encoding}: {error.reason} at byte {error.start}") from None
+        if number == 1 and line.startswith("\ufeff"):
+            line = line[1:]
+        yield number, line if keep_ends else line.rstrip("\r\n")
+        number += 1
