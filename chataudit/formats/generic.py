@@ -48,8 +48,16 @@ TRUE = {"1", "true", "yes", "y", "t", "是"}
 
 
 def _canonical(key: str) -> str:
-    key = key.strip().lstrip("\ufeff").lower()
-    return ALIASES.get(key, key)
+    known = _CANONICAL.get(key)
+    if known is None:
+        known = key.strip().lstrip("\ufeff").lower()
+        known = ALIASES.get(known, known)
+        if len(_CANONICAL) < 4096:  # a file's keys repeat on every line; a hostile file's do not grow it
+            _CANONICAL[key] = known
+    return known
+
+
+_CANONICAL: dict[str, str] = {}
 
 
 def detect(path: Path, head: bytes) -> float:
