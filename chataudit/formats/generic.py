@@ -22,7 +22,7 @@ import orjson
 
 from ..errors import ParseError
 from ..model import Attachment, Kind, Message, Record, from_unix
-from . import ParseOptions, head_text, numbered_lines
+from . import LineSpan, ParseOptions, head_text, numbered_lines
 from .dates import DayMonthOrder, wall_clock, year_last
 from .json_stream import keep_lone_surrogates
 
@@ -48,8 +48,16 @@ TRUE = {"1", "true", "yes", "y", "t", "是"}
 
 
 def _canonical(key: str) -> str:
-    key = key.strip().lstrip("\ufeff").lower()
-    return ALIASES.get(key, key)
+    known = _CANONICAL.get(key)
+    if known is None:
+        known = key.strip().lstrip("\ufeff").lower()
+        known = ALIASES.get(known, known)
+        if len(_CANONICAL) < 4096:  # a file's keys repeat on every line; a hostile file's do not grow it
+            _CANONICAL[key] = known
+    return known
+
+
+_CANONICAL: dict[str, str] = {}
 
 
 def detect(path: Path, head: bytes) -> float:
@@ -92,8 +100,22 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
         yield from _parse_csv(path, options)
 
 
-def _parse_jsonl(path: Path, options: ParseOptions) -> Iterator[Record]:
-    for number, line in numbered_lines(path):
+def spannable(path: Path) -> bool:
+    """A JSON Lines file can be read by spans (each line stands alone); a CSV file, whose quoted
+    fields may hold line breaks, cannot."""
+    with open(path, "rb") as handle:
+        return handle.read(1024).lstrip(b"\xef\xbb\xbf").lstrip().startswith(b"{")
+
+
+def parse_span(path: Path, options: ParseOptions, span: LineSpan) -> Iterator[Record]:
+    """The records of ``span``'s lines (:func:`chataudit.formats.line_spans`) of a JSON Lines file."""
+    if not spannable(path):
+        raise ValueError(f"{path}: only a JSON Lines file can be read by spans")
+    yield from _parse_jsonl(path, options, span)
+
+
+def _parse_jsonl(path: Path, options: ParseOptions, span: LineSpan | None = None) -> Iterator[Record]:
+    for number, line in numbered_lines(path, span=span):
         if not line.strip():
             continue
         try:

@@ -82,19 +82,23 @@ def verify_command(lake_dir: str, master: str | None, pubkey: str | None, as_jso
 @click.option("--label", help="Label for these sources.")
 @click.option("--tz", help="Zone of naive times in the files (IANA name), as for `import`.")
 @click.option("--me", help="Your own display name in the exports (as for import).")
+@click.option("--split-mb", type=click.IntRange(min=1),
+              help="A JSON Lines file this large (MiB) is parsed in spans of about this size, one task each "
+                   "(default 128).")
 @json_option
 @friendly_errors
 def import_command(paths: tuple[str, ...], lake_dir: str, master: str | None, key_path: str, format_name: str,
-                   label: str | None, tz: str | None, me: str | None, as_json: bool) -> None:
+                   label: str | None, tz: str | None, me: str | None, split_mb: int, as_json: bool) -> None:
     """Parse export files on the executors (the same format modules as `import`) into a new signed lake:
     the same messages and leaves as `import` of the same files in the same order, then `lake export`."""
-    from .ingest import check_new_lake, import_on_spark
+    from .ingest import SPLIT_BYTES, check_new_lake, import_on_spark
     from .session import get_session
 
     check_new_lake(lake_dir, key_path, format_name, tz)  # before Spark starts
     with spark_errors():
         result = import_on_spark(get_session(master), list(paths), lake_dir, key_path=key_path,
-                                 format_name=format_name, label=label, tz=tz, me=me)
+                                 format_name=format_name, label=label, tz=tz, me=me,
+                                 split_bytes=split_mb << 20 if split_mb else SPLIT_BYTES)
     if as_json:
         emit_json(result)
     else:

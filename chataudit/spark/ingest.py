@@ -20,7 +20,15 @@ the executors with the job and never stored: to anyone without the seed the salt
 the archive's (a disclosed salt tells nothing of another), and a task Spark runs twice (a retry,
 or two actions over one lineage) makes the same leaf both times, which random draws would not.
 
-**What runs where.** Executors: detect, parse (the format modules, one task per unit), content
+**Large files in spans.** A file of at least ``split_bytes`` whose format reads lines on their own
+(JSON Lines: ``spannable``/``parse_span`` of :mod:`chataudit.formats`) is cut at line starts into
+spans of about that size, parsed by one task each; a span's records are numbered after the spans
+before it (``seq``: the span's index × 2⁴⁰ + the record's place in it) and carry the file's own line
+numbers. The driver joins the spans' reports in span order into the one a whole-file task would
+give (the first failing span's error, the conversations as first seen), and the records of a
+split file are brought together in order before their occurrence numbers are counted.
+
+**What runs where.** Executors: detect, parse (the format modules, one task per unit or span), content
 hashes, occurrence numbers, message and sighting leaves, per-chunk Merkle subtrees, the Parquet
 files and their SHA-256. Driver: the walk, conversation resolution (the store's own code on a small
 SQLite database: conversations are few next to messages), one count and three leaves per source,
@@ -60,6 +68,8 @@ from .merkle import tree_root
 
 SEED_BYTES = 32
 WRITE_ROWS = 65_536  # rows an executor buffers before writing a row group
+SPLIT_BYTES = 128 << 20  # a spannable file this large is parsed by several tasks
+SPAN_SEQ = 1 << 40  # seq of a span's first record: its index × SPAN_SEQ (no span holds 2⁴⁰ records)
 
 
 def derive_salts(seed: bytes, label: bytes, count: int) -> bytes:
@@ -95,10 +105,22 @@ def _parse_units(todo: list[tuple], format_name: str, options: Any):
     return run
 
 
-def parse_unit(unit_index: int, path: str, shown: str, explicit: bool, *, format_name: str,
-               options: Any) -> Iterator[tuple]:
+@dataclass(frozen=True)
+class Piece:
+    """One span of a file cut by the driver: its index, lines, and what the driver read of the file."""
+
+    index: int
+    span: formats.LineSpan
+    format: str
+    sha256: str
+    size: int
+
+
+def parse_unit(unit_index: int, path: str, shown: str, explicit: bool, piece: Piece | None = None, *,
+               format_name: str, options: Any) -> Iterator[tuple]:
     """("m", unit, seq, platform, native id, row fields, position, content hash) per message record, then
-    ("meta", {...}): what the driver needs to file the unit (its hash, counts, conversation events)."""
+    ("meta", {...}): what the driver needs to file the unit (its hash, counts, conversation events).
+    ``piece``: only that span of the file (its format already recognised by the driver)."""
     from ..errors import ParseError
     from ..importer import failure_line, file_sha256, folder_sha256, recognise, storable
     from ..model import Conversation
@@ -106,35 +128,43 @@ def parse_unit(unit_index: int, path: str, shown: str, explicit: bool, *, format
 
     unit = Path(path)
     meta: dict[str, Any] = {"unit": unit_index, "path": shown, "format": None, "sha256": None, "size": 0,
-                            "messages": 0, "error": None, "skipped": None, "fatal": None, "events": []}
-    try:
-        module = recognise(unit, shown, explicit, formats.get(format_name) if format_name != "auto" else None)
-    except OSError as error:
-        meta["error"] = f"{shown}: {error.strerror or error}"
-        yield ("meta", meta)
-        return
-    if isinstance(module, FileOutcome):
-        meta.update(format=module.format, error=module.error, skipped=module.skipped)
-        yield ("meta", meta)
-        return
+                            "messages": 0, "error": None, "skipped": None, "fatal": None, "events": [],
+                            "piece": piece.index if piece else 0}
+    if piece is None:
+        try:
+            module = recognise(unit, shown, explicit, formats.get(format_name) if format_name != "auto" else None)
+        except OSError as error:
+            meta["error"] = f"{shown}: {error.strerror or error}"
+            yield ("meta", meta)
+            return
+        if isinstance(module, FileOutcome):
+            meta.update(format=module.format, error=module.error, skipped=module.skipped)
+            yield ("meta", meta)
+            return
+        meta["sha256"], meta["size"] = folder_sha256(unit) if unit.is_dir() else file_sha256(unit)
+        records = module.parse(unit, options)
+    else:
+        module = formats.get(piece.format)
+        meta["sha256"], meta["size"] = piece.sha256, piece.size
+        records = module.parse_span(unit, options, piece.span)
     meta["format"] = module.NAME
-    meta["sha256"], meta["size"] = folder_sha256(unit) if unit.is_dir() else file_sha256(unit)
-    # conversation events in record order: [first message seq it applies to, Conversation, messages filed by it]
+    # conversation events in record order: [first message seq it applies to, Conversation, messages filed
+    # by it, whether the file said so (a Conversation record) rather than a message's first appearance]
     events: list[list[Any]] = []
     current: dict[tuple[str, str], int] = {}
-    seq = 0
+    seq = first_seq = piece.index * SPAN_SEQ if piece else 0
     try:
-        for batch in prepare(storable(module.parse(unit, options), str(unit)), bodies=False):
+        for batch in prepare(storable(records, str(unit)), bodies=False):
             for item in batch:
                 if type(item) is not tuple:  # a Conversation record
                     current[(item.platform, item.conversation_id)] = len(events)
-                    events.append([seq, item, 0])
+                    events.append([seq, item, 0, True])
                     continue
                 platform, native, title, fields, position, digest, _body, _as_given = item
                 event = current.get((platform, native))
                 if event is None:  # the store files it as a conversation of that id and title
                     event = current[(platform, native)] = len(events)
-                    events.append([seq, Conversation(platform, native, title), 0])
+                    events.append([seq, Conversation(platform, native, title), 0, False])
                 events[event][2] += 1
                 yield ("m", unit_index, seq, platform, native, fields, position, digest)
                 seq += 1
@@ -144,9 +174,31 @@ def parse_unit(unit_index: int, path: str, shown: str, explicit: bool, *, format
         meta["fatal"] = f"{shown}: {error}" if not isinstance(error, ChatAuditError) else str(error)
     except Exception as error:  # noqa: BLE001 — one bad file never stops the others (as in `import`)
         meta["error"] = failure_line(error, unit, shown, module.NAME)
-    meta["messages"] = seq
+    meta["messages"] = seq - first_seq
     meta["events"] = events if meta["error"] is None and meta["fatal"] is None else []
     yield ("meta", meta)
+
+
+def join_pieces(metas: list[dict]) -> dict:
+    """The report of a whole file from its spans' (in span order): what one task parsing the whole
+    file would have said. Its error is the first failing span's (the whole-file parse stops there);
+    a conversation's implicit event (its first message) counts only where the file first shows it."""
+    joined = dict(metas[0], piece=0, events=[], messages=sum(m["messages"] for m in metas))
+    failed = next((m for m in metas if m["error"] or m["fatal"]), None)  # the whole parse stops at the first
+    if failed:
+        joined.update(error=failed["error"], fatal=failed["fatal"])
+        return joined
+    events: list[list[Any]] = joined["events"]
+    current: dict[tuple[str, str], int] = {}
+    for meta in metas:
+        for seq_from, conversation, filed, said in meta["events"]:
+            key = (conversation.platform, conversation.conversation_id)
+            if not said and key in current:
+                events[current[key]][2] += filed
+                continue
+            current[key] = len(events)
+            events.append([seq_from, conversation, filed, said])
+    return joined
 
 
 # ---- stage 3 (executors): the archive's conversation, content hash and occurrence of each record ----
@@ -164,13 +216,14 @@ def _file_records(sources: dict[int, int], mapping: Any):
     def run(rows: Iterator[tuple]) -> Iterator[tuple]:
         from ..store.sqlite import Occurrences, canonical_row_bytes
 
-        number = Occurrences()  # per source, as the store numbers them (one unit per partition)
+        numbers: dict[int, Occurrences] = {}  # per source, as the store numbers them (its records in order)
         spans_of = mapping.value
         end = 3 + FIELD_COUNT
         for row in rows:
             unit, seq, native = row[0], row[1], row[2]
             if row[-1] is not None or unit not in sources:
                 continue
+            number = numbers.get(unit) or numbers.setdefault(unit, Occurrences())
             fields, position, digest = row[3:end], row[end], row[end + 1]
             spans = spans_of[(unit, fields[0], native)]
             _, conversation, filed_as = spans[bisect_right(spans, (seq, float("inf"), "")) - 1]
@@ -349,9 +402,11 @@ def check_new_lake(lake: str, key_path: str, format_name: str = "auto", tz: str 
 
 
 def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str, format_name: str = "auto",
-                    label: str | None = None, tz: str | None = None, me: str | None = None) -> dict[str, Any]:
+                    label: str | None = None, tz: str | None = None, me: str | None = None,
+                    split_bytes: int = SPLIT_BYTES) -> dict[str, Any]:
     """Parse ``paths`` on the executors into a new signed lake at ``lake``; the import summary
-    (``chataudit import --json``'s keys) plus the lake's."""
+    (``chataudit import --json``'s keys) plus the lake's. A spannable file of ``split_bytes`` or more
+    is parsed in spans of about that size, one task each."""
     from pyspark import StorageLevel
 
     started = time.perf_counter()
@@ -374,23 +429,30 @@ def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str,
             if unit.outcome is not None:
                 decided[len(units)] = unit.outcome
             units.append((len(units), None if unit.outcome else str(unit.path.resolve()), unit.shown, unit.explicit))
-    todo = [u for u in units if u[1] is not None]
+    todo = [piece for u in units if u[1] is not None for piece in _pieces(u, format_name, split_bytes)]
+    split = len(todo) > len({u[0] for u in todo})
     seed = os.urandom(SEED_BYTES)
 
-    # stage 1: parse on the executors, one unit per task; kept, so each file is parsed once
+    # stage 1: parse on the executors, one unit (or span) per task; kept, so each file is parsed once
     staged = map_rows(session.range(0, len(todo), 1, max(1, len(todo))), _parse_units(todo, format_name, options),
                       PARSED_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        metas = {m["unit"]: m for m in (pickle.loads(r.meta) for r in staged.where("meta IS NOT NULL")
-                                                                          .select("meta").collect())}
+        reports: dict[int, list[dict]] = {}
+        for meta in sorted((pickle.loads(r.meta) for r in staged.where("meta IS NOT NULL").select("meta").collect()),
+                           key=lambda m: (m["unit"], m["piece"])):
+            reports.setdefault(meta["unit"], []).append(meta)
+        metas = {unit: join_pieces(pieces) for unit, pieces in reports.items()}
         fatal = next((m["fatal"] for m in metas.values() if m["fatal"]), None)
         if fatal:
             raise ChatAuditError(fatal)
         with tempfile.TemporaryDirectory(prefix="chataudit-spark-") as folder, \
                 Archive(Path(folder) / "resolve.db") as resolver:
             decided_sources = _decide_sources(units, decided, metas, resolver, label)
+            parsed = staged.where("meta IS NULL")
+            if split:  # a split file's records, from several tasks, together and in order
+                parsed = parsed.repartition("unit").sortWithinPartitions("unit", "seq")
             # stage 3 (executors): each record's conversation, content hash and occurrence
-            records = map_rows(staged.where("meta IS NULL"), _file_records(
+            records = map_rows(parsed, _file_records(
                 decided_sources.ids, session.sparkContext.broadcast(decided_sources.mapping)), RECORD_SCHEMA)
             records.persist(StorageLevel.MEMORY_AND_DISK)
             try:
@@ -412,6 +474,27 @@ def import_on_spark(session: Any, paths: list[str], lake: str, *, key_path: str,
                   verifier_key=str(signer.verifier), lake_files=len(manifest["files"]),
                   rows={t: info["rows"] for t, info in manifest["tables"].items()})
     return result
+
+
+def _pieces(unit: tuple, format_name: str, split_bytes: int) -> list[tuple]:
+    """The parse tasks of one unit: itself, or its spans when it is a large file whose format reads
+    lines on their own (recognised here, as the task would; a file that fails that is left whole to
+    its task, which reports it)."""
+    from ..importer import recognise
+
+    index, path, shown, explicit = unit
+    whole = [(index, path, shown, explicit, None)]
+    file = Path(path)
+    try:
+        if not file.is_file() or file.stat().st_size < split_bytes:
+            return whole
+        module = recognise(file, shown, explicit, formats.get(format_name) if format_name != "auto" else None)
+    except OSError:
+        return whole
+    if isinstance(module, FileOutcome) or not hasattr(module, "parse_span") or not module.spannable(file):
+        return whole
+    spans, sha256, size = formats.line_spans(file, split_bytes)
+    return [(index, path, shown, explicit, Piece(k, span, module.NAME, sha256, size)) for k, span in enumerate(spans)]
 
 
 def _decide_sources(units: list[tuple], decided: dict[int, FileOutcome], metas: dict[int, dict], resolver: Any,
@@ -438,7 +521,7 @@ def _decide_sources(units: list[tuple], decided: dict[int, FileOutcome], metas: 
         source_id = len(result.rows) + 1
         result.ids[index] = source_id
         used: set[int] = set()
-        for seq_from, conversation, filed in meta["events"]:
+        for seq_from, conversation, filed, _said in meta["events"]:
             archive_id, filed_as = resolver._resolve_conversation(conversation)
             result.mapping.setdefault((index, conversation.platform, conversation.conversation_id), []).append(
                 (seq_from, archive_id, filed_as))

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 from ..privacy.recognizers import SENSITIVE
 from ..privacy.scan import parse_types
+from .arrow import map_rows
 from .jobs import lake_path, read_table
 
 FINDINGS = "message_id long, type string, value string, start long, end long"
@@ -34,7 +35,7 @@ def scan(spark: Any, lake: str | Path, *, conversation: int | None = None, types
     messages = read_table(spark, lake, "messages")
     if conversation is not None:
         messages = messages.where(messages["conversation"] == int(conversation))
-    found = spark.createDataFrame(messages.select("id", "text").rdd.mapPartitions(_find), FINDINGS)
+    found = map_rows(messages.select("id", "text"), _find, FINDINGS)  # Arrow batches, not pickled rows
     if wanted:
         found = found.where(found["type"].isin(sorted(wanted)))
     sensitive = ", ".join(f"'{t}'" for t in sorted(SENSITIVE)) or "''"

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from ..quality.sessions import classify
 from ..supervision import engine
 from ..supervision.matcher import Matcher
+from .arrow import map_rows
 from .jobs import lake_path, read_table, sender_rows
 
 ALERTS = ("conversation long, message long, kind string, policy string, category string, rule string,"
@@ -68,9 +69,9 @@ def run(spark: Any, lake: str | Path, definition: dict[str, Any], *, roster: lis
         f" attachments FROM lake_messages WHERE {where}")
     # within a partition in id order, as `supervise run` streams them (the alerts' order within a message)
     ordered = messages.repartitionByRange("id").sortWithinPartitions("id")
-    hits = ordered.rdd.mapPartitions(_matcher_of(definition, context.broadcast(roles), context.broadcast(external)))
+    hits = map_rows(ordered, _matcher_of(definition, context.broadcast(roles), context.broadcast(external)), ALERTS)
     out = lake_path(lake, "results", "supervise")
-    spark.createDataFrame(hits, ALERTS).write.mode("overwrite").parquet(out)
+    hits.write.mode("overwrite").parquet(out)
     stored = spark.read.parquet(out)
     by_category = {r[0]: r[1] for r in stored.groupBy("category").count().orderBy("category").collect()}
     return {"messages": messages.count(), "alerts": sum(by_category.values()), "by_category": by_category,
