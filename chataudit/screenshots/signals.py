@@ -11,7 +11,8 @@ spacing) leaves none of them: only ``compare`` with another copy finds what it c
 * ``bubble_geometry``: a bubble whose colour belongs to the other side (the owner's green on the
   left).
 * ``font_consistency``: a line whose glyphs are taller or shorter than the body text's, or whose font
-  size told by its characters' advance (Han and Latin mixed) is not the other lines' (retyped text).
+  size told by its characters' advance (Han and Latin mixed; a mixed line by the Han runs at its ends
+  where they can be cut from the Latin) is not the other lines' (retyped text).
 * ``text_padding``: a bubble whose text runs closer to its right edge than it starts from its left
   (text retyped wider than the bubble the app drew for the original).
 * ``status_clock``: the status bar's clock is earlier than a message the screen shows as sent that day.
