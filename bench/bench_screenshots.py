@@ -24,6 +24,7 @@ import os
 import sys
 import time
 import unicodedata
+from concurrent.futures import as_completed
 from datetime import datetime
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -201,6 +202,9 @@ def _layout(folder: Path, names: list[str]) -> tuple[dict, dict]:
     return measure(folder, names), doctor_all(folder, names)
 
 
+CHUNK = 5  # shots a worker reads, then doctors, as one piece (--jobs)
+
+
 def _render_chunk(specs: dict[str, dict], out: Path) -> dict[str, dict]:
     render.render(specs, out)
     return specs  # as rendered: a chat taller than the screen lost its oldest runs
@@ -250,10 +254,23 @@ def main() -> None:
     apps = list(dict.fromkeys(layout(spec) for spec in specs.values()))
     shots = [[n for n, spec in specs.items() if layout(spec) == app] for app in apps]
     if pool:
+        # pieces of CHUNK shots, every layout's first piece before any second one; each piece's figures are
+        # printed as it ends (a run stopped early still says what it measured) and summed per layout
+        tasks = sorted(((k, app, names[k: k + CHUNK]) for app, names in zip(apps, shots)
+                        for k in range(0, len(names), CHUNK)), key=lambda t: (t[0], apps.index(t[1])))
+        by_app, doctored_by_app = {}, {}
         with pool:
-            figures = list(pool.map(_layout, [args.out] * len(apps), shots))
-        by_app = {app: f[0] for app, f in zip(apps, figures)}
-        doctored_by_app = {app: f[1] for app, f in zip(apps, figures)}
+            running = {pool.submit(_layout, args.out, names): (app, names) for _, app, names in tasks}
+            for future in as_completed(running):
+                app, names = running[future]
+                t, d = future.result()
+                print(f"piece {app} {names[0]}..{names[-1]}: CER {t['errors']}/{t['chars']}, side {t['sides']}/"
+                      f"{t['messages']}, separators {t['separators_read']}/{t['separators']}, alarms "
+                      f"{t['false_alarms']}, retyped {d['retyped_caught']}/{d['retyped']}, moved {d['moved_caught']}/"
+                      f"{d['moved']}, CPU {t['cpu']:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
+                for mine, theirs in ((by_app.setdefault(app, {}), t), (doctored_by_app.setdefault(app, {}), d)):
+                    for key, value in theirs.items():
+                        mine[key] = mine.get(key, [] if isinstance(value, list) else 0) + value
     else:
         by_app = {app: measure(args.out, names) for app, names in zip(apps, shots)}
         doctored_by_app = {app: doctor_all(args.out, names) for app, names in zip(apps, shots)}
