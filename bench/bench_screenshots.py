@@ -24,6 +24,7 @@ import os
 import sys
 import time
 import unicodedata
+from concurrent.futures import as_completed
 from datetime import datetime
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -189,30 +190,90 @@ def doctor_all(folder: Path, names: list[str]) -> dict:
     return caught
 
 
+def _warm() -> None:
+    """A worker's start: the OCR engine loaded outside the timing, as the single process does."""
+    from chataudit.screenshots import ocr
+
+    ocr.engine()
+
+
+def _layout(folder: Path, names: list[str]) -> tuple[dict, dict]:
+    """One layout's figures: its untouched shots measured, then doctored (a worker's unit)."""
+    return measure(folder, names), doctor_all(folder, names)
+
+
+CHUNK = 5  # shots a worker reads, then doctors, as one piece (--jobs)
+
+
+def _render_chunk(specs: dict[str, dict], out: Path) -> dict[str, dict]:
+    render.render(specs, out)
+    return specs  # as rendered: a chat taller than the screen lost its oldest runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=120)
     parser.add_argument("--out", type=Path, default=Path("/tmp/chataudit-shots"))
     parser.add_argument("--seed", type=int, default=17, help="the render's seed (17: the main set; another: a hold-out)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes: the render in chunks and the layouts "
+                        "read in parallel (the CPU per shot is still each read's own process time)")
+    parser.add_argument("--reuse", action="store_true", help="read the shots an earlier run of this seed and count "
+                        "rendered into --out (each NAME.json with its separators) instead of rendering them again")
     args = parser.parse_args()
     specs = render.random_specs(args.count, args.seed)
-    render.render(specs, args.out)
-    for name, spec in specs.items():  # the separators each rendered screen shows, for the separator figure
+    pool = None
+    if args.jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_warm)
+    if args.reuse:
+        for name in specs:
+            if "separators" not in json.loads((args.out / f"{name}.json").read_text(encoding="utf-8")):
+                parser.error(f"{args.out / name}.json was not written by a finished render of this set")
+    elif pool:
+        names = list(specs)
+        chunks = [{n: specs[n] for n in names[k::args.jobs]} for k in range(args.jobs)]
+        for done in pool.map(_render_chunk, chunks, [args.out] * len(chunks)):
+            specs.update(done)
+    else:
+        render.render(specs, args.out)
+    for name, spec in specs.items() if not args.reuse else ():  # the separators each screen shows, for the figure
         doc = json.loads((args.out / f"{name}.json").read_text(encoding="utf-8"))
         doc["separators"] = [item for item in spec["items"] if item["type"] == "time"]
         (args.out / f"{name}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     load_before = os.getloadavg()
-    read_image(args.out / f"{next(iter(specs))}.png")  # load the engine outside the timing
-    from chataudit.screenshots import reader
+    if pool is None:
+        read_image(args.out / f"{next(iter(specs))}.png")  # load the engine outside the timing
+        from chataudit.screenshots import reader
 
-    reader._READINGS.clear()
+        reader._READINGS.clear()
     def layout(spec: dict) -> str:
         return spec["app"] + (" desktop" if spec.get("client") == "desktop" else "")
 
     apps = list(dict.fromkeys(layout(spec) for spec in specs.values()))
-    by_app = {app: measure(args.out, [n for n, spec in specs.items() if layout(spec) == app]) for app in apps}
-    doctored_by_app = {app: doctor_all(args.out, [n for n, spec in specs.items() if layout(spec) == app])
-                       for app in apps}
+    shots = [[n for n, spec in specs.items() if layout(spec) == app] for app in apps]
+    if pool:
+        # pieces of CHUNK shots, every layout's first piece before any second one; each piece's figures are
+        # printed as it ends (a run stopped early still says what it measured) and summed per layout
+        tasks = sorted(((k, app, names[k: k + CHUNK]) for app, names in zip(apps, shots)
+                        for k in range(0, len(names), CHUNK)), key=lambda t: (t[0], apps.index(t[1])))
+        by_app, doctored_by_app = {}, {}
+        with pool:
+            running = {pool.submit(_layout, args.out, names): (app, names) for _, app, names in tasks}
+            for future in as_completed(running):
+                app, names = running[future]
+                t, d = future.result()
+                print(f"piece {app} {names[0]}..{names[-1]}: CER {t['errors']}/{t['chars']}, side {t['sides']}/"
+                      f"{t['messages']}, separators {t['separators_read']}/{t['separators']}, alarms "
+                      f"{t['false_alarms']}, retyped {d['retyped_caught']}/{d['retyped']}, moved {d['moved_caught']}/"
+                      f"{d['moved']}, CPU {t['cpu']:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
+                for mine, theirs in ((by_app.setdefault(app, {}), t), (doctored_by_app.setdefault(app, {}), d)):
+                    for key, value in theirs.items():
+                        mine[key] = mine.get(key, [] if isinstance(value, list) else 0) + value
+    else:
+        by_app = {app: measure(args.out, names) for app, names in zip(apps, shots)}
+        doctored_by_app = {app: doctor_all(args.out, names) for app, names in zip(apps, shots)}
     print(f"{'layout':16} {'shots':>5} {'dark':>4} {'CER':>7} {'exact':>7} {'side':>7} {'separators':>10} "
           f"{'s/shot':>6} {'alarms':>6} {'retyped':>8} {'moved':>8}")
     for app in apps:

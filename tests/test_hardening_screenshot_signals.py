@@ -59,7 +59,7 @@ def test_em_width_counts_han_latin_and_punctuation() -> None:
 @needs_font
 def test_a_mixed_script_line_retyped_two_pixels_larger_is_caught_by_its_advance(tmp_path) -> None:
     texts = ["账号密码已重置，请重新登录", "合同编号HT-2024-0315，请核对", "快递单号是SF1234567890", "订单SO-88123已发货"]
-    # wide bubbles: only the advance can tell; two other mixed lines teach the screen's Latin width
+    # wide bubbles: only the advance can tell
     reading = _bubbles(tmp_path, texts, [28, 28, 28, 28], padding=60)
     assert [s for s in _fonts(reading) if s["check"] == "font_consistency"] == []
     reading = _bubbles(tmp_path, texts, [28, 28, 30, 28], padding=60)
@@ -67,7 +67,8 @@ def test_a_mixed_script_line_retyped_two_pixels_larger_is_caught_by_its_advance(
     assert [s["evidence"]["bbox"] for s in found] == [list(reading.blocks[2].lines[0].box)]
     evidence = found[0]["evidence"]
     assert evidence["pitch"] == pytest.approx(30, abs=0.6) and evidence["usual"] == pytest.approx(28, abs=0.4)
-    assert evidence["latin_share"] > 0.5
+    # measured by its Han run 快递单号是, cut from the digits at the gap where the table puts its end
+    assert evidence["latin_share"] == 0 and evidence["ink_pieces"] == 1
 
 
 @needs_font
@@ -141,3 +142,50 @@ def test_a_short_line_ending_in_full_width_punctuation_retyped_two_pixels_larger
         found = [s for s in _fonts(reading) if s["check"] == "font_consistency"]
         assert [s["evidence"]["bbox"] for s in found] == [list(line.box)]
         assert found[0]["evidence"]["pitch"] == pytest.approx(30, abs=0.8)
+
+
+@needs_font
+def test_a_mixed_line_is_measured_by_its_han_runs_with_no_other_mixed_line_on_the_screen(tmp_path) -> None:
+    """合同编号HT-2024-0315，请核对 retyped 2 px larger (7.1 %) on a screen whose other lines are Han: its 45 %
+    of Latin gave it 4.5 % of slack for the Latin table, and it went unseen (hold-out, WeChat desktop). Its
+    Han runs at both ends, cut from the Latin, advance by the font size alone."""
+    texts = ["麻烦把报价单再发一遍", "您好，请问订单什么时候发货?", "合同编号HT-2024-0315，请核对", "账号密码已重置，请重新登录"]
+    assert [s for s in _fonts(_bubbles(tmp_path, texts, [28, 28, 28, 28], padding=60))
+            if s["check"] == "font_consistency"] == []
+    reading = _bubbles(tmp_path, texts, [28, 28, 30, 28], padding=60)
+    found = [s for s in _fonts(reading) if s["check"] == "font_consistency"]
+    assert [s["evidence"]["bbox"] for s in found] == [list(reading.blocks[2].lines[0].box)]
+    evidence = found[0]["evidence"]
+    assert evidence["ink_pieces"] == 2 and evidence["latin_share"] == 0  # 合同编号 and ，请核对
+    assert evidence["pitch"] == pytest.approx(30, abs=0.5) and evidence["usual"] == pytest.approx(28, abs=0.3)
+
+
+@needs_font
+def test_a_line_box_reaching_into_the_wider_line_below_is_measured_on_its_own_rows(tmp_path) -> None:
+    """The OCR's box of 今天的安排： reached a row into 上午拜访客户 below it (a wider line): that row's ink
+    made the line 6 px wider, 33.4 px for the others' 32 (a false alarm, Telegram dark). A line is its
+    longest run of ink rows."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (800, 400), GREY)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([40, 20, 700, 380], fill=WHITE)
+    font = ImageFont.truetype(FONT_FILE, 32, index=2)
+    texts = ["今天的安排：", "上午拜访客户", "下午方案评审", "发票抬头写公司全称"]
+    lines = []
+    for n, text in enumerate(texts):
+        y = 40 + 44 * n  # 44 px of line height for 32 px glyphs: 10 px between lines' ink
+        draw.text((64, y), text, font=font, fill=INK)
+        left, top, right, bottom = draw.textbbox((64, y), text, font=font)
+        lines.append(Line((left - 4, top - 6, right - left + 8, bottom - top + 12), text, 0.98))
+    path = tmp_path / "tight.png"
+    image.save(path)
+    # the first box reaches 12 px right of its ink and down into the second line's top rows, as the OCR boxed it
+    import numpy as np
+
+    ink_rows = np.nonzero((np.asarray(image)[:, 60:700].astype(int) - 255).any(axis=(1, 2)))[0]
+    second_top = int(ink_rows[ink_rows > lines[1].box[1]][0])
+    x, y, w, _ = lines[0].box
+    lines[0] = Line((x, y, w + 12, second_top + 2 - y), texts[0], 0.98)
+    reading = _reading(path, [Block("message", (40, 20, 661, 361), lines, side="left", fill=WHITE)], app="telegram")
+    assert [s for s in _fonts(reading) if s["check"] == "font_consistency"] == []

@@ -11,7 +11,8 @@ spacing) leaves none of them: only ``compare`` with another copy finds what it c
 * ``bubble_geometry``: a bubble whose colour belongs to the other side (the owner's green on the
   left).
 * ``font_consistency``: a line whose glyphs are taller or shorter than the body text's, or whose font
-  size told by its characters' advance (Han and Latin mixed) is not the other lines' (retyped text).
+  size told by its characters' advance (Han and Latin mixed; a mixed line by the Han runs at its ends
+  where they can be cut from the Latin) is not the other lines' (retyped text).
 * ``text_padding``: a bubble whose text runs closer to its right edge than it starts from its left
   (text retyped wider than the bubble the app drew for the original).
 * ``status_clock``: the status bar's clock is earlier than a message the screen shows as sent that day.
@@ -122,14 +123,23 @@ def _ink_height(rgb: Any, block: Block, box: tuple[int, int, int, int]) -> int |
     if region.size == 0 or block.fill is None:
         return None
     ink = (np.abs(region - np.array(block.fill)).max(axis=2) > 80) & (region.max(axis=2) - region.min(axis=2) < 60)
-    rows = np.where(ink.any(axis=1))[0]
+    band = _row_band(np.where(ink.any(axis=1))[0])
+    return band[1] - band[0] if band else None
+
+
+def _row_band(rows: Any) -> tuple[int, int] | None:
+    """(first, last + 1) of the longest run of ink rows with gaps of at most 3 px: the line's own glyphs.
+    An OCR box often reaches a row or two into the line below or the quote above; their ink is not this
+    line's (a wider line below would make this one look wider, or taller)."""
     if len(rows) == 0:
         return None
-    best = run = 1
+    best, start = (int(rows[0]), int(rows[0]) + 1), int(rows[0])
     for previous, current in zip(rows, rows[1:]):
-        run = run + (current - previous) if current - previous <= 3 else 1
-        best = max(best, run)
-    return int(best)
+        if current - previous > 3:
+            start = int(current)
+        if current + 1 - start > best[1] - best[0]:
+            best = (start, int(current) + 1)
+    return best
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -148,12 +158,8 @@ def _one_em(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or (ch in GLYPH_METRICS and GLYPH_METRICS[ch][0] == 1.0)
 
 
-def _em_width(text: str) -> tuple[float, float] | None:
-    """(ink width in em, share of it that is not Han) of a line typed in one font, from its characters'
-    advances and the bearings of its first and last glyph; None if a character has no known metrics."""
-    text = text.strip()
-    if not text:
-        return None
+def _metrics(text: str) -> list[tuple[float, float, float]] | None:
+    """Each character's (advance, left bearing, right bearing) in em; None if one has no known metrics."""
     metrics = []
     for ch in text:
         if "\u4e00" <= ch <= "\u9fff":
@@ -162,16 +168,63 @@ def _em_width(text: str) -> tuple[float, float] | None:
             metrics.append(GLYPH_METRICS[ch])
         else:
             return None
+    return metrics
+
+
+def _em_width(text: str) -> tuple[float, float] | None:
+    """(ink width in em, share of it that is not Han) of a line typed in one font, from its characters'
+    advances and the bearings of its first and last glyph; None if a character has no known metrics."""
+    text = text.strip()
+    metrics = _metrics(text) if text else None
+    if not metrics:
+        return None
     width = sum(m[0] for m in metrics) - metrics[0][1] - metrics[-1][2]
     latin = sum(m[0] for ch, m in zip(text, metrics) if ch.isascii())
     return (width, latin / width) if width > 0 else None
 
 
-def _pitch(rgb: Any, block: Block, line: Any) -> tuple[float, float, float] | None:
-    """(ink width in pixels, text width in em, non-Han share of it) of a body line: the font size is the
-    first over the second (:func:`_em_width`). Han glyphs advance by exactly one em, so a line retyped one size larger is a
-    few per cent wider for its text than the screen's other lines; Latin and digits are counted by a
-    table of one UI font, so lines mostly Latin are left out (another app's Latin font differs more)."""
+def _end_runs(ink: Any, text: str, slack: float) -> list[tuple[float, float]]:
+    """(ink width in pixels, width in em) of a mixed line's leading and trailing runs of one-em characters
+    (Han, full-width punctuation), each cut from the rest at the one gap in the ink where the table puts
+    its end. Their advance needs no Latin table, so a line mixing Latin is measured as exactly as a Han one.
+
+    ``ink``: per column of the line's own rows, whether it holds ink; ``slack``: how far off (a share)
+    the size told by the whole line may be for its Latin. A run whose end shows no gap, or more than one
+    (a glyph with a gap of its own), is not measured."""
+    import numpy as np
+
+    metrics = _metrics(text)
+    columns = np.nonzero(ink)[0]
+    if not metrics or len(columns) == 0:
+        return []
+    first, last = int(columns[0]), int(columns[-1])
+    size = (last - first + 1) / (sum(m[0] for m in metrics) - metrics[0][1] - metrics[-1][2])
+    lead = next((n for n, ch in enumerate(text) if not _one_em(ch)), len(text))
+    trail = next((n for n, ch in enumerate(reversed(text)) if not _one_em(ch)), len(text))
+    runs = []
+    if 2 <= lead < len(text):
+        em = lead - metrics[0][1] - metrics[lead - 1][2]
+        end, reach = first + em * size - 1, lead * size * slack + EDGE_PX
+        ends = [c for c in range(max(first, int(end - reach)), min(last, int(end + reach) + 1)) if ink[c] and not ink[c + 1]]
+        if len(ends) == 1:
+            runs.append((float(ends[0] - first + 1), em))
+    if 2 <= trail < len(text):
+        em = trail - metrics[-trail][1] - metrics[-1][2]
+        start, reach = last - em * size + 1, trail * size * slack + EDGE_PX
+        starts = [c for c in range(max(first + 1, int(start - reach)), min(last, int(start + reach) + 1) + 1)
+                  if ink[c] and not ink[c - 1]]
+        if len(starts) == 1:
+            runs.append((float(last - starts[0] + 1), em))
+    return runs
+
+
+def _pitch(rgb: Any, block: Block, line: Any) -> tuple[float, float, float, int] | None:
+    """(ink width in pixels, Han text width in em, Latin text width in em, ink pieces measured) of a body
+    line: the font size is the ink width over the text's width in em (:func:`_em_width`). Han glyphs advance by
+    exactly one em, so a line retyped one size larger is a few per cent wider for its text than the screen's
+    other lines. Latin and digits are counted by a table of one UI font (another app's Latin differs), so
+    lines mostly Latin are left out, and a mixed line is measured by its Han runs at its ends when they
+    can be cut from the Latin more exactly than the table's slack (:func:`_end_runs`)."""
     import numpy as np
 
     text = line.text.strip()
@@ -187,10 +240,18 @@ def _pitch(rgb: Any, block: Block, line: Any) -> tuple[float, float, float] | No
     region = rgb[max(y, by + 2): min(y + h, by + bh - 2), max(x - 4, bx + 2): min(x + w + 4, bx + bw - 2)].astype(int)
     if region.size == 0 or block.fill is None:
         return None
-    columns = np.where((np.abs(region - np.array(block.fill)).max(axis=2) > 80).any(axis=0))[0]
-    if len(columns) == 0:
+    ink = np.abs(region - np.array(block.fill)).max(axis=2) > 80
+    band = _row_band(np.where(ink.any(axis=1))[0])
+    if band is None:
         return None
-    return float(columns[-1] - columns[0] + 1), em[0], em[1]
+    ink = ink[band[0]:band[1]].any(axis=0)
+    columns = np.nonzero(ink)[0]
+    width = float(columns[-1] - columns[0] + 1)
+    if em[1]:
+        runs = _end_runs(ink, text, LATIN_SLACK * em[1])
+        if runs and EDGE_PX * len(runs) / sum(r[0] for r in runs) < LATIN_SLACK * em[1] + EDGE_PX / width:
+            return sum(r[0] for r in runs), sum(r[1] for r in runs), 0.0, len(runs)
+    return width, em[0] * (1 - em[1]), em[0] * em[1], 1
 
 
 def _fonts(reading: Reading) -> list[dict[str, Any]]:
@@ -276,13 +337,12 @@ def _pitches(reading: Reading, rgb: Any) -> list[dict[str, Any]]:
                 continue  # the bubble's time (a smaller font) ends this line
             pitch = _pitch(rgb, block, line)
             if pitch:
-                ink, em, latin = pitch
-                measured.append((line, ink, em * (1 - latin), em * latin))
+                measured.append((line, *pitch))
     if len(measured) < 2:
         return []
     found = []
     jpeg = 0.01 if reading.image_format == "JPEG" else 0
-    for line, ink, han, latin in measured:
+    for line, ink, han, latin, pieces in measured:
         others = [m for m in measured if m[0] is not line]
         share = latin / (han + latin)
         latin_scale, slack = 1.0, LATIN_SLACK
@@ -293,13 +353,13 @@ def _pitches(reading: Reading, rgb: Any) -> list[dict[str, Any]]:
                 latin_scale, slack = float(fit[1] / fit[0]), LATIN_SLACK / 3
         usual = median(m[1] / (m[2] + latin_scale * m[3]) for m in measured)  # the majority's size
         size = ink / (han + latin_scale * latin)
-        tolerance = PITCH_TOLERANCE + slack * share + jpeg + EDGE_PX / ink
+        tolerance = PITCH_TOLERANCE + slack * share + jpeg + EDGE_PX * pieces / ink
         if abs(size - usual) > tolerance * usual:
             found.append(_signal("font_consistency", "high", f"{reading.path.name}: the characters of "
                                  f"{line.text[:30]!r} are typed {size:.1f} px large (by their advance), the other "
                                  f"lines' {usual:.1f} px: another font size, retyped?", image=reading.path.name,
                                  bbox=list(line.box), pitch=round(size, 2), usual=round(usual, 2),
-                                 latin_share=round(share, 2), latin_scale=round(latin_scale, 3),
+                                 latin_share=round(share, 2), latin_scale=round(latin_scale, 3), ink_pieces=pieces,
                                  lines_compared=len(others)))
     return found
 
