@@ -1,7 +1,10 @@
 """Benchmark of `chataudit spark quality`: Spark on local[1] and local[2] against the single-machine
 `quality` (the floor) on the same messages, with the figures compared.
 
-    python bench/bench_spark_jobs.py [N] [--parallel]    # default 200,000 messages from bench/generate.py
+    python bench/bench_spark_jobs.py [N] [--parallel] [--session-messages]   # default 200,000 messages
+
+The data is bench/generate.py's (1.4 messages per session), or with --session-messages its service
+sessions of 10–30 messages (files named spark-N-s.*).
 
 Writes bench/out/spark-N.jsonl, bench/out/spark-N.db and the lake bench/out/spark-N.lake (reused when
 present; the lake is written per the layout contract by tests/lake_support.py until `lake export`
@@ -52,14 +55,16 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 200_000
     out = HERE / "out"
     out.mkdir(exist_ok=True)
-    data, db, lake = out / f"spark-{count}.jsonl", out / f"spark-{count}.db", out / f"spark-{count}.lake"
+    sessions = "--session-messages" in sys.argv
+    name = f"spark-{count}" + ("-s" if sessions else "")
+    data, db, lake = out / f"{name}.jsonl", out / f"{name}.db", out / f"{name}.lake"
     from chataudit import importer
     from chataudit.store import Archive
 
     if not data.exists():
         import generate
 
-        generate.generate(data, count)
+        generate.generate(data, count, sessions=sessions)
     if not db.exists():
         with Archive(db) as archive:
             importer.import_paths(archive, [str(data)], format_name="generic", label="bench", tz="Asia/Shanghai")
@@ -80,7 +85,7 @@ def main() -> None:
     path = {"PYTHONPATH": os.pathsep.join(sys.path)}
     runs = {"floor": ([sys.executable, __file__, "--floor", str(db)], path, None)}
     for master in ("local[1]", "local[2]"):
-        events = out / f"events-{count}-{master[6]}"
+        events = out / f"events-{name}-{master[6]}"
         shutil.rmtree(events, ignore_errors=True)
         runs[master] = ([sys.executable, __file__, "--child", master, str(lake)], path, events)
     if "--parallel" in sys.argv:
@@ -105,13 +110,14 @@ def main() -> None:
     millions = count / 1_000_000
     print(f"\n{count:,} messages ({single['figures']['sessions']:,} sessions), {os.cpu_count()} cores\n")
     print("| run | whole report | timings | texts (NLP) | Spark start-up | × floor | CPU (process tree) | CPU s per 1M"
-          " | Spark tasks: run / JVM CPU | load avg | note |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          " | Spark tasks: run / JVM CPU | peak RSS: Python / JVM | load avg | note |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, seconds, timing_s, nlp_s, startup, info, note in rows:
         tasks = f"{info['run_s']:.0f} s / {info['jvm_cpu_s']:.0f} s ({info['tasks']} tasks)" if "run_s" in info else "–"
         print(f"| {label} | {seconds:.1f} s | {timing_s:.1f} s | {nlp_s:.1f} s | "
               + ("–" if startup is None else f"{startup:.1f} s")
               + f" | {seconds / single_s:.2f}× | {info['cpu_s']:.1f} s | {info['cpu_s'] / millions:.0f} | {tasks}"
+              f" | {info['python_peak_mib']:.0f} / {info['jvm_peak_mib']:.0f} MiB"
               f" | {info['load'][0]:.1f}–{info['load'][1]:.1f} | {note} |")
 
 

@@ -46,6 +46,33 @@ def tree_cpu(root: int, seen: dict[int, float]) -> None:
             seen[pid] = max(seen.get(pid, 0.0), times[pid])
 
 
+def peak_rss_mib(pid: int) -> float:
+    """The peak resident memory (VmHWM) of ``pid`` so far, in MiB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def java_pids(root: int) -> list[int]:
+    """The JVMs among ``root``'s children (a PySpark driver starts its JVM as a child)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    name, rest = handle.read().split(b") ", 1)
+                if int(rest.split()[1]) == root and name.endswith(b"(java"):
+                    out.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
 def event_log_env(folder: Path) -> dict[str, str]:
     """The environment that makes a PySpark child write its event log under ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -72,8 +99,9 @@ def task_metrics(folder: Path) -> dict[str, float]:
 
 
 def measured(cmd: list[str], env: dict | None = None, events: Path | None = None) -> dict:
-    """Run ``cmd``; its wall seconds, whole-tree CPU seconds, load average before/after, stdout, and
-    (with ``events``) Spark's task metrics. Raises SystemExit with its stderr when it fails."""
+    """Run ``cmd``; its wall seconds, whole-tree CPU seconds, load average before/after, stdout, the
+    peak resident memory of its Python process (the driver) and of its JVM (in local mode the driver's
+    JVM is the executors too), and (with ``events``) Spark's task metrics. Raises SystemExit with its stderr when it fails."""
     env = {**os.environ, **(env or {}), **(event_log_env(events) if events else {})}
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
@@ -82,15 +110,19 @@ def measured(cmd: list[str], env: dict | None = None, events: Path | None = None
     reader = threading.Thread(target=lambda: setattr(process, "out", process.communicate()))
     reader.start()
     loads = [load_before]
+    python_mib = jvm_mib = 0.0
     while reader.is_alive():
         tree_cpu(process.pid, seen)
         loads.append(os.getloadavg()[0])
+        python_mib = max(python_mib, peak_rss_mib(process.pid))
+        jvm_mib = max([jvm_mib] + [peak_rss_mib(pid) for pid in java_pids(process.pid)])
         reader.join(0.5)
     wall = time.perf_counter() - started
     stdout, stderr = process.out
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({process.returncode}): {stderr[-3000:]}")
-    result = {"wall_s": wall, "cpu_s": sum(seen.values()), "load": (min(loads), max(loads)), "stdout": stdout}
+    result = {"wall_s": wall, "cpu_s": sum(seen.values()), "load": (min(loads), max(loads)), "stdout": stdout,
+              "python_peak_mib": python_mib, "jvm_peak_mib": jvm_mib}
     if events:
         result.update(task_metrics(events))
     return result

@@ -133,3 +133,57 @@ def test_a_missing_lake_is_one_clear_line(spark, tmp_path) -> None:
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.startswith("Error: ") and "not a lake table" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+# per session: (customer, agent, customer, agent, customer) texts; every answer comes 60 s late
+TURNS = [("您好，我想退货", "您好，很高兴为您服务，已为您申请退款", "快递什么时候到？", "稍等，我帮您查询一下", "好的，谢谢"),
+         ("物流信息一直没更新", "非常抱歉给您带来不便", "如果明天还不到我就要投诉", "我们可以赠送一些小礼品", "售后电话是多少？"),
+         ("请问发票开了吗？", "发票已经开好了", "颜色和图片不一样", "请提供一下订单号", "收到，谢谢")]
+
+
+def test_spark_quality_over_many_sessions_per_conversation_with_ties_equals_quality(spark, tmp_path) -> None:
+    """30 conversations of 8 sessions each, all alike in their timing (so the slowest lists, the
+    lowest scores and the counters tie), tallied by several Spark tasks and merged: still key by key
+    the single machine's report."""
+    from datetime import datetime, timedelta, timezone
+
+    from chataudit.quality import build
+    from chataudit.spark import quality_job
+
+    data, roster = tmp_path / "chats.jsonl", tmp_path / "roster.csv"
+    roster.write_text("id,name,role\nagent0,客服0,service\nagent1,客服1,service\nagent2,客服2,service\n",
+                      encoding="utf-8")
+    base = datetime(2025, 3, 3, 9, tzinfo=timezone(timedelta(hours=8)))
+    with open(data, "w", encoding="utf-8") as out:
+        for conv in range(30):
+            for session in range(8):
+                start = base + timedelta(days=session, minutes=conv)
+                for turn, text in enumerate(TURNS[(conv + session) % 3]):
+                    agent = turn % 2 == 1
+                    out.write(json.dumps({
+                        "sent_at": (start + timedelta(seconds=60 * turn)).isoformat(), "platform": "wecom",
+                        "conversation_id": f"c{conv}", "conversation_title": f"客户{conv}",
+                        "sender_id": f"agent{conv % 3}" if agent else f"cust{conv}",
+                        "sender_name": f"客服{conv % 3}" if agent else f"客户{conv}", "text": text},
+                        ensure_ascii=False) + "\n")
+    db = tmp_path / "a.db"
+    with Archive(db) as archive:
+        assert not import_paths(archive, [data], format_name="generic", label="ties", tz="Asia/Shanghai").errors
+    lake = write_lake(db, tmp_path / "lake")
+    spark.conf.set("spark.sql.shuffle.partitions", "4")
+    try:
+        with Archive(db) as archive:
+            options = dict(roster=str(roster), scripts=str(SAMPLES / "scripts.yaml"), sla=("service=30",))
+            single = build.build(archive, **options).result
+            on_spark = build.build(archive, **options, analyze=lambda opts, progress: quality_job.analyze(
+                spark, lake, opts, db=archive.db, on_progress=progress)).result
+        tallies = spark.sql("SELECT count(*) FROM q_judged WHERE conv IS NULL").collect()[0][0]
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", "1")
+    assert single["sessions"] == 240 and single["responses"] == 480
+    slow = [a["slow_sessions"] for a in single["by_agent"]]
+    assert [len(s) for s in slow] == [20, 20, 20]  # 80 sessions each beyond the SLA by the same 30 s: ties
+    assert slow[0][:3] == ["1-1", "1-2", "1-3"]  # …broken by conversation and session
+    assert len(single["scores"]["lowest"]) == 20 and single["scripts"][0]["missed_sessions"]
+    assert tallies > 1  # several tasks tallied sessions, merged on the driver
+    assert assert_same(single, on_spark) > 2000

@@ -13,7 +13,7 @@ import gc
 import hashlib
 import heapq
 import io
-import operator
+import math
 import re
 import time
 from collections import Counter, defaultdict
@@ -78,25 +78,35 @@ def _analyze(archive: Archive, options: QualityOptions, on_progress: Callable[[i
     hour_sessions, slow_sessions = slow_lists(con)
 
     nlp_stats = {"messages": 0, "analyzed": 0, "cached": 0, "seconds": 0.0}
-    questions: list[tuple[str, str]] = []
     if options.nlp and facts:
         nlp_started = time.perf_counter()
         analyzer = nlp.Analyzer(options.lexicons)
         cache = nlp.Cache(db, analyzer)
         session_of = dict(con.execute("SELECT id, session_no FROM msgs").fetchall())
-        _stream_texts(db, options, facts, session_of, cache, TextFold(options), questions, on_progress)
+        _stream_texts(db, options, facts, session_of, cache, TextFold(options), on_progress)
         nlp_stats = {"messages": cache.analyzed + cache.cached, "analyzed": cache.analyzed, "cached": cache.cached,
                      "seconds": round(time.perf_counter() - nlp_started, 3)}
         nlp_stats["per_second"] = round(nlp_stats["messages"] / nlp_stats["seconds"], 1) if nlp_stats["seconds"] else None
-    report = assemble(options, senders, agents, taken, figures, per_agent, facts, hour_sessions, slow_sessions,
-                      questions, db, con)
+    judge, tally = SessionJudge(options), Tally(options, agents)
+    for f in facts.values():
+        judge(f)
+        tally.add(f)
+    topics, session_topic = TopicFinder(options.taxonomy).group(tally.questions, options.top)
+    for f in facts.values():
+        f.topic = session_topic.get(f.id)
+    rated = matched_ratings(db, facts)
+    trends = trends_api.trends(
+        con, options.tz, ((f.conv, f.session_no, f.resolution == "resolved") for f in facts.values() if f.resolution),
+        ((f.conv, f.session_no, rating) for f, rating in rated or ()))
+    report = assemble(options, agents, taken, figures, per_agent, tally, hour_sessions, slow_sessions, topics,
+                      satisfaction(db, facts, agents, options, rated) if rated is not None else None, trends)
     con.close()
     report["nlp"] = nlp_stats
     report["timing_seconds"] = round(timing_seconds, 3)
     report["seconds"] = round(time.perf_counter() - started, 3)
-    return finish(report, options, agents, senders, facts)
-
-
+    row = _session_row_builder(agents, {s.number: s for s in senders}, options)
+    report["session_rows"] = [row(f) for f in sorted(facts.values(), key=lambda f: (f.conv, f.session_no))]
+    return report
 def facts_from_rows(rows: Any) -> dict[tuple[int, int], score.SessionFacts]:
     """The per-session facts from :func:`timing.session_rows` (whichever engine ran it), keyed by
     (conversation, session number), in that order."""
@@ -111,54 +121,320 @@ def facts_from_rows(rows: Any) -> dict[tuple[int, int], score.SessionFacts]:
     return facts
 
 
+# the slowest sessions a report lists: per hour (the suggestions name the worst hour's) and per agent
+SLOWEST = 20
+
+
 def slow_lists(con: Any) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
-    """Sessions by hour of their first response, slowest first; and per agent the (at most 20)
-    sessions where they answered beyond the SLA, slowest first. ``con`` runs the SQL (DuckDB, or
-    Spark through :class:`chataudit.spark.quality_job.SparkSQL`); ties go by session."""
+    """Per hour of their first response the (at most 20) slowest sessions; and per agent the (at
+    most 20) sessions where they answered beyond the SLA, slowest first. ``con`` runs the SQL (DuckDB,
+    or Spark through :class:`chataudit.spark.quality_job.SparkSQL`, whose window top-N is computed
+    per partition before the shuffle); ties go by session."""
     hour_sessions: dict[int, list[str]] = defaultdict(list)
-    for conv, no, hour in con.execute(
-            "SELECT conv, session_no, hour FROM waits WHERE first_of_session AND reply_ms IS NOT NULL"
-            " ORDER BY wait_ms DESC, conv, session_no").fetchall():
+    for hour, conv, no in con.execute(
+            "SELECT hour, conv, session_no FROM ("
+            " SELECT hour, conv, session_no, row_number() OVER (PARTITION BY hour"
+            "  ORDER BY wait_ms DESC, conv, session_no) AS n"
+            " FROM waits WHERE first_of_session AND reply_ms IS NOT NULL"
+            f") WHERE n <= {SLOWEST} ORDER BY hour, n").fetchall():
         hour_sessions[hour].append(session_id(conv, no))
     slow_sessions: dict[int, list[str]] = defaultdict(list)
     for agent, conv, no in con.execute(
-            "SELECT agent, conv, session_no FROM waits WHERE reply_ms IS NOT NULL AND wait_ms > sla_ms"
-            " GROUP BY agent, conv, session_no ORDER BY max(wait_ms) DESC, conv, session_no").fetchall():
-        if len(slow_sessions[agent]) < 20:
-            slow_sessions[agent].append(session_id(conv, no))
+            "SELECT agent, conv, session_no FROM ("
+            " SELECT agent, conv, session_no, row_number() OVER (PARTITION BY agent"
+            "  ORDER BY slowest DESC, conv, session_no) AS n"
+            " FROM (SELECT agent, conv, session_no, max(wait_ms) AS slowest FROM waits"
+            "  WHERE reply_ms IS NOT NULL AND wait_ms > sla_ms GROUP BY agent, conv, session_no)"
+            f") WHERE n <= {SLOWEST} ORDER BY agent, n").fetchall():
+        slow_sessions[agent].append(session_id(conv, no))
     return hour_sessions, slow_sessions
 
 
-def assemble(options: QualityOptions, senders, agents, taken, figures, per_agent, facts, hour_sessions,
-             slow_sessions, questions, db, trends_con) -> dict[str, Any]:
-    """The report from the timing figures and the folded session facts: scripts, topics, resolution,
-    scores, satisfaction (from ``db``'s ratings; ``db`` None: no ratings) and trends (``trends_con``:
-    a DuckDB holding ``sessions`` and ``waits``). Shared by the single-machine and the Spark path."""
-    sender_by_number = {s.number: s for s in senders}
-    matcher = ScriptMatcher(options.scripts)
-    finder = TopicFinder(options.taxonomy)
-    topics, session_topic = finder.group(questions, options.top)
-    required = [c.name for c in options.scripts if c.required]
-    categories_any = {c.name for c in options.scripts if c.position == "any"}
-    confirm = nlp.CONFIRM
-    score_one = score.Scorer(options.scorecard, required if options.nlp else [])
-    for f in facts.values():
-        if f.agent_text_messages and options.nlp:
-            used = matcher.used(f.first_agent_text, list(f.last_agent_texts), [])
-            for name, value in used.items():
-                if name not in categories_any:
-                    f.scripts_used[name] = value
-            for name in categories_any:
-                f.scripts_used.setdefault(name, False)
-        f.topic = session_topic.get(f.id)
-        f.resolution = resolve_session(f, confirm) if options.nlp else None
-        score_one(f)
+class SessionJudge:
+    """What is decided of one session once its texts are folded: the scripts used, its resolution
+    and its scores. Called per session by the single-machine report and by Spark's executors."""
 
+    def __init__(self, options: QualityOptions):
+        self.nlp = options.nlp
+        self.matcher = ScriptMatcher(options.scripts)
+        self.categories_any = {c.name for c in options.scripts if c.position == "any"}
+        required = [c.name for c in options.scripts if c.required]
+        self.score = score.Scorer(options.scorecard, required if options.nlp else [])
+
+    def __call__(self, f: score.SessionFacts) -> None:
+        if f.agent_text_messages and self.nlp:
+            used = self.matcher.used(f.first_agent_text, list(f.last_agent_texts), [])
+            for name, value in used.items():
+                if name not in self.categories_any:
+                    f.scripts_used[name] = value
+            for name in self.categories_any:
+                f.scripts_used.setdefault(name, False)
+        f.resolution = resolve_session(f, nlp.CONFIRM) if self.nlp else None
+        self.score(f)
+
+
+class ExactSum:
+    """A sum of floats kept exact (Shewchuk's non-overlapping partials, as :func:`math.fsum` keeps
+    them): sums of parts added in any order give the fsum of the whole, so the means of sessions
+    tallied on Spark's executors equal the single machine's (:func:`chataudit.quality.score.mean`)."""
+
+    __slots__ = ("partials",)
+
+    def __init__(self) -> None:
+        self.partials: list[float] = []
+
+    def add(self, x: float) -> None:
+        partials, i = self.partials, 0
+        for y in partials:
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            lo = y - (hi - x)
+            if lo:
+                partials[i] = lo
+                i += 1
+            x = hi
+        partials[i:] = [x]
+
+    def merge(self, other: "ExactSum") -> None:
+        for x in other.partials:
+            self.add(x)
+
+    def value(self) -> float:
+        return math.fsum(self.partials)
+
+
+class Mean:
+    """:func:`chataudit.quality.score.mean` of values given one at a time (None ones skipped)."""
+
+    __slots__ = ("total", "count")
+
+    def __init__(self) -> None:
+        self.total, self.count = ExactSum(), 0
+
+    def add(self, value: float | None) -> None:
+        if value is not None:
+            self.total.add(value)
+            self.count += 1
+
+    def merge(self, other: "Mean") -> None:
+        self.total.merge(other.total)
+        self.count += other.count
+
+    def value(self) -> float | None:
+        return round(self.total.value() / self.count, 2) if self.count else None
+
+
+def _means() -> dict[str, Mean]:
+    return {d: Mean() for d in score.DIMENSIONS}
+
+
+class _AgentTally:
+    """One agent's share of the sessions they wrote in (the report's ``by_agent`` row)."""
+
+    def __init__(self) -> None:
+        self.sessions = self.typos = self.sensitive = self.critical_sessions = 0
+        self.resolutions = self.resolved = 0
+        self.typo_examples: list[dict[str, Any]] = []
+        self.typo_sessions: list[str] = []
+        self.score, self.dimensions = Mean(), _means()
+
+    def merge(self, other: "_AgentTally") -> None:
+        for name in ("sessions", "typos", "sensitive", "critical_sessions", "resolutions", "resolved"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.typo_examples = (self.typo_examples + other.typo_examples)[:5]
+        self.typo_sessions += other.typo_sessions
+        self.score.merge(other.score)
+        for d, mean_ in other.dimensions.items():
+            self.dimensions[d].merge(mean_)
+
+
+class Tally:
+    """The report's figures over sessions (by agent, scripts, sentiment, typos, sensitive words,
+    resolution, scores), folded one judged session at a time in (conversation, session) order.
+
+    Two tallies of consecutive runs of sessions merge (:meth:`merge`, the earlier one first) into the
+    tally of the whole run, with the same lists, the same tie orders and the same means: Spark's
+    executors tally their ranges of sessions and the driver merges the partial tallies, so it never
+    holds a record per session. Lists the report shows whole (missed scripts, sessions whose mood
+    changed, sensitive hits, questions) are kept whole; the others only as far as the report shows them."""
+
+    def __init__(self, options: QualityOptions, agents: list[sessions_sql.Agent]):
+        self.scripts = [c.name for c in options.scripts] if options.nlp else []
+        self.names = {a.code: a.name for a in agents}
+        self.first_key: tuple[int, int] | None = None
+        self.sessions = 0
+        self.first_ms: int | None = None
+        self.last_ms: int | None = None
+        self.agents: dict[int, _AgentTally] = {}
+        self.with_agents = 0
+        self.missed: dict[str, list[str]] = {name: [] for name in self.scripts}
+        self.rated, self.start_mean, self.end_mean = 0, Mean(), Mean()
+        self.improved: list[str] = []
+        self.worsened: list[str] = []
+        self.customer = self.customer_negative = self.customer_positive = 0
+        self.agent_tone, self.agent_negative, self.curt = Mean(), 0, 0
+        self.typos, self.checked = 0, 0
+        self.typo_pairs: Counter = Counter()
+        self.typo_agents: Counter = Counter()
+        self.typo_examples: list[dict[str, Any]] = []
+        self.hits: list[dict[str, Any]] = []
+        self.sensitive_sessions = 0
+        self.resolutions: Counter = Counter()
+        self.complaints = 0
+        self.scored, self.score, self.dimensions = 0, Mean(), _means()
+        self.critical_sessions = 0
+        self.critical: Counter = Counter()
+        self.distribution: Counter = Counter()
+        self.lowest: list[tuple[float, str, list[str]]] = []
+        self.unanswered: list[str] = []
+        self.questions: list[tuple[str, str]] = []
+
+    def add(self, f: score.SessionFacts) -> None:
+        """Tally one judged session (:class:`SessionJudge`), after every session before it."""
+        if self.first_key is None:
+            self.first_key = (f.conv, f.session_no)
+        self.sessions += 1
+        if f.start_ms is not None and (self.first_ms is None or f.start_ms < self.first_ms):
+            self.first_ms = f.start_ms
+        if f.end_ms is not None and (self.last_ms is None or f.end_ms > self.last_ms):
+            self.last_ms = f.end_ms
+        for code in f.agents:
+            a = self.agents.get(code)
+            if a is None:
+                a = self.agents[code] = _AgentTally()
+            a.sessions += 1
+            typos = [t for t in f.typos if t["agent"] == code]
+            if typos:
+                a.typos += len(typos)
+                if len(a.typo_examples) < 5:
+                    a.typo_examples += [{"wrong": t["wrong"], "right": t["right"], "text": t["text"]}
+                                        for t in typos[:5 - len(a.typo_examples)]]
+                a.typo_sessions.append(f.id)
+            a.sensitive += sum(1 for s in f.sensitive if s["agent"] == code)
+            a.score.add(f.score)
+            for d in score.DIMENSIONS:
+                a.dimensions[d].add(f.scores[d])
+            a.critical_sessions += bool(f.critical)
+            if f.resolution:
+                a.resolutions += 1
+                a.resolved += f.resolution == "resolved"
+        if f.agent_text_messages and self.scripts:
+            self.with_agents += 1
+            for name in self.scripts:
+                if not f.scripts_used.get(name):
+                    self.missed[name].append(f.id)
+        if f.customer_sentiments:
+            self.rated += 1
+            start, end = f.sentiment_start, f.sentiment_end
+            self.start_mean.add(start)
+            self.end_mean.add(end)
+            if len(f.customer_sentiments) >= 2 and end - start > 0.1:
+                self.improved.append(f.id)
+            if len(f.customer_sentiments) >= 2 and end - start < -0.1:
+                self.worsened.append(f.id)
+            self.customer += len(f.customer_sentiments)
+            self.customer_negative += sum(s < -0.2 for s in f.customer_sentiments)
+            self.customer_positive += sum(s > 0.2 for s in f.customer_sentiments)
+        for s in f.agent_sentiments:
+            self.agent_tone.add(s)
+            self.agent_negative += s < -0.2
+        self.curt += f.curt
+        self.checked += f.agent_text_messages
+        for t in f.typos:
+            self.typos += 1
+            self.typo_pairs[f"{t['wrong']}→{t['right']}"] += 1
+            self.typo_agents[self.names.get(t["agent"], str(t["agent"]))] += 1
+            if len(self.typo_examples) < 50:
+                self.typo_examples.append({"wrong": t["wrong"], "right": t["right"], "text": t["text"],
+                                           "agent": self.names.get(t["agent"]), "session": t["session"]})
+        if f.sensitive:
+            self.sensitive_sessions += 1
+            self.hits += f.sensitive
+            if any(s["role"] == "customer" and s["category"] == "legal" for s in f.sensitive):
+                self.complaints += 1
+        if f.resolution:
+            self.resolutions[f.resolution] += 1
+            if f.resolution == "unanswered" and len(self.unanswered) < SLOWEST:
+                self.unanswered.append(f.id)
+        if f.score is not None:
+            self.scored += 1
+            self.score.add(f.score)
+            for d in score.DIMENSIONS:
+                self.dimensions[d].add(f.scores[d])
+            self.critical_sessions += bool(f.critical)
+            self.critical.update(f.critical)
+            self.distribution[min(int(f.score // 10) * 10, 90)] += 1
+            entry = (f.score, f.id, f.critical)
+            if len(self.lowest) < 20:
+                heapq.heappush(self.lowest, _Low(entry))
+            elif self.lowest[0] < _Low(entry):
+                heapq.heapreplace(self.lowest, _Low(entry))
+        self.questions += [(text, f.id) for text in f.questions]
+
+    def merge(self, other: "Tally") -> None:
+        """Add the tally of the sessions right after this one's."""
+        if other.first_key is None:
+            return
+        if self.first_key is None:
+            self.first_key = other.first_key
+        self.sessions += other.sessions
+        self.first_ms = min((v for v in (self.first_ms, other.first_ms) if v is not None), default=None)
+        self.last_ms = max((v for v in (self.last_ms, other.last_ms) if v is not None), default=None)
+        for code, a in other.agents.items():
+            if code in self.agents:
+                self.agents[code].merge(a)
+            else:
+                self.agents[code] = a
+        self.with_agents += other.with_agents
+        for name in self.scripts:
+            self.missed[name] += other.missed[name]
+        for name in ("rated", "customer", "customer_negative", "customer_positive", "agent_negative", "curt",
+                     "typos", "checked", "sensitive_sessions", "complaints", "scored", "critical_sessions"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("start_mean", "end_mean", "agent_tone", "score"):
+            getattr(self, name).merge(getattr(other, name))
+        for d, mean_ in other.dimensions.items():
+            self.dimensions[d].merge(mean_)
+        self.improved += other.improved
+        self.worsened += other.worsened
+        # Counter.update keeps the first-seen order of keys: a tie in most_common() goes as in one pass
+        for name in ("typo_pairs", "typo_agents", "resolutions", "critical", "distribution"):
+            getattr(self, name).update(getattr(other, name))
+        self.typo_examples = (self.typo_examples + other.typo_examples)[:50]
+        self.hits += other.hits
+        self.unanswered = (self.unanswered + other.unanswered)[:SLOWEST]
+        for low in other.lowest:
+            if len(self.lowest) < 20:
+                heapq.heappush(self.lowest, low)
+            elif self.lowest[0] < low:
+                heapq.heapreplace(self.lowest, low)
+        self.questions += other.questions
+
+
+class _Low:
+    """A (score, session id, critical) entry of :attr:`Tally.lowest`, a max-heap of the 20 lowest by
+    (score, id): "less" is "higher", so the heap's top is the highest of the kept ones."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: tuple[float, str, list[str]]):
+        self.entry = entry
+
+    def __lt__(self, other: "_Low") -> bool:
+        return self.entry[:2] > other.entry[:2]
+
+
+def assemble(options: QualityOptions, agents, taken, figures, per_agent, tally: Tally, hour_sessions,
+             slow_sessions, topics, satisfied, trends) -> dict[str, Any]:
+    """The report from the timing figures and the sessions' :class:`Tally`; ``topics`` from
+    :meth:`TopicFinder.group` of the tally's questions, ``satisfied`` from :func:`satisfaction`
+    (None: no ratings), ``trends`` from :func:`chataudit.quality.trends.trends`. Shared by the
+    single-machine and the Spark path."""
     report: dict[str, Any] = {
         "period": {
             "since": _iso(options.since_ms, options.tz), "until": _iso(options.until_ms, options.tz),
-            "first_message": _iso(min((f.start_ms for f in facts.values()), default=None), options.tz),
-            "last_message": _iso(max((f.end_ms for f in facts.values()), default=None), options.tz),
+            "first_message": _iso(tally.first_ms, options.tz), "last_message": _iso(tally.last_ms, options.tz),
             "tz": options.tz, "session_gap_s": options.session_gap_s, "new_days": options.new_days,
             "hours": _hours_text(options.hours), "platforms": list(options.platforms),
             "agents": list(options.agents), "team": options.team,
@@ -167,36 +443,24 @@ def assemble(options: QualityOptions, senders, agents, taken, figures, per_agent
     }
     report["conversations"] = taken
     report["_hour_sessions"] = dict(hour_sessions)
-    report["by_agent"] = _agents(agents, per_agent, facts, slow_sessions)
-    report["scripts"] = _scripts(options, facts) if options.nlp else []
+    report["by_agent"] = _agents(agents, per_agent, tally, slow_sessions)
+    report["scripts"] = _scripts(options, tally) if options.nlp else []
     report["topics"] = topics
-    report["sentiment"] = _sentiment(facts)
-    report["typos"] = _typos(facts, sender_by_number, agents)
-    report["sensitive"] = _sensitive(facts)
-    resolutions = Counter(f.resolution for f in facts.values() if f.resolution)
+    report["sentiment"] = _sentiment(tally)
+    report["typos"] = _typos(tally)
+    report["sensitive"] = _sensitive(tally.hits, tally.sensitive_sessions)
+    resolutions = tally.resolutions
     with_customer = sum(resolutions.values())
     report["resolution_rate"] = round(resolutions["resolved"] / with_customer, 4) if with_customer else None
     report["resolution"] = {"sessions": with_customer, **{k: resolutions.get(k, 0) for k in
                             ("resolved", "no_confirmation", "repeating", "complaining", "unanswered")}}
-    report["complaints"] = sum(1 for f in facts.values()
-                               if any(s["role"] == "customer" and s["category"] == "legal" for s in f.sensitive))
-    rated = matched_ratings(db, facts) if db is not None else None
-    report["satisfaction"] = satisfaction(db, facts, agents, options, rated) if rated is not None else None
-    report["trends"] = trends_api.trends(
-        trends_con, options.tz, ((f.conv, f.session_no, f.resolution == "resolved") for f in facts.values() if f.resolution),
-        ((f.conv, f.session_no, rating) for f, rating in rated or ()))
-    report["scores"] = _scores(facts, agents, options)
-    report["_unanswered_sessions"] = [f.id for f in facts.values() if f.resolution == "unanswered"]
+    report["complaints"] = tally.complaints
+    report["satisfaction"] = satisfied
+    report["trends"] = trends
+    report["scores"] = _scores(tally, options)
+    report["_unanswered_sessions"] = tally.unanswered
     report["suggestions"] = score.suggestions(report, options.sla_s)
     del report["_unanswered_sessions"]
-    return report
-
-
-def finish(report: dict[str, Any], options: QualityOptions, agents, senders, facts) -> dict[str, Any]:
-    """The last key, one row per session."""
-    sender_by_number = {s.number: s for s in senders}
-    row = _session_row_builder(agents, sender_by_number, options)
-    report["session_rows"] = [row(f) for f in sorted(facts.values(), key=lambda f: (f.conv, f.session_no))]
     del report["_hour_sessions"]
     return report
 
@@ -211,7 +475,7 @@ def _hours_text(hours: tuple[int, int] | None) -> str | None:
     return f"{hours[0] // 60:02d}:{hours[0] % 60:02d}-{hours[1] // 60:02d}:{hours[1] % 60:02d}"
 
 
-def _stream_texts(db, options, facts, session_of, cache, fold: "TextFold", questions, on_progress) -> None:
+def _stream_texts(db, options, facts, session_of, cache, fold: "TextFold", on_progress) -> None:
     """Read every counted text message once, in timeline order, and fold it into its session."""
     where, params = sessions_sql._message_filter(options)
     where += ["w.code >= 0", "m.kind = 'text'"]
@@ -237,8 +501,7 @@ def _stream_texts(db, options, facts, session_of, cache, fold: "TextFold", quest
             f = facts.get((conv, session_no))
             if f is None:
                 continue
-            if fold(f, ms, code, who, text, analyses[content_hash]):
-                questions.append((text, f.id))
+            fold(f, ms, code, who, text, analyses[content_hash])
 
 
 # the SessionFacts fields TextFold fills: what a Spark executor hands back per session
@@ -302,107 +565,83 @@ class TextFold:
         return False
 
 
-def _agents(agents, per_agent, facts, slow_sessions) -> list[dict[str, Any]]:
-    sessions_by_agent: dict[int, list[score.SessionFacts]] = defaultdict(list)
-    for f in facts.values():
-        for code in f.agents:
-            sessions_by_agent[code].append(f)
+def _agents(agents, per_agent, tally: Tally, slow_sessions) -> list[dict[str, Any]]:
     rows = []
     for agent in agents:
         timing_row = per_agent.get(agent.code)
-        mine = sessions_by_agent.get(agent.code, [])
-        if timing_row is None and not mine:
+        mine = tally.agents.get(agent.code)
+        if timing_row is None and mine is None:
             continue
-        typos = [t for f in mine for t in f.typos if t["agent"] == agent.code]
-        sensitive = [s for f in mine for s in f.sensitive if s["agent"] == agent.code]
+        mine = mine or _AgentTally()
         rows.append({
             "agent": agent.key, "name": agent.name, "role": agent.role, "team": agent.team,
             "hired_on": agent.hired_on, "cohort": agent.cohort,
-            **(timing_row or {"sessions": len(mine), "responses": 0, "mean_response_s": None,
+            **(timing_row or {"sessions": mine.sessions, "responses": 0, "mean_response_s": None,
                               "median_response_s": None, "p90_response_s": None, "sla_within_rate": None,
                               "within_3min_rate": None, "first_responses": 0, "first_response_mean_s": None}),
-            "typos": len(typos),
-            "typo_examples": [{"wrong": t["wrong"], "right": t["right"], "text": t["text"]} for t in typos[:5]],
-            "typo_sessions": list(dict.fromkeys(t["session"] for t in typos)),
-            "sensitive": len(sensitive),
-            "score": score.mean([f.score for f in mine]),
-            "dimensions": _dimension_means(mine),
-            "critical_sessions": sum(1 for f in mine if f.critical),
-            "resolution_rate": _rate([f.resolution == "resolved" for f in mine if f.resolution]),
+            "typos": mine.typos,
+            "typo_examples": mine.typo_examples,
+            "typo_sessions": mine.typo_sessions,
+            "sensitive": mine.sensitive,
+            "score": mine.score.value(),
+            "dimensions": {d: m.value() for d, m in mine.dimensions.items()},
+            "critical_sessions": mine.critical_sessions,
+            "resolution_rate": round(mine.resolved / mine.resolutions, 4) if mine.resolutions else None,
             "slow_sessions": slow_sessions.get(agent.code, []),
         })
     return rows
 
 
-_DIMENSION_VALUES = operator.itemgetter(*score.DIMENSIONS)
+def _share(count: int, total: int) -> float | None:
+    return round(count / total, 4) if total else None
 
 
-def _dimension_means(facts_list) -> dict[str, float | None]:
-    """score.mean of each dimension over the sessions, in one pass (same values, same order)."""
-    columns = list(zip(*(_DIMENSION_VALUES(f.scores) for f in facts_list))) or [()] * len(score.DIMENSIONS)
-    return {d: score.mean(list(column)) for d, column in zip(score.DIMENSIONS, columns)}
-
-
-def _rate(flags: list[bool]) -> float | None:
-    return round(sum(flags) / len(flags), 4) if flags else None
-
-
-def _scripts(options: QualityOptions, facts) -> list[dict[str, Any]]:
+def _scripts(options: QualityOptions, tally: Tally) -> list[dict[str, Any]]:
     rows = []
     # scripts are judged where an agent wrote text: a session holding only an agent's call record
     # or file cannot have missed a greeting
-    with_agents = [f for f in facts.values() if f.agent_text_messages]
+    with_agents = tally.with_agents
     for category in options.scripts:
-        missed = [f.id for f in with_agents if not f.scripts_used.get(category.name)]
-        used = len(with_agents) - len(missed)
+        missed = tally.missed[category.name]
+        used = with_agents - len(missed)
         rows.append({"category": category.name, "position": category.position, "required": category.required,
-                     "example": category.texts[0] if category.texts else "", "sessions": len(with_agents),
+                     "example": category.texts[0] if category.texts else "", "sessions": with_agents,
                      "used": used, "missed": len(missed),
-                     "rate": round(used / len(with_agents), 4) if with_agents else None,
+                     "rate": round(used / with_agents, 4) if with_agents else None,
                      "missed_sessions": missed})
     return rows
 
 
-def _sentiment(facts) -> dict[str, Any]:
-    rated = [f for f in facts.values() if len(f.customer_sentiments) >= 1]
-    improved = [f for f in rated if len(f.customer_sentiments) >= 2 and f.sentiment_end - f.sentiment_start > 0.1]
-    worsened = [f for f in rated if len(f.customer_sentiments) >= 2 and f.sentiment_end - f.sentiment_start < -0.1]
-    customer = [s for f in facts.values() for s in f.customer_sentiments]
-    agent = [s for f in facts.values() for s in f.agent_sentiments]
+def _sentiment(tally: Tally) -> dict[str, Any]:
     return {
-        "sessions": len(rated),
-        "customer_start_mean": score.mean([f.sentiment_start for f in rated]),
-        "customer_end_mean": score.mean([f.sentiment_end for f in rated]),
-        "improved": len(improved), "worsened": len(worsened),
-        "unchanged": len(rated) - len(improved) - len(worsened),
-        "customer_messages": len(customer),
-        "customer_negative_share": _rate([s < -0.2 for s in customer]),
-        "customer_positive_share": _rate([s > 0.2 for s in customer]),
-        "agent_tone_mean": score.mean(agent),
-        "agent_negative_share": _rate([s < -0.2 for s in agent]),
-        "curt_agent_messages": sum(f.curt for f in facts.values()),
-        "worsened_sessions": [f.id for f in worsened],
-        "improved_sessions": [f.id for f in improved],
+        "sessions": tally.rated,
+        "customer_start_mean": tally.start_mean.value(),
+        "customer_end_mean": tally.end_mean.value(),
+        "improved": len(tally.improved), "worsened": len(tally.worsened),
+        "unchanged": tally.rated - len(tally.improved) - len(tally.worsened),
+        "customer_messages": tally.customer,
+        "customer_negative_share": _share(tally.customer_negative, tally.customer),
+        "customer_positive_share": _share(tally.customer_positive, tally.customer),
+        "agent_tone_mean": tally.agent_tone.value(),
+        "agent_negative_share": _share(tally.agent_negative, tally.agent_tone.count),
+        "curt_agent_messages": tally.curt,
+        "worsened_sessions": tally.worsened,
+        "improved_sessions": tally.improved,
     }
 
 
-def _typos(facts, sender_by_number, agents) -> dict[str, Any]:
-    names = {a.code: a.name for a in agents}
-    hits = [t for f in facts.values() for t in f.typos]
-    checked = sum(f.agent_text_messages for f in facts.values())
-    pairs = Counter(f"{t['wrong']}→{t['right']}" for t in hits)
+def _typos(tally: Tally) -> dict[str, Any]:
+    checked = tally.checked
     return {
-        "count": len(hits), "agent_messages_checked": checked,
-        "per_100_agent_messages": round(100 * len(hits) / checked, 3) if checked else None,
-        "by_agent": dict(Counter(names.get(t["agent"], str(t["agent"])) for t in hits).most_common()),
-        "top": [{"pair": p, "count": n} for p, n in pairs.most_common(10)],
-        "examples": [{"wrong": t["wrong"], "right": t["right"], "text": t["text"],
-                      "agent": names.get(t["agent"]), "session": t["session"]} for t in hits[:50]],
+        "count": tally.typos, "agent_messages_checked": checked,
+        "per_100_agent_messages": round(100 * tally.typos / checked, 3) if checked else None,
+        "by_agent": dict(tally.typo_agents.most_common()),
+        "top": [{"pair": p, "count": n} for p, n in tally.typo_pairs.most_common(10)],
+        "examples": tally.typo_examples,
     }
 
 
-def _sensitive(facts) -> dict[str, Any]:
-    hits = [s for f in facts.values() for s in f.sensitive]
+def _sensitive(hits: list[dict[str, Any]], sessions: int) -> dict[str, Any]:
     by_category = Counter(s["category"] for s in hits)
     by_role = Counter(f"{s['role']}:{s['category']}" for s in hits)
     return {
@@ -411,27 +650,25 @@ def _sensitive(facts) -> dict[str, Any]:
         "by_role": dict(by_role.most_common()),
         "customer_words": dict(Counter(s["word"] for s in hits if s["role"] == "customer").most_common()),
         "agent_words": dict(Counter(s["word"] for s in hits if s["role"] == "agent").most_common()),
-        "sessions": len({s["session"] for s in hits}),
+        "sessions": sessions,
         "hits": [{"category": s["category"], "word": s["word"], "role": s["role"], "who": s["who"],
                   "agent": s["agent"], "session": s["session"], "text": s["text"], "ms": s["ms"]}
                  for s in sorted(hits, key=lambda s: s["ms"])],
     }
 
 
-def _scores(facts, agents, options) -> dict[str, Any]:
-    scored = [f for f in facts.values() if f.score is not None]
-    distribution = Counter(min(int(f.score // 10) * 10, 90) for f in scored)
+def _scores(tally: Tally, options) -> dict[str, Any]:
     return {
-        "sessions": len(scored),
-        "mean": score.mean([f.score for f in scored]),
-        "dimensions": _dimension_means(scored),
+        "sessions": tally.scored,
+        "mean": tally.score.value(),
+        "dimensions": {d: m.value() for d, m in tally.dimensions.items()},
         "labels": score.DIMENSION_LABELS,
         "weights": options.scorecard["weights"],
-        "critical_sessions": sum(1 for f in scored if f.critical),
-        "critical": dict(Counter(c for f in scored for c in f.critical)),
-        "distribution": [{"from": b, "to": b + 10, "count": distribution.get(b, 0)} for b in range(0, 100, 10)],
-        "lowest": [{"session": f.id, "score": f.score, "critical": f.critical}
-                   for f in heapq.nsmallest(20, scored, key=lambda f: (f.score, f.id))],  # = sorted(…)[:20]
+        "critical_sessions": tally.critical_sessions,
+        "critical": dict(tally.critical),
+        "distribution": [{"from": b, "to": b + 10, "count": tally.distribution.get(b, 0)} for b in range(0, 100, 10)],
+        "lowest": [{"session": sid, "score": value, "critical": critical}
+                   for value, sid, critical in sorted(low.entry for low in tally.lowest)],
     }
 
 
@@ -446,13 +683,16 @@ def _session_row(f: score.SessionFacts, agents, sender_by_number, options) -> di
     return _session_row_builder(agents, sender_by_number, options)(f)
 
 
-def _session_row_builder(agents, sender_by_number, options):
-    """The session-row function with what is the same for every row worked out once."""
+def _session_row_builder(agents, sender_by_number, options, labels: dict[int, str] | None = None):
+    """The session-row function with what is the same for every row worked out once. ``labels``
+    (sender number → label) instead of ``sender_by_number``: a Spark executor passes one dict it
+    refills per session with that session's customer (it never holds every sender)."""
     names = {a.code: a.name for a in agents}
     keys = {a.code: a.key for a in agents}
     required = {c.name for c in options.scripts if c.required}
     tz = _zone(options.tz)
-    labels = {number: s.label for number, s in sender_by_number.items()}
+    if labels is None:
+        labels = {number: s.label for number, s in sender_by_number.items()}
     fromtimestamp = datetime.fromtimestamp
 
     def iso(ms: int) -> str:

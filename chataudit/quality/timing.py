@@ -168,11 +168,17 @@ def session_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     """Per session: conv, session_no, start, end, messages, customer/agent messages, agents,
     customer, waits, responses, unanswered, first response s, mean response s, the wait figures,
     first and last message ids."""
+    return con.execute(session_rows_sql(con)).fetchall()
+
+
+def session_rows_sql(con: Any, order: bool = True) -> str:
+    """The query of :func:`session_rows` in ``con``'s dialect (Spark runs it as a DataFrame that
+    never reaches the driver: chataudit.spark.quality_job); ``order``: by conversation and session."""
     if _spark(con):
-        return con.execute(
+        return (
             "SELECT s.conv, s.session_no, s.start_ms, s.end_ms, s.messages, s.customer_messages, s.agent_messages,"
-            " s.agents, s.customer, coalesce(w.waits, 0), coalesce(w.responses, 0),"
-            " coalesce(w.waits, 0) - coalesce(w.responses, 0), w.first_response_s, w.mean_response_s,"
+            " s.agents, s.customer, coalesce(w.waits, 0) AS waits, coalesce(w.responses, 0) AS responses,"
+            " coalesce(w.waits, 0) - coalesce(w.responses, 0) AS unanswered, w.first_response_s, w.mean_response_s,"
             " w.wait_list, s.first_message, s.last_message"
             " FROM sessions s LEFT JOIN ("
             "  SELECT conv, session_no, count(*) AS waits, count(reply_ms) AS responses,"
@@ -182,9 +188,8 @@ def session_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
             "             x -> struct(x.wait_ms, x.sla_ms, x.agent)) AS wait_list"
             "  FROM waits GROUP BY conv, session_no"
             " ) w ON w.conv = s.conv AND w.session_no = s.session_no"
-            " ORDER BY s.conv, s.session_no"
-        ).fetchall()
-    return con.execute(
+            + (" ORDER BY s.conv, s.session_no" if order else ""))
+    return (
         "SELECT s.conv, s.session_no, any_value(s.start_ms), any_value(s.end_ms), any_value(s.messages),"
         " any_value(s.customer_messages), any_value(s.agent_messages), any_value(s.agents), any_value(s.customer),"
         " count(w.start_ms) AS waits, count(w.reply_ms) AS responses,"
@@ -194,5 +199,4 @@ def session_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
         " list((w.wait_ms, w.sla_ms, w.agent) ORDER BY w.start_ms) FILTER (WHERE w.start_ms IS NOT NULL) AS wait_list,"
         " any_value(s.first_message), any_value(s.last_message)"
         " FROM sessions s LEFT JOIN waits w ON w.conv = s.conv AND w.session_no = s.session_no"
-        " GROUP BY s.conv, s.session_no ORDER BY s.conv, s.session_no"
-    ).fetchall()
+        " GROUP BY s.conv, s.session_no" + (" ORDER BY s.conv, s.session_no" if order else ""))

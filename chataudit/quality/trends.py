@@ -9,7 +9,7 @@ first and the last session is a row, also one without sessions, so a chart shows
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import duckdb
 
@@ -28,11 +28,25 @@ def trends(con: duckdb.DuckDBPyConnection, tz: str, resolutions: Iterable[tuple[
     load_rows(con, "outcome", "conv BIGINT, session_no BIGINT, resolved BOOLEAN",
           ((c, s, str(r).lower()) for c, s, r in resolutions))
     load_rows(con, "rated", "conv BIGINT, session_no BIGINT, rating DOUBLE", ratings)
-    local_day = f"(({local_ms_sql('s.start_ms', tz)}) // 86400000)"
+    return figures(con, tz)
+
+
+def figures(con: Any, tz: str, local_ms_of: Callable[[str, str], str] = local_ms_sql) -> dict[str, list[dict[str, Any]]]:
+    """:func:`trends` of the tables (or views) ``sessions``, ``waits``, ``outcome`` and ``rated``
+    that ``con`` holds: DuckDB's, or Spark's (``con.dialect == "spark"``, with Spark's
+    ``local_ms_of``: :func:`chataudit.spark.quality_job.local_ms_sql`)."""
+    spark = getattr(con, "dialect", "duckdb") == "spark"
+    div = "div" if spark else "//"
+    local_day = f"(({local_ms_of('s.start_ms', tz)}) {div} 86400000)"
+    median = "percentile(first_ms, 0.5)" if spark else "quantile_cont(first_ms::DOUBLE, 0.5)"
     out: dict[str, list[dict[str, Any]]] = {}
     for period in PERIODS:
         bucket = local_day if period == "day" else f"({local_day} - (({local_day} + 3) % 7))"  # Monday
         step = 1 if period == "day" else 7
+        every = (f"explode(sequence(min(bucket), max(bucket), CAST({step} AS BIGINT)))" if spark
+                 else f"unnest(range(min(bucket), max(bucket) + 1, {step}))")
+        start = ("CAST(date_add(DATE '1970-01-01', CAST(b.bucket AS INT)) AS STRING)" if spark
+                 else "(DATE '1970-01-01' + b.bucket::INTEGER)::VARCHAR")
         rows = con.execute(
             "WITH per_session AS ("
             f"  SELECT s.conv, s.session_no, {bucket} AS bucket,"
@@ -47,8 +61,7 @@ def trends(con: duckdb.DuckDBPyConnection, tz: str, resolutions: Iterable[tuple[
             "   USING (conv, session_no)"
             " ), figures AS ("
             "  SELECT bucket, count(DISTINCT conv) AS conversations, count(*) AS sessions,"
-            "   count(first_ms) AS first_responses, avg(first_ms) / 1000 AS first_mean,"
-            "   quantile_cont(first_ms::DOUBLE, 0.5) / 1000 AS first_median,"
+            f"   count(first_ms) AS first_responses, avg(first_ms) / 1000 AS first_mean, {median} / 1000 AS first_median,"
             "   count(*) FILTER (WHERE first_ms <= sla_ms) AS first_within,"
             "   count(unanswered) AS unanswered_sessions,"
             "   count(resolved) AS resolution_sessions, count(*) FILTER (WHERE resolved) AS resolved,"
@@ -56,9 +69,9 @@ def trends(con: duckdb.DuckDBPyConnection, tz: str, resolutions: Iterable[tuple[
             "   count(*) FILTER (WHERE rating >= 0.75) AS satisfied"
             "  FROM per_session GROUP BY bucket"
             " ), buckets AS ("
-            f"  SELECT unnest(range(min(bucket), max(bucket) + 1, {step})) AS bucket FROM figures"
+            f"  SELECT {every} AS bucket FROM figures"
             " )"
-            " SELECT (DATE '1970-01-01' + b.bucket::INTEGER)::VARCHAR, coalesce(f.conversations, 0),"
+            f" SELECT {start}, coalesce(f.conversations, 0),"
             "  coalesce(f.sessions, 0), coalesce(f.first_responses, 0), f.first_mean, f.first_median,"
             "  f.first_within, coalesce(f.unanswered_sessions, 0), coalesce(f.resolution_sessions, 0),"
             "  coalesce(f.resolved, 0), coalesce(f.ratings, 0), f.rating_mean, f.satisfied"

@@ -2,15 +2,23 @@
 
 The same definitions as :mod:`chataudit.quality.sessions` in Spark SQL: senders classified by the
 same Python (:func:`chataudit.quality.sessions.classify`, on the grouped distinct senders), sessions
-and waits by window functions partitioned by conversation, the timing figures by the very SQL of
-:mod:`chataudit.quality.timing` (its Spark spelling). The texts are folded into their sessions on
-the executors by :class:`chataudit.quality.report.TextFold` with :class:`chataudit.quality.nlp.Analyzer`
-— the functions the single-machine path calls — and only each session's folded state comes back.
-The driver then holds one small record per session (as the single-machine report does) and
-assembles the report with :func:`chataudit.quality.report.assemble`: the JSON is ``quality --json``'s.
+and waits by window functions partitioned by conversation, the timing figures and the trends by the
+very SQL of :mod:`chataudit.quality.timing` and :mod:`chataudit.quality.trends` (their Spark
+spelling), the slowest sessions by a window top-N.
 
-Results land under ``LAKE/results/quality/``: ``sessions/`` and ``waits/`` (Parquet, written by the
-executors) and ``report.json``.
+The per-session work runs on the executors, with the functions the single-machine report calls:
+each session's facts and texts (one row per session, range-partitioned in (conversation, session)
+order) are folded by :class:`chataudit.quality.report.TextFold`, judged (scripts, resolution,
+scores) by :class:`chataudit.quality.report.SessionJudge` and tallied by
+:class:`chataudit.quality.report.Tally`. The driver receives one tally per partition and merges them
+in session order — the same lists, tie orders and means as one pass — plus aggregates and the
+bounded lists the report shows; it never holds a record per session while computing. The
+report's customer questions (the topics' input) still come back whole, and the JSON's
+``session_rows`` are read back from the Parquet the executors wrote, since ``quality --json``
+prints every session.
+
+Results land under ``LAKE/results/quality/``: ``sessions/``, ``waits/`` and ``session_rows/`` (each
+session's report row as JSON, and its topic; Parquet, written by the executors) and ``report/``.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..quality import report as report_api, score, sessions as sessions_sql, timing
+from ..quality import report as report_api, score, sessions as sessions_sql, timing, trends as trends_api
 from ..quality.config import QualityOptions
+from ..quality.topics import TopicFinder
 from .arrow import map_rows
 from .jobs import lake_path, read_table, sender_rows
 
@@ -119,8 +128,6 @@ def analyze(spark: Any, lake: str | Path, options: QualityOptions, *, db: Any = 
 
 def _analyze(spark: Any, lake: str | Path, options: QualityOptions, db: Any,
              on_progress: Callable[[int, str], None] | None, results: bool, cached: list[Any]) -> dict[str, Any]:
-    import duckdb
-
     step = on_progress or (lambda _n, _phase: None)
     started = time.perf_counter()
     sql = SparkSQL(spark)
@@ -154,38 +161,74 @@ def _analyze(spark: Any, lake: str | Path, options: QualityOptions, db: Any,
         frame.createOrReplaceTempView(table)
     figures = timing.figures(sql, options.sla_s, options.line_s)
     per_agent = timing.agent_figures(sql, options.line_s)
-    facts = report_api.facts_from_rows(timing.session_rows(sql))
     hour_sessions, slow_sessions = report_api.slow_lists(sql)
     timing_seconds = time.perf_counter() - started
     step(0, "timings")
 
+    nlp_started = time.perf_counter()
+    judged = _judge_sessions(spark, options, agents)
+    cached.append(judged.persist())
+    tally, texts = _merged_tally(judged, options, agents)
     nlp_stats: dict[str, Any] = {"messages": 0, "analyzed": 0, "cached": 0, "seconds": 0.0}
-    if options.nlp and facts:
-        nlp_started = time.perf_counter()
-        texts = _fold_texts(spark, options, facts)
+    if options.nlp and tally.sessions:
         nlp_stats = {"messages": texts, "analyzed": texts, "cached": 0,
                      "seconds": round(time.perf_counter() - nlp_started, 3)}
         nlp_stats["per_second"] = round(texts / nlp_stats["seconds"], 1) if nlp_stats["seconds"] else None
         step(texts, "texts")
-    questions = [(text, f.id) for f in facts.values() for text in f.questions]
+    topics, session_topic = TopicFinder(options.taxonomy).group(tally.questions, options.top)
+    spark.createDataFrame([(int(k.split("-")[0]), int(k.split("-")[1]), v) for k, v in session_topic.items()] or [],
+                          "conv long, session_no long, topic string").createOrReplaceTempView("q_topic")
+    rows = spark.sql("SELECT /*+ BROADCAST(t) */ j.conv, j.session_no, t.topic, j.row FROM q_judged j"
+                     " LEFT JOIN q_topic t USING (conv, session_no) WHERE j.conv IS NOT NULL")
+    if results:
+        rows.write.mode("overwrite").parquet(lake_path(lake, "results", "quality", "session_rows"))
 
-    trends_con = duckdb.connect()  # the trends' GROUP BY over per-session rows already on the driver
-    try:
-        sessions_sql.load_rows(trends_con, "sessions", "conv BIGINT, session_no BIGINT, start_ms BIGINT",
-                               ((f.conv, f.session_no, f.start_ms) for f in facts.values()))
-        sessions_sql.load_rows(
-            trends_con, "waits", "conv BIGINT, session_no BIGINT, first_of_session BOOLEAN, reply_ms BIGINT,"
-            " wait_ms BIGINT, sla_ms BIGINT",
-            ((f.conv, f.session_no, "true" if i == 0 else "false", None if w[0] is None else 1, w[0], w[1])
-             for f in facts.values() for i, w in enumerate(f.wait_list)))
-        result = report_api.assemble(options, senders, agents, taken, figures, per_agent, facts, hour_sessions,
-                                     slow_sessions, questions, db, trends_con)
-    finally:
-        trends_con.close()
+    rated, satisfied = _ratings(spark, db, options, agents)
+    spark.createDataFrame([(f.conv, f.session_no, rating) for f, rating in rated or ()] or [],
+                          "conv long, session_no long, rating double").createOrReplaceTempView("rated")
+    spark.sql("SELECT conv, session_no, resolution = 'resolved' AS resolved FROM q_judged"
+              " WHERE conv IS NOT NULL AND resolution IS NOT NULL").createOrReplaceTempView("outcome")
+    trends = trends_api.figures(sql, options.tz, local_ms_sql)
+    result = report_api.assemble(options, agents, taken, figures, per_agent, tally, hour_sessions, slow_sessions,
+                                 topics, satisfied, trends)
     result["nlp"] = nlp_stats
     result["timing_seconds"] = round(timing_seconds, 3)
     result["seconds"] = round(time.perf_counter() - started, 3)
-    return report_api.finish(result, options, agents, senders, facts)
+    result["session_rows"] = _session_rows(rows)
+    return result
+
+
+def _session_rows(rows: Any) -> list[dict[str, Any]]:
+    """The report's last key, one row per session in (conversation, session) order, as the
+    executors wrote them (their topic set): the JSON of ``quality --json`` holds every session."""
+    import orjson
+
+    table = rows.orderBy("conv", "session_no").select("topic", "row").toArrow()
+    out = []
+    for topic, row in zip(table.column(0).to_pylist(), table.column(1).to_pylist()):
+        value = orjson.loads(row)
+        value["topic"] = topic
+        out.append(value)
+    return out
+
+
+def _ratings(spark: Any, db: Any, options: QualityOptions, agents: list[sessions_sql.Agent]) -> tuple[Any, Any]:
+    """The archive's ratings matched to sessions (:func:`chataudit.quality.report.matched_ratings`)
+    and their satisfaction figures: only the rated conversations' sessions reach the driver."""
+    if db is None:
+        return None, None
+    convs = sorted({c for (c,) in db.execute("SELECT DISTINCT conversation FROM quality_ratings"
+                                             " WHERE conversation IS NOT NULL")})
+    facts: dict[tuple[int, int], score.SessionFacts] = {}
+    if convs:
+        spark.createDataFrame([(c,) for c in convs], "conv long").createOrReplaceTempView("q_rated_convs")
+        for conv, no, start_ms, end_ms, agent_codes in spark.sql(
+                "SELECT /*+ BROADCAST(r) */ s.conv, s.session_no, s.start_ms, s.end_ms, s.agents FROM sessions s"
+                " LEFT SEMI JOIN q_rated_convs r ON r.conv = s.conv ORDER BY s.conv, s.session_no").collect():
+            facts[(conv, no)] = score.SessionFacts(report_api.session_id(conv, no), conv, no, start_ms, end_ms,
+                                                   0, 0, 0, list(agent_codes or []), None, 0, 0, 0, None, None, [])
+    rated = report_api.matched_ratings(db, facts)
+    return rated, report_api.satisfaction(db, facts, agents, options, rated) if rated is not None else None
 
 
 def _take_service_conversations(spark: Any, options: QualityOptions) -> tuple[list[dict[str, Any]], int | None]:
@@ -294,50 +337,78 @@ def _build(spark: Any, options: QualityOptions, agents: list[sessions_sql.Agent]
     return msgs
 
 
-def _fold_texts(spark: Any, options: QualityOptions, facts: dict[tuple[int, int], score.SessionFacts]) -> int:
-    """Fold every counted text into its session on the executors; set each session's folded state
-    on ``facts``. Returns how many texts were read."""
-    rows = (spark.table("msgs").where("text IS NOT NULL")
-            .select("conv", "session_no", "ms", "code", "who", "text")
-            .repartition("conv").sortWithinPartitions("conv", "session_no", "ms", "id"))
-    texts = 0
-    folded = map_rows(rows, _folder(options), "conv long, session_no long, count long, state binary")
-    for conv, session_no, count, state in folded.toLocalIterator():
-        f = facts.get((conv, session_no))
+# what the executors hand back: one row per session (its resolution, its report row as JSON), and
+# per partition one more row (conv NULL) with the partition's texts count and its pickled Tally
+JUDGED = "conv long, session_no long, resolution string, texts long, row binary"
+
+
+def _judge_sessions(spark: Any, options: QualityOptions, agents: list[sessions_sql.Agent]) -> Any:
+    """View ``q_judged`` (:data:`JUDGED`): every session's facts (:func:`timing.session_rows_sql`)
+    with its texts, judged on the executors by :func:`_judge`. The sessions are range-partitioned
+    and sorted by (conversation, session), so each task tallies a run of consecutive sessions."""
+    texts = ("SELECT conv, session_no, array_sort(collect_list(struct(ms, id, code, who, text))) AS texts"
+             " FROM msgs WHERE text IS NOT NULL GROUP BY conv, session_no")
+    frame = spark.sql(
+        "SELECT r.*, w.customer_label" + (", t.texts" if options.nlp else ", CAST(NULL AS array<int>) AS texts")
+        + f" FROM ({timing.session_rows_sql(SparkSQL(spark), order=False)}) r"
+        " LEFT JOIN (SELECT who, CASE WHEN sname != '' THEN sname ELSE sid END AS customer_label FROM q_who) w"
+        "  ON w.who = r.customer"
+        + (f" LEFT JOIN ({texts}) t ON t.conv = r.conv AND t.session_no = r.session_no" if options.nlp else "")
+        + " ORDER BY r.conv, r.session_no")
+    judged = map_rows(frame, _judge(options, agents), JUDGED)
+    judged.createOrReplaceTempView("q_judged")
+    return judged
+
+
+def _merged_tally(judged: Any, options: QualityOptions, agents: list[sessions_sql.Agent]) -> tuple[report_api.Tally, int]:
+    """The partitions' tallies merged in session order, and how many texts were read."""
+    tally, texts, parts = report_api.Tally(options, agents), 0, []
+    for count, state in judged.where("conv IS NULL").select("texts", "row").collect():
         texts += count
-        if f is not None:
-            for name, value in pickle.loads(state).items():
-                setattr(f, name, value)
-    return texts
+        parts.append(pickle.loads(state))
+    for part in sorted((p for p in parts if p.first_key is not None), key=lambda p: p.first_key):
+        tally.merge(part)
+    return tally, texts
 
 
-def _folder(options: QualityOptions) -> Callable[[Iterator[Any]], Iterator[tuple]]:
-    """The executors' function: rows sorted by session and timeline in, one folded state per
-    session out (conv, session_no, texts, pickled SessionFacts fields of report.FOLDED)."""
+def _judge(options: QualityOptions, agents: list[sessions_sql.Agent]) -> Callable[[Iterator[tuple]], Iterator[tuple]]:
+    """The executors' function: session rows in (conversation, session) order in, each with its
+    texts in timeline order; per session its row of :data:`JUDGED`, then the partition's tally. The
+    texts are folded by :class:`chataudit.quality.report.TextFold` with
+    :class:`chataudit.quality.nlp.Analyzer`, the session judged by
+    :class:`chataudit.quality.report.SessionJudge` and tallied by :class:`chataudit.quality.report.Tally`:
+    what the single-machine report calls, per session."""
 
-    def run(rows: Iterator[Any]) -> Iterator[tuple]:
+    def run(rows: Iterator[tuple]) -> Iterator[tuple]:
+        import orjson
+
         from ..quality import nlp
-        from ..quality.report import FOLDED, TextFold, session_id
 
-        analyzer, fold = nlp.Analyzer(options.lexicons), TextFold(options)
+        analyzer, fold = nlp.Analyzer(options.lexicons), report_api.TextFold(options)
+        judge, tally = report_api.SessionJudge(options), report_api.Tally(options, agents)
+        labels: dict[int, str] = {}
+        row_of = report_api._session_row_builder(agents, None, options, labels=labels)
         seen: dict[str, Any] = {}
-        f: score.SessionFacts | None = None
         count = 0
-        for conv, no, ms, code, who, text in rows:
-            if f is None or (conv, no) != (f.conv, f.session_no):
-                if f is not None:
-                    yield f.conv, f.session_no, count, pickle.dumps({n: getattr(f, n) for n in FOLDED})
-                count = 0
-                f = score.SessionFacts(session_id(conv, no), conv, no, 0, 0, 0, 0, 0, [], None, 0, 0, 0, None, None, [])
-            analysis = seen.get(text)
-            if analysis is None:
-                analysis = analyzer.analyze(text)
-                if len(seen) < SEEN_TEXTS:
-                    seen[text] = analysis
-            fold(f, ms, code, who, text, analysis)
-            count += 1
-        if f is not None:
-            yield f.conv, f.session_no, count, pickle.dumps({n: getattr(f, n) for n in FOLDED})
+        for *columns, label, texts in rows:
+            columns[14] = [tuple(w.values()) for w in columns[14] or ()]  # the wait structs, as tuples
+            (f,) = report_api.facts_from_rows([columns]).values()
+            for t in texts or ():
+                text = t["text"]
+                analysis = seen.get(text)
+                if analysis is None:
+                    analysis = analyzer.analyze(text)
+                    if len(seen) < SEEN_TEXTS:
+                        seen[text] = analysis
+                fold(f, t["ms"], t["code"], t["who"], text, analysis)
+            count += len(texts or ())
+            judge(f)
+            tally.add(f)
+            labels.clear()
+            if label is not None:
+                labels[f.customer] = label
+            yield f.conv, f.session_no, f.resolution, len(texts or ()), orjson.dumps(row_of(f))
+        yield None, None, None, count, pickle.dumps(tally)
 
     return run
 
