@@ -19,6 +19,7 @@ from typing import Iterable
 import ahocorasick
 import orjson
 
+from ..store.sqlite import BUSY_SNAPSHOT, OPERATIONAL_ERRORS
 from .config import Lexicons
 
 CODE_VERSION = "1"  # bump when the analysis below changes: the cache is keyed on it
@@ -234,6 +235,7 @@ class Cache:
         self.db, self.analyzer = db, analyzer
         self.analyzed = 0
         self.cached = 0
+        self.unsaved = 0  # analysed but not cached (another writer moved the archive past this read)
 
     def lookup(self, hashes: list[bytes]) -> dict[bytes, Analysis]:
         found: dict[bytes, Analysis] = {}
@@ -268,7 +270,15 @@ class Cache:
                           orjson.dumps(analysis.sensitive).decode() if analysis.sensitive else None))
         self.analyzed += len(fresh)
         if fresh:
-            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except OPERATIONAL_ERRORS as error:
+                if getattr(error, "sqlite_errorcode", None) != BUSY_SNAPSHOT:
+                    raise
+                # this connection is streaming texts from a snapshot another writer (a second `quality`
+                # on the archive) has since moved past: the cache is only a cache, the analyses stand
+                self.unsaved += len(fresh)
+                return results
             try:
                 self.db.executemany("INSERT OR REPLACE INTO quality_nlp (content_hash, analyzer, sentiment, flags, typos,"
                                     " sensitive) VALUES (?, ?, ?, ?, ?, ?)", fresh)

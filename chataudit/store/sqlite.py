@@ -155,6 +155,11 @@ DATABASE_ERRORS = (sqlite3.DatabaseError, sqlcipher.DatabaseError)
 OPERATIONAL_ERRORS = (sqlite3.OperationalError, sqlcipher.OperationalError)
 
 
+# SQLITE_BUSY_SNAPSHOT: a write asked for on a connection whose open statement still reads an older
+# snapshot of the database; it clears only when that statement ends, never by waiting
+BUSY_SNAPSHOT = getattr(sqlite3, "SQLITE_BUSY_SNAPSHOT", 517)
+
+
 class _Waiting:
     """A connection on which writers wait their turn for the archive's one write lock.
 
@@ -182,8 +187,8 @@ class _Waiting:
             try:
                 return super().execute(sql, parameters)
             except OPERATIONAL_ERRORS as error:
-                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
-                    raise
+                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or error.sqlite_errorcode == BUSY_SNAPSHOT:
+                    raise  # BUSY_SNAPSHOT: this connection's own open read is older than the last commit; waiting never ends it
                 if self.wait_limit_s is not None and time.monotonic() - started >= self.wait_limit_s:
                     raise
             if not told and self.on_wait is not None:
