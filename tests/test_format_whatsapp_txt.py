@@ -564,5 +564,6 @@ def test_throughput(tmp_path):
     count = sum(1 for _ in wa.parse(path, ParseOptions()))
     elapsed = time.process_time() - start
     assert count == 60_001
-    # >150k lines/s on a quiet machine; the bound leaves room for a loaded CI runner
-    assert len(lines) / elapsed > 50_000
+    # ≈ 90k lines/s of CPU here with the other core busy; a CI runner whose other core runs a JVM measured
+    # 46.6k (CPU time inflates under contention on these machines): the bound catches a slower algorithm
+    assert len(lines) / elapsed > 30_000

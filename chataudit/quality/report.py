@@ -130,24 +130,22 @@ def slow_lists(con: Any) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
     most 20) sessions where they answered beyond the SLA, slowest first. ``con`` runs the SQL (DuckDB,
     or Spark through :class:`chataudit.spark.quality_job.SparkSQL`, whose window top-N is computed
     per partition before the shuffle); ties go by session."""
-    hour_sessions: dict[int, list[str]] = defaultdict(list)
-    for hour, conv, no in con.execute(
-            "SELECT hour, conv, session_no FROM ("
-            " SELECT hour, conv, session_no, row_number() OVER (PARTITION BY hour"
-            "  ORDER BY wait_ms DESC, conv, session_no) AS n"
-            " FROM waits WHERE first_of_session AND reply_ms IS NOT NULL"
-            f") WHERE n <= {SLOWEST} ORDER BY hour, n").fetchall():
-        hour_sessions[hour].append(session_id(conv, no))
-    slow_sessions: dict[int, list[str]] = defaultdict(list)
-    for agent, conv, no in con.execute(
-            "SELECT agent, conv, session_no FROM ("
-            " SELECT agent, conv, session_no, row_number() OVER (PARTITION BY agent"
-            "  ORDER BY slowest DESC, conv, session_no) AS n"
-            " FROM (SELECT agent, conv, session_no, max(wait_ms) AS slowest FROM waits"
-            "  WHERE reply_ms IS NOT NULL AND wait_ms > sla_ms GROUP BY agent, conv, session_no)"
-            f") WHERE n <= {SLOWEST} ORDER BY agent, n").fetchall():
-        slow_sessions[agent].append(session_id(conv, no))
+    hour_sessions = _slowest_per(con, "hour", "wait_ms", "waits WHERE first_of_session AND reply_ms IS NOT NULL")
+    slow_sessions = _slowest_per(con, "agent", "slowest", "(SELECT agent, conv, session_no, max(wait_ms) AS slowest"
+                                 " FROM waits WHERE reply_ms IS NOT NULL AND wait_ms > sla_ms GROUP BY agent, conv, session_no)")
     return hour_sessions, slow_sessions
+
+
+def _slowest_per(con: Any, key: str, wait: str, rows: str) -> dict[int, list[str]]:
+    """Per ``key`` the (at most SLOWEST) sessions of ``rows`` with the longest ``wait``, ties by session."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for value, conv, no in con.execute(
+            f"SELECT {key}, conv, session_no FROM ("
+            f" SELECT {key}, conv, session_no, row_number() OVER (PARTITION BY {key}"
+            f"  ORDER BY {wait} DESC, conv, session_no) AS n FROM {rows}"
+            f") WHERE n <= {SLOWEST} ORDER BY {key}, n").fetchall():
+        found[value].append(session_id(conv, no))
+    return found
 
 
 class SessionJudge:
