@@ -122,6 +122,11 @@ def test_a_month_and_day_without_a_year_is_the_latest_such_day_up_to_the_anchor(
     assert parse_separator("February 29", date(2024, 3, 5)) == datetime(2024, 2, 29)
     assert parse_separator("February 29", date(2024, 2, 1)) == datetime(2020, 2, 29)
     assert parse_separator("February 29", date(2025, 3, 1)) == datetime(2024, 2, 29)
+    # the Chinese month-day form, in the year before the anchor when later than it (seed 31337 crashed here)
+    assert parse_separator("2月29日 14:32", date(2000, 1, 3)) == datetime(1996, 2, 29, 14, 32)
+    assert parse_separator("2月29日 14:32", date(2024, 3, 1)) == datetime(2024, 2, 29, 14, 32)
+    assert parse_separator("3月5日 下午3:12", date(2025, 1, 2)) == datetime(2024, 3, 5, 15, 12)
+    assert parse_separator("2月30日 14:32", date(2024, 3, 1)) is None
     assert parse_separator("March 4", date(2024, 3, 1)) == datetime(2023, 3, 4)
     assert parse_separator("February 30", date(2024, 3, 5)) is None
 

@@ -810,13 +810,15 @@ def parse_separator(text: str, anchor: date) -> datetime | None:
         return _at(anchor - timedelta(days=back), _hour(int(match.group(3)), match.group(2)), int(match.group(4)))
     match = _ZH_FULL.match(value)
     if match:
-        year = int(match.group(1)) if match.group(1) else anchor.year
-        try:
-            day = date(year, int(match.group(2)), int(match.group(3)))
-        except ValueError:
-            return None
-        if not match.group(1) and day > anchor:
-            day = day.replace(year=year - 1)
+        if match.group(1):
+            try:
+                day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+            except ValueError:
+                return None
+        else:
+            day = _last_on_or_before(anchor, int(match.group(2)), int(match.group(3)))
+            if day is None:
+                return None
         return _at(day, _hour(int(match.group(5)), match.group(4)), int(match.group(6)))
     match = _EN_REL.match(spaced.replace(" ", "")) or _EN_REL.match(spaced)
     if match:
@@ -847,14 +849,21 @@ def parse_separator(text: str, anchor: date) -> datetime | None:
         month_text, day_text = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
         if month_text not in MONTH_NAMES:
             return None
-        for year in range(anchor.year, anchor.year - 9, -1):  # February 29: back to the last leap year
-            try:
-                day = date(year, MONTH_NAMES[month_text], int(day_text))
-            except ValueError:
-                continue
-            if day <= anchor:
-                return _at(day, 0, 0)
-        return None
+        day = _last_on_or_before(anchor, MONTH_NAMES[month_text], int(day_text))
+        return _at(day, 0, 0) if day else None
+    return None
+
+
+def _last_on_or_before(anchor: date, month: int, day_of_month: int) -> date | None:
+    """A date shown without its year: the latest such day not after the capture (February 29: back to
+    the last leap year); None when no year has it (February 30)."""
+    for year in range(anchor.year, anchor.year - 9, -1):
+        try:
+            day = date(year, month, day_of_month)
+        except ValueError:
+            continue
+        if day <= anchor:
+            return day
     return None
 
 
