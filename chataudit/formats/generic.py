@@ -92,9 +92,7 @@ def _dialect(first_line: str) -> type[csv.Dialect]:
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
-    with open(path, "rb") as handle:
-        first = handle.read(1024).lstrip(b"\xef\xbb\xbf").lstrip()
-    if first.startswith(b"{"):
+    if spannable(path):  # JSON Lines
         yield from _parse_jsonl(path, options)
     else:
         yield from _parse_csv(path, options)
