@@ -34,8 +34,9 @@ demo: $(STAMP)
 serve: demo
 	$(BIN)/chataudit --db demo/chataudit.db serve
 
+# every core, at most four workers; tests that share a Spark session run on one worker (loadgroup)
 test: $(STAMP) browser ocr-libs java postgres
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadgroup
 
 # Screenshot OCR imports OpenCV (rapidocr-onnxruntime depends on opencv-python), which needs libGL.
 ocr-libs: $(STAMP)

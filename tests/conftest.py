@@ -15,6 +15,14 @@ from chataudit.store import Archive
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``make test`` (pytest-xdist, ``--dist loadgroup``) every test that uses the Spark session
+    runs on one worker: one JVM for the run, as the session fixture intends, instead of one per worker."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+
+
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
@@ -45,8 +53,11 @@ def spark():
     if reason:
         pytest.skip(f"spark: {reason}")
     # the tests' jobs are tiny and many: the quick (C1) JIT alone costs ~40 % less CPU than tiered
-    # compilation warming up the C2 compiler for work that never comes
-    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--driver-java-options -XX:TieredStopAtLevel=1 pyspark-shell")
+    # compilation warming up the C2 compiler for work that never comes; without tiers the JVM reserves
+    # only 48 MB for compiled code, which a run's many generated query classes fill ("CodeCache is
+    # full. Compiler has been disabled."), and the rest of the run is interpreted
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--driver-java-options"
+                          " '-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m' pyspark-shell")
     session = get_session("local[2]")
     yield session
     session.stop()

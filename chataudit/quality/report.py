@@ -69,8 +69,9 @@ def _analyze(archive: Archive, options: QualityOptions, on_progress: Callable[[i
     taken = sessions_sql.take_service_conversations(con, db, options, senders)
     agents, period_start_ms = sessions_sql.with_cohorts(con, options, agents)
     sessions_sql.build(con, options, agents)
-    figures = timing.figures(con, options.sla_s, options.line_s)
-    per_agent = timing.agent_figures(con, options.line_s)
+    waits = timing.answered(con, int(options.line_s * 1000))
+    figures = timing.figures(con, options.sla_s, options.line_s, waits)
+    per_agent = timing.agent_figures(con, options.line_s, waits)
     timing_seconds = time.perf_counter() - started
     on_progress(0, "timings")
 

@@ -9,6 +9,7 @@ first and the last session is a row, also one without sessions, so a chart shows
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any, Callable, Iterable
 
 import duckdb
@@ -34,51 +35,51 @@ def trends(con: duckdb.DuckDBPyConnection, tz: str, resolutions: Iterable[tuple[
 def figures(con: Any, tz: str, local_ms_of: Callable[[str, str], str] = local_ms_sql) -> dict[str, list[dict[str, Any]]]:
     """:func:`trends` of the tables (or views) ``sessions``, ``waits``, ``outcome`` and ``rated``
     that ``con`` holds: DuckDB's, or Spark's (``con.dialect == "spark"``, with Spark's
-    ``local_ms_of``: :func:`chataudit.spark.quality_job.local_ms_sql`)."""
+    ``local_ms_of``: :func:`chataudit.spark.quality_job.local_ms_sql`).
+
+    Days and weeks are one GROUPING SETS query over the sessions; the days (weeks) without a session
+    are filled in here, between the first and the last, from the aggregated rows (one per period):
+    the SQL that made the full range itself read its aggregate twice, which Spark computes twice."""
     spark = getattr(con, "dialect", "duckdb") == "spark"
     div = "div" if spark else "//"
-    local_day = f"(({local_ms_of('s.start_ms', tz)}) {div} 86400000)"
+    day = f"(({local_ms_of('s.start_ms', tz)}) {div} 86400000)"
     median = "percentile(first_ms, 0.5)" if spark else "quantile_cont(first_ms::DOUBLE, 0.5)"
+    found: dict[str, dict[int, tuple]] = {period: {} for period in PERIODS}
+    for week_grouped, bucket, *figures in con.execute(
+        "WITH per_session AS ("
+        f"  SELECT s.conv, s.session_no, {day} AS day,"
+        "   f.wait_ms AS first_ms, f.sla_ms AS sla_ms, u.unanswered, o.resolved, r.rating"
+        "  FROM sessions s"
+        "  LEFT JOIN (SELECT conv, session_no, wait_ms, sla_ms FROM waits"
+        "             WHERE first_of_session AND reply_ms IS NOT NULL) f USING (conv, session_no)"
+        "  LEFT JOIN (SELECT conv, session_no, count(*) AS unanswered FROM waits WHERE reply_ms IS NULL"
+        "             GROUP BY ALL) u USING (conv, session_no)"
+        "  LEFT JOIN outcome o USING (conv, session_no)"
+        "  LEFT JOIN (SELECT conv, session_no, avg(rating) AS rating FROM rated GROUP BY ALL) r"
+        "   USING (conv, session_no)"
+        " ), bucketed AS ("
+        "  SELECT *, day - ((day + 3) % 7) AS week FROM per_session"  # the week's Monday (day 0 was a Thursday)
+        " )"
+        " SELECT grouping(day), coalesce(day, week), count(DISTINCT conv), count(*),"
+        f"  count(first_ms), avg(first_ms) / 1000, {median} / 1000,"
+        "  count(*) FILTER (WHERE first_ms <= sla_ms), count(unanswered),"
+        "  count(resolved), count(*) FILTER (WHERE resolved),"
+        "  count(rating), avg(rating), count(*) FILTER (WHERE rating >= 0.75)"
+        " FROM bucketed GROUP BY GROUPING SETS ((day), (week))"
+    ).fetchall():
+        found["week" if week_grouped else "day"][int(bucket)] = tuple(figures)
     out: dict[str, list[dict[str, Any]]] = {}
-    for period in PERIODS:
-        bucket = local_day if period == "day" else f"({local_day} - (({local_day} + 3) % 7))"  # Monday
-        step = 1 if period == "day" else 7
-        every = (f"explode(sequence(min(bucket), max(bucket), CAST({step} AS BIGINT)))" if spark
-                 else f"unnest(range(min(bucket), max(bucket) + 1, {step}))")
-        start = ("CAST(date_add(DATE '1970-01-01', CAST(b.bucket AS INT)) AS STRING)" if spark
-                 else "(DATE '1970-01-01' + b.bucket::INTEGER)::VARCHAR")
-        rows = con.execute(
-            "WITH per_session AS ("
-            f"  SELECT s.conv, s.session_no, {bucket} AS bucket,"
-            "   f.wait_ms AS first_ms, f.sla_ms AS sla_ms, u.unanswered, o.resolved, r.rating"
-            "  FROM sessions s"
-            "  LEFT JOIN (SELECT conv, session_no, wait_ms, sla_ms FROM waits"
-            "             WHERE first_of_session AND reply_ms IS NOT NULL) f USING (conv, session_no)"
-            "  LEFT JOIN (SELECT conv, session_no, count(*) AS unanswered FROM waits WHERE reply_ms IS NULL"
-            "             GROUP BY ALL) u USING (conv, session_no)"
-            "  LEFT JOIN outcome o USING (conv, session_no)"
-            "  LEFT JOIN (SELECT conv, session_no, avg(rating) AS rating FROM rated GROUP BY ALL) r"
-            "   USING (conv, session_no)"
-            " ), figures AS ("
-            "  SELECT bucket, count(DISTINCT conv) AS conversations, count(*) AS sessions,"
-            f"   count(first_ms) AS first_responses, avg(first_ms) / 1000 AS first_mean, {median} / 1000 AS first_median,"
-            "   count(*) FILTER (WHERE first_ms <= sla_ms) AS first_within,"
-            "   count(unanswered) AS unanswered_sessions,"
-            "   count(resolved) AS resolution_sessions, count(*) FILTER (WHERE resolved) AS resolved,"
-            "   count(rating) AS ratings, avg(rating) AS rating_mean,"
-            "   count(*) FILTER (WHERE rating >= 0.75) AS satisfied"
-            "  FROM per_session GROUP BY bucket"
-            " ), buckets AS ("
-            f"  SELECT {every} AS bucket FROM figures"
-            " )"
-            f" SELECT {start}, coalesce(f.conversations, 0),"
-            "  coalesce(f.sessions, 0), coalesce(f.first_responses, 0), f.first_mean, f.first_median,"
-            "  f.first_within, coalesce(f.unanswered_sessions, 0), coalesce(f.resolution_sessions, 0),"
-            "  coalesce(f.resolved, 0), coalesce(f.ratings, 0), f.rating_mean, f.satisfied"
-            " FROM buckets b LEFT JOIN figures f USING (bucket) ORDER BY b.bucket"
-        ).fetchall()
-        out[period] = [_row(period, *row) for row in rows]
+    for period, step in zip(PERIODS, (1, 7)):
+        rows = found[period]
+        every = range(min(rows), max(rows) + 1, step) if rows else ()
+        out[period] = [_row(period, (EPOCH + timedelta(days=bucket)).isoformat(), *rows.get(bucket, NO_SESSIONS))
+                       for bucket in every]
     return out
+
+
+EPOCH = date(1970, 1, 1)
+# a day (week) between the first and the last session with none of its own
+NO_SESSIONS = (0, 0, 0, None, None, None, 0, 0, 0, 0, None, None)
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
