@@ -513,11 +513,11 @@ def _server_times(stats: psycopg.Connection | None, searches: int) -> dict:
     the index."""
     if stats is None:
         return {}
-    calls, plans, plan_ms, exec_ms = stats.execute(
+    calls, plans, plan_ms, exec_ms = (float(v) for v in stats.execute(
         "SELECT coalesce(sum(calls), 0), coalesce(sum(plans), 0), coalesce(sum(total_plan_time), 0),"
         " coalesce(sum(total_exec_time), 0) FROM pg_stat_statements WHERE query LIKE '%message_fts%'"
         " AND query NOT LIKE '%pg_stat_statements%'"
-        " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()
+        " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())").fetchone())
     _reset(stats)
     return {"statements_per_search": round(calls / searches, 2), "plans_per_search": round(plans / searches, 2),
             "plan_ms": round(plan_ms / searches, 2), "exec_ms": round(exec_ms / searches, 2)}
