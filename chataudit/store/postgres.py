@@ -315,11 +315,15 @@ class PostgresArchive(Archive):
                                hits_first)
         params = [pgsearch.tsquery_text(expression), *(bound for _, bound in rowid_bounds), *values]
         try:
-            # hits first, any plan is good (one join of ``limit`` hits): prepared from its 5th run on a
-            # connection (psycopg's default), and after 5 more the server may keep a generic plan, so a
-            # kept connection (`serve`'s) stops planning it. Filtered by the messages, the best plan
-            # depends on the term's frequency: never prepared, planned for each search's own values.
-            rows = self._native(sql, params, prepare=None if hits_first else False).fetchall()
+            # hits first over the whole archive, any plan is good (one join of ``limit`` hits):
+            # prepared from its 5th run on a connection (psycopg's default), and after 5 more the
+            # server may keep a generic plan, so a kept connection (`serve`'s) stops planning it.
+            # Else never prepared, planned for each search's own values: filtered by the messages,
+            # the best plan depends on the term's frequency; in a period, a generic plan cannot tell
+            # how many index rows the period holds, and may sort them all instead of walking the
+            # newest (a month of 20,000 messages: 14 ms a search instead of 1).
+            prepared = hits_first and not rowid_bounds
+            rows = self._native(sql, params, prepare=None if prepared else False).fetchall()
             return [message_dict(row) for row in rows]
         except Exception as error:
             if isinstance(error, ChatAuditError):
