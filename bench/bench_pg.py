@@ -4,6 +4,10 @@ importers beside twenty searchers, and `migrate` both ways.
     python bench/bench_pg.py import N [--trgm]   import N messages, the floor, then search p95
     python bench/bench_pg.py concurrent N        a base of N, then 4 importers (N each) + 20 searchers
     python bench/bench_pg.py migrate N           SQLite → PostgreSQL → SQLite of an N-message archive
+    python bench/bench_pg.py search N [--db URL] [--rounds R] [--label NAME]
+                                                 search latency per query class on an archive of N
+                                                 (built, or the one at URL reused), with the server's
+                                                 planning and execution time per search
 
 A throwaway cluster (tests/pg_cluster.py: fsync, synchronous_commit and full_page_writes off —
 durability is not what is measured). Every import is `chataudit --db postgresql://… import` in a
@@ -43,6 +47,7 @@ from chataudit.search import parse_query  # noqa: E402
 from chataudit.store import Archive  # noqa: E402
 
 QUERIES = {"1-char": "退", "2-char": "退货", "4-char": "合同约定", "rare": "违约金", "English": "parcel"}
+PERIOD_QUERY = "退货"  # the period-bounded class: this query within one month in the middle of the archive
 ROUNDS = 40
 FLOOR_TABLES = ("messages", "message_fts", "sightings", "ledger_leaves", "ledger_sightings", "ledger_nodes")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -431,9 +436,179 @@ def bench_migrate(cluster, count: int) -> dict:
     return result
 
 
+# ---- search latency per query class -----------------------------------------------------------------
+
+STATEMENT_STATS = "pg_stat_statements"  # the server's per-statement planning and execution times, when loaded
+COLD_ROUNDS = 5  # a new connection's first search (what one `chataudit search` command pays)
+WARM_UP = 10  # searches before the timed ones: psycopg prepares a statement at its 5th, PostgreSQL may
+# then choose a generic plan after 5 custom ones (what a kept connection of `serve` reaches)
+
+
+def _search_archive(url: str, count: int, cluster) -> dict:
+    """The archive at ``url``: built from ``count`` generated messages when it holds none (then
+    analysed, as a DBA's autovacuum would), else reused as it is; what it holds."""
+    with psycopg.connect(url, autocommit=True) as db:
+        stored = db.execute("SELECT count(*) FROM messages").fetchone()[0] if db.execute(
+            "SELECT to_regclass('messages')").fetchone()[0] else 0
+    built = None
+    if not stored:
+        built = _build(url, count, cluster)
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("VACUUM ANALYZE")
+            stored = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    elif stored != count:
+        print(f"reusing the archive at {url}: {stored:,} messages (not {count:,})", flush=True)
+    with psycopg.connect(url, autocommit=True) as db:
+        low, high, months = db.execute("SELECT min(sent_at_ms), max(sent_at_ms), count(DISTINCT tableoid)"
+                                       " FROM messages").fetchone()
+        size = db.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
+    return {"messages": stored, "built": built, "first_ms": low, "last_ms": high, "month_partitions": months,
+            "database_size": size}
+
+
+def _build(url: str, count: int, cluster) -> dict:
+    """Import ``count`` generated messages into ``url``: wall time, and CPU where the cluster is ours."""
+    if cluster is None:
+        started = time.perf_counter()
+        finish(run_import(url, data_file(count), new_keys()))
+        return {"wall_s": round(time.perf_counter() - started, 1)}
+    with Meter(cluster) as meter:
+        finish(run_import(url, data_file(count), new_keys()))
+    show(f"import {count:,}", meter.figures(count))
+    return meter.figures(count)
+
+
+def _middle_month(first_ms: int, last_ms: int) -> tuple[int, int]:
+    """[since, until) in ms of the calendar month (UTC) holding the instant halfway through the archive."""
+    from datetime import datetime, timezone
+
+    middle = datetime.fromtimestamp((first_ms + last_ms) // 2000, timezone.utc)
+    start = datetime(middle.year, middle.month, 1, tzinfo=timezone.utc)
+    end = datetime(middle.year + middle.month // 12, middle.month % 12 + 1, 1, tzinfo=timezone.utc)
+    return int(start.timestamp()) * 1000, int(end.timestamp()) * 1000
+
+
+def _statement_stats(url: str) -> psycopg.Connection | None:
+    """A connection that reads pg_stat_statements of the archive's database, or None where the server
+    does not load it (``--db`` of a server without it in shared_preload_libraries)."""
+    db = psycopg.connect(url, autocommit=True)
+    try:
+        db.execute(f"CREATE EXTENSION IF NOT EXISTS {STATEMENT_STATS}")
+        db.execute("SELECT pg_stat_statements_reset()")
+        return db
+    except psycopg.Error as error:
+        print(f"no planning/execution split: {str(error).strip().splitlines()[0]}", flush=True)
+        db.close()
+        return None
+
+
+def _reset(stats: psycopg.Connection | None) -> None:
+    if stats is not None:
+        stats.execute("SELECT pg_stat_statements_reset()")
+
+
+def _server_times(stats: psycopg.Connection | None, searches: int) -> dict:
+    """Per search, since the last reset (and resetting): how many statements the server ran, how
+    many of them it planned, and its planning and execution time (ms) — the statements that read
+    the index."""
+    if stats is None:
+        return {}
+    calls, plans, plan_ms, exec_ms = (float(v) for v in stats.execute(
+        "SELECT coalesce(sum(calls), 0), coalesce(sum(plans), 0), coalesce(sum(total_plan_time), 0),"
+        " coalesce(sum(total_exec_time), 0) FROM pg_stat_statements WHERE query LIKE '%message_fts%'"
+        " AND query NOT LIKE '%pg_stat_statements%'"
+        " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())").fetchone())
+    _reset(stats)
+    return {"statements_per_search": round(calls / searches, 2), "plans_per_search": round(plans / searches, 2),
+            "plan_ms": round(plan_ms / searches, 2), "exec_ms": round(exec_ms / searches, 2)}
+
+
+def _code() -> str:
+    """The commit of the chataudit measured (PYTHONPATH may name another checkout), '+' if edited."""
+    import chataudit
+
+    folder = Path(chataudit.__file__).parent.parent
+    head = subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    edited = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", "chataudit"],
+                            capture_output=True, text=True).stdout.strip()
+    return f"{folder}@{head.stdout.strip() or '?'}" + ("+" if edited else "")
+
+
+def _timed(search, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        search()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def bench_search(url: str, count: int, rounds: int, cluster=None) -> dict:
+    """Latency of ``Archive.search`` per query class: a new connection's first search (COLD_ROUNDS
+    connections), then on one kept connection ``rounds`` searches after WARM_UP; with the server's
+    planning and execution time per search where pg_stat_statements is loaded, and the load."""
+    result = {"archive": _search_archive(url, count, cluster), "rounds": rounds, "code": _code(), "classes": {}}
+    archive_info = result["archive"]
+    since, until = _middle_month(archive_info["first_ms"], archive_info["last_ms"])
+    classes = {name: (query, {}) for name, query in QUERIES.items()}
+    classes["period"] = (PERIOD_QUERY, {"since_ms": since, "until_ms": until})
+    result["period"] = [since, until]
+    stats = _statement_stats(url)
+    print(f"{archive_info['messages']:,} messages in {archive_info['month_partitions']} month partitions,"
+          f" {archive_info['database_size']}; load {os.getloadavg()[0]:.1f}", flush=True)
+    kept = Archive(url, create=False)
+    try:
+        for name, (query, filters) in classes.items():
+            expression = parse_query(query).expression
+            loads = [os.getloadavg()[0]]
+            cold = []
+            _reset(stats)
+            for _ in range(COLD_ROUNDS):
+                with Archive(url, create=False) as fresh:
+                    cold += _timed(lambda: fresh.search(expression, **filters), 1)
+            cold_server = _server_times(stats, COLD_ROUNDS)
+            hits = len(kept.search(expression, **filters))
+            for _ in range(WARM_UP - 1):
+                kept.search(expression, **filters)
+            _reset(stats)
+            warm = _timed(lambda: kept.search(expression, **filters), rounds)
+            loads.append(os.getloadavg()[0])
+            figures = {"query": query, "hits": hits, "median_ms": round(statistics.median(warm), 2),
+                       "p95_ms": round(p95(warm), 2), "server": _server_times(stats, rounds),
+                       "cold_median_ms": round(statistics.median(cold), 2), "cold_max_ms": round(max(cold), 2),
+                       "cold_server": cold_server, "load": [round(min(loads), 1), round(max(loads), 1)]}
+            result["classes"][name] = figures
+            server = figures["server"]
+            print(f"search {name:8} {query}: median {figures['median_ms']} ms, p95 {figures['p95_ms']} ms, {hits} hits"
+                  + (f" (server per search: {server['statements_per_search']} statements, {server['plans_per_search']}"
+                     f" planned, plan {server['plan_ms']} ms, execution {server['exec_ms']} ms)" if server else "")
+                  + f"; a new connection's first: median {figures['cold_median_ms']} ms, max {figures['cold_max_ms']} ms"
+                  + (f" (plan {cold_server['plan_ms']} ms, execution {cold_server['exec_ms']} ms)" if cold_server else "")
+                  + f"; load {loads[0]:.1f}-{loads[-1]:.1f}", flush=True)
+    finally:
+        kept.close()
+        if stats is not None:
+            stats.close()
+    return result
+
+
+def _option(name: str, default: str | None = None) -> str | None:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv[:-1] else default
+
+
 def main() -> None:
     what, count = sys.argv[1], int(sys.argv[2])
-    cluster = pg_cluster.start_cluster()
+    if what == "search" and _option("--db"):  # a server of one's own: its archive is reused (or built)
+        try:
+            result = bench_search(_option("--db"), count, int(_option("--rounds", "100")))
+        finally:
+            for keys in KEYS:
+                shutil.rmtree(keys, ignore_errors=True)
+        save(f"pg-search-{count}" + (f"-{_option('--label')}" if _option("--label") else ""), result)
+        print(json.dumps(result))
+        return
+    cluster = pg_cluster.start_cluster({"shared_preload_libraries": STATEMENT_STATS,
+                                        "pg_stat_statements.track_planning": "on"} if what == "search" else None)
     try:
         if what == "import":
             result = bench_import(cluster, count, "--trgm" in sys.argv)
@@ -441,6 +616,8 @@ def main() -> None:
             result = bench_concurrent(cluster, count)
         elif what == "migrate":
             result = bench_migrate(cluster, count)
+        elif what == "search":
+            result = bench_search(cluster.create_database("bench"), count, int(_option("--rounds", "100")), cluster)
         else:
             raise SystemExit(__doc__)
         save(f"pg-{what}-{count}", result)

@@ -18,7 +18,12 @@ SOURCE_COLUMNS = ["id", "path", "format", "label", "message_count", "new_count",
 
 
 def time_window(archive: Archive, since: str | None, until: str | None, tz: str | None) -> tuple[int | None, int | None]:
-    """--since/--until as UTC ms; naive values are read in --tz, else the archive's zone."""
+    """--since/--until as UTC ms; naive values are read in --tz, else the archive's zone (asked of the
+    archive only when there is a time to read: a search without a period costs no statement for it)."""
+    if not since and not until:
+        if tz:
+            zone(tz)  # an unknown --tz is still refused
+        return None, None
     zone_ = zone(tz or importer.archive_zone_name(archive))
     since_ms = utc_ms(parse_user_time(since, zone_)) if since else None
     until_ms = utc_ms(parse_user_time(until, zone_, end_of_day=True)) if until else None

@@ -46,6 +46,7 @@ class Cluster:
     port: int
     bin: Path
     user: str | None  # the system user the server runs as (None: this process's user)
+    settings: tuple[tuple[str, str], ...] = ()  # more server settings (a benchmark's pg_stat_statements)
 
     @property
     def dsn(self) -> str:
@@ -67,7 +68,8 @@ class Cluster:
         self._run(self.bin / "pg_ctl", "-D", data, "-l", self.folder / "server.log", "-w", "-t", "60", "-o",
                   f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder}"
                   " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-                  " -c shared_buffers=128MB", "start")
+                  " -c shared_buffers=128MB" + "".join(f" -c {name}={value}" for name, value in self.settings),
+                  "start")
 
     def create_database(self, name: str, template: str = "template1") -> str:
         import psycopg
@@ -81,8 +83,9 @@ class Cluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_cluster() -> Cluster:
-    """A running throwaway cluster; :class:`Unavailable` when this machine cannot run one."""
+def start_cluster(settings: dict[str, str] | None = None) -> Cluster:
+    """A running throwaway cluster (with ``settings`` beside the ones above); :class:`Unavailable`
+    when this machine cannot run one."""
     binaries = server_bin()
     user = None
     if os.geteuid() == 0:
@@ -98,7 +101,7 @@ def start_cluster() -> Cluster:
         entry = pwd.getpwnam(user)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     folder.chmod(0o700)
-    cluster = Cluster(folder, _free_port(), binaries, user)
+    cluster = Cluster(folder, _free_port(), binaries, user, tuple((settings or {}).items()))
     try:
         cluster.start()
     except subprocess.CalledProcessError as error:

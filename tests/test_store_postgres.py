@@ -19,6 +19,7 @@ from hypothesis import given, settings, strategies as st
 from chataudit.cli import POSTGRES_COMMANDS, cli
 from chataudit.store import Archive
 from chataudit.store.pgsearch import tokens, tsquery_text
+from chataudit.store.postgres import SEARCH_WINDOW
 from chataudit.textindex import index_body
 
 ROOT = Path(__file__).parent.parent
@@ -78,6 +79,50 @@ def test_search_filters_same_as_sqlite(both) -> None:
     for args in (["--since", "2026-03-12T08:04", "--until", "2026-03-12T08:06"], ["--platform", "generic"],
                  ["--conversation", "1"], ["--limit", "2"]):
         assert listing(pg_db, "search", "退", *args) == listing(sqlite_db, "search", "退", *args), args
+
+
+def _beyond_the_window(path: Path) -> int:
+    """SEARCH_WINDOW + 600 messages a minute apart (message n has id n + 1): 退货 in each; 换货 in
+    every 100th and every 20th of the 600 oldest (41 among the newest SEARCH_WINDOW, 71 in all);
+    违约金 only in the 10 oldest."""
+    count = SEARCH_WINDOW + 600
+    rows = []
+    for n in range(count):
+        words = ["我想退货"] + (["换货可以吗"] if n % 100 == 0 or (n < 600 and n % 20 == 0) else []) \
+            + (["按合同支付违约金"] if n < 10 else [])
+        rows.append(json.dumps({"sent_at": f"2026-03-{1 + n // 1440:02d}T{n // 60 % 24:02d}:{n % 60:02d}:00+08:00",
+                                "conversation_id": f"c{n % 4}", "sender_name": f"客户{n % 5}",
+                                "text": "，".join(words) + f" #{n}"}, ensure_ascii=False))
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return count
+
+
+def test_search_beyond_the_newest_index_rows_same_as_sqlite(pg_cluster, tmp_path: Path) -> None:
+    """Hits among the newest SEARCH_WINDOW index rows, further back only, and both, with and without
+    filters: the same rows in the same order as SQLite, on a new connection and on a kept one whose
+    prepared statement has a generic plan (what `serve`'s connections come to)."""
+    from chataudit.search import parse_query
+
+    count = _beyond_the_window(tmp_path / "many.jsonl")
+    sqlite_db, pg_db = tmp_path / "a.db", pg_cluster.create_database("beyond_window")
+    for db in (sqlite_db, pg_db):
+        run(db, "import", str(tmp_path / "many.jsonl"), "--tz", "Asia/Shanghai")
+    first_day = {"since_ms": 1772294400000, "until_ms": 1772380800000}  # 2026-03-01 (+08:00): 1,440 messages
+    # half a second later: the first day's first message is out, the next day's first in (the index
+    # rows keep whole seconds: the messages' own instants decide)
+    shifted = {"since_ms": first_day["since_ms"] + 500, "until_ms": first_day["until_ms"] + 500, "limit": count}
+    searches = [("退货", {}), ("换货", {}), ("违约金", {}), ("退货", {"limit": count}), ("退货", {"conversation": 2}),
+                ("违约金", {"sender": "客户1"}), ("换货", first_day), ("退货", first_day),
+                ("退货", first_day | {"limit": count}), ("退货", shifted)]
+    with Archive(sqlite_db, create=False) as lite, Archive(pg_db, create=False) as pg:
+        expected = [lite.search(parse_query(q).expression, **filters) for q, filters in searches]
+        assert [len(rows) for rows in expected] == [50, 50, 10, count, 50, 2, 39, 50, 1440, 1440]
+        assert sum(row["id"] <= count - SEARCH_WINDOW for row in expected[1]) == 9  # 41 newest, then 9 older
+        assert (expected[-2][-1]["id"], expected[-1][-1]["id"], expected[-1][0]["id"]) == (1, 2, 1441)
+        assert [pg.search(parse_query(q).expression, **f) for q, f in searches] == expected
+        pg.db.raw.execute("SET plan_cache_mode = force_generic_plan")
+        for _ in range(2):
+            assert [pg.search(parse_query(q).expression, **f) for q, f in searches] == expected
 
 
 def test_reimport_adds_nothing_and_verify_passes(both) -> None:

@@ -15,6 +15,7 @@ parsed in parallel and readers are never blocked.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from datetime import datetime, timezone
 from importlib import resources
@@ -144,11 +145,12 @@ class PostgresArchive(Archive):
     def schema_version(self) -> int:
         return self.db.raw.execute("SELECT coalesce(max(number), 0) FROM schema_migrations").fetchone()[0]
 
-    def _native(self, sql: str, params: Iterable[Any] = ()) -> PgCursor:
-        """PostgreSQL's own SQL (no translation), on the archive's connection."""
+    def _native(self, sql: str, params: Iterable[Any] = (), *, prepare: bool | None = None) -> PgCursor:
+        """PostgreSQL's own SQL (no translation), on the archive's connection; ``prepare`` as
+        psycopg's (None: a prepared statement from its 5th run on, False: never)."""
         cursor = self.db.cursor()
         try:
-            cursor._cursor.execute(sql, tuple(params))
+            cursor._cursor.execute(sql, tuple(params), prepare=prepare)
         except psycopg.Error as error:
             raise sqlite_error(error) from None
         return cursor
@@ -296,14 +298,8 @@ class PostgresArchive(Archive):
         """Messages matching an FTS5 expression (see :mod:`chataudit.search`), newest first: the
         same rows in the same order as the SQLite archive (index row = sent second · 2^31 + id).
 
-        First among the newest SEARCH_WINDOW index rows (in the period): when they hold ``limit``
-        hits, those are the answer, found without the GIN index, which must otherwise fetch and
-        recheck every match of a frequent phrase (PostgreSQL's planner thinks a phrase of common
-        bigrams rare); else the GIN index answers (a rare term, or hits further back)."""
-        query = pgsearch.tsquery_text(expression)
+        One statement, one round trip (:func:`search_statement`)."""
         rowid_bounds = fts_rowid_bounds(since_ms, until_ms)
-        bounds = "".join(f" AND rowid {operator} ${{}}" for operator, _ in rowid_bounds)
-        bound_params = [bound for _, bound in rowid_bounds]
         conditions, values = [], []
         for clause, given in (("m.platform = ${}", [platform] if platform else []),
                               ("(m.sender_id = ${} OR m.sender_name = ${})", [sender, sender] if sender else []),
@@ -313,29 +309,22 @@ class PostgresArchive(Archive):
             if given:
                 conditions.append(clause)
                 values.extend(given)
-
-        def run(hits: str) -> list[dict[str, Any]]:
-            params: list[Any] = [query, *bound_params, ROWID_SHIFT - 1, *values, limit]
-            numbers = iter(range(2, len(params) + 1))
-            # the index row's second bounds the message's instant: each hit reads one month's partition
-            sql = (MESSAGE_SELECT + f" JOIN ({hits.format(bounds=bounds)}) hits ON m.id = (hits.key & ${{}})"
-                   f" AND m.sent_at_ms > (hits.key >> {ROWID_BITS}) * 1000 - 1000"
-                   f" AND m.sent_at_ms < (hits.key >> {ROWID_BITS}) * 1000 + 1000"
-                   + (" WHERE " + " AND ".join(conditions) if conditions else "") + " ORDER BY hits.key DESC LIMIT ${}")
-            sql = re.sub(r"\$\{\}", lambda _: f"${next(numbers)}", sql.replace("{bounds}", bounds))
-            return [message_dict(row) for row in self._native(sql, params).fetchall()]
-
+        hits_first = not (platform or sender or conversation is not None) and all(
+            _exact_in_index(instant) for instant in (since_ms, until_ms))
+        sql = search_statement(tuple(operator for operator, _ in rowid_bounds), tuple(conditions), int(limit),
+                               hits_first)
+        params = [pgsearch.tsquery_text(expression), *(bound for _, bound in rowid_bounds), *values]
         try:
-            recent = run("SELECT key FROM (SELECT rowid AS key, words FROM message_fts WHERE TRUE{bounds}"
-                         f" ORDER BY rowid DESC LIMIT {SEARCH_WINDOW}) newest WHERE words @@ $1::tsquery")
-            if len(recent) >= limit:
-                return recent
-            # fewer hits than asked for among the newest rows. Unfiltered, that makes the term rare:
-            # every match is taken from the GIN index (OFFSET 0: planned apart, so the planner does not
-            # walk the row ids backwards rechecking each, as it does when it takes a rare phrase for a
-            # common one). Filtered, the term may be frequent: newest first until enough pass the filters.
-            return run("SELECT rowid AS key FROM message_fts WHERE words @@ $1::tsquery{bounds}"
-                       + ("" if conditions else " OFFSET 0"))
+            # hits first over the whole archive, any plan is good (one join of ``limit`` hits):
+            # prepared from its 5th run on a connection (psycopg's default), and after 5 more the
+            # server may keep a generic plan, so a kept connection (`serve`'s) stops planning it.
+            # Else never prepared, planned for each search's own values: filtered by the messages,
+            # the best plan depends on the term's frequency; in a period, a generic plan cannot tell
+            # how many index rows the period holds, and may sort them all instead of walking the
+            # newest (a month of 20,000 messages: 14 ms a search instead of 1).
+            prepared = hits_first and not rowid_bounds
+            rows = self._native(sql, params, prepare=None if prepared else False).fetchall()
+            return [message_dict(row) for row in rows]
         except Exception as error:
             if isinstance(error, ChatAuditError):
                 raise
@@ -453,6 +442,64 @@ HELD = ("EXISTS (SELECT 1 FROM governance_holds h WHERE h.released_at IS NULL AN
         " OR EXISTS (SELECT 1 FROM governance_hold_identities i JOIN governance_holds h ON h.id = i.hold"
         " WHERE h.released_at IS NULL AND i.platform = m.platform AND i.sender_key = coalesce(m.sender_id, m.sender_name))")
 MONTH_LOCK_WAIT = "5s"
+
+
+# a hit (index row id ``hits.key``) to its message: the row id's second bounds the message's instant,
+# so each hit reads one month's partition
+HIT_JOIN = (f" JOIN hits ON m.id = (hits.key & {ROWID_SHIFT - 1})"
+            f" AND m.sent_at_ms > (hits.key >> {ROWID_BITS}) * 1000 - 1000"
+            f" AND m.sent_at_ms < (hits.key >> {ROWID_BITS}) * 1000 + 1000")
+
+
+def _exact_in_index(instant_ms: int | None) -> bool:
+    """True when the index rows' bound of a period's end (``fts_rowid_bounds``) selects exactly the
+    messages its instant test would: a whole second after 1970 (a row id keeps its message's second,
+    truncated toward zero) whose row id is not clamped (before 2106)."""
+    return instant_ms is None or (0 < instant_ms < (1 << 32) * 1000 and instant_ms % 1000 == 0)
+
+
+@functools.lru_cache(maxsize=256)
+def search_statement(bound_operators: tuple[str, ...], conditions: tuple[str, ...], limit: int,
+                     hits_first: bool) -> str:
+    """The one statement of a search: parameters $1 the tsquery, then the row id bounds (``rowid
+    <operator> $n`` each), then the ``${}`` of ``conditions`` (on the message ``m``) in order.
+
+    The newest SEARCH_WINDOW index rows (in the period) are searched first (``recent``): when they
+    hold ``limit`` hits, those are the answer, found without the GIN index, which must otherwise
+    fetch and recheck every match of a frequent phrase (PostgreSQL's planner thinks a phrase of
+    common bigrams rare). Else the GIN index answers (a rare term, or hits further back): that
+    branch is gated by the count of ``recent`` (a one-time filter, not run at all when the newest
+    rows sufficed), so either case is one round trip.
+
+    ``hits_first`` (the conditions drop no hit's message: none, or a period the row id bounds say
+    exactly, kept only to prune the messages' partitions): the ``limit`` newest hits are picked from
+    the index rows alone and only they are joined to their messages (one join of ``limit`` rows,
+    whatever a plan's estimate of the term's matches). Else the messages are joined in each branch,
+    to be filtered before the limit."""
+    numbers = itertools.count(2)
+    bounds = "".join(f" AND rowid {operator} ${next(numbers)}" for operator in bound_operators)
+    where = [re.sub(r"\$\{\}", lambda _: f"${next(numbers)}", condition) for condition in conditions]
+    newest = (f"SELECT key FROM (SELECT rowid AS key, words FROM message_fts WHERE TRUE{bounds}"
+              f" ORDER BY rowid DESC LIMIT {SEARCH_WINDOW}) newest WHERE words @@ $1::tsquery")
+    # fewer hits than asked for among the newest rows. Unfiltered, that makes the term rare: every
+    # match is taken from the GIN index (OFFSET 0: planned apart, so the planner does not walk the
+    # row ids backwards rechecking each, as it does when it takes a rare phrase for a common one).
+    # Filtered by the messages, the term may be frequent: newest first until enough pass the filters.
+    indexed = f"SELECT rowid AS key FROM message_fts WHERE words @@ $1::tsquery{bounds}" + (" OFFSET 0" if hits_first else "")
+    enough = f"(SELECT count(*) FROM recent) >= {limit}"
+    if hits_first:
+        return (f"WITH recent AS MATERIALIZED ({newest} ORDER BY key DESC LIMIT {limit}),"
+                f" hits AS (SELECT key FROM recent WHERE {enough} UNION ALL (SELECT key FROM ({indexed}) matched"
+                f" WHERE NOT {enough} ORDER BY key DESC LIMIT {limit}))"
+                f" {MESSAGE_SELECT}{HIT_JOIN}{''.join(f' AND {c}' for c in where)} ORDER BY hits.key DESC")
+    select = "SELECT hits.key AS hit_key," + MESSAGE_SELECT.removeprefix("SELECT")
+
+    def filtered(hits: str, *more: str) -> str:
+        return (f"WITH hits AS ({hits}) {select}{HIT_JOIN} WHERE {' AND '.join([*where, *more])}"
+                f" ORDER BY hits.key DESC LIMIT {limit}")
+
+    return (f"WITH recent AS MATERIALIZED ({filtered(newest)}) SELECT * FROM (SELECT * FROM recent WHERE {enough}"
+            f" UNION ALL ({filtered(indexed, f'NOT {enough}')})) found ORDER BY hit_key DESC")
 
 
 def session_lock(url: str, purpose: str, key: int) -> psycopg.Connection | str:
