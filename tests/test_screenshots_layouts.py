@@ -16,8 +16,8 @@ from rapidfuzz.distance import Levenshtein
 
 from chataudit.model import Kind
 from chataudit.screenshots.ocr import Line
-from chataudit.screenshots.reader import (APPS, DESKTOP_APPS, Block, Reading, _line_breaks, detect_app, join_lines,
-                                          read_image)
+from chataudit.screenshots.reader import (APPS, DESKTOP_APPS, Block, Reading, _line_breaks, _reading_order, detect_app,
+                                          join_lines, read_image)
 from chataudit.screenshots.signals import image_signals
 from screenshot_support import SHOTS, expected, plain, shot_messages, side
 
@@ -83,6 +83,74 @@ def test_desktop_boxes_point_at_the_bubbles_in_the_whole_image(layout_readings) 
 def test_phones_stay_phones(layout_readings) -> None:
     assert {layout_readings[n].client for n in ("dingtalk_dark.png", "whatsapp_group.png")} == {"phone"}
     assert layout_readings["dingtalk_dark.png"].pane is None
+
+
+CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+TICK_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def _telegram_desktop_window(path: Path, bubbles: list[tuple[str, list[str], str]], rise: int) -> None:
+    """A Telegram Desktop window at 150 % as its client lays it out (white chat list and header, the
+    wallpaper, white and light-green bubbles), each bubble's time (and the owner's two ticks) at the right
+    end of its last line with its top ``rise`` px above where it would sit level with the text's."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    pane, background, own, white = 452, (184, 209, 165), (239, 253, 222), (255, 255, 255)
+    body, small = ImageFont.truetype(CJK_FONT, 21, index=2), ImageFont.truetype(CJK_FONT, 18, index=2)
+    tick = ImageFont.truetype(TICK_FONT, 18)
+    image = Image.new("RGB", (1470, 1020), white)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([pane, 82, 1469, 944], fill=background)
+    draw.text((pane + 30, 18), "Alex Chen", font=body, fill=(0, 0, 0))
+    top = 140
+    for where, lines, clock in bubbles:
+        ticks = 2 * draw.textlength("✓", font=tick) - 6 + 5 if where == "right" else 0
+        width = int(15 + max(draw.textlength(line, font=body) for line in lines) + 18
+                    + draw.textlength(clock, font=small) + ticks + 15)
+        height = 18 + 30 * len(lines)
+        x = pane + 21 if where == "left" else 1470 - 21 - width
+        draw.rounded_rectangle([x, top, x + width, top + height], radius=15, fill=white if where == "left" else own)
+        for row, line in enumerate(lines):
+            draw.text((x + 15, top + 9 + 30 * row), line, font=body, fill=(0, 0, 0))
+        meta = (160, 172, 182) if where == "left" else (108, 191, 106)
+        clock_x, clock_y = x + width - 15 - ticks - draw.textlength(clock, font=small), top + height - 35 - rise
+        draw.text((clock_x, clock_y), clock, font=small, fill=meta)
+        if where == "right":  # two overlapping ticks after the time
+            tick_x = clock_x + draw.textlength(clock, font=small) + 5
+            for offset in (0, draw.textlength("✓", font=tick) - 6):
+                draw.text((tick_x + offset, clock_y), "✓", font=tick, fill=meta)
+        top += height + 42
+    image.save(path)
+
+
+def test_a_bubbles_lines_are_read_row_by_row_then_left_to_right() -> None:
+    """Boxes the OCR gave on the rendered 150 % window (seed 31337): the time's box starts a pixel above
+    the text's on the same row; two rows' boxes may overlap by a few pixels and stay two rows."""
+    text, time = Line((487, 402, 345, 24), "周五下午3点开会，地点在3楼会议室", 0.99), Line((818, 401, 75, 31), "19:25", 0.99)
+    assert _reading_order([time, text]) == [text, time]
+    first, second = Line((643, 669, 117, 38), "Thanks!", 0.99), Line((641, 705, 357, 49), "See you on Monday 00:03", 0.98)
+    assert _reading_order([second, first]) == [first, second]
+
+
+def test_a_bubbles_time_set_above_its_last_lines_top_is_its_clock_not_its_text(tmp_path) -> None:
+    """Telegram Desktop's time sits at the right end of the bubble's last line in a smaller font; when the
+    OCR's box of it starts above the text's (1 px on the rendered seed-31337 window), it was read before the
+    text: ``19:25\n周五下午…``, no clock, the message dated by the separator alone."""
+    if not (Path(CJK_FONT).exists() and Path(TICK_FONT).exists()):
+        pytest.skip("Noto Sans CJK or DejaVu Sans is not installed")
+    bubbles = [("left", ["周五下午3点开会，地点在3楼会议室"], "19:25"), ("right", ["明天上午十点前可以送到吗"], "22:05"),
+               ("left", ["Thanks!", "See you on Monday"], "09:41")]
+    path = tmp_path / "telegram_desktop.png"
+    _telegram_desktop_window(path, bubbles, rise=5)  # the time's box 3 px above the text's
+    reading = read_image(path)
+    assert (reading.app, reading.client) == ("telegram", "desktop")
+    messages = [b for b in reading.blocks if b.role == "message"]
+    assert [(b.side, b.text, b.clock) for b in messages] == [(where, "\n".join(lines), clock)
+                                                             for where, lines, clock in bubbles]
+    # level with the text (its box starting below the text's top), as the reader always read it: still so
+    _telegram_desktop_window(path, bubbles, rise=0)
+    assert [(b.text, b.clock) for b in read_image(path).blocks if b.role == "message"] == \
+        [("\n".join(lines), clock) for _, lines, clock in bubbles]
 
 
 # ---- dark office themes -----------------------------------------------------------------------------

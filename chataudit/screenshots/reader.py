@@ -394,7 +394,7 @@ def _read(path: Path, sha256: str) -> Reading:
     for box in bubbles:
         inside = [line for line in lines if _inside(line, box)]
         used.update(id(line) for line in inside)
-        block = Block("message", box, sorted(inside, key=lambda line: (line.box[1], line.box[0])))
+        block = Block("message", box, _reading_order(inside))
         block.fill = _fill(rgb, box)
         block.cut = box[1] <= top + 1 or box[1] + box[3] >= bottom - 1
         x, y, w, h = box
@@ -446,6 +446,26 @@ def _read(path: Path, sha256: str) -> Reading:
                    status_clock=clock_line.text if clock_line else None, chat_top=top, chat_bottom=bottom,
                    background=background, blocks=blocks, lines=lines, metadata=metadata, captured=captured,
                    avatars=avatars, client=client, pane=(pane_left, 0, width, height) if client == "desktop" else None)
+
+
+def _reading_order(lines: list[Line]) -> list[Line]:
+    """A bubble's OCR lines as one reads them: row by row from the top, left to right within a row.
+
+    Boxes of one row do not share a top: the bubble's time, in a smaller font at the right end of the
+    last row (Telegram Desktop), can start a pixel above the text it follows, and sorted by
+    their tops it came first and was read into the message. Two boxes are on one row when their
+    vertical centres are nearer than half the shorter one's height (rows are a line height apart)."""
+    rows: list[list[Line]] = []
+    for line in sorted(lines, key=lambda line: line.center[1]):
+        if rows and any(_same_row(line, other) for other in rows[-1]):
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    return [line for row in rows for line in sorted(row, key=lambda line: line.box[0])]
+
+
+def _same_row(a: Line, b: Line) -> bool:
+    return abs(a.center[1] - b.center[1]) < min(a.box[3], b.box[3]) / 2
 
 
 def _pane_left(rgb: Any) -> int:
@@ -710,7 +730,8 @@ def _interpret(block: Block, app: str, params: App | None = None) -> None:
         return
     if params.clock_in_bubble and texts:
         last = TRAILING_TIME.match(texts[-1])
-        if last:  # the bubble's time (and the owner's ticks), on a line of its own or after the text
+        if last:  # the bubble's time (and the owner's ticks): a box of its own or the end of the text, last on the
+            # bottom row in reading order (:func:`_reading_order`), or a line of its own under the text
             block.clock = last.group(2).replace(" ", "")
             texts = texts[:-1] + ([last.group(1)] if last.group(1) else [])
             if not last.group(1):
