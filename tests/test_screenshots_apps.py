@@ -132,3 +132,17 @@ def test_a_lone_left_bubble_in_the_owners_colour_is_out_of_place(app_readings, n
     assert [s["check"] for s in signals if s["check"] == "bubble_geometry"] == ["bubble_geometry"]
     untouched = image_signals(replace(reading, blocks=[mine]), anchor_day=reading.captured.date())
     assert not [s for s in untouched if s["check"] == "bubble_geometry"]
+
+
+@pytest.mark.parametrize("text", ["②", "①", "?", "○", "已读", "2人未读"])
+def test_a_feishu_ring_read_as_a_circled_digit_or_question_mark_is_a_receipt(text) -> None:
+    """Feishu's read ring beside the owner's bubble reaches the OCR as ②, ① or ? as often as ○: each
+    is the bubble's receipt, not a one-character system line; the same text elsewhere is not."""
+    from chataudit.screenshots.ocr import Line
+    from chataudit.screenshots.reader import Block, _receipt_of
+
+    mine = Block("message", (700, 400, 300, 80), side="right")
+    theirs = Block("message", (60, 600, 300, 80), side="left")
+    assert _receipt_of(Line((660, 450, 24, 24), text, 0.9), [theirs, mine], 1080) is mine
+    assert _receipt_of(Line((660, 900, 24, 24), text, 0.9), [theirs, mine], 1080) is None  # beside no bubble
+    assert _receipt_of(Line((660, 450, 60, 24), "好的?", 0.9), [mine], 1080) is None  # text is not a receipt

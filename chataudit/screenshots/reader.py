@@ -93,7 +93,8 @@ DESKTOP_APPS = {
 }
 COLOUR_MATCH = 8  # colour distance (max over channels) within which a screen colour is an app's
 # 已读 / 未读 / 2人未读 (WeCom, DingTalk), or Feishu's ring with or without its tick as the OCR sees it
-RECEIPT = re.compile(r"^(?:\d+人)?(?:已读|未读)$|^全部已读$|^[○◯OoQ0√✓✔>〉)）Vv]{1,2}$")
+# (the ring alone is also read as a circled digit or a question mark)
+RECEIPT = re.compile(r"^(?:\d+人)?(?:已读|未读)$|^全部已读$|^[○◯OoQ0√✓✔>〉)）Vv①②?？]{1,2}$")
 
 
 def _distance(a: RGB, b: RGB) -> int:
