@@ -71,7 +71,7 @@ def _analyze(archive: Archive, options: QualityOptions, on_progress: Callable[[i
     sessions_sql.build(con, options, agents)
     waits = timing.answered(con, int(options.line_s * 1000))
     figures = timing.figures(con, options.sla_s, options.line_s, waits)
-    per_agent = timing.agent_figures(con, options.line_s, waits)
+    per_agent = timing.agent_figures(con, waits)
     timing_seconds = time.perf_counter() - started
     on_progress(0, "timings")
 

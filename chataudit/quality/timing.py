@@ -102,10 +102,9 @@ def answered(con: Any, line_ms: int = 180_000) -> dict[tuple[str, bool], dict[An
 
 
 def figures(con: Any, sla_s: dict[str, float], line_s: float,
-            waits: dict[tuple[str, bool], dict[Any, dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """Every timing figure of the report (JSON-ready); ``waits``: :func:`answered`, when the caller has it."""
-    line_ms = int(line_s * 1000)
-    waits = waits if waits is not None else answered(con, line_ms)
+            waits: dict[tuple[str, bool], dict[Any, dict[str, Any]]]) -> dict[str, Any]:
+    """Every timing figure of the report (JSON-ready); ``waits``: :func:`answered` (shared with
+    :func:`agent_figures`, so the report scans the waits once)."""
     overall = waits[("", False)].get(0) or EMPTY
     first = waits[("", True)].get(0) or EMPTY
     unanswered, outside, unanswered_hour = 0, 0, {}
@@ -171,11 +170,9 @@ def figures(con: Any, sla_s: dict[str, float], line_s: float,
     }
 
 
-def agent_figures(con: Any, line_s: float,
-                  waits: dict[tuple[str, bool], dict[Any, dict[str, Any]]] | None = None) -> dict[int, dict[str, Any]]:
+def agent_figures(con: Any, waits: dict[tuple[str, bool], dict[Any, dict[str, Any]]]) -> dict[int, dict[str, Any]]:
     """Timing figures per agent code: responses credited to them, first responses, sessions;
-    ``waits``: :func:`answered`, when the caller has it."""
-    waits = waits if waits is not None else answered(con, int(line_s * 1000))
+    ``waits``: :func:`answered`."""
     answered_by, first = waits[("agent", False)], waits[("agent", True)]
     sessions = dict(con.execute(
         "SELECT code, count(*) FROM sessions LATERAL VIEW explode(agents) t AS code GROUP BY code" if _spark(con)

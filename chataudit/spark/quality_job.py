@@ -161,7 +161,7 @@ def _analyze(spark: Any, lake: str | Path, options: QualityOptions, db: Any,
         frame.createOrReplaceTempView(table)
     waits = timing.answered(sql, int(options.line_s * 1000))
     figures = timing.figures(sql, options.sla_s, options.line_s, waits)
-    per_agent = timing.agent_figures(sql, options.line_s, waits)
+    per_agent = timing.agent_figures(sql, waits)
     hour_sessions, slow_sessions = report_api.slow_lists(sql)
     timing_seconds = time.perf_counter() - started
     step(0, "timings")
