@@ -1,7 +1,8 @@
 """Benchmark of `chataudit spark quality`: Spark on local[1] and local[2] against the single-machine
 `quality` (the floor) on the same messages, with the figures compared.
 
-    python bench/bench_spark_jobs.py [N] [--parallel] [--session-messages]   # default 200,000 messages
+    python bench/bench_spark_jobs.py [N] [--parallel] [--session-messages] [--no-session-rows] [--no-floor] [--db DB --lake DIR]
+                                                                              # default 200,000 messages
 
 The data is bench/generate.py's (1.4 messages per session), or with --session-messages its service
 sessions of 10–30 messages (files named spark-N-s.*).
@@ -9,7 +10,11 @@ sessions of 10–30 messages (files named spark-N-s.*).
 Writes bench/out/spark-N.jsonl, bench/out/spark-N.db and the lake bench/out/spark-N.lake (reused when
 present; the lake is written per the layout contract by tests/lake_support.py until `lake export`
 exists). Each Spark run is a child process (a SparkSession's master is fixed for its process); its
-start-up is reported apart. The whole report is measured, texts included (the NLP cache emptied
+start-up is reported apart. --no-session-rows: the report without its one row per session (what
+`quality --no-session-rows` prints; at 10M the rows alone are tens of GB in the Python processes).
+--db/--lake: an archive and its lake built elsewhere (e.g. bench_spark.py's 10M files). --no-floor:
+Spark only (the single machine holds one record per session: ≈ 3 GB per million messages), the
+two Spark runs' figures compared with each other. The whole report is measured, texts included (the NLP cache emptied
 before the single-machine run: Spark keeps none). Prints a Markdown table.
 """
 
@@ -34,6 +39,9 @@ COMPARED = ("sessions", "responses", "unanswered", "mean_response_s", "median_re
             "resolution_rate")
 
 
+ROWS = "--no-session-rows" not in sys.argv
+
+
 def child(master: str, lake: str) -> None:
     """One Spark run: print {startup_s, seconds, figures} as JSON."""
     from chataudit.spark import quality_job
@@ -43,7 +51,7 @@ def child(master: str, lake: str) -> None:
     spark = get_session(master)
     spark.range(1).count()  # the JVM and the first job up
     startup = time.perf_counter() - started
-    options = config.QualityOptions(roster=ROSTER)
+    options = config.QualityOptions(roster=ROSTER, session_rows=ROWS)
     began = time.perf_counter()
     result = quality_job.analyze(spark, lake, options)
     seconds = time.perf_counter() - began
@@ -58,6 +66,9 @@ def main() -> None:
     sessions = "--session-messages" in sys.argv
     name = f"spark-{count}" + ("-s" if sessions else "")
     data, db, lake = out / f"{name}.jsonl", out / f"{name}.db", out / f"{name}.lake"
+    if "--db" in sys.argv:  # built elsewhere: both or neither
+        db, lake = Path(sys.argv[sys.argv.index("--db") + 1]), Path(sys.argv[sys.argv.index("--lake") + 1])
+        data = db  # (exists: nothing generated)
     from chataudit import importer
     from chataudit.store import Archive
 
@@ -83,11 +94,12 @@ def main() -> None:
     # the floor in its own process too, so that its CPU is read the same way (its whole process tree);
     # --parallel runs the three at once (on a shared machine: the CPU figures stay comparable, wall does not)
     path = {"PYTHONPATH": os.pathsep.join(sys.path)}
-    runs = {"floor": ([sys.executable, __file__, "--floor", str(db)], path, None)}
+    rows_flag = [] if ROWS else ["--no-session-rows"]
+    runs = {} if "--no-floor" in sys.argv else {"floor": ([sys.executable, __file__, "--floor", str(db), *rows_flag], path, None)}
     for master in ("local[1]", "local[2]"):
         events = out / f"events-{name}-{master[6]}"
         shutil.rmtree(events, ignore_errors=True)
-        runs[master] = ([sys.executable, __file__, "--child", master, str(lake)], path, events)
+        runs[master] = ([sys.executable, __file__, "--child", master, str(lake), *rows_flag], path, events)
     if "--parallel" in sys.argv:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -95,16 +107,21 @@ def main() -> None:
             done = dict(zip(runs, pool.map(lambda r: measured(*r), runs.values())))
     else:
         done = {name: measured(*run) for name, run in runs.items()}
-    floor_info = done["floor"]
-    single = json.loads(floor_info["stdout"].strip().splitlines()[-1])
-    single_s = single["seconds"]
-    rows.append(("single machine `quality` (floor)", single_s, single["timing_seconds"], single["nlp_seconds"], None,
-                 floor_info, "–"))
+    if "floor" in done:
+        floor_info = done["floor"]
+        single = json.loads(floor_info["stdout"].strip().splitlines()[-1])
+        single_s = single["seconds"]
+        rows.append(("single machine `quality` (floor)", single_s, single["timing_seconds"], single["nlp_seconds"],
+                     None, floor_info, "–"))
+    else:  # no floor: local[1]'s figures are what local[2]'s are compared with
+        single = json.loads(done["local[1]"]["stdout"].strip().splitlines()[-1])
+        single_s = None
     figures = single["figures"]
     for master in ("local[1]", "local[2]"):
         run_info = done[master]
         run = json.loads(run_info["stdout"].strip().splitlines()[-1])
-        same = "figures equal" if run["figures"] == figures else f"DIFFERENT: {run['figures']} vs {figures}"
+        same = ("figures equal" + ("" if single_s else " (local[1]'s and local[2]'s)") if run["figures"] == figures
+                else f"DIFFERENT: {run['figures']} vs {figures}")
         rows.append((f"`spark quality` {master}", run["seconds"], run["timing_seconds"], run["nlp_seconds"],
                      run["startup_s"], run_info, same))
     millions = count / 1_000_000
@@ -116,7 +133,7 @@ def main() -> None:
         tasks = f"{info['run_s']:.0f} s / {info['jvm_cpu_s']:.0f} s ({info['tasks']} tasks)" if "run_s" in info else "–"
         print(f"| {label} | {seconds:.1f} s | {timing_s:.1f} s | {nlp_s:.1f} s | "
               + ("–" if startup is None else f"{startup:.1f} s")
-              + f" | {seconds / single_s:.2f}× | {info['cpu_s']:.1f} s | {info['cpu_s'] / millions:.0f} | {tasks}"
+              + (f" | {seconds / single_s:.2f}×" if single_s else " | –") + f" | {info['cpu_s']:.1f} s | {info['cpu_s'] / millions:.0f} | {tasks}"
               f" | {info['python_peak_mib']:.0f} / {info['jvm_peak_mib']:.0f} MiB"
               f" | {info['load'][0]:.1f}–{info['load'][1]:.1f} | {note} |")
 
@@ -128,7 +145,7 @@ def floor(db: str) -> None:
 
     with Archive(Path(db)) as archive:
         began = time.perf_counter()
-        single = report.analyze(archive, config.QualityOptions(roster=ROSTER))
+        single = report.analyze(archive, config.QualityOptions(roster=ROSTER, session_rows=ROWS))
         seconds = time.perf_counter() - began
     print(json.dumps({"seconds": seconds, "timing_seconds": single["timing_seconds"],
                       "nlp_seconds": single["nlp"]["seconds"], "figures": {k: single[k] for k in COMPARED}}))

@@ -331,6 +331,23 @@ def test_json_keys_csv_rows_and_cache(world):
         assert again[key] == r[key], key
 
 
+def test_no_session_rows_leaves_out_only_the_rows_and_refuses_the_outputs_made_of_them(world):
+    from dataclasses import replace
+
+    full = world["result"]
+    lean = report.analyze(world["archive"], replace(world["options"], session_rows=False))
+    assert full["session_rows"] and lean["session_rows"] is None
+    for key in set(full) - {"session_rows", "seconds", "timing_seconds", "nlp"}:
+        assert lean[key] == full[key], key
+    db = str(world["folder"] / "archive.db")
+    shown = CliRunner().invoke(cli, ["--db", db, "quality", "--no-nlp", "--no-session-rows", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["session_rows"] is None
+    csv_path = world["folder"] / "rows.csv"
+    refused = CliRunner().invoke(cli, ["--db", db, "quality", "--no-session-rows", "--csv", str(csv_path)])
+    assert refused.exit_code == 2 and "--csv" in refused.output and not csv_path.exists()
+
+
 def test_sentiment_improves_when_customers_confirm(world):
     r = world["result"]
     s = r["sentiment"]

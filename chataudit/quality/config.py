@@ -262,6 +262,9 @@ class QualityOptions:
     scorecard: dict[str, Any] = field(default_factory=lambda: load_scorecard(None))
     top: int = 10
     nlp: bool = True
+    # one row per session in the report (``session_rows``): at millions of sessions gigabytes, held
+    # on the one machine that prints them; without, Spark leaves them in its Parquet results only
+    session_rows: bool = True
 
 
 def parse_duration(text: str) -> float:

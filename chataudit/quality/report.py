@@ -105,8 +105,10 @@ def _analyze(archive: Archive, options: QualityOptions, on_progress: Callable[[i
     report["nlp"] = nlp_stats
     report["timing_seconds"] = round(timing_seconds, 3)
     report["seconds"] = round(time.perf_counter() - started, 3)
-    row = _session_row_builder(agents, {s.number: s for s in senders}, options)
-    report["session_rows"] = [row(f) for f in sorted(facts.values(), key=lambda f: (f.conv, f.session_no))]
+    report["session_rows"] = None
+    if options.session_rows:
+        row = _session_row_builder(agents, {s.number: s for s in senders}, options)
+        report["session_rows"] = [row(f) for f in sorted(facts.values(), key=lambda f: (f.conv, f.session_no))]
     return report
 def facts_from_rows(rows: Any) -> dict[tuple[int, int], score.SessionFacts]:
     """The per-session facts from :func:`timing.session_rows` (whichever engine ran it), keyed by

@@ -53,9 +53,10 @@ def spark_quality(ctx: click.Context, lake: str, master: str | None, as_json: bo
                   trends_path: str | None, html_path: str | None, **options: Any) -> None:
     """Service quality on Spark over a lake: the same figures and JSON as `quality`."""
     from ..quality import build as build_api
-    from ..quality.commands import _summary, write_outputs
+    from ..quality.commands import _summary, needs_rows, write_outputs
     from . import quality_job
 
+    needs_rows(options["no_session_rows"], csv_path, html_path)
     with archive_if_given(ctx) as archive:
         if html_path and archive is None:
             raise click.ClickException("--html shows the sessions' messages from the archive: give --db")
