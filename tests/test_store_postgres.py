@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from chataudit.cli import POSTGRES_COMMANDS, cli
+from chataudit.search import parse_query
 from chataudit.store import Archive
 from chataudit.store.pgsearch import tokens, tsquery_text
 from chataudit.store.postgres import SEARCH_WINDOW
@@ -123,6 +124,26 @@ def test_search_beyond_the_newest_index_rows_same_as_sqlite(pg_cluster, tmp_path
         pg.db.raw.execute("SET plan_cache_mode = force_generic_plan")
         for _ in range(2):
             assert [pg.search(parse_query(q).expression, **f) for q, f in searches] == expected
+
+
+PENDING = ("SELECT coalesce(sum(gin_clean_pending_list(i.indexrelid::regclass)), 0), count(*) FROM pg_index i"
+           " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam"
+           " JOIN pg_class t ON t.oid = i.indrelid WHERE a.amname = 'gin' AND t.relname LIKE 'message_fts_p%'")
+
+
+def test_an_import_leaves_no_gin_pending_list_and_no_jit(pg_cluster, tmp_path: Path) -> None:
+    """A search reads a GIN index's pending list whole until it is merged: the import merges the
+    lists of the months it wrote once committed (so a second merge finds nothing), and the
+    archive's connections do not JIT-compile (seconds per search over many partitions)."""
+    url = pg_cluster.create_database("settled")
+    for source in SOURCES:
+        run(url, "import", str(source), "--tz", "Asia/Shanghai")
+    with psycopg.connect(url, autocommit=True) as db:
+        pending, indexes = db.execute(PENDING).fetchone()
+    assert indexes >= 1 and pending == 0
+    with Archive(url, create=False) as archive:
+        assert archive.db.raw.execute("SHOW jit").fetchone()[0] == "off"
+        assert archive.search(parse_query("退").expression)  # and the archive still searches
 
 
 def test_reimport_adds_nothing_and_verify_passes(both) -> None:
@@ -311,6 +332,8 @@ def test_migrate_sqlite_to_postgresql_and_back_keeps_ledger_governance_and_key(p
     assert moved["key_copied_to"] and Path(moved["key_copied_to"]).read_bytes() == Path(f"{start}.key").read_bytes()
     assert _counts(url) == counts and _latest_root(url) == root
     assert listing(url, "search", "退") == listing(start, "search", "退")
+    with psycopg.connect(url, autocommit=True) as db:
+        assert db.execute(PENDING).fetchone()[0] == 0  # the copy's GIN pending lists merged
     result = CliRunner().invoke(cli, ["--db", url, "verify", "--json"])
     assert json.loads(result.output)["ok"] is True, result.output
 

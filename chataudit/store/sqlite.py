@@ -423,7 +423,12 @@ class Archive:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self.settle()
         return ImportResult(source, source_id, total, new)
+
+    def settle(self) -> None:
+        """Work a committed bulk write left for later that its readers would pay for (none here;
+        PostgreSQL's GIN pending lists, see :class:`chataudit.store.postgres.PostgresArchive`)."""
 
     def _drop_secondary_indexes(self) -> list[str]:
         """When the archive holds no message yet: drop the indexes an import does not read

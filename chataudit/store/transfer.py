@@ -175,6 +175,7 @@ def transfer(source_location: Any, target_location: Any) -> dict[str, Any]:
             source.db.execute("ROLLBACK")
             if not pg:
                 target.db.execute("PRAGMA foreign_keys = ON")
+        target.settle()
         key = _copy_key(source, target)
         latest = target.db.execute("SELECT tree_size, root FROM ledger_checkpoints ORDER BY id DESC LIMIT 1").fetchone()
     return {
