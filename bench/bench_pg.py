@@ -258,8 +258,8 @@ def save(name: str, result: dict) -> None:
 
 
 def bench_import(cluster, count: int, trgm: bool) -> dict:
-    """The import, then search p95 per query class on its archive, then the floor (in that order:
-    a run stopped early keeps the first figures)."""
+    """The import, then search p95 per query class on its archive straight away and again after
+    ``VACUUM ANALYZE``, then the floor (in that order: a run stopped early keeps the first figures)."""
     data = data_file(count)
     url = cluster.create_database("bench")
     keys = new_keys()
@@ -272,8 +272,18 @@ def bench_import(cluster, count: int, trgm: bool) -> dict:
     result["import"]["client_max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     show(f"import {count:,}", result["import"])
     save(f"pg-import-{count}", result)
+    result["search_straight_after"] = {}  # before any vacuum or analyze: what a user searching right away gets
+    with Archive(url, create=False) as archive:
+        for name, query in QUERIES.items():
+            median, high, hits = search_times(archive, query)
+            result["search_straight_after"][name] = {"median_ms": round(median, 1), "p95_ms": round(high, 1), "hits": hits}
+            print(f"search straight after the import {name:8} {query}: median {median:.1f} ms, p95 {high:.1f} ms,"
+                  f" {hits} hits; load {os.getloadavg()[0]:.1f}", flush=True)
+    save(f"pg-import-{count}", result)
     with psycopg.connect(url, autocommit=True) as db:
+        started = time.perf_counter()
         db.execute("VACUUM ANALYZE")
+        print(f"VACUUM ANALYZE {time.perf_counter() - started:.1f} s", flush=True)
         result["database_size"] = db.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
         if trgm:
             db.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
