@@ -1,7 +1,7 @@
 """Benchmark of `chataudit spark quality`: Spark on local[1] and local[2] against the single-machine
 `quality` (the floor) on the same messages, with the figures compared.
 
-    python bench/bench_spark_jobs.py [N] [--parallel] [--session-messages] [--no-session-rows] [--no-floor] [--db DB --lake DIR]
+    python bench/bench_spark_jobs.py [N] [--parallel] [--session-messages] [--no-session-lists] [--no-floor] [--db DB --lake DIR]
                                                                               # default 200,000 messages
 
 The data is bench/generate.py's (1.4 messages per session), or with --session-messages its service
@@ -10,8 +10,8 @@ sessions of 10–30 messages (files named spark-N-s.*).
 Writes bench/out/spark-N.jsonl, bench/out/spark-N.db and the lake bench/out/spark-N.lake (reused when
 present; the lake is written per the layout contract by tests/lake_support.py until `lake export`
 exists). Each Spark run is a child process (a SparkSession's master is fixed for its process); its
-start-up is reported apart. --no-session-rows: the report without its one row per session (what
-`quality --no-session-rows` prints; at 10M the rows alone are tens of GB in the Python processes).
+start-up is reported apart. --no-session-lists: the report without its lists of every session (what
+`quality --no-session-lists` prints; at 10M they are tens of GB in the processes that hold them).
 --db/--lake: an archive and its lake built elsewhere (e.g. bench_spark.py's 10M files). --no-floor:
 Spark only (the single machine holds one record per session: ≈ 3 GB per million messages), the
 two Spark runs' figures compared with each other. The whole report is measured, texts included (the NLP cache emptied
@@ -39,7 +39,7 @@ COMPARED = ("sessions", "responses", "unanswered", "mean_response_s", "median_re
             "resolution_rate")
 
 
-ROWS = "--no-session-rows" not in sys.argv
+ROWS = "--no-session-lists" not in sys.argv
 
 
 def child(master: str, lake: str) -> None:
@@ -51,7 +51,7 @@ def child(master: str, lake: str) -> None:
     spark = get_session(master)
     spark.range(1).count()  # the JVM and the first job up
     startup = time.perf_counter() - started
-    options = config.QualityOptions(roster=ROSTER, session_rows=ROWS)
+    options = config.QualityOptions(roster=ROSTER, session_lists=ROWS)
     began = time.perf_counter()
     result = quality_job.analyze(spark, lake, options)
     seconds = time.perf_counter() - began
@@ -94,7 +94,7 @@ def main() -> None:
     # the floor in its own process too, so that its CPU is read the same way (its whole process tree);
     # --parallel runs the three at once (on a shared machine: the CPU figures stay comparable, wall does not)
     path = {"PYTHONPATH": os.pathsep.join(sys.path)}
-    rows_flag = [] if ROWS else ["--no-session-rows"]
+    rows_flag = [] if ROWS else ["--no-session-lists"]
     runs = {} if "--no-floor" in sys.argv else {"floor": ([sys.executable, __file__, "--floor", str(db), *rows_flag], path, None)}
     for master in ("local[1]", "local[2]"):
         events = out / f"events-{name}-{master[6]}"
@@ -145,7 +145,7 @@ def floor(db: str) -> None:
 
     with Archive(Path(db)) as archive:
         began = time.perf_counter()
-        single = report.analyze(archive, config.QualityOptions(roster=ROSTER, session_rows=ROWS))
+        single = report.analyze(archive, config.QualityOptions(roster=ROSTER, session_lists=ROWS))
         seconds = time.perf_counter() - began
     print(json.dumps({"seconds": seconds, "timing_seconds": single["timing_seconds"],
                       "nlp_seconds": single["nlp"]["seconds"], "figures": {k: single[k] for k in COMPARED}}))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import random
 
+from hypothesis import given, strategies as st
+
 from chataudit.quality import config, report, score
 from chataudit.quality.sessions import Agent, Sender
 
@@ -176,3 +178,24 @@ def test_session_rows_match_the_original_builder():
             assert new == old
             assert list(new) == list(old)
             assert report._session_row(f, agents, senders, options) == old
+
+
+@given(st.lists(st.integers(0, 999), max_size=80), st.lists(st.integers(1, 30), max_size=6),
+       st.sampled_from([None, 0, 1, 20]))
+def test_listed_runs_merged_in_order_equal_one_pass(ids, cuts, cap) -> None:
+    """Spark's tasks list their runs of sessions and the driver merges them: the same ids and count
+    as one pass, whole or cut to the first ``cap``."""
+    from chataudit.quality.report import Listed
+
+    whole = Listed(cap)
+    for i in ids:
+        whole.append(str(i))
+    merged, start = Listed(cap), 0
+    for size in [*cuts, len(ids)]:
+        part = Listed(cap)
+        for i in ids[start:start + size]:
+            part.append(str(i))
+        merged.merge(part)
+        start += size
+    assert (merged.items, len(merged)) == (whole.items, len(whole)) == (
+        [str(i) for i in ids][:cap] if cap is not None else [str(i) for i in ids], len(ids))

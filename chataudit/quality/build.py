@@ -40,7 +40,7 @@ def build(archive: Archive | None, *, roster: str | None = None, scripts: str | 
           platforms: Sequence[str] = (), conversation_refs: Sequence[str] = (), agent_refs: Sequence[str] = (),
           team: str | None = None, tz: str | None = None, session_gap: str = "2h", sla: Sequence[str] = (),
           new_days: int = config.DEFAULT_NEW_DAYS, hours: str | None = None, top: int = 10, no_nlp: bool = False,
-          no_session_rows: bool = False, redact_policy: str | None = None, on_step: Callable[[int, str], None] | None = None,
+          no_session_lists: bool = False, redact_policy: str | None = None, on_step: Callable[[int, str], None] | None = None,
           analyze: Callable[[config.QualityOptions, Callable[[int, str], None]], dict[str, Any]] | None = None) -> Built:
     """Every figure of ``chataudit quality`` for the options the command takes (file options are
     paths). ``on_step(count, note)`` reports progress (texts read so far, and the phase) between the
@@ -71,7 +71,7 @@ def build(archive: Archive | None, *, roster: str | None = None, scripts: str | 
         roster=config.load_roster(roster) if roster else [],
         scripts=config.load_scripts(scripts), taxonomy=config.load_taxonomy(taxonomy),
         lexicons=config.load_lexicons(lexicon), scorecard=config.load_scorecard(scorecard),
-        top=top, nlp=not no_nlp, session_rows=not no_session_rows,
+        top=top, nlp=not no_nlp, session_lists=not no_session_lists,
     )
     imported = report_api.import_ratings(archive, ratings, tz_name) if ratings else None
     step(0, "files read")

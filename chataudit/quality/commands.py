@@ -36,9 +36,10 @@ from . import build as build_api, config, report as report_api
 @click.option("--hours", help="Business hours, e.g. 08:00-23:00: waits count only time inside them.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100), help="How many topics to list.")
 @click.option("--no-nlp", is_flag=True, help="Timing figures only (no texts read).")
-@click.option("--no-session-rows", is_flag=True,
-              help="Leave the per-session rows out of --json (session_rows: null): one per session, gigabytes at"
-                   " millions (`spark quality` keeps them in LAKE/results/quality/session_rows/).")
+@click.option("--no-session-lists", is_flag=True,
+              help="Leave out what lists every session: session_rows (null; `spark quality` keeps them in"
+                   " LAKE/results/quality/session_rows/) and all but the first 20 ids of each session list"
+                   " (counts stay whole): gigabytes at millions of sessions.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per session to this CSV.")
 @click.option("--trends-csv", "trends_path", type=click.Path(dir_okay=False),
               help="Write the trends (one row per day, then per ISO week) to this CSV.")
@@ -51,16 +52,16 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
             scorecard: str | None, ratings: str | None, since: str | None, until: str | None,
             compare_to: str | None, platforms: tuple[str, ...], conversation_refs: tuple[str, ...],
             agent_refs: tuple[str, ...], team: str | None, tz: str | None, session_gap: str, sla: tuple[str, ...],
-            new_days: int, hours: str | None, top: int, no_nlp: bool, no_session_rows: bool, csv_path: str | None,
+            new_days: int, hours: str | None, top: int, no_nlp: bool, no_session_lists: bool, csv_path: str | None,
             trends_path: str | None, html_path: str | None, redact_policy: str | None, as_json: bool) -> None:
     """Service quality: response times, SLA, scripts, top questions, sentiment, typos, sensitive words, scores."""
-    needs_rows(no_session_rows, csv_path, html_path)
+    needs_rows(no_session_lists, csv_path, html_path)
     with open_archive(ctx) as archive:
         built = build_api.build(
             archive, roster=roster, scripts=scripts, taxonomy=taxonomy, lexicon=lexicon, scorecard=scorecard,
             ratings=ratings, since=since, until=until, compare_to=compare_to, platforms=platforms,
             conversation_refs=conversation_refs, agent_refs=agent_refs, team=team, tz=tz, session_gap=session_gap,
-            sla=sla, new_days=new_days, hours=hours, top=top, no_nlp=no_nlp, no_session_rows=no_session_rows,
+            sla=sla, new_days=new_days, hours=hours, top=top, no_nlp=no_nlp, no_session_lists=no_session_lists,
             redact_policy=redact_policy)
         result = built.result
         write_outputs(built, archive, ratings=ratings, csv_path=csv_path, trends_path=trends_path,
@@ -71,10 +72,10 @@ def quality(ctx: click.Context, roster: str | None, scripts: str | None, taxonom
         _summary(result)
 
 
-def needs_rows(no_session_rows: bool, csv_path: str | None, html_path: str | None) -> None:
+def needs_rows(no_session_lists: bool, csv_path: str | None, html_path: str | None) -> None:
     """Refuse at once (before a long report) outputs made of the session rows left out."""
-    if no_session_rows and (csv_path or html_path):
-        raise click.UsageError(f"--no-session-rows leaves out the session rows that {'--csv' if csv_path else '--html'}"
+    if no_session_lists and (csv_path or html_path):
+        raise click.UsageError(f"--no-session-lists leaves out the session rows that {'--csv' if csv_path else '--html'}"
                                " is made of: drop one of them")
 
 

@@ -262,9 +262,11 @@ class QualityOptions:
     scorecard: dict[str, Any] = field(default_factory=lambda: load_scorecard(None))
     top: int = 10
     nlp: bool = True
-    # one row per session in the report (``session_rows``): at millions of sessions gigabytes, held
-    # on the one machine that prints them; without, Spark leaves them in its Parquet results only
-    session_rows: bool = True
+    # the report's lists of every session (``session_rows``, the session ids of missed scripts, of
+    # changed moods, of agents' typos, of topics): at millions of sessions gigabytes, held on the one
+    # machine that prints them. Without: no ``session_rows`` (Spark keeps them in its Parquet
+    # results) and each id list cut to its first LISTED, its count whole
+    session_lists: bool = True
 
 
 def parse_duration(text: str) -> float:

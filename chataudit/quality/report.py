@@ -106,7 +106,7 @@ def _analyze(archive: Archive, options: QualityOptions, on_progress: Callable[[i
     report["timing_seconds"] = round(timing_seconds, 3)
     report["seconds"] = round(time.perf_counter() - started, 3)
     report["session_rows"] = None
-    if options.session_rows:
+    if options.session_lists:
         row = _session_row_builder(agents, {s.number: s for s in senders}, options)
         report["session_rows"] = [row(f) for f in sorted(facts.values(), key=lambda f: (f.conv, f.session_no))]
     return report
@@ -230,21 +230,50 @@ def _means() -> dict[str, Mean]:
     return {d: Mean() for d in score.DIMENSIONS}
 
 
+class Listed:
+    """Session ids in session order, and how many: all of them, or only the first ``cap`` (a
+    report over millions of sessions without its session lists, ``QualityOptions.session_lists``).
+    ``len()`` is the count; two runs of sessions merge, the earlier first, as one pass would."""
+
+    __slots__ = ("items", "count", "cap")
+
+    def __init__(self, cap: int | None) -> None:
+        self.items: list[str] = []
+        self.count = 0
+        self.cap = cap
+
+    def append(self, session: str) -> None:
+        self.count += 1
+        if self.cap is None or len(self.items) < self.cap:
+            self.items.append(session)
+
+    def merge(self, other: "Listed") -> None:
+        self.count += other.count
+        self.items += other.items if self.cap is None else other.items[:max(self.cap - len(self.items), 0)]
+
+    def __len__(self) -> int:
+        return self.count
+
+
+# how many session ids a list keeps when the report leaves its session lists out
+LISTED = 20
+
+
 class _AgentTally:
     """One agent's share of the sessions they wrote in (the report's ``by_agent`` row)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cap: int | None = None) -> None:
         self.sessions = self.typos = self.sensitive = self.critical_sessions = 0
         self.resolutions = self.resolved = 0
         self.typo_examples: list[dict[str, Any]] = []
-        self.typo_sessions: list[str] = []
+        self.typo_sessions = Listed(cap)
         self.score, self.dimensions = Mean(), _means()
 
     def merge(self, other: "_AgentTally") -> None:
         for name in ("sessions", "typos", "sensitive", "critical_sessions", "resolutions", "resolved"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.typo_examples = (self.typo_examples + other.typo_examples)[:5]
-        self.typo_sessions += other.typo_sessions
+        self.typo_sessions.merge(other.typo_sessions)
         self.score.merge(other.score)
         for d, mean_ in other.dimensions.items():
             self.dimensions[d].merge(mean_)
@@ -263,16 +292,16 @@ class Tally:
     def __init__(self, options: QualityOptions, agents: list[sessions_sql.Agent]):
         self.scripts = [c.name for c in options.scripts] if options.nlp else []
         self.names = {a.code: a.name for a in agents}
+        self.cap = None if options.session_lists else LISTED
         self.first_key: tuple[int, int] | None = None
         self.sessions = 0
         self.first_ms: int | None = None
         self.last_ms: int | None = None
         self.agents: dict[int, _AgentTally] = {}
         self.with_agents = 0
-        self.missed: dict[str, list[str]] = {name: [] for name in self.scripts}
+        self.missed = {name: Listed(self.cap) for name in self.scripts}
         self.rated, self.start_mean, self.end_mean = 0, Mean(), Mean()
-        self.improved: list[str] = []
-        self.worsened: list[str] = []
+        self.improved, self.worsened = Listed(self.cap), Listed(self.cap)
         self.customer = self.customer_negative = self.customer_positive = 0
         self.agent_tone, self.agent_negative, self.curt = Mean(), 0, 0
         self.typos, self.checked = 0, 0
@@ -303,7 +332,7 @@ class Tally:
         for code in f.agents:
             a = self.agents.get(code)
             if a is None:
-                a = self.agents[code] = _AgentTally()
+                a = self.agents[code] = _AgentTally(self.cap)
             a.sessions += 1
             typos = [t for t in f.typos if t["agent"] == code]
             if typos:
@@ -389,7 +418,7 @@ class Tally:
                 self.agents[code] = a
         self.with_agents += other.with_agents
         for name in self.scripts:
-            self.missed[name] += other.missed[name]
+            self.missed[name].merge(other.missed[name])
         for name in ("rated", "customer", "customer_negative", "customer_positive", "agent_negative", "curt",
                      "typos", "checked", "sensitive_sessions", "complaints", "scored", "critical_sessions"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -397,8 +426,8 @@ class Tally:
             getattr(self, name).merge(getattr(other, name))
         for d, mean_ in other.dimensions.items():
             self.dimensions[d].merge(mean_)
-        self.improved += other.improved
-        self.worsened += other.worsened
+        self.improved.merge(other.improved)
+        self.worsened.merge(other.worsened)
         # Counter.update keeps the first-seen order of keys: a tie in most_common() goes as in one pass
         for name in ("typo_pairs", "typo_agents", "resolutions", "critical", "distribution"):
             getattr(self, name).update(getattr(other, name))
@@ -446,7 +475,7 @@ def assemble(options: QualityOptions, agents, taken, figures, per_agent, tally: 
     report["_hour_sessions"] = dict(hour_sessions)
     report["by_agent"] = _agents(agents, per_agent, tally, slow_sessions)
     report["scripts"] = _scripts(options, tally) if options.nlp else []
-    report["topics"] = topics
+    report["topics"] = topics if tally.cap is None else [{**t, "sessions": t["sessions"][:tally.cap]} for t in topics]
     report["sentiment"] = _sentiment(tally)
     report["typos"] = _typos(tally)
     report["sensitive"] = _sensitive(tally.hits, tally.sensitive_sessions)
@@ -573,7 +602,7 @@ def _agents(agents, per_agent, tally: Tally, slow_sessions) -> list[dict[str, An
         mine = tally.agents.get(agent.code)
         if timing_row is None and mine is None:
             continue
-        mine = mine or _AgentTally()
+        mine = mine or _AgentTally(tally.cap)
         rows.append({
             "agent": agent.key, "name": agent.name, "role": agent.role, "team": agent.team,
             "hired_on": agent.hired_on, "cohort": agent.cohort,
@@ -582,7 +611,7 @@ def _agents(agents, per_agent, tally: Tally, slow_sessions) -> list[dict[str, An
                               "within_3min_rate": None, "first_responses": 0, "first_response_mean_s": None}),
             "typos": mine.typos,
             "typo_examples": mine.typo_examples,
-            "typo_sessions": mine.typo_sessions,
+            "typo_sessions": mine.typo_sessions.items,
             "sensitive": mine.sensitive,
             "score": mine.score.value(),
             "dimensions": {d: m.value() for d, m in mine.dimensions.items()},
@@ -609,7 +638,7 @@ def _scripts(options: QualityOptions, tally: Tally) -> list[dict[str, Any]]:
                      "example": category.texts[0] if category.texts else "", "sessions": with_agents,
                      "used": used, "missed": len(missed),
                      "rate": round(used / with_agents, 4) if with_agents else None,
-                     "missed_sessions": missed})
+                     "missed_sessions": missed.items})
     return rows
 
 
@@ -626,8 +655,8 @@ def _sentiment(tally: Tally) -> dict[str, Any]:
         "agent_tone_mean": tally.agent_tone.value(),
         "agent_negative_share": _share(tally.agent_negative, tally.agent_tone.count),
         "curt_agent_messages": tally.curt,
-        "worsened_sessions": tally.worsened,
-        "improved_sessions": tally.improved,
+        "worsened_sessions": tally.worsened.items,
+        "improved_sessions": tally.improved.items,
     }
 
 

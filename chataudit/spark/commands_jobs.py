@@ -56,7 +56,7 @@ def spark_quality(ctx: click.Context, lake: str, master: str | None, as_json: bo
     from ..quality.commands import _summary, needs_rows, write_outputs
     from . import quality_job
 
-    needs_rows(options["no_session_rows"], csv_path, html_path)
+    needs_rows(options["no_session_lists"], csv_path, html_path)
     with archive_if_given(ctx) as archive:
         if html_path and archive is None:
             raise click.ClickException("--html shows the sessions' messages from the archive: give --db")

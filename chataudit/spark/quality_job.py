@@ -195,7 +195,7 @@ def _analyze(spark: Any, lake: str | Path, options: QualityOptions, db: Any,
     result["nlp"] = nlp_stats
     result["timing_seconds"] = round(timing_seconds, 3)
     result["seconds"] = round(time.perf_counter() - started, 3)
-    result["session_rows"] = _session_rows(rows) if options.session_rows else None
+    result["session_rows"] = _session_rows(rows) if options.session_lists else None
     return result
 
 
