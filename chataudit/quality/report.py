@@ -13,12 +13,13 @@ import gc
 import hashlib
 import heapq
 import io
+import itertools
 import math
 import re
 import time
 from collections import Counter, defaultdict
 from datetime import datetime
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterator
 
 from ..errors import ChatAuditError
 from ..model import zone
@@ -75,43 +76,127 @@ def _analyze(archive: Archive, options: QualityOptions, on_progress: Callable[[i
     timing_seconds = time.perf_counter() - started
     on_progress(0, "timings")
 
-    facts = facts_from_rows(timing.session_rows(con))
     hour_sessions, slow_sessions = slow_lists(con)
 
-    nlp_stats = {"messages": 0, "analyzed": 0, "cached": 0, "seconds": 0.0}
-    if options.nlp and facts:
-        nlp_started = time.perf_counter()
-        analyzer = nlp.Analyzer(options.lexicons)
-        cache = nlp.Cache(db, analyzer)
-        session_of = dict(con.execute("SELECT id, session_no FROM msgs").fetchall())
-        _stream_texts(db, options, facts, session_of, cache, TextFold(options), on_progress)
+    # one conversation's sessions at a time (their rows and texts both come in conversation order):
+    # each is folded, judged and tallied, then let go — the report keeps what the Spark path keeps
+    # (a Tally), plus the rated conversations' sessions, each session's outcome for the trends and,
+    # unless options.session_lists is off, its row
+    nlp_started = time.perf_counter()
+    # (read before the sessions' stream: a DuckDB connection runs one query at a time)
+    session_of = dict(con.execute("SELECT id, session_no FROM msgs").fetchall()) if options.nlp else {}
+    conversations = _sessions_by_conversation(con)
+    first = next(conversations, None)
+    texts = None
+    nlp_stats: dict[str, Any] = {"messages": 0, "analyzed": 0, "cached": 0, "seconds": 0.0}
+    if options.nlp and first is not None:
+        cache = nlp.Cache(db, nlp.Analyzer(options.lexicons))
+        texts = _TextStream(db, options, session_of, cache, TextFold(options), on_progress)
+    rated_conversations = {c for (c,) in db.execute(
+        "SELECT DISTINCT conversation FROM quality_ratings WHERE conversation IS NOT NULL")}
+    judge, tally = SessionJudge(options), Tally(options, agents)
+    row = _session_row_builder(agents, {s.number: s for s in senders}, options) if options.session_lists else None
+    rows: list[dict[str, Any]] | None = [] if row is not None else None
+    outcomes: list[tuple[int, int, bool]] = []
+    kept: dict[tuple[int, int], score.SessionFacts] = {}
+    for conv, facts in itertools.chain([first] if first is not None else [], conversations):
+        if texts is not None:
+            texts.fold(conv, facts)
+        for key, f in facts.items():
+            judge(f)
+            tally.add(f)
+            if f.resolution:
+                outcomes.append((f.conv, f.session_no, f.resolution == "resolved"))
+            if conv in rated_conversations:
+                kept[key] = f
+            if rows is not None:
+                rows.append(row(f))
+    if texts is not None:
+        texts.drain()  # the texts after the last session's conversation are read (and cached) too
         nlp_stats = {"messages": cache.analyzed + cache.cached, "analyzed": cache.analyzed, "cached": cache.cached,
                      "seconds": round(time.perf_counter() - nlp_started, 3)}
         nlp_stats["per_second"] = round(nlp_stats["messages"] / nlp_stats["seconds"], 1) if nlp_stats["seconds"] else None
-    judge, tally = SessionJudge(options), Tally(options, agents)
-    for f in facts.values():
-        judge(f)
-        tally.add(f)
     topics, session_topic = TopicFinder(options.taxonomy).group(tally.questions, options.top)
-    for f in facts.values():
-        f.topic = session_topic.get(f.id)
-    rated = matched_ratings(db, facts)
-    trends = trends_api.trends(
-        con, options.tz, ((f.conv, f.session_no, f.resolution == "resolved") for f in facts.values() if f.resolution),
-        ((f.conv, f.session_no, rating) for f, rating in rated or ()))
+    rated = matched_ratings(db, kept)
+    trends = trends_api.trends(con, options.tz, outcomes, ((f.conv, f.session_no, rating) for f, rating in rated or ()))
     report = assemble(options, agents, taken, figures, per_agent, tally, hour_sessions, slow_sessions, topics,
-                      satisfaction(db, facts, agents, options, rated) if rated is not None else None, trends)
+                      satisfaction(db, kept, agents, options, rated) if rated is not None else None, trends)
     con.close()
     report["nlp"] = nlp_stats
     report["timing_seconds"] = round(timing_seconds, 3)
     report["seconds"] = round(time.perf_counter() - started, 3)
-    report["session_rows"] = None
-    if options.session_lists:
-        row = _session_row_builder(agents, {s.number: s for s in senders}, options)
-        report["session_rows"] = [row(f) for f in sorted(facts.values(), key=lambda f: (f.conv, f.session_no))]
+    if rows is not None:
+        for r in rows:
+            r["topic"] = session_topic.get(r["session"])
+    report["session_rows"] = rows
     return report
+
+
+def _sessions_by_conversation(con: Any) -> Iterator[tuple[int, dict[tuple[int, int], score.SessionFacts]]]:
+    """The sessions' facts (:func:`timing.session_rows_sql`), one conversation at a time, in
+    (conversation, session) order."""
+    cursor = con.execute(timing.session_rows_sql(con))
+    pending: list[tuple] = []
+    while rows := cursor.fetchmany(BATCH):
+        for r in rows:
+            if pending and r[0] != pending[0][0]:
+                yield pending[0][0], facts_from_rows(pending)
+                pending = []
+            pending.append(r)
+    if pending:
+        yield pending[0][0], facts_from_rows(pending)
+
+
+class _TextStream:
+    """Every counted text message, read once in timeline order (conversation by conversation, as the
+    sessions come) and analysed a batch at a time, each folded into its session (:class:`TextFold`)."""
+
+    def __init__(self, db: Any, options: QualityOptions, session_of: dict[int, int], cache: Any,
+                 fold: "TextFold", on_progress: Callable[[int, str], None]):
+        where, params = sessions_sql._message_filter(options)
+        where += ["w.code >= 0", "m.kind = 'text'"]
+        self.cursor = db.execute(
+            "SELECT m.id, m.conversation, m.sent_at_ms, w.code, w.who, m.text, m.content_hash"
+            " FROM messages m INDEXED BY messages_timing"
+            " CROSS JOIN q_who w ON w.sid = coalesce(m.sender_id, '') AND w.sname = coalesce(m.sender_name, '')"
+            f" WHERE {' AND '.join(where)} ORDER BY m.conversation, m.sent_at_ms, m.id",  # the index's order
+            params,
+        )
+        self.session_of, self.cache, self.fold_text, self.on_progress = session_of, cache, fold, on_progress
+        self.rows: list[tuple] = []
+        self.at = 0
+        self.read = 0
+        self.analyses: dict[Any, Any] = {}
+
+    def _next(self) -> tuple | None:
+        if self.at == len(self.rows):
+            self.rows, self.at = self.cursor.fetchmany(BATCH), 0
+            if not self.rows:
+                return None
+            self.read += len(self.rows)
+            self.on_progress(self.read, "texts")
+            self.analyses = self.cache.analyze_all([(r[6], r[5]) for r in self.rows])
+        return self.rows[self.at]
+
+    def fold(self, conv: int, facts: dict[tuple[int, int], score.SessionFacts]) -> None:
+        """Fold the texts of conversation ``conv`` (skipping those of conversations before it)."""
+        while (r := self._next()) is not None and r[1] <= conv:
+            self.at += 1
+            if r[1] < conv:
+                continue
+            message_id, _conv, ms, code, who, text, content_hash = r
+            session_no = self.session_of.get(message_id)
+            f = None if session_no is None else facts.get((conv, session_no))
+            if f is not None:
+                self.fold_text(f, ms, code, who, text, self.analyses[content_hash])
+
+    def drain(self) -> None:
+        while self._next() is not None:
+            self.at = len(self.rows)
+
+
 def facts_from_rows(rows: Any) -> dict[tuple[int, int], score.SessionFacts]:
-    """The per-session facts from :func:`timing.session_rows` (whichever engine ran it), keyed by
+    """The per-session facts from :func:`timing.session_rows_sql` (whichever engine ran it), keyed by
     (conversation, session number), in that order."""
     facts: dict[tuple[int, int], score.SessionFacts] = {}
     for (conv, no, start_ms, end_ms, messages, customer_messages, agent_messages, agent_codes, customer,
@@ -503,35 +588,6 @@ def _hours_text(hours: tuple[int, int] | None) -> str | None:
     if not hours:
         return None
     return f"{hours[0] // 60:02d}:{hours[0] % 60:02d}-{hours[1] // 60:02d}:{hours[1] % 60:02d}"
-
-
-def _stream_texts(db, options, facts, session_of, cache, fold: "TextFold", on_progress) -> None:
-    """Read every counted text message once, in timeline order, and fold it into its session."""
-    where, params = sessions_sql._message_filter(options)
-    where += ["w.code >= 0", "m.kind = 'text'"]
-    cursor = db.execute(
-        "SELECT m.id, m.conversation, m.sent_at_ms, w.code, w.who, m.text, m.content_hash"
-        " FROM messages m INDEXED BY messages_timing"
-        " CROSS JOIN q_who w ON w.sid = coalesce(m.sender_id, '') AND w.sname = coalesce(m.sender_name, '')"
-        f" WHERE {' AND '.join(where)} ORDER BY m.conversation, m.sent_at_ms, m.id",  # the index's order
-        params,
-    )
-    read = 0
-    while True:
-        rows = cursor.fetchmany(BATCH)
-        if not rows:
-            break
-        read += len(rows)
-        on_progress(read, "texts")
-        analyses = cache.analyze_all([(r[6], r[5]) for r in rows])
-        for message_id, conv, ms, code, who, text, content_hash in rows:
-            session_no = session_of.get(message_id)
-            if session_no is None:
-                continue
-            f = facts.get((conv, session_no))
-            if f is None:
-                continue
-            fold(f, ms, code, who, text, analyses[content_hash])
 
 
 # the SessionFacts fields TextFold fills: what a Spark executor hands back per session

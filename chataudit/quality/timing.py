@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
 BUCKETS_S = (10, 30, 60, 180, 600, 1800, 3600)  # upper bounds; the last bucket is "> 1 h"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -190,16 +188,12 @@ def agent_figures(con: Any, waits: dict[tuple[str, bool], dict[Any, dict[str, An
     return out
 
 
-def session_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+def session_rows_sql(con: Any, order: bool = True) -> str:
     """Per session: conv, session_no, start, end, messages, customer/agent messages, agents,
     customer, waits, responses, unanswered, first response s, mean response s, the wait figures,
-    first and last message ids."""
-    return con.execute(session_rows_sql(con)).fetchall()
-
-
-def session_rows_sql(con: Any, order: bool = True) -> str:
-    """The query of :func:`session_rows` in ``con``'s dialect (Spark runs it as a DataFrame that
-    never reaches the driver: chataudit.spark.quality_job); ``order``: by conversation and session."""
+    first and last message ids — in ``con``'s dialect (the single machine streams it a conversation
+    at a time; Spark runs it as a DataFrame that never reaches the driver:
+    chataudit.spark.quality_job); ``order``: by conversation and session."""
     if _spark(con):
         return (
             "SELECT s.conv, s.session_no, s.start_ms, s.end_ms, s.messages, s.customer_messages, s.agent_messages,"
