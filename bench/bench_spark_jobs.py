@@ -1,7 +1,7 @@
 """Benchmark of `chataudit spark quality`: Spark on local[1] and local[2] against the single-machine
 `quality` (the floor) on the same messages, with the figures compared.
 
-    python bench/bench_spark_jobs.py [N] [--parallel] [--session-messages] [--no-session-lists] [--no-floor] [--db DB --lake DIR]
+    python bench/bench_spark_jobs.py [N] [--parallel] [--session-messages] [--no-session-lists] [--no-floor | --floor-only] [--db DB --lake DIR]
                                                                               # default 200,000 messages
 
 The data is bench/generate.py's (1.4 messages per session), or with --session-messages its service
@@ -14,7 +14,8 @@ start-up is reported apart. --no-session-lists: the report without its lists of 
 `quality --no-session-lists` prints; at 10M they are tens of GB in the processes that hold them).
 --db/--lake: an archive and its lake built elsewhere (e.g. bench_spark.py's 10M files). --no-floor:
 Spark only (the single machine holds one record per session: ≈ 3 GB per million messages), the
-two Spark runs' figures compared with each other. The whole report is measured, texts included (the NLP cache emptied
+two Spark runs' figures compared with each other; --floor-only: the single machine only. Each run's
+figures are kept in bench/out/spark-jobs-N.json (a later run's are compared with them). The whole report is measured, texts included (the NLP cache emptied
 before the single-machine run: Spark keeps none). Prints a Markdown table.
 """
 
@@ -96,7 +97,7 @@ def main() -> None:
     path = {"PYTHONPATH": os.pathsep.join(sys.path)}
     rows_flag = [] if ROWS else ["--no-session-lists"]
     runs = {} if "--no-floor" in sys.argv else {"floor": ([sys.executable, __file__, "--floor", str(db), *rows_flag], path, None)}
-    for master in ("local[1]", "local[2]"):
+    for master in () if "--floor-only" in sys.argv else ("local[1]", "local[2]"):
         events = out / f"events-{name}-{master[6]}"
         shutil.rmtree(events, ignore_errors=True)
         runs[master] = ([sys.executable, __file__, "--child", master, str(lake), *rows_flag], path, events)
@@ -107,6 +108,11 @@ def main() -> None:
             done = dict(zip(runs, pool.map(lambda r: measured(*r), runs.values())))
     else:
         done = {name: measured(*run) for name, run in runs.items()}
+    kept = out / f"spark-jobs-{count}.json"  # each run's figures, by run (a later run is compared with them)
+    saved = json.loads(kept.read_text()) if kept.exists() else {}
+    for run_name, info in done.items():
+        saved[run_name] = json.loads(info["stdout"].strip().splitlines()[-1])["figures"]
+    kept.write_text(json.dumps(saved, indent=1))
     if "floor" in done:
         floor_info = done["floor"]
         single = json.loads(floor_info["stdout"].strip().splitlines()[-1])
@@ -117,7 +123,13 @@ def main() -> None:
         single = json.loads(done["local[1]"]["stdout"].strip().splitlines()[-1])
         single_s = None
     figures = single["figures"]
-    for master in ("local[1]", "local[2]"):
+    for earlier in ("local[1]", "local[2]"):
+        if earlier not in done and earlier in saved:
+            rows.append((f"(`spark quality` {earlier}, an earlier run)", 0.0, 0.0, 0.0, None, {"cpu_s": 0.0,
+                         "python_peak_mib": 0.0, "jvm_peak_mib": 0.0, "load": (0.0, 0.0)},
+                         "its figures equal the floor's" if saved[earlier] == figures else
+                         f"DIFFERENT: {saved[earlier]} vs {figures}"))
+    for master in [m for m in ("local[1]", "local[2]") if m in done]:
         run_info = done[master]
         run = json.loads(run_info["stdout"].strip().splitlines()[-1])
         same = ("figures equal" + ("" if single_s else " (local[1]'s and local[2]'s)") if run["figures"] == figures
