@@ -156,10 +156,11 @@ TURNS = [("您好，我想退货", "您好，很高兴为您服务，已为您�
          ("请问发票开了吗？", "发票已经开好了", "颜色和图片不一样", "请提供一下订单号", "收到，谢谢")]
 
 
-def test_spark_quality_over_many_sessions_per_conversation_with_ties_equals_quality(spark, tmp_path) -> None:
+def test_spark_quality_over_many_sessions_per_conversation_with_ties_equals_quality(spark, tmp_path,
+                                                                                   monkeypatch) -> None:
     """30 conversations of 8 sessions each, all alike in their timing (so the slowest lists, the
     lowest scores and the counters tie), tallied by several Spark tasks and merged: still key by key
-    the single machine's report."""
+    the single machine's report. At most 30 sessions a task: more tasks than the shuffle's 4."""
     from datetime import datetime, timedelta, timezone
 
     from chataudit.quality import build
@@ -186,6 +187,7 @@ def test_spark_quality_over_many_sessions_per_conversation_with_ties_equals_qual
         assert not import_paths(archive, [data], format_name="generic", label="ties", tz="Asia/Shanghai").errors
     lake = write_lake(db, tmp_path / "lake")
     spark.conf.set("spark.sql.shuffle.partitions", "4")
+    monkeypatch.setattr(quality_job, "SESSIONS_PER_TASK", 30)
     try:
         with Archive(db) as archive:
             options = dict(roster=str(roster), scripts=str(SAMPLES / "scripts.yaml"), sla=("service=30",))
@@ -200,5 +202,5 @@ def test_spark_quality_over_many_sessions_per_conversation_with_ties_equals_qual
     assert [len(s) for s in slow] == [20, 20, 20]  # 80 sessions each beyond the SLA by the same 30 s: ties
     assert slow[0][:3] == ["1-1", "1-2", "1-3"]  # …broken by conversation and session
     assert len(single["scores"]["lowest"]) == 20 and single["scripts"][0]["missed_sessions"]
-    assert tallies > 1  # several tasks tallied sessions, merged on the driver
+    assert tallies >= 8  # 240 sessions at most 30 a task (not the shuffle's 4), merged on the driver
     assert assert_same(single, on_spark) > 2000
