@@ -123,12 +123,6 @@ def main() -> None:
         single = json.loads(done["local[1]"]["stdout"].strip().splitlines()[-1])
         single_s = None
     figures = single["figures"]
-    for earlier in ("local[1]", "local[2]"):
-        if earlier not in done and earlier in saved:
-            rows.append((f"(`spark quality` {earlier}, an earlier run)", 0.0, 0.0, 0.0, None, {"cpu_s": 0.0,
-                         "python_peak_mib": 0.0, "jvm_peak_mib": 0.0, "load": (0.0, 0.0)},
-                         "its figures equal the floor's" if saved[earlier] == figures else
-                         f"DIFFERENT: {saved[earlier]} vs {figures}"))
     for master in [m for m in ("local[1]", "local[2]") if m in done]:
         run_info = done[master]
         run = json.loads(run_info["stdout"].strip().splitlines()[-1])
@@ -148,6 +142,9 @@ def main() -> None:
               + (f" | {seconds / single_s:.2f}×" if single_s else " | –") + f" | {info['cpu_s']:.1f} s | {info['cpu_s'] / millions:.0f} | {tasks}"
               f" | {info['python_peak_mib']:.0f} / {info['jvm_peak_mib']:.0f} MiB"
               f" | {info['load'][0]:.1f}–{info['load'][1]:.1f} | {note} |")
+    for earlier in [m for m in ("local[1]", "local[2]") if m not in done and m in saved]:
+        print(f"\n`spark quality` {earlier} (an earlier run, {kept.name}): "
+              + ("figures equal" if saved[earlier] == figures else f"DIFFERENT: {saved[earlier]} vs {figures}"))
 
 
 def floor(db: str) -> None:

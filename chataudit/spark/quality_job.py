@@ -344,8 +344,8 @@ JUDGED = "conv long, session_no long, resolution string, texts long, row binary"
 
 
 # sessions per task of the judging stage, at most: a task's cached rows and its tally stay far from
-# a block's 2 GB (10M messages, 7.3M sessions in local mode's 4 partitions: the cached rows were
-# not kept and every later read judged all the sessions again, ≈ 12 CPU-minutes each)
+# a block's 2 GB (10M messages in local mode's 4 partitions made blocks of GBs, and a later read was
+# seen judging every session again; that smaller blocks prevent it is not yet shown at 10M)
 SESSIONS_PER_TASK = 200_000
 
 

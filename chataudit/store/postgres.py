@@ -84,8 +84,10 @@ class PostgresArchive(Archive):
         term's search read 170 of them (0.4 s instead of a few ms) while autovacuum worked through
         the months for 20 minutes. Merged here, after the commit (≈ 60 ms a month written); a role
         that does not own the indexes leaves it to autovacuum."""
+        if self.db.in_transaction:  # (the months wait for the call after the commit)
+            return
         months = self.__dict__.pop("_months_written", set())
-        if not months or self.db.in_transaction:
+        if not months:
             return
         parts = [datetime.fromtimestamp(m / 1000, timezone.utc).strftime("message_fts_p%Y_%m") for m in sorted(months)]
         try:
