@@ -367,6 +367,39 @@ def test_no_session_lists_cuts_only_the_lists_of_sessions_and_refuses_the_output
     assert refused.exit_code == 2 and "--csv" in refused.output and not csv_path.exists()
 
 
+def test_texts_read_in_short_batches_hold_no_read_open_and_give_the_same_report(world, tmp_path, monkeypatch):
+    """The texts are read a batch at a time, each batch its own statement (keyset), and the new
+    analyses written sorted every FLUSH_ROWS: between two batches another connection can checkpoint
+    and truncate the WAL (a read held open for the whole report pinned it: 44 GB at 10M messages),
+    and the report is the one read in a single pass."""
+    import sqlite3
+
+    from chataudit.quality import nlp
+
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(copy) as target:
+        world["archive"].db.backup(target)
+        target.execute("DELETE FROM quality_nlp")
+    monkeypatch.setattr(report, "BATCH", 7)
+    monkeypatch.setattr(nlp.Cache, "FLUSH_ROWS", 50)
+    blocked: list[int] = []
+    other = sqlite3.connect(copy, timeout=0, isolation_level=None)
+
+    def checkpoint(_read: int, phase: str) -> None:
+        if phase == "texts":
+            blocked.append(other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+
+    with Archive(copy, create=False) as archive:
+        again = report.analyze(archive, world["options"], on_progress=checkpoint)
+        written = archive.db.execute("SELECT count(*) FROM quality_nlp").fetchone()[0]
+    other.close()
+    full = world["result"]
+    assert len(blocked) > 50 and not any(blocked)  # every checkpoint between two batches went through
+    assert again["nlp"]["analyzed"] == written == full["nlp"]["messages"] > 100
+    volatile = {"seconds", "timing_seconds", "nlp"}
+    assert {k: v for k, v in again.items() if k not in volatile} == {k: v for k, v in full.items() if k not in volatile}
+
+
 def test_sentiment_improves_when_customers_confirm(world):
     r = world["result"]
     s = r["sentiment"]

@@ -102,8 +102,10 @@ def _add(topic: Topic, text: str, session: str) -> None:
 def discover(unfiled: list[tuple[str, str, list[str]]]) -> list[Topic]:
     """Near-duplicate questions merged: grouped by their two most frequent key words."""
     frequency = Counter(w for _, _, words in unfiled for w in set(words))
-    # 直播间 and 直播 are one key word: a word containing a shorter frequent one becomes that one
-    frequent = sorted((w for w, n in frequency.items() if n >= 2), key=len)
+    # 直播间 and 直播 are one key word: a word containing a shorter frequent one becomes that one —
+    # the shortest, then the most frequent, then the first in code-point order: a total order (ties
+    # once fell to the order of a set of strings, which changes with every process's hash seed)
+    frequent = sorted((w for w, n in frequency.items() if n >= 2), key=lambda w: (len(w), -frequency[w], w))
     canonical = {}
     for word in frequency:
         canonical[word] = next((v for v in frequent if len(v) >= 2 and v != word and v in word), word)

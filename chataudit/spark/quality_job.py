@@ -19,12 +19,16 @@ prints every session.
 
 Results land under ``LAKE/results/quality/``: ``sessions/``, ``waits/`` and ``session_rows/`` (each
 session's report row as JSON, and its topic; Parquet, written by the executors) and ``report/``.
+The later figures read the sessions, waits and judged sessions back from Parquet (the judged ones,
+and a --compare-to period's tables, from a ``_work-…`` folder removed at the end), not from cached
+plans: see :func:`_materialized`.
 """
 
 from __future__ import annotations
 
 import pickle
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -119,15 +123,35 @@ def analyze(spark: Any, lake: str | Path, options: QualityOptions, *, db: Any = 
     ``db`` (an archive's connection, or None) supplies the imported satisfaction ratings;
     ``results``: write the sessions and waits under ``results/quality/`` (not for a --compare-to period)."""
     cached: list[Any] = []
+    work = lake_path(lake, "results", "quality", f"_work-{uuid.uuid4().hex[:12]}")
     try:
-        return _analyze(spark, lake, options, db, on_progress, results, cached)
+        return _analyze(spark, lake, options, db, on_progress, results, cached, work)
     finally:
         for frame in cached:  # this run's cached tables only (never the session's whole cache)
             frame.unpersist()
+        _remove(spark, work)
+
+
+def _remove(spark: Any, path: str) -> None:
+    """Delete ``path`` (a folder this run wrote; local, HDFS or s3a) if it exists."""
+    folder = spark._jvm.org.apache.hadoop.fs.Path(path)
+    folder.getFileSystem(spark._jsc.hadoopConfiguration()).delete(folder, True)
+
+
+def _materialized(spark: Any, frame: Any, path: str) -> Any:
+    """``frame`` written as Parquet at ``path`` and read back. The tables every later figure reads
+    (sessions, waits, the judged sessions) are files, not cached plans: a query that names one of
+    them twice (the trends join ``waits`` twice) is re-analysed with fresh attribute ids, and Spark
+    then no longer matched the cache and computed the windows and the Python judging all over again
+    (seen at 1M and 10M: the trends took longer than the judging). A file scan is read, never redone;
+    and it leaves the local driver's heap free."""
+    frame.write.mode("overwrite").parquet(path)
+    return spark.read.parquet(path)
 
 
 def _analyze(spark: Any, lake: str | Path, options: QualityOptions, db: Any,
-             on_progress: Callable[[int, str], None] | None, results: bool, cached: list[Any]) -> dict[str, Any]:
+             on_progress: Callable[[int, str], None] | None, results: bool, cached: list[Any],
+             work: str) -> dict[str, Any]:
     step = on_progress or (lambda _n, _phase: None)
     started = time.perf_counter()
     sql = SparkSQL(spark)
@@ -152,13 +176,9 @@ def _analyze(spark: Any, lake: str | Path, options: QualityOptions, db: Any,
     taken, first_ms = _take_service_conversations(spark, options)
     agents = _with_cohorts(options, agents, first_ms)
     cached.append(_build(spark, options, agents))
-    out = lake_path(lake, "results", "quality")
-    for table in ("sessions", "waits"):  # materialized once (cached, and written out): every figure reads them
-        frame = spark.table(table).persist()
-        cached.append(frame)
-        if results:
-            frame.write.mode("overwrite").parquet(f"{out}/{table}")
-        frame.createOrReplaceTempView(table)
+    out = lake_path(lake, "results", "quality") if results else work
+    for table in ("sessions", "waits"):  # written once (the results, or this run's work): every figure reads them
+        _materialized(spark, spark.table(table), f"{out}/{table}").createOrReplaceTempView(table)
     waits = timing.answered(sql, int(options.line_s * 1000))
     figures = timing.figures(sql, options.sla_s, options.line_s, waits)
     per_agent = timing.agent_figures(sql, waits)
@@ -167,8 +187,11 @@ def _analyze(spark: Any, lake: str | Path, options: QualityOptions, db: Any,
     step(0, "timings")
 
     nlp_started = time.perf_counter()
-    judged = _judge_sessions(spark, options, agents, figures["sessions"])
-    cached.append(judged.persist())
+    judged = _materialized(spark, _judge_sessions(spark, options, agents, figures["sessions"]), f"{work}/judged")
+    judged.createOrReplaceTempView("q_judged")
+    for frame in cached:  # the messages are judged: nothing reads them again
+        frame.unpersist()
+    cached.clear()
     tally, texts = _merged_tally(judged, options, agents)
     nlp_stats: dict[str, Any] = {"messages": 0, "analyzed": 0, "cached": 0, "seconds": 0.0}
     if options.nlp and tally.sessions:
@@ -350,7 +373,7 @@ SESSIONS_PER_TASK = 200_000
 
 
 def _judge_sessions(spark: Any, options: QualityOptions, agents: list[sessions_sql.Agent], sessions: int) -> Any:
-    """View ``q_judged`` (:data:`JUDGED`): every session's facts (:func:`timing.session_rows_sql`)
+    """The rows of :data:`JUDGED`: every session's facts (:func:`timing.session_rows_sql`)
     with its texts, judged on the executors by :func:`_judge`. The ``sessions`` are range-partitioned
     (the shuffle's partitions, or more: SESSIONS_PER_TASK) and sorted by (conversation, session)
     within each, so each task tallies a run of consecutive sessions."""
@@ -364,9 +387,7 @@ def _judge_sessions(spark: Any, options: QualityOptions, agents: list[sessions_s
         + (f" LEFT JOIN ({texts}) t ON t.conv = r.conv AND t.session_no = r.session_no" if options.nlp else ""))
     parts = max(int(spark.conf.get("spark.sql.shuffle.partitions")), -(-int(sessions or 0) // SESSIONS_PER_TASK))
     frame = frame.repartitionByRange(parts, "conv", "session_no").sortWithinPartitions("conv", "session_no")
-    judged = map_rows(frame, _judge(options, agents), JUDGED)
-    judged.createOrReplaceTempView("q_judged")
-    return judged
+    return map_rows(frame, _judge(options, agents), JUDGED)
 
 
 def _merged_tally(judged: Any, options: QualityOptions, agents: list[sessions_sql.Agent]) -> tuple[report_api.Tally, int]:
