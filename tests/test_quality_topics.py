@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from chataudit.quality.topics import discover
 
 # 直播退款 contains two frequent words of the same length, as often as each other
@@ -34,3 +36,20 @@ def test_discovered_topics_do_not_depend_on_the_hash_seed() -> None:
                              env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True, check=True)
         outputs.add(run.stdout)
     assert len(outputs) == 1
+
+
+def test_grouping_only_counts_questions_filed_where_they_were_found(monkeypatch) -> None:
+    """The fold files each question (its taxonomy topic, or its key words) where it runs — on Spark the
+    executors — so grouping on the driver classifies and splits nothing again."""
+    from chataudit.quality import topics as topics_module
+    from chataudit.quality.topics import TopicFinder
+
+    finder = TopicFinder({"退款": ["退款"]})
+    monkeypatch.setattr(TopicFinder, "classify", lambda self, text: pytest.fail("classified again"))
+    monkeypatch.setattr(topics_module, "keywords", lambda text: pytest.fail("split again"))
+    ranked, session_topic = finder.group([("怎么退款", "1-1", "退款", None), ("直播几点", "1-2", None, ["直播", "几点"]),
+                                          ("直播几点开始", "2-1", None, ["直播", "几点", "开始"]),
+                                          ("？", "2-2", None, [])], 10)
+    assert [(t["topic"], t["count"], t["source"]) for t in ranked] == [("几点/直播", 2, "discovered"),
+                                                                        ("退款", 1, "taxonomy")]
+    assert session_topic == {"1-1": "退款", "1-2": "几点/直播", "2-1": "几点/直播"}

@@ -27,7 +27,7 @@ from ..store import Archive
 from . import nlp, score, sessions as sessions_sql, timing, trends as trends_api
 from .config import QualityOptions, read_text
 from .scripts import ScriptMatcher
-from .topics import TopicFinder
+from .topics import TopicFinder, keywords
 
 BATCH = 20_000
 COMPLAINT_CATEGORIES = {"legal", "abuse"}
@@ -424,7 +424,7 @@ class Tally:
         self.distribution: Counter = Counter()
         self.lowest: list[tuple[float, str, list[str]]] = []
         self.unanswered: list[str] = []
-        self.questions: list[tuple[str, str]] = []
+        self.questions: list[tuple[str, str, str | None, list[str] | None]] = []  # TopicFinder.group's input
 
     def add(self, f: score.SessionFacts) -> None:
         """Tally one judged session (:class:`SessionJudge`), after every session before it."""
@@ -506,7 +506,7 @@ class Tally:
                 heapq.heappush(self.lowest, _Low(entry))
             elif self.lowest[0] < _Low(entry):
                 heapq.heapreplace(self.lowest, _Low(entry))
-        self.questions += [(text, f.id) for text in f.questions]
+        self.questions += [(text, f.id, topic, words) for text, topic, words in f.questions]
 
     def merge(self, other: "Tally") -> None:
         """Add the tally of the sessions right after this one's."""
@@ -662,12 +662,13 @@ class TextFold:
             del f.last_customer[0]
         if categories & COMPLAINT_CATEGORIES:
             f.complaint_ms.append(ms)
-        if a.question or self.finder.classify(text):
+        topic = self.finder.classify(text)
+        if a.question or topic:
             key = nlp.normalize(text).strip("?？!！。. ")
             if key in f.seen_questions and f.seen_questions[key] < (f.last_agent_ms or 0):
                 f.repeating = True
             f.seen_questions.setdefault(key, ms)
-            f.questions.append(text)
+            f.questions.append((text, topic, None if topic else keywords(text)))
             return True
         return False
 

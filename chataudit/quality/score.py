@@ -40,7 +40,7 @@ class SessionFacts:
     agent_sentiments: list[float] = field(default_factory=list)
     typos: list[dict[str, Any]] = field(default_factory=list)
     sensitive: list[dict[str, Any]] = field(default_factory=list)
-    questions: list[str] = field(default_factory=list)
+    questions: list[tuple[str, str | None, list[str] | None]] = field(default_factory=list)  # text, topic, key words
     seen_questions: dict[str, int] = field(default_factory=dict)
     repeating: bool = False
     last_customer: list[tuple] = field(default_factory=list)  # the last two (flags, sentiment, categories)

@@ -63,15 +63,17 @@ class TopicFinder:
             return None
         return min(hits, key=lambda n: (-hits[n], self.order[n]))
 
-    def group(self, questions: list[tuple[str, str]], top: int) -> tuple[list[dict], dict[str, str]]:
-        """(text, session id) pairs -> the top topics, and each session's first topic."""
+    def group(self, questions: list[tuple[str, str, str | None, list[str] | None]],
+              top: int) -> tuple[list[dict], dict[str, str]]:
+        """(text, session id, taxonomy topic, key words) -> the top topics, and each session's first topic.
+        Each question comes filed where it was found (``TextFold``: on Spark, the executors) — its
+        taxonomy topic (:meth:`classify`), or when it has none its :func:`keywords` — so that grouping
+        here is only counting."""
         topics: dict[str, Topic] = {}
         unfiled: list[tuple[str, str, list[str]]] = []
         session_topic: dict[str, str] = {}
-        for text, session in questions:
-            name = self.classify(text)
+        for text, session, name, words in questions:
             if name is None:
-                words = keywords(text)
                 if words:
                     unfiled.append((text, session, words))
                 continue

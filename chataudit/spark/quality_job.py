@@ -13,7 +13,8 @@ scores) by :class:`chataudit.quality.report.SessionJudge` and tallied by
 :class:`chataudit.quality.report.Tally`. The driver receives one tally per partition and merges them
 in session order — the same lists, tie orders and means as one pass — plus aggregates and the
 bounded lists the report shows; it never holds a record per session while computing. The
-report's customer questions (the topics' input) still come back whole, and the JSON's
+report's customer questions (the topics' input) still come back whole — each already filed on the
+executors under its taxonomy topic or split into its key words, so the driver only counts — and the JSON's
 ``session_rows`` are read back from the Parquet the executors wrote, since ``quality --json``
 prints every session.
 
