@@ -125,12 +125,19 @@ def analyze(spark: Any, lake: str | Path, options: QualityOptions, *, db: Any = 
     ``results``: write the sessions and waits under ``results/quality/`` (not for a --compare-to period)."""
     cached: list[Any] = []
     work = lake_path(lake, "results", "quality", f"_work-{uuid.uuid4().hex[:12]}")
+    done = False
     try:
-        return _analyze(spark, lake, options, db, on_progress, results, cached, work)
+        result = _analyze(spark, lake, options, db, on_progress, results, cached, work)
+        done = True
+        return result
     finally:
         for frame in cached:  # this run's cached tables only (never the session's whole cache)
             frame.unpersist()
-        _remove(spark, work)
+        try:
+            _remove(spark, work)
+        except Exception:  # a session that died cannot delete: the error that stopped the run is the one to see
+            if done:
+                raise
 
 
 def _remove(spark: Any, path: str) -> None:
