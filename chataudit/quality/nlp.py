@@ -243,7 +243,7 @@ class Cache:
         self.analyzed = 0
         self.cached = 0
         self.unsaved = 0  # analysed but not cached (another writer moved the archive past this read)
-        self.pending: dict[bytes, tuple[Analysis, tuple]] = {}  # analysed, not yet written: hash → (analysis, row)
+        self.pending: dict[bytes, Analysis] = {}  # analysed, not yet written
 
     def lookup(self, hashes: list[bytes]) -> dict[bytes, Analysis]:
         found: dict[bytes, Analysis] = {}
@@ -264,7 +264,7 @@ class Cache:
         """Analyses for (content hash, text) pairs: cached ones read, the rest computed (and kept
         for :meth:`flush`, which runs by itself every :data:`FLUSH_ROWS`)."""
         wanted = list({h: None for h, _ in items})
-        results = {h: self.pending[h][0] for h in wanted if h in self.pending}
+        results = {h: self.pending[h] for h in wanted if h in self.pending}
         results.update(self.lookup([h for h in wanted if h not in results]))
         self.cached += len(results)
         seen_text: dict[str, Analysis] = {}
@@ -274,9 +274,7 @@ class Cache:
             analysis = seen_text.get(text) or self.analyzer.analyze(text)
             seen_text[text] = analysis
             results[h] = analysis
-            self.pending[h] = (analysis, (h, self.analyzer.version, analysis.sentiment, analysis.flags,
-                                          orjson.dumps(analysis.typos).decode() if analysis.typos else None,
-                                          orjson.dumps(analysis.sensitive).decode() if analysis.sensitive else None))
+            self.pending[h] = analysis
             self.analyzed += 1
         if len(self.pending) >= self.FLUSH_ROWS:
             self.flush()
@@ -287,7 +285,9 @@ class Cache:
         another writer has moved past (a second `quality`), they are counted unsaved, not retried."""
         if not self.pending:
             return
-        rows = sorted(row for _analysis, row in self.pending.values())
+        version = self.analyzer.version
+        rows = [(h, version, a.sentiment, a.flags, orjson.dumps(a.typos).decode() if a.typos else None,
+                 orjson.dumps(a.sensitive).decode() if a.sensitive else None) for h, a in sorted(self.pending.items())]
         self.pending = {}
         try:
             self.db.execute("BEGIN IMMEDIATE")
